@@ -1,0 +1,369 @@
+//! Configuration: one [`Config`], read from an optional TOML file and overlaid by `MAILROOM_*`
+//! environment variables. Every setting has a default that works for the single-node embedded
+//! mode, so Mailroom starts with nothing configured.
+//!
+//! Environment names are the TOML path upper-cased and joined with `_`: `database_url` is
+//! `MAILROOM_DATABASE_URL`, `[api] listen` is `MAILROOM_API_LISTEN`. Unknown keys in the file
+//! and unknown `MAILROOM_*` variables are refused, so a typo never silently falls back to a
+//! default (a misspelt database URL would otherwise start an empty SQLite database).
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Environment variables with the `MAILROOM_` prefix that are not settings.
+const NON_SETTING_VARS: &[&str] = &["MAILROOM_CONFIG", "MAILROOM_LOG"];
+/// Prefixes of variables used by the test suite, never read as settings.
+const NON_SETTING_PREFIXES: &[&str] = &["MAILROOM_TEST_"];
+
+/// The whole configuration of a Mailroom process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the embedded database and generated secrets.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for production; empty means SQLite at `<data_dir>/mailroom.db`.
+    pub database_url: String,
+    /// Connection pool size.
+    pub database_max_connections: u32,
+    /// `redis://…`; empty means in-process rate limiting and event bus.
+    pub redis_url: String,
+    /// Prefix of every Redis key Mailroom writes (lets deployments share one Redis).
+    pub redis_key_prefix: String,
+    /// Apply migrations when `serve`, `api` or `worker` start.
+    pub auto_migrate: bool,
+    /// `human` or `json`.
+    pub log_format: String,
+    /// Key that signs access tokens (HS256). Empty: generated once into the data directory.
+    /// Replicas must all have the same one.
+    pub jwt_secret: String,
+    /// Key from which at-rest encryption keys (DKIM private keys) are derived. Empty: generated
+    /// once into the data directory. Replicas must all have the same one.
+    pub master_key: String,
+    /// REST API settings.
+    pub api: ApiConfig,
+    /// Login and token settings.
+    pub auth: AuthConfig,
+    /// Job runner settings.
+    pub jobs: JobsConfig,
+    /// First platform admin, created at start when both are set and no such user exists.
+    pub bootstrap: BootstrapConfig,
+}
+
+/// REST API settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address the API listens on.
+    pub listen: String,
+    /// Largest JSON request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Worker threads of the HTTP server (0: one per core).
+    pub workers: usize,
+}
+
+/// Login and token settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of an access token (JWT), in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token, in seconds.
+    pub refresh_token_ttl_secs: u64,
+    /// Failed logins allowed per account within `login_window_secs`.
+    pub login_max_failures_per_account: u64,
+    /// Login attempts allowed per client address within `login_window_secs`.
+    pub login_max_attempts_per_ip: u64,
+    /// Window of both login limits, in seconds.
+    pub login_window_secs: u64,
+}
+
+/// Job runner settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Run the job runner in this process (`serve` and `worker`).
+    pub enabled: bool,
+    /// Jobs run at once by one process.
+    pub concurrency: usize,
+    /// Idle wait between polls of the jobs table, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long a claimed job is reserved for its worker before another may take it, in seconds.
+    pub lease_secs: u64,
+    /// Attempts before a job is marked dead.
+    pub max_attempts: i32,
+    /// First retry delay, in seconds; doubled on every further failure.
+    pub backoff_base_secs: u64,
+    /// Longest retry delay, in seconds.
+    pub backoff_max_secs: u64,
+    /// Delay between deleting a tenant and purging its data, in seconds.
+    pub tenant_purge_delay_secs: u64,
+}
+
+/// First platform admin.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootstrapConfig {
+    /// `MAILROOM_BOOTSTRAP_ADMIN_EMAIL`.
+    pub admin_email: String,
+    /// `MAILROOM_BOOTSTRAP_ADMIN_PASSWORD`.
+    pub admin_password: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            database_max_connections: 16,
+            redis_url: String::new(),
+            redis_key_prefix: "mailroom:".into(),
+            auto_migrate: true,
+            log_format: "human".into(),
+            jwt_secret: String::new(),
+            master_key: String::new(),
+            api: ApiConfig::default(),
+            auth: AuthConfig::default(),
+            jobs: JobsConfig::default(),
+            bootstrap: BootstrapConfig::default(),
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:8080".into(), max_body_bytes: 1 << 20, workers: 0 }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            login_max_failures_per_account: 10,
+            login_max_attempts_per_ip: 60,
+            login_window_secs: 15 * 60,
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: 4,
+            poll_interval_ms: 1000,
+            lease_secs: 300,
+            max_attempts: 10,
+            backoff_base_secs: 10,
+            backoff_max_secs: 6 * 3600,
+            tenant_purge_delay_secs: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the file (if any) and overlays the given environment. `env` is passed in so tests
+    /// need not touch the process environment.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let mut tree = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+                let value: toml::Table = toml::from_str(&text)
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+                // Validate the file on its own first so its errors name the file.
+                toml::Value::Table(value.clone())
+                    .try_into::<Config>()
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+                value
+            }
+            None => toml::Table::new(),
+        };
+        let known = env_names();
+        for (name, raw) in env {
+            if !name.starts_with("MAILROOM_")
+                || NON_SETTING_VARS.contains(&name.as_str())
+                || NON_SETTING_PREFIXES.iter().any(|p| name.starts_with(p))
+            {
+                continue;
+            }
+            let Some((path, default)) = known.get(&name) else {
+                return Err(Error::Config(format!(
+                    "unknown environment variable {name}; settings are: {}",
+                    known.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            };
+            let value = parse_like(default, &raw)
+                .ok_or_else(|| Error::Config(format!("{name}={raw:?} is not a valid {}", default.type_str())))?;
+            set_path(&mut tree, path, value);
+        }
+        let cfg: Config = toml::Value::Table(tree)
+            .try_into()
+            .map_err(|e| Error::Config(format!("environment: {e}")))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<()> {
+        if !self.database_url.is_empty()
+            && !self.database_url.starts_with("postgres://")
+            && !self.database_url.starts_with("postgresql://")
+            && !self.database_url.starts_with("sqlite:")
+        {
+            return Err(Error::Config(
+                "database_url must start with postgres://, postgresql:// or sqlite:".into(),
+            ));
+        }
+        if !matches!(self.log_format.as_str(), "human" | "json") {
+            return Err(Error::Config("log_format must be \"human\" or \"json\"".into()));
+        }
+        if self.jobs.concurrency == 0 || self.jobs.max_attempts < 1 {
+            return Err(Error::Config("jobs.concurrency and jobs.max_attempts must be at least 1".into()));
+        }
+        for (name, v) in [("jwt_secret", &self.jwt_secret), ("master_key", &self.master_key)] {
+            if !v.is_empty() && v.len() < 32 {
+                return Err(Error::Config(format!("{name} must be at least 32 characters")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect (SQLite in the data directory when none is configured).
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("mailroom.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// True when the database is Postgres.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+}
+
+/// Every settable key as its environment name → (TOML path, default value).
+fn env_names() -> BTreeMap<String, (Vec<String>, toml::Value)> {
+    let mut out = BTreeMap::new();
+    if let Ok(toml::Value::Table(t)) = toml::Value::try_from(Config::default()) {
+        collect(&t, &mut Vec::new(), &mut out);
+    }
+    out
+}
+
+fn collect(t: &toml::Table, path: &mut Vec<String>, out: &mut BTreeMap<String, (Vec<String>, toml::Value)>) {
+    for (k, v) in t {
+        path.push(k.clone());
+        if let toml::Value::Table(inner) = v {
+            collect(inner, path, out);
+        } else {
+            let name = format!("MAILROOM_{}", path.join("_").to_ascii_uppercase());
+            out.insert(name, (path.clone(), v.clone()));
+        }
+        path.pop();
+    }
+}
+
+fn parse_like(default: &toml::Value, raw: &str) -> Option<toml::Value> {
+    Some(match default {
+        toml::Value::String(_) => toml::Value::String(raw.to_string()),
+        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().ok()?),
+        toml::Value::Float(_) => toml::Value::Float(raw.trim().parse().ok()?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => return None,
+        }),
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+        _ => return None,
+    })
+}
+
+fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut cur = tree;
+    for p in parents {
+        let entry = cur.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else { return };
+        cur = next;
+    }
+    cur.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_work_with_nothing_set() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.api.listen, "127.0.0.1:8080");
+        assert!(c.effective_database_url().starts_with("sqlite://./data/mailroom.db"));
+    }
+
+    #[test]
+    fn env_overlays_file_and_types_are_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("m.toml");
+        std::fs::write(&f, "database_max_connections = 3\n[api]\nlisten = \"0.0.0.0:1\"\n").unwrap();
+        let c = Config::load(
+            Some(&f),
+            env(&[
+                ("MAILROOM_API_LISTEN", "127.0.0.1:9"),
+                ("MAILROOM_JOBS_ENABLED", "false"),
+                ("MAILROOM_AUTH_LOGIN_WINDOW_SECS", "7"),
+                ("MAILROOM_CONFIG", "ignored"),
+                ("MAILROOM_TEST_DATABASE_URL", "ignored"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.api.listen, "127.0.0.1:9");
+        assert_eq!(c.database_max_connections, 3);
+        assert!(!c.jobs.enabled);
+        assert_eq!(c.auth.login_window_secs, 7);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("m.toml");
+        std::fs::write(&f, "databse_url = \"x\"\n").unwrap();
+        let e = Config::load(Some(&f), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("databse_url"), "{e}");
+        let e = Config::load(None, env(&[("MAILROOM_DATABSE_URL", "x")])).unwrap_err().to_string();
+        assert!(e.contains("MAILROOM_DATABSE_URL") && e.contains("MAILROOM_DATABASE_URL"), "{e}");
+        let e = Config::load(None, env(&[("MAILROOM_API_WORKERS", "many")])).unwrap_err().to_string();
+        assert!(e.contains("MAILROOM_API_WORKERS"), "{e}");
+    }
+
+    #[test]
+    fn env_names_are_unambiguous() {
+        // Two paths flattening to one variable name would make one of them unsettable.
+        let mut count = 0;
+        fn walk(t: &toml::Table) -> usize {
+            t.values().map(|v| if let toml::Value::Table(i) = v { walk(i) } else { 1 }).sum()
+        }
+        if let Ok(toml::Value::Table(t)) = toml::Value::try_from(Config::default()) {
+            count = walk(&t);
+        }
+        assert_eq!(env_names().len(), count);
+    }
+}

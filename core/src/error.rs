@@ -1,0 +1,93 @@
+//! The one error type of the core crate. Every variant has a stable machine code; the API maps
+//! variants to HTTP statuses in exactly one table (`mailroom_api::error`).
+
+use serde::Serialize;
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One offending field of a request that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field's name as the client sent it (`owner.email`).
+    pub field: String,
+    /// Why it was refused, in words a person can act on.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error with the given name and message.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Errors the core returns; each knows its stable `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object does not exist for this caller (another tenant's object is also "not found").
+    #[error("not found")]
+    NotFound,
+    /// The request conflicts with existing state (a taken slug or email, the last owner…).
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// The input is invalid; lists every offending field.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// No valid credentials were presented.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// The credentials are valid but do not allow this.
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    /// Too many attempts; try again after the given number of seconds.
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
+    /// A plan limit of the tenant was reached.
+    #[error("{0}")]
+    PlanLimit(String),
+    /// Misconfiguration found at start-up.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    /// Redis failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Anything else that should not happen.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound => "not_found",
+            Error::Conflict { code, .. } => code,
+            Error::Validation(_) => "validation_failed",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::Forbidden { code, .. } => code,
+            Error::RateLimited { .. } => "rate_limited",
+            Error::PlanLimit(_) => "plan_limit_reached",
+            Error::Config(_) => "configuration_error",
+            Error::Db(_) | Error::Redis(_) | Error::Internal(_) => "internal_error",
+        }
+    }
+
+    /// A validation error for a single field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// A conflict with a stable code.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Conflict { code, detail: detail.into() }
+    }
+
+    /// A refusal with a stable code.
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Forbidden { code, detail: detail.into() }
+    }
+}

@@ -1,0 +1,17 @@
+//! Mailroom's shared library.
+//!
+//! Everything the API and the worker have in common lives here: configuration, ids, errors,
+//! the database entities behind a tenant-scoped store, authentication primitives, the job
+//! queue and the rate limiter. `api` and `worker` never import each other; both stand on this.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod jobs;
+pub mod ratelimit;
+pub mod secrets;
+pub mod store;
+pub mod validate;
+
+pub use error::{Error, FieldError, Result};

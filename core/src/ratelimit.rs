@@ -1,0 +1,154 @@
+//! Fixed-window rate limiting, in process or in Redis behind one type. Counters are the kind of
+//! state DESIGN.md allows to be lost: Redis down or flushed only resets them.
+
+use crate::error::{Error, Result};
+use redis::aio::ConnectionManager;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Counters kept in process before expired ones are swept.
+const MEMORY_SWEEP_AT: usize = 10_000;
+
+/// The outcome of a rate-limit check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// The action may go ahead.
+    pub allowed: bool,
+    /// Seconds until the window resets.
+    pub retry_after_secs: u64,
+}
+
+impl Decision {
+    /// `Err(RateLimited)` when not allowed.
+    pub fn check(self) -> Result<()> {
+        if self.allowed { Ok(()) } else { Err(Error::RateLimited { retry_after_secs: self.retry_after_secs.max(1) }) }
+    }
+}
+
+/// A rate limiter shared by every request of a process (in-process) or of a deployment (Redis).
+#[derive(Clone)]
+pub enum RateLimiter {
+    /// Counters in this process.
+    Memory(Arc<Mutex<HashMap<String, (u64, Instant)>>>),
+    /// Counters in Redis, shared by replicas.
+    Redis {
+        /// The connection (reconnects by itself).
+        conn: ConnectionManager,
+        /// Prefix of every key.
+        prefix: String,
+    },
+}
+
+impl RateLimiter {
+    /// An in-process limiter.
+    pub fn memory() -> Self {
+        RateLimiter::Memory(Arc::new(Mutex::new(HashMap::new())))
+    }
+
+    /// A limiter over Redis.
+    pub async fn redis(url: &str, prefix: &str) -> Result<Self> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(RateLimiter::Redis { conn, prefix: format!("{prefix}rl:") })
+    }
+
+    /// Counts one event for `key` and says whether it is within `limit` per `window_secs`.
+    pub async fn hit(&self, key: &str, limit: u64, window_secs: u64) -> Result<Decision> {
+        let (count, ttl) = match self {
+            RateLimiter::Memory(m) => {
+                let mut map = m.lock().map_err(|_| Error::Internal("rate limiter poisoned".into()))?;
+                let now = Instant::now();
+                if map.len() >= MEMORY_SWEEP_AT {
+                    map.retain(|_, (_, reset)| *reset > now);
+                }
+                let entry = map.entry(key.to_string()).or_insert((0, now + Duration::from_secs(window_secs)));
+                if entry.1 <= now {
+                    *entry = (0, now + Duration::from_secs(window_secs));
+                }
+                entry.0 += 1;
+                (entry.0, entry.1.saturating_duration_since(now).as_secs())
+            }
+            RateLimiter::Redis { conn, prefix } => {
+                let k = format!("{prefix}{key}");
+                let mut c = conn.clone();
+                let (count, ttl): (u64, i64) = redis::pipe()
+                    .atomic()
+                    .incr(&k, 1)
+                    .cmd("EXPIRE")
+                    .arg(&k)
+                    .arg(window_secs)
+                    .arg("NX")
+                    .ignore()
+                    .ttl(&k)
+                    .query_async(&mut c)
+                    .await?;
+                (count, ttl.max(0) as u64)
+            }
+        };
+        Ok(Decision { allowed: count <= limit, retry_after_secs: ttl })
+    }
+
+    /// Says whether `key` is still under `limit` without counting.
+    pub async fn peek(&self, key: &str, limit: u64, _window_secs: u64) -> Result<Decision> {
+        let (count, ttl) = match self {
+            RateLimiter::Memory(m) => {
+                let map = m.lock().map_err(|_| Error::Internal("rate limiter poisoned".into()))?;
+                let now = Instant::now();
+                match map.get(key) {
+                    Some((n, reset)) if *reset > now => (*n, reset.saturating_duration_since(now).as_secs()),
+                    _ => (0, 0),
+                }
+            }
+            RateLimiter::Redis { conn, prefix } => {
+                let k = format!("{prefix}{key}");
+                let mut c = conn.clone();
+                let (count, ttl): (Option<u64>, i64) =
+                    redis::pipe().get(&k).ttl(&k).query_async(&mut c).await?;
+                (count.unwrap_or(0), ttl.max(0) as u64)
+            }
+        };
+        Ok(Decision { allowed: count < limit, retry_after_secs: ttl })
+    }
+
+    /// Forgets the counter of `key`.
+    pub async fn reset(&self, key: &str) -> Result<()> {
+        match self {
+            RateLimiter::Memory(m) => {
+                m.lock().map_err(|_| Error::Internal("rate limiter poisoned".into()))?.remove(key);
+            }
+            RateLimiter::Redis { conn, prefix } => {
+                let mut c = conn.clone();
+                redis::cmd("DEL").arg(format!("{prefix}{key}")).query_async::<()>(&mut c).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks Redis answers (always fine in process).
+    pub async fn ping(&self) -> Result<()> {
+        if let RateLimiter::Redis { conn, .. } = self {
+            let mut c = conn.clone();
+            redis::cmd("PING").query_async::<String>(&mut c).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_window_counts_and_resets() {
+        let rl = RateLimiter::memory();
+        for _ in 0..3 {
+            assert!(rl.hit("k", 3, 60).await.unwrap().allowed);
+        }
+        let d = rl.hit("k", 3, 60).await.unwrap();
+        assert!(!d.allowed && d.retry_after_secs > 0);
+        assert!(!rl.peek("k", 3, 60).await.unwrap().allowed);
+        rl.reset("k").await.unwrap();
+        assert!(rl.peek("k", 3, 60).await.unwrap().allowed);
+    }
+}

@@ -1,0 +1,10 @@
+//! sea-orm entities: one module per table. Only the store uses them for queries; their `Model`s
+//! are the plain records the store hands out.
+
+pub mod api_keys;
+pub mod audit_log;
+pub mod jobs;
+pub mod refresh_tokens;
+pub mod sessions;
+pub mod tenants;
+pub mod users;

@@ -1,0 +1,157 @@
+//! The store: every database access of Mailroom goes through here.
+//!
+//! Access comes in three handles, each named for what it may reach:
+//! - [`TenantStore`]: one tenant's data. Built only from an authenticated principal; every query
+//!   it runs filters on its tenant, and an id of another tenant's object is simply not found.
+//! - [`PlatformStore`]: the tenants themselves, for platform admins.
+//! - [`SystemStore`]: unscoped access for migrations, bootstrap, authentication look-ups and jobs.
+
+pub mod entities;
+
+mod api_keys;
+mod audit;
+mod page;
+mod platform;
+mod system;
+mod tenant;
+mod users;
+
+pub use api_keys::{ApiKeyRecord, NewApiKey};
+pub use audit::{Actor, ActorKind, AuditFilter};
+pub use page::{Page, PageRequest};
+pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
+pub use system::SystemStore;
+pub use tenant::TenantStore;
+pub use users::{NewUser, UserPatch};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use mailroom_migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// Key of the Postgres advisory lock held while migrating, so replicas starting together do
+/// not apply the same migration twice.
+const MIGRATION_LOCK_KEY: i64 = 0x6d61_696c_726f_6f6d; // "mailroom"
+
+/// A connection pool to Mailroom's database (Postgres or SQLite).
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    /// SQLite allows one writer at a time and fails, rather than waits, when a transaction that
+    /// began reading later tries to write while another writer committed. Write transactions
+    /// therefore queue on this lock on SQLite; Postgres needs none.
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction. Dropped without [`Tx::commit`], it rolls back.
+pub(crate) struct Tx {
+    txn: DatabaseTransaction,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for Tx {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl Tx {
+    /// Commits; the writer lock is released after the commit.
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Connects to the configured database (creating the SQLite file and data directory when
+    /// needed).
+    pub async fn connect(cfg: &Config) -> Result<Self> {
+        let url = cfg.effective_database_url();
+        let sqlite = url.starts_with("sqlite:");
+        if sqlite && cfg.database_url.is_empty() {
+            std::fs::create_dir_all(&cfg.data_dir)
+                .map_err(|e| Error::Config(format!("cannot create data directory {}: {e}", cfg.data_dir.display())))?;
+        }
+        let mut opts = ConnectOptions::new(url);
+        opts.max_connections(cfg.database_max_connections.max(1))
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10)).foreign_keys(true)
+            });
+        let db = Database::connect(opts).await?;
+        Ok(Self { db, sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))) })
+    }
+
+    /// Applies pending migrations. On Postgres an advisory lock serialises concurrent callers.
+    pub async fn migrate(&self) -> Result<()> {
+        if self.is_postgres() {
+            // The lock belongs to a session, so take and release it on one connection.
+            let txn = self.db.begin().await?;
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [MIGRATION_LOCK_KEY.into()],
+            ))
+            .await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await?;
+        } else {
+            let _writer = self.lock_writer().await;
+            Migrator::up(&self.db, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// True on Postgres, false on SQLite.
+    pub fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == DbBackend::Postgres
+    }
+
+    /// The unscoped handle (migrations, bootstrap, auth look-ups, jobs).
+    pub fn system(&self) -> SystemStore {
+        SystemStore::new(self.clone())
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    async fn lock_writer(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.sqlite_writer {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Begins a write transaction.
+    pub(crate) async fn tx(&self) -> Result<Tx> {
+        let writer = self.lock_writer().await;
+        let txn = self.db.begin().await?;
+        Ok(Tx { txn, _writer: writer })
+    }
+}
+
+/// Turns a unique-constraint violation into a conflict with the given code; other errors pass.
+pub(crate) fn on_unique(e: sea_orm::DbErr, code: &'static str, detail: &str) -> Error {
+    match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::conflict(code, detail),
+        _ => Error::Db(e),
+    }
+}

@@ -1,0 +1,87 @@
+//! Cursor pagination. Ids are UUIDv7, so id order is creation order and the cursor is simply
+//! the last id of the page, encoded so clients treat it as opaque.
+
+use crate::error::{Error, Result};
+use base64::Engine;
+use uuid::Uuid;
+
+/// Largest page a client may ask for.
+pub const MAX_LIMIT: u64 = 200;
+/// Page size when none is asked for.
+pub const DEFAULT_LIMIT: u64 = 50;
+
+/// What page the client asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    /// Items per page, 1..=[`MAX_LIMIT`].
+    pub limit: u64,
+    /// Continue after this id.
+    pub after: Option<Uuid>,
+}
+
+impl PageRequest {
+    /// Parses `?limit=&cursor=`; a bad value is a validation error naming the field.
+    pub fn parse(limit: Option<u64>, cursor: Option<&str>) -> Result<Self> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(Error::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        }
+        let after = match cursor {
+            None | Some("") => None,
+            Some(c) => Some(decode(c).ok_or_else(|| Error::invalid("cursor", "is not a cursor returned by this API"))?),
+        };
+        Ok(Self { limit, after })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items, in list order.
+    pub items: Vec<T>,
+    /// Pass as `?cursor=` to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` fetched rows: the extra row only says more exist.
+    pub(crate) fn from_rows(mut rows: Vec<T>, limit: u64, id: impl Fn(&T) -> Uuid) -> Self {
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(|r| encode(id(r))) } else { None };
+        Self { items: rows, next_cursor }
+    }
+
+    /// Converts every item.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+    }
+}
+
+fn encode(id: Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+fn decode(s: &str) -> Option<Uuid> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+    Uuid::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_bounds() {
+        let id = Uuid::now_v7();
+        let p = PageRequest::parse(Some(10), Some(&encode(id))).unwrap();
+        assert_eq!(p.after, Some(id));
+        assert!(PageRequest::parse(Some(0), None).is_err());
+        assert!(PageRequest::parse(Some(MAX_LIMIT + 1), None).is_err());
+        assert!(PageRequest::parse(None, Some("!!")).is_err());
+        let page = Page::from_rows(vec![1, 2, 3], 2, |_| id);
+        assert_eq!(page.items, vec![1, 2]);
+        assert!(page.next_cursor.is_some());
+        assert!(Page::from_rows(vec![1, 2], 2, |_| id).next_cursor.is_none());
+    }
+}

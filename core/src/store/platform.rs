@@ -1,0 +1,229 @@
+//! Tenants, for platform admins.
+
+use super::audit::{self, Actor};
+use super::entities::{tenants, users};
+use super::page::{Page, PageRequest};
+use super::{Store, on_unique};
+use crate::auth::{Role, hash_password};
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use crate::jobs::{self, NewJob};
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A tenant's plan limits; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantLimits {
+    /// Domains the tenant may add.
+    pub max_domains: Option<i64>,
+    /// Mailboxes the tenant may create.
+    pub max_mailboxes: Option<i64>,
+    /// Bytes of mail the tenant may store.
+    pub max_storage_bytes: Option<i64>,
+    /// Messages the tenant may send per day.
+    pub max_messages_per_day: Option<i64>,
+}
+
+/// A tenant to create, with its first owner.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    /// Display name.
+    pub name: String,
+    /// Unique slug.
+    pub slug: String,
+    /// Plan limits.
+    pub limits: TenantLimits,
+    /// The first owner's normalised email.
+    pub owner_email: String,
+    /// The first owner's name.
+    pub owner_name: String,
+    /// The first owner's password in clear.
+    pub owner_password: String,
+}
+
+/// Changes to a tenant. The outer `Option` of a limit is "change it?", the inner one the new
+/// value (`None`: unlimited).
+#[derive(Debug, Clone, Default)]
+pub struct TenantPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// `active` or `suspended`.
+    pub status: Option<String>,
+    /// New `max_domains`.
+    pub max_domains: Option<Option<i64>>,
+    /// New `max_mailboxes`.
+    pub max_mailboxes: Option<Option<i64>>,
+    /// New `max_storage_bytes`.
+    pub max_storage_bytes: Option<Option<i64>>,
+    /// New `max_messages_per_day`.
+    pub max_messages_per_day: Option<Option<i64>>,
+}
+
+/// The platform-admin handle: reaches every tenant, records who did what.
+pub struct PlatformStore {
+    store: Store,
+    actor: Actor,
+}
+
+impl PlatformStore {
+    pub(crate) fn new(store: Store, actor: Actor) -> Self {
+        Self { store, actor }
+    }
+
+    /// Tenants not deleted, in creation order.
+    pub async fn list_tenants(&self, page: PageRequest) -> Result<Page<tenants::Model>> {
+        let mut q = tenants::Entity::find().filter(tenants::Column::DeletedAt.is_null());
+        if let Some(after) = page.after {
+            q = q.filter(tenants::Column::Id.gt(after));
+        }
+        let rows = q.order_by_asc(tenants::Column::Id).limit(page.limit + 1).all(self.store.db()).await?;
+        Ok(Page::from_rows(rows, page.limit, |t| t.id))
+    }
+
+    /// One tenant (a deleted tenant is not found).
+    pub async fn tenant(&self, id: Uuid) -> Result<tenants::Model> {
+        tenants::Entity::find_by_id(id)
+            .filter(tenants::Column::DeletedAt.is_null())
+            .one(self.store.db())
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// Creates a tenant and its first owner in one transaction.
+    pub async fn create_tenant(&self, new: NewTenant) -> Result<(tenants::Model, users::Model)> {
+        check_limits(&new.limits)?;
+        let hash = hash_password(&new.owner_password).await?;
+        let now = Utc::now();
+        let tx = self.store.tx().await?;
+        let tenant = tenants::ActiveModel {
+            id: Set(new_id()),
+            name: Set(new.name),
+            slug: Set(new.slug),
+            status: Set("active".into()),
+            max_domains: Set(new.limits.max_domains),
+            max_mailboxes: Set(new.limits.max_mailboxes),
+            max_storage_bytes: Set(new.limits.max_storage_bytes),
+            max_messages_per_day: Set(new.limits.max_messages_per_day),
+            created_at: Set(now),
+            updated_at: Set(now),
+            deleted_at: Set(None),
+        }
+        .insert(&*tx)
+        .await
+        .map_err(|e| on_unique(e, "slug_taken", "a tenant with this slug already exists"))?;
+        let owner = users::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(Some(tenant.id)),
+            email: Set(new.owner_email),
+            name: Set(new.owner_name),
+            password_hash: Set(hash),
+            role: Set(Role::Owner.as_str().into()),
+            status: Set("active".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            last_login_at: Set(None),
+        }
+        .insert(&*tx)
+        .await
+        .map_err(|e| on_unique(e, "email_taken", "a user with the owner's email already exists"))?;
+        audit::record(
+            &*tx,
+            Some(tenant.id),
+            &self.actor,
+            "tenant.create",
+            "tenant",
+            Some(tenant.id),
+            json!({"slug": tenant.slug, "owner": owner.email}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((tenant, owner))
+    }
+
+    /// Changes a tenant's name, status or limits.
+    pub async fn update_tenant(&self, id: Uuid, patch: TenantPatch) -> Result<tenants::Model> {
+        if let Some(s) = &patch.status
+            && s != "active"
+            && s != "suspended"
+        {
+            return Err(Error::invalid("status", "must be active or suspended"));
+        }
+        let tx = self.store.tx().await?;
+        let tenant = tenants::Entity::find_by_id(id)
+            .filter(tenants::Column::DeletedAt.is_null())
+            .one(&*tx)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let mut am: tenants::ActiveModel = tenant.into();
+        let mut changed = serde_json::Map::new();
+        if let Some(n) = patch.name {
+            changed.insert("name".into(), json!(n));
+            am.name = Set(n);
+        }
+        if let Some(s) = patch.status {
+            changed.insert("status".into(), json!(s));
+            am.status = Set(s);
+        }
+        let limits = [
+            ("max_domains", patch.max_domains, &mut am.max_domains),
+            ("max_mailboxes", patch.max_mailboxes, &mut am.max_mailboxes),
+            ("max_storage_bytes", patch.max_storage_bytes, &mut am.max_storage_bytes),
+            ("max_messages_per_day", patch.max_messages_per_day, &mut am.max_messages_per_day),
+        ];
+        for (name, value, slot) in limits {
+            if let Some(v) = value {
+                if v.is_some_and(|n| n < 0) {
+                    return Err(Error::invalid(format!("limits.{name}"), "must be zero or more, or null for unlimited"));
+                }
+                changed.insert(name.into(), json!(v));
+                *slot = Set(v);
+            }
+        }
+        am.updated_at = Set(Utc::now());
+        let tenant = am.update(&*tx).await?;
+        audit::record(&*tx, Some(id), &self.actor, "tenant.update", "tenant", Some(id), changed.into()).await?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    /// Soft-deletes a tenant and enqueues the job that purges its data, in one transaction.
+    /// From this moment its users and keys no longer authenticate.
+    pub async fn delete_tenant(&self, id: Uuid, purge_delay: chrono::Duration) -> Result<Uuid> {
+        let tx = self.store.tx().await?;
+        let tenant = tenants::Entity::find_by_id(id)
+            .filter(tenants::Column::DeletedAt.is_null())
+            .one(&*tx)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let now = Utc::now();
+        let slug = tenant.slug.clone();
+        let mut am: tenants::ActiveModel = tenant.into();
+        am.deleted_at = Set(Some(now));
+        am.updated_at = Set(now);
+        am.update(&*tx).await?;
+        let job = jobs::enqueue(
+            &*tx,
+            NewJob::new(jobs::TENANT_PURGE, json!({"tenant_id": id})).tenant(id).run_at(now + purge_delay),
+        )
+        .await?;
+        audit::record(&*tx, Some(id), &self.actor, "tenant.delete", "tenant", Some(id), json!({"slug": slug, "purge_job": job}))
+            .await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+}
+
+fn check_limits(l: &TenantLimits) -> Result<()> {
+    let mut c = crate::validate::Checker::new();
+    for (name, v) in [
+        ("max_domains", l.max_domains),
+        ("max_mailboxes", l.max_mailboxes),
+        ("max_storage_bytes", l.max_storage_bytes),
+        ("max_messages_per_day", l.max_messages_per_day),
+    ] {
+        c.check(v.is_none_or(|n| n >= 0), &format!("limits.{name}"), "must be zero or more, or null for unlimited");
+    }
+    c.finish()
+}

@@ -1,0 +1,229 @@
+//! Tenant users (owners, admins, members), through the tenant-scoped store.
+
+use super::entities::{api_keys, refresh_tokens, sessions, users};
+use super::page::{Page, PageRequest};
+use super::{TenantStore, on_unique};
+use crate::auth::{Role, hash_password};
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Normalised (lower-case) email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Password in clear (hashed here).
+    pub password: String,
+    /// Owner, admin or member.
+    pub role: Role,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    /// New display name.
+    pub name: Option<String>,
+    /// New role.
+    pub role: Option<Role>,
+    /// New password (ends every session of the user).
+    pub password: Option<String>,
+    /// `active` or `disabled` (disabling ends every session).
+    pub status: Option<String>,
+}
+
+impl TenantStore {
+    /// The tenant's users in creation order.
+    pub async fn list_users(&self, page: PageRequest) -> Result<Page<users::Model>> {
+        let mut q = users::Entity::find().filter(users::Column::TenantId.eq(self.tid()));
+        if let Some(after) = page.after {
+            q = q.filter(users::Column::Id.gt(after));
+        }
+        let rows = q.order_by_asc(users::Column::Id).limit(page.limit + 1).all(self.store.db()).await?;
+        Ok(Page::from_rows(rows, page.limit, |u| u.id))
+    }
+
+    /// One user of the tenant.
+    pub async fn user(&self, id: Uuid) -> Result<users::Model> {
+        self.user_on(self.store.db(), id).await
+    }
+
+    async fn user_on<C: ConnectionTrait>(&self, c: &C, id: Uuid) -> Result<users::Model> {
+        users::Entity::find_by_id(id)
+            .filter(users::Column::TenantId.eq(self.tid()))
+            .one(c)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// Creates a user. Only owners may create owners.
+    pub async fn create_user(&self, new: NewUser) -> Result<users::Model> {
+        if new.role == Role::PlatformAdmin {
+            return Err(Error::invalid("role", "must be owner, admin or member"));
+        }
+        if new.role == Role::Owner {
+            self.require_owner()?;
+        }
+        let hash = hash_password(&new.password).await?;
+        let now = Utc::now();
+        let tx = self.store.tx().await?;
+        let user = users::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(Some(self.tid())),
+            email: Set(new.email.clone()),
+            name: Set(new.name),
+            password_hash: Set(hash),
+            role: Set(new.role.as_str().into()),
+            status: Set("active".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            last_login_at: Set(None),
+        }
+        .insert(&*tx)
+        .await
+        .map_err(|e| on_unique(e, "email_taken", "a user with this email already exists"))?;
+        self.audit(&*tx, "user.create", "user", Some(user.id), json!({"email": user.email, "role": user.role}))
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Changes a user. Owners may only be changed by owners, and the last active owner can be
+    /// neither demoted nor disabled.
+    pub async fn update_user(&self, id: Uuid, patch: UserPatch) -> Result<users::Model> {
+        if patch.role == Some(Role::PlatformAdmin) {
+            return Err(Error::invalid("role", "must be owner, admin or member"));
+        }
+        if let Some(s) = &patch.status
+            && s != "active"
+            && s != "disabled"
+        {
+            return Err(Error::invalid("status", "must be active or disabled"));
+        }
+        let hash = match &patch.password {
+            Some(p) => Some(hash_password(p).await?),
+            None => None,
+        };
+        let tx = self.store.tx().await?;
+        let user = self.user_on(&*tx, id).await?;
+        if user.role == Role::Owner.as_str() || patch.role == Some(Role::Owner) {
+            self.require_owner()?;
+        }
+        let loses_owner = user.role == Role::Owner.as_str()
+            && user.status == "active"
+            && (patch.role.is_some_and(|r| r != Role::Owner) || patch.status.as_deref() == Some("disabled"));
+        if loses_owner {
+            self.ensure_other_owner(&*tx, id).await?;
+        }
+        let ends_sessions = hash.is_some() || patch.status.as_deref() == Some("disabled");
+        let mut changed = serde_json::Map::new();
+        let mut am: users::ActiveModel = user.into();
+        if let Some(n) = patch.name {
+            changed.insert("name".into(), json!(n));
+            am.name = Set(n);
+        }
+        if let Some(r) = patch.role {
+            changed.insert("role".into(), json!(r.as_str()));
+            am.role = Set(r.as_str().into());
+        }
+        if let Some(s) = patch.status {
+            changed.insert("status".into(), json!(s));
+            am.status = Set(s);
+        }
+        if let Some(h) = hash {
+            changed.insert("password".into(), json!("changed"));
+            am.password_hash = Set(h);
+        }
+        am.updated_at = Set(Utc::now());
+        let user = am.update(&*tx).await?;
+        if ends_sessions {
+            revoke_user_sessions(&*tx, id).await?;
+        }
+        self.audit(&*tx, "user.update", "user", Some(id), serde_json::Value::Object(changed)).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Deletes a user, their sessions and their API keys.
+    pub async fn delete_user(&self, id: Uuid) -> Result<()> {
+        let tx = self.store.tx().await?;
+        let user = self.user_on(&*tx, id).await?;
+        if user.role == Role::Owner.as_str() {
+            self.require_owner()?;
+            if user.status == "active" {
+                self.ensure_other_owner(&*tx, id).await?;
+            }
+        }
+        delete_user_rows(&*tx, &[id]).await?;
+        self.audit(&*tx, "user.delete", "user", Some(id), json!({"email": user.email})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn require_owner(&self) -> Result<()> {
+        if self.actor.role == Role::Owner {
+            Ok(())
+        } else {
+            Err(Error::forbidden("owner_required", "only an owner may create, change or delete owners"))
+        }
+    }
+
+    async fn ensure_other_owner<C: ConnectionTrait>(&self, c: &C, except: Uuid) -> Result<()> {
+        let others = users::Entity::find()
+            .filter(users::Column::TenantId.eq(self.tid()))
+            .filter(users::Column::Role.eq(Role::Owner.as_str()))
+            .filter(users::Column::Status.eq("active"))
+            .filter(users::Column::Id.ne(except))
+            .count(c)
+            .await?;
+        if others == 0 {
+            Err(Error::conflict("last_owner", "a tenant must keep at least one active owner"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Revokes every session of a user.
+pub(crate) async fn revoke_user_sessions<C: ConnectionTrait>(c: &C, user: Uuid) -> Result<()> {
+    sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
+        .filter(sessions::Column::UserId.eq(user))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Deletes users with everything that hangs off them (tokens, sessions, keys).
+pub(crate) async fn delete_user_rows<C: ConnectionTrait>(c: &C, ids: &[Uuid]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let session_ids: Vec<Uuid> = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::Id)
+        .filter(sessions::Column::UserId.is_in(ids.to_vec()))
+        .into_tuple()
+        .all(c)
+        .await?;
+    for chunk in session_ids.chunks(500) {
+        refresh_tokens::Entity::delete_many()
+            .filter(refresh_tokens::Column::SessionId.is_in(chunk.to_vec()))
+            .exec(c)
+            .await?;
+    }
+    sessions::Entity::delete_many().filter(sessions::Column::UserId.is_in(ids.to_vec())).exec(c).await?;
+    api_keys::Entity::delete_many().filter(api_keys::Column::CreatedBy.is_in(ids.to_vec())).exec(c).await?;
+    users::Entity::delete_many().filter(users::Column::Id.is_in(ids.to_vec())).exec(c).await?;
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! Mailroom's schema, one migration per step. Every migration runs on Postgres and on SQLite.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_tenants_and_users;
+mod m20261126_000002_create_auth_tables;
+mod m20261126_000003_create_audit_log;
+mod m20261126_000004_create_jobs;
+
+/// All migrations, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_tenants_and_users::Migration),
+            Box::new(m20261126_000002_create_auth_tables::Migration),
+            Box::new(m20261126_000003_create_audit_log::Migration),
+            Box::new(m20261126_000004_create_jobs::Migration),
+        ]
+    }
+}
