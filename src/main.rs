@@ -1,1 +1,182 @@
-fn main() {}
+//! The `mailroom` command.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use mailroom::{Parts, open_store, start};
+use mailroom_core::config::Config;
+use mailroom_core::store::NewTenant;
+use std::io::BufRead;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "mailroom", version, about = "Multi-tenant mail backend")]
+struct Cli {
+    /// TOML configuration file (settings not in it come from MAILROOM_* variables and defaults).
+    #[arg(long, global = true, env = "MAILROOM_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything in one process: REST API and job runner (protocol servers join later).
+    Serve(RunArgs),
+    /// The REST API only.
+    Api(RunArgs),
+    /// The job runner only (and, later, the SMTP, IMAP and POP3 listeners).
+    Worker(RunArgs),
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Prints the OpenAPI document.
+    Openapi,
+    /// Bootstrap and recovery.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Do not apply migrations at start.
+    #[arg(long)]
+    no_migrate: bool,
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Creates a platform admin (the password is read from stdin when --password is omitted).
+    CreatePlatformAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long, default_value = "Platform admin")]
+        name: String,
+    },
+    /// Creates a tenant with its first owner.
+    CreateTenant {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        owner_email: String,
+        #[arg(long)]
+        owner_password: Option<String>,
+    },
+    /// Sets a user's password, re-enables the account and ends its sessions.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILROOM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,actix_server=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cfg.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn password_or_stdin(given: Option<String>) -> anyhow::Result<String> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    eprintln!("password (read from stdin):");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let p = line.trim_end_matches(['\r', '\n']).to_string();
+    if p.is_empty() {
+        bail!("no password given: pass --password or write it to stdin");
+    }
+    Ok(p)
+}
+
+async fn run_until_signal(cfg: Config, parts: Parts, args: RunArgs) -> anyhow::Result<()> {
+    let store = open_store(&cfg, cfg.auto_migrate && !args.no_migrate).await?;
+    let mut running = start(cfg, store, parts, None).await?;
+    if let Some(addr) = running.api_addr {
+        tracing::info!("Mailroom API on http://{addr} (interactive docs at http://{addr}/docs)");
+    }
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let terminate = term.recv();
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<Option<()>>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("interrupted; shutting down"),
+        _ = terminate => tracing::info!("terminated; shutting down"),
+        _ = running.api_finished() => tracing::warn!("API server ended"),
+    }
+    running.stop().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        print!("{}", mailroom_api::openapi::json());
+        return Ok(());
+    }
+    let cfg = Config::load(cli.config.as_deref(), std::env::vars()).context("configuration")?;
+    init_logging(&cfg);
+    match cli.command {
+        Command::Serve(a) => run_until_signal(cfg, Parts { api: true, jobs: true }, a).await,
+        Command::Api(a) => run_until_signal(cfg, Parts { api: true, jobs: false }, a).await,
+        Command::Worker(a) => run_until_signal(cfg, Parts { api: false, jobs: true }, a).await,
+        Command::Migrate => {
+            open_store(&cfg, true).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Openapi => Ok(()),
+        Command::Admin(cmd) => {
+            let store = open_store(&cfg, true).await?;
+            let sys = store.system();
+            match cmd {
+                Admin::CreatePlatformAdmin { email, password, name } => {
+                    let user = sys.create_platform_admin(&email, &name, &password_or_stdin(password)?).await?;
+                    println!("{}", serde_json::json!({"id": user.id, "email": user.email, "role": user.role}));
+                }
+                Admin::CreateTenant { name, slug, owner_email, owner_password } => {
+                    let mut c = mailroom_core::validate::Checker::new();
+                    c.push(mailroom_core::validate::slug("slug", &slug)).push(mailroom_core::validate::name("name", &name, 200));
+                    let email = mailroom_core::validate::normalize_email("owner_email", &owner_email);
+                    let pw = password_or_stdin(owner_password)?;
+                    c.push(mailroom_core::validate::password("owner_password", &pw));
+                    if let Err(e) = &email {
+                        c.push(Err(e.clone()));
+                    }
+                    c.finish()?;
+                    let email = email.unwrap_or_default();
+                    let (t, o) = sys
+                        .platform("cli")
+                        .create_tenant(NewTenant {
+                            name,
+                            slug,
+                            limits: Default::default(),
+                            owner_name: email.clone(),
+                            owner_email: email,
+                            owner_password: pw,
+                        })
+                        .await?;
+                    println!("{}", serde_json::json!({"id": t.id, "slug": t.slug, "owner": {"id": o.id, "email": o.email}}));
+                }
+                Admin::ResetPassword { email, password } => {
+                    sys.reset_password(&email, &password_or_stdin(password)?).await?;
+                    eprintln!("password reset; the user's sessions were ended");
+                }
+            }
+            Ok(())
+        }
+    }
+}

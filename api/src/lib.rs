@@ -1,1 +1,65 @@
+//! Mailroom's REST API: an actix-web app over the core store, and its OpenAPI document.
 
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use error::ApiError;
+use mailroom_core::auth::Auth;
+use mailroom_core::config::Config;
+use mailroom_core::ratelimit::RateLimiter;
+use mailroom_core::store::Store;
+use metrics::Metrics;
+use std::net::TcpListener;
+use std::sync::Arc;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// What every handler shares.
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Authentication.
+    pub auth: Auth,
+    /// Rate limiter (in process or Redis).
+    pub limiter: RateLimiter,
+    /// The configuration.
+    pub config: Arc<Config>,
+}
+
+/// Starts the HTTP server on `listener`. The returned [`Server`] runs until stopped through its
+/// handle; it installs no signal handlers (the binary owns shutdown).
+pub fn start(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let metrics = Metrics::new().map_err(std::io::Error::other)?;
+    let max_body = state.config.api.max_body_bytes;
+    let workers = state.config.api.workers;
+    let state = web::Data::new(state);
+    let metrics = web::Data::new(metrics);
+    let doc = openapi::document();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .app_data(web::JsonConfig::default().limit(max_body).error_handler(error::json_error))
+            .app_data(web::QueryConfig::default().error_handler(error::query_error))
+            .app_data(web::PathConfig::default().error_handler(error::path_error))
+            .wrap(actix_web::middleware::from_fn(middleware::request_context))
+            .configure(routes::configure)
+            .service(web::resource("/docs").get(|| async {
+                HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+            }))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
+            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("route_not_found")) }))
+    })
+    .disable_signals()
+    .shutdown_timeout(30)
+    .listen(listener)?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

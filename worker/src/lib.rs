@@ -1,1 +1,6 @@
+//! Mailroom's worker: the job runner (and, in later steps, the SMTP, IMAP and POP3 servers).
 
+pub mod jobs;
+pub mod runner;
+
+pub use runner::Runner;

@@ -1,0 +1,178 @@
+//! `ApiError`: every error the API returns, as `application/problem+json` (RFC 9457) with a
+//! stable `code`. Core errors map to HTTP statuses in exactly one place, [`From<Error>`].
+
+use crate::middleware::current_request_id;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use mailroom_core::{Error, FieldError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:mailroom:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong this time, for people.
+    pub detail: String,
+    /// Stable machine-readable code (`validation_failed`, `not_found`, …).
+    pub code: String,
+    /// The request id; quote it when reporting a problem.
+    pub request_id: String,
+    /// For validation problems: every offending field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<ProblemField>)]
+    pub errors: Vec<FieldError>,
+}
+
+/// One offending field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// The field (`owner.email`).
+    pub field: String,
+    /// Why it was refused.
+    pub message: String,
+}
+
+/// An error response.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// A problem with the given status, code and detail.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after: None }
+    }
+
+    /// A 400 naming the offending fields.
+    pub fn invalid(code: &'static str, detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
+        Self { errors, ..Self::new(StatusCode::BAD_REQUEST, code, detail) }
+    }
+
+    /// 404 for a route or object that does not exist.
+    pub fn not_found(code: &'static str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, "nothing exists at this address for these credentials")
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+/// The one table from core errors to HTTP.
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let code = e.code();
+        match e {
+            Error::NotFound => Self::not_found(code),
+            Error::Conflict { detail, .. } => Self::new(StatusCode::CONFLICT, code, detail),
+            Error::Validation(errors) => Self::invalid(code, "the request has invalid fields", errors),
+            Error::Unauthenticated(why) => Self::new(StatusCode::UNAUTHORIZED, code, why),
+            Error::Forbidden { detail, .. } => Self::new(StatusCode::FORBIDDEN, code, detail),
+            Error::RateLimited { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, format!("too many attempts; retry in {retry_after_secs} s"))
+            },
+            Error::PlanLimit(detail) => Self::new(StatusCode::FORBIDDEN, code, detail),
+            Error::Config(_) | Error::Db(_) | Error::Redis(_) | Error::Internal(_) => {
+                tracing::error!(request_id = %current_request_id(), error = %e, "unexpected error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    code,
+                    "an unexpected error occurred; quote the request id when reporting it",
+                )
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = Problem {
+            type_: format!("urn:mailroom:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_string(),
+            request_id: current_request_id(),
+            errors: self.errors.clone(),
+        };
+        let mut res = HttpResponse::build(self.status);
+        res.content_type("application/problem+json");
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"mailroom\"")));
+        }
+        res.body(serde_json::to_string(&body).unwrap_or_default())
+    }
+}
+
+/// Maps actix's JSON body errors: wrong media type 415, too large 413, bad syntax or shape 400.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    let e = match &err {
+        J::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        J::Overflow { limit } | J::OverflowKnownLength { limit, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than the limit of {limit} bytes"),
+        ),
+        J::Deserialize(de) if de.is_data() => {
+            let msg = de.to_string();
+            let field = backticked(&msg).unwrap_or_else(|| "body".into());
+            let code = if msg.starts_with("unknown field") { "unknown_field" } else { "invalid_body" };
+            ApiError::invalid(code, msg.clone(), vec![FieldError::new(field, msg)])
+        }
+        J::Deserialize(de) => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {de}")),
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", err.to_string()),
+    };
+    e.into()
+}
+
+/// Maps query-string errors to 400.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    let msg = err.to_string();
+    let field = backticked(&msg).unwrap_or_else(|| "query".into());
+    ApiError::invalid("invalid_query", msg.clone(), vec![FieldError::new(field, msg)]).into()
+}
+
+/// A malformed id in a path names nothing: 404, like an id of another tenant.
+pub fn path_error(_err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::not_found("not_found").into()
+}
+
+/// The first name between backticks in a serde message ("unknown field `x`").
+fn backticked(msg: &str) -> Option<String> {
+    let start = msg.find('`')? + 1;
+    let len = msg[start..].find('`')?;
+    Some(msg[start..start + len].to_string())
+}

@@ -1,0 +1,3 @@
+//! `/v1/audit-log`: who changed what in the tenant.
+
+pub mod list;

@@ -1,0 +1,31 @@
+use super::TokenResponse;
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+use crate::extract::client_info;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// Credentials.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The account's email.
+    pub email: String,
+    /// The account's password.
+    pub password: String,
+}
+
+/// Logs in with email and password. Failed attempts are limited per account and per client
+/// address (429 with `Retry-After`).
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, body = TokenResponse),
+    (status = 401, description = "wrong email or password", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "user disabled or tenant suspended", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "too many attempts", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/v1/auth/login")]
+pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
+    let pair = state.auth.login(&body.email, &body.password, &client_info(&req)).await?;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(TokenResponse::from(pair)))
+}

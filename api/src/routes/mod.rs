@@ -1,0 +1,87 @@
+//! Route handlers: one folder per resource, one file per verb.
+
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
+pub mod health;
+pub mod me;
+pub mod tenants;
+pub mod users;
+
+use crate::error::ApiError;
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use mailroom_core::store::PageRequest;
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
+
+/// Registers every route.
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .service(auth::login::login)
+        .service(auth::refresh::refresh)
+        .service(auth::logout::logout)
+        .service(me::me)
+        .service(tenants::list::list)
+        .service(tenants::create::create)
+        .service(tenants::get::get)
+        .service(tenants::update::update)
+        .service(tenants::delete::delete)
+        .service(users::list::list)
+        .service(users::create::create)
+        .service(users::get::get)
+        .service(users::update::update)
+        .service(users::delete::delete)
+        .service(api_keys::list::list)
+        .service(api_keys::create::create)
+        .service(api_keys::get::get)
+        .service(api_keys::delete::delete)
+        .service(audit::list::list);
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1–200 (default 50).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// Validates into a page request.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        Ok(PageRequest::parse(self.limit, self.cursor.as_deref())?)
+    }
+}
+
+/// 201 with a `Location` header and the created object.
+pub fn created<T: Serialize>(location: String, body: &T) -> HttpResponse {
+    HttpResponse::Created().insert_header((header::LOCATION, location)).json(body)
+}
+
+/// Declares a list response type `{items, next_cursor}` for OpenAPI.
+#[macro_export]
+macro_rules! list_type {
+    ($name:ident, $item:ty) => {
+        /// One page of results.
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            /// The items of this page.
+            pub items: Vec<$item>,
+            /// Pass as `?cursor=` for the next page; null on the last page.
+            pub next_cursor: Option<String>,
+        }
+
+        impl $name {
+            /// Converts a store page.
+            pub fn from_page<T>(p: mailroom_core::store::Page<T>, f: impl FnMut(T) -> $item) -> Self {
+                let p = p.map(f);
+                Self { items: p.items, next_cursor: p.next_cursor }
+            }
+        }
+    };
+}

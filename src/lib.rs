@@ -1,0 +1,105 @@
+//! Boots Mailroom's parts from a [`Config`]: shared by the `mailroom` binary and the end-to-end
+//! tests, so the tests run exactly what production runs.
+
+use mailroom_api::AppState;
+use mailroom_core::auth::Auth;
+use mailroom_core::config::Config;
+use mailroom_core::ratelimit::RateLimiter;
+use mailroom_core::secrets::Secrets;
+use mailroom_core::store::Store;
+use mailroom_worker::Runner;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Which parts to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    /// The REST API.
+    pub api: bool,
+    /// The job runner.
+    pub jobs: bool,
+}
+
+/// Opens the database, applying migrations when asked.
+pub async fn open_store(cfg: &Config, migrate: bool) -> anyhow::Result<Store> {
+    let store = Store::connect(cfg).await?;
+    if migrate {
+        store.migrate().await?;
+    }
+    Ok(store)
+}
+
+/// A running Mailroom.
+pub struct Running {
+    /// Where the API listens, when it runs.
+    pub api_addr: Option<SocketAddr>,
+    /// The database handle.
+    pub store: Store,
+    api: Option<actix_web::dev::ServerHandle>,
+    api_task: Option<JoinHandle<std::io::Result<()>>>,
+    jobs_task: Option<JoinHandle<()>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Running {
+    /// Stops gracefully: the API finishes its requests, the runner its jobs.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        if let Some(h) = self.api {
+            h.stop(true).await;
+        }
+        if let Some(t) = self.api_task {
+            let _ = t.await;
+        }
+        if let Some(t) = self.jobs_task {
+            let _ = t.await;
+        }
+    }
+
+    /// Waits until the API server ends by itself (it normally runs until stopped).
+    pub async fn api_finished(&mut self) {
+        if let Some(t) = self.api_task.as_mut() {
+            let _ = t.await;
+            self.api_task = None;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Starts the chosen parts on an open, migrated store. `listener` overrides `api.listen`.
+pub async fn start(cfg: Config, store: Store, parts: Parts, listener: Option<TcpListener>) -> anyhow::Result<Running> {
+    let cfg = Arc::new(cfg);
+    if !cfg.bootstrap.admin_email.is_empty() && !cfg.bootstrap.admin_password.is_empty() {
+        if store.system().ensure_platform_admin(&cfg.bootstrap.admin_email, &cfg.bootstrap.admin_password).await? {
+            tracing::info!(email = %cfg.bootstrap.admin_email, "bootstrap platform admin created");
+        }
+    }
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut running = Running { api_addr: None, store: store.clone(), api: None, api_task: None, jobs_task: None, shutdown };
+    if parts.jobs && cfg.jobs.enabled {
+        let runner = Runner::new(store.system(), cfg.jobs.clone());
+        running.jobs_task = Some(tokio::spawn(runner.run(shutdown_rx)));
+    }
+    if parts.api {
+        let secrets = Secrets::load(&cfg)?;
+        let limiter = if cfg.redis_url.is_empty() {
+            RateLimiter::memory()
+        } else {
+            RateLimiter::redis(&cfg.redis_url, &cfg.redis_key_prefix).await?
+        };
+        let auth = Auth::new(&store, &secrets.jwt, cfg.auth.clone(), limiter.clone());
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind(&cfg.api.listen)
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.api.listen))?,
+        };
+        running.api_addr = Some(listener.local_addr()?);
+        let server = mailroom_api::start(listener, AppState { store, auth, limiter, config: cfg.clone() })?;
+        running.api = Some(server.handle());
+        running.api_task = Some(tokio::spawn(server));
+    }
+    Ok(running)
+}

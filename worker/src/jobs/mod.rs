@@ -1,0 +1,37 @@
+//! Job handlers, one file each, dispatched by kind.
+
+mod tenant_purge;
+
+use mailroom_core::jobs::TENANT_PURGE;
+use mailroom_core::store::SystemStore;
+use mailroom_core::store::entities::jobs;
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt later (a database hiccup, a peer down).
+    #[error("{0}")]
+    Retry(String),
+    /// Will never succeed (bad payload, unknown kind): the job is dead at once.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<mailroom_core::Error> for JobError {
+    fn from(e: mailroom_core::Error) -> Self {
+        JobError::Retry(e.to_string())
+    }
+}
+
+/// Runs one job. Handlers are idempotent: a job may run again after a crash.
+pub async fn dispatch(sys: &SystemStore, job: &jobs::Model) -> Result<(), JobError> {
+    match job.kind.as_str() {
+        TENANT_PURGE => tenant_purge::run(sys, job).await,
+        other => Err(JobError::Permanent(format!("no handler for job kind {other:?}"))),
+    }
+}
+
+/// Reads a job's JSON payload.
+fn payload<T: serde::de::DeserializeOwned>(job: &jobs::Model) -> Result<T, JobError> {
+    serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(format!("bad payload: {e}")))
+}
