@@ -70,15 +70,32 @@ impl Running {
 }
 
 /// Starts the chosen parts on an open, migrated store. `listener` overrides `api.listen`.
-pub async fn start(cfg: Config, store: Store, parts: Parts, listener: Option<TcpListener>) -> anyhow::Result<Running> {
+pub async fn start(
+    cfg: Config,
+    store: Store,
+    parts: Parts,
+    listener: Option<TcpListener>,
+) -> anyhow::Result<Running> {
     let cfg = Arc::new(cfg);
-    if !cfg.bootstrap.admin_email.is_empty() && !cfg.bootstrap.admin_password.is_empty() {
-        if store.system().ensure_platform_admin(&cfg.bootstrap.admin_email, &cfg.bootstrap.admin_password).await? {
-            tracing::info!(email = %cfg.bootstrap.admin_email, "bootstrap platform admin created");
-        }
+    let boot = &cfg.bootstrap;
+    if !boot.admin_email.is_empty()
+        && !boot.admin_password.is_empty()
+        && store
+            .system()
+            .ensure_platform_admin(&boot.admin_email, &boot.admin_password)
+            .await?
+    {
+        tracing::info!(email = %boot.admin_email, "bootstrap platform admin created");
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let mut running = Running { api_addr: None, store: store.clone(), api: None, api_task: None, jobs_task: None, shutdown };
+    let mut running = Running {
+        api_addr: None,
+        store: store.clone(),
+        api: None,
+        api_task: None,
+        jobs_task: None,
+        shutdown,
+    };
     if parts.jobs && cfg.jobs.enabled {
         let runner = Runner::new(store.system(), cfg.jobs.clone());
         running.jobs_task = Some(tokio::spawn(runner.run(shutdown_rx)));
@@ -97,7 +114,15 @@ pub async fn start(cfg: Config, store: Store, parts: Parts, listener: Option<Tcp
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.api.listen))?,
         };
         running.api_addr = Some(listener.local_addr()?);
-        let server = mailroom_api::start(listener, AppState { store, auth, limiter, config: cfg.clone() })?;
+        let server = mailroom_api::start(
+            listener,
+            AppState {
+                store,
+                auth,
+                limiter,
+                config: cfg.clone(),
+            },
+        )?;
         running.api = Some(server.handle());
         running.api_task = Some(tokio::spawn(server));
     }

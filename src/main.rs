@@ -43,6 +43,7 @@ struct RunArgs {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::enum_variant_names)] // the names are the subcommands people type
 enum Admin {
     /// Creates a platform admin (the password is read from stdin when --password is omitted).
     CreatePlatformAdmin {
@@ -74,9 +75,12 @@ enum Admin {
 }
 
 fn init_logging(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILROOM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,actix_server=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILROOM_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,actix_server=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cfg.log_format == "json" {
         builder.json().init();
     } else {
@@ -130,9 +134,39 @@ async fn main() -> anyhow::Result<()> {
     let cfg = Config::load(cli.config.as_deref(), std::env::vars()).context("configuration")?;
     init_logging(&cfg);
     match cli.command {
-        Command::Serve(a) => run_until_signal(cfg, Parts { api: true, jobs: true }, a).await,
-        Command::Api(a) => run_until_signal(cfg, Parts { api: true, jobs: false }, a).await,
-        Command::Worker(a) => run_until_signal(cfg, Parts { api: false, jobs: true }, a).await,
+        Command::Serve(a) => {
+            run_until_signal(
+                cfg,
+                Parts {
+                    api: true,
+                    jobs: true,
+                },
+                a,
+            )
+            .await
+        }
+        Command::Api(a) => {
+            run_until_signal(
+                cfg,
+                Parts {
+                    api: true,
+                    jobs: false,
+                },
+                a,
+            )
+            .await
+        }
+        Command::Worker(a) => {
+            run_until_signal(
+                cfg,
+                Parts {
+                    api: false,
+                    jobs: true,
+                },
+                a,
+            )
+            .await
+        }
         Command::Migrate => {
             open_store(&cfg, true).await?;
             eprintln!("migrations applied");
@@ -143,14 +177,30 @@ async fn main() -> anyhow::Result<()> {
             let store = open_store(&cfg, true).await?;
             let sys = store.system();
             match cmd {
-                Admin::CreatePlatformAdmin { email, password, name } => {
-                    let user = sys.create_platform_admin(&email, &name, &password_or_stdin(password)?).await?;
-                    println!("{}", serde_json::json!({"id": user.id, "email": user.email, "role": user.role}));
+                Admin::CreatePlatformAdmin {
+                    email,
+                    password,
+                    name,
+                } => {
+                    let user = sys
+                        .create_platform_admin(&email, &name, &password_or_stdin(password)?)
+                        .await?;
+                    println!(
+                        "{}",
+                        serde_json::json!({"id": user.id, "email": user.email, "role": user.role})
+                    );
                 }
-                Admin::CreateTenant { name, slug, owner_email, owner_password } => {
+                Admin::CreateTenant {
+                    name,
+                    slug,
+                    owner_email,
+                    owner_password,
+                } => {
                     let mut c = mailroom_core::validate::Checker::new();
-                    c.push(mailroom_core::validate::slug("slug", &slug)).push(mailroom_core::validate::name("name", &name, 200));
-                    let email = mailroom_core::validate::normalize_email("owner_email", &owner_email);
+                    c.push(mailroom_core::validate::slug("slug", &slug))
+                        .push(mailroom_core::validate::name("name", &name, 200));
+                    let email =
+                        mailroom_core::validate::normalize_email("owner_email", &owner_email);
                     let pw = password_or_stdin(owner_password)?;
                     c.push(mailroom_core::validate::password("owner_password", &pw));
                     if let Err(e) = &email {
@@ -169,10 +219,14 @@ async fn main() -> anyhow::Result<()> {
                             owner_password: pw,
                         })
                         .await?;
-                    println!("{}", serde_json::json!({"id": t.id, "slug": t.slug, "owner": {"id": o.id, "email": o.email}}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"id": t.id, "slug": t.slug, "owner": {"id": o.id, "email": o.email}})
+                    );
                 }
                 Admin::ResetPassword { email, password } => {
-                    sys.reset_password(&email, &password_or_stdin(password)?).await?;
+                    sys.reset_password(&email, &password_or_stdin(password)?)
+                        .await?;
                     eprintln!("password reset; the user's sessions were ended");
                 }
             }

@@ -53,17 +53,30 @@ pub struct ApiError {
 impl ApiError {
     /// A problem with the given status, code and detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after: None }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
     }
 
     /// A 400 naming the offending fields.
     pub fn invalid(code: &'static str, detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
-        Self { errors, ..Self::new(StatusCode::BAD_REQUEST, code, detail) }
+        Self {
+            errors,
+            ..Self::new(StatusCode::BAD_REQUEST, code, detail)
+        }
     }
 
     /// 404 for a route or object that does not exist.
     pub fn not_found(code: &'static str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, "nothing exists at this address for these credentials")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            code,
+            "nothing exists at this address for these credentials",
+        )
     }
 
     /// The stable code.
@@ -85,12 +98,18 @@ impl From<Error> for ApiError {
         match e {
             Error::NotFound => Self::not_found(code),
             Error::Conflict { detail, .. } => Self::new(StatusCode::CONFLICT, code, detail),
-            Error::Validation(errors) => Self::invalid(code, "the request has invalid fields", errors),
+            Error::Validation(errors) => {
+                Self::invalid(code, "the request has invalid fields", errors)
+            }
             Error::Unauthenticated(why) => Self::new(StatusCode::UNAUTHORIZED, code, why),
             Error::Forbidden { detail, .. } => Self::new(StatusCode::FORBIDDEN, code, detail),
             Error::RateLimited { retry_after_secs } => Self {
                 retry_after: Some(retry_after_secs),
-                ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, format!("too many attempts; retry in {retry_after_secs} s"))
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    code,
+                    format!("too many attempts; retry in {retry_after_secs} s"),
+                )
             },
             Error::PlanLimit(detail) => Self::new(StatusCode::FORBIDDEN, code, detail),
             Error::Config(_) | Error::Db(_) | Error::Redis(_) | Error::Internal(_) => {
@@ -113,7 +132,11 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let body = Problem {
             type_: format!("urn:mailroom:problem:{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error").to_string(),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             code: self.code.to_string(),
@@ -126,14 +149,20 @@ impl ResponseError for ApiError {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"mailroom\"")));
+            res.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"mailroom\""),
+            ));
         }
         res.body(serde_json::to_string(&body).unwrap_or_default())
     }
 }
 
 /// Maps actix's JSON body errors: wrong media type 415, too large 413, bad syntax or shape 400.
-pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as J;
     let e = match &err {
         J::ContentType => ApiError::new(
@@ -149,24 +178,43 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::Htt
         J::Deserialize(de) if de.is_data() => {
             let msg = de.to_string();
             let field = backticked(&msg).unwrap_or_else(|| "body".into());
-            let code = if msg.starts_with("unknown field") { "unknown_field" } else { "invalid_body" };
+            let code = if msg.starts_with("unknown field") {
+                "unknown_field"
+            } else {
+                "invalid_body"
+            };
             ApiError::invalid(code, msg.clone(), vec![FieldError::new(field, msg)])
         }
-        J::Deserialize(de) => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {de}")),
+        J::Deserialize(de) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {de}"),
+        ),
         _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", err.to_string()),
     };
     e.into()
 }
 
 /// Maps query-string errors to 400.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     let msg = err.to_string();
     let field = backticked(&msg).unwrap_or_else(|| "query".into());
-    ApiError::invalid("invalid_query", msg.clone(), vec![FieldError::new(field, msg)]).into()
+    ApiError::invalid(
+        "invalid_query",
+        msg.clone(),
+        vec![FieldError::new(field, msg)],
+    )
+    .into()
 }
 
 /// A malformed id in a path names nothing: 404, like an id of another tenant.
-pub fn path_error(_err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn path_error(
+    _err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
     ApiError::not_found("not_found").into()
 }
 

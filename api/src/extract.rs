@@ -15,7 +15,11 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
         ip: req.peer_addr().map(|a| a.ip().to_string()),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }
 
@@ -23,7 +27,10 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
 pub fn bearer(req: &HttpRequest) -> Option<String> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
 }
 
 /// An authenticated request. The only way a handler reaches tenant data is
@@ -39,12 +46,16 @@ pub struct Authed {
 impl Authed {
     /// The caller's tenant store, if it holds `scope`.
     pub fn tenant(&self, scope: Scope) -> Result<TenantStore, ApiError> {
-        Ok(self.principal.tenant_store(&self.state.store, scope, &self.client)?)
+        Ok(self
+            .principal
+            .tenant_store(&self.state.store, scope, &self.client)?)
     }
 
     /// The platform store, for platform admins holding `scope`.
     pub fn platform(&self, scope: Scope) -> Result<PlatformStore, ApiError> {
-        Ok(self.principal.platform_store(&self.state.store, scope, &self.client)?)
+        Ok(self
+            .principal
+            .platform_store(&self.state.store, scope, &self.client)?)
     }
 }
 
@@ -58,12 +69,21 @@ impl FromRequest for Authed {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .cloned()
-                .ok_or_else(|| ApiError::from(mailroom_core::Error::Internal("no app state".into())))?;
+                .ok_or_else(|| {
+                    ApiError::from(mailroom_core::Error::Internal("no app state".into()))
+                })?;
             let Some(token) = bearer(&req) else {
-                return Err(mailroom_core::Error::Unauthenticated("send Authorization: Bearer <token or API key>").into());
+                return Err(mailroom_core::Error::Unauthenticated(
+                    "send Authorization: Bearer <token or API key>",
+                )
+                .into());
             };
             let principal = state.auth.authenticate(&token).await?;
-            Ok(Authed { principal, client: client_info(&req), state })
+            Ok(Authed {
+                principal,
+                client: client_info(&req),
+                state,
+            })
         })
     }
 }

@@ -44,16 +44,24 @@ pub fn start(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
         App::new()
             .app_data(state.clone())
             .app_data(metrics.clone())
-            .app_data(web::JsonConfig::default().limit(max_body).error_handler(error::json_error))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(max_body)
+                    .error_handler(error::json_error),
+            )
             .app_data(web::QueryConfig::default().error_handler(error::query_error))
             .app_data(web::PathConfig::default().error_handler(error::path_error))
             .wrap(actix_web::middleware::from_fn(middleware::request_context))
             .configure(routes::configure)
             .service(web::resource("/docs").get(|| async {
-                HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+                HttpResponse::PermanentRedirect()
+                    .insert_header(("Location", "/docs/"))
+                    .finish()
             }))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
-            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("route_not_found")) }))
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::not_found("route_not_found"))
+            }))
     })
     .disable_signals()
     .shutdown_timeout(30)

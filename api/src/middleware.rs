@@ -27,7 +27,9 @@ pub fn current_request_id() -> String {
 pub struct RequestId(pub String);
 
 fn acceptable_id(v: &str) -> bool {
-    (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Middleware: request id, span, access log and metrics.
@@ -47,19 +49,30 @@ pub async fn request_context(
     let method = req.method().to_string();
     let span = tracing::info_span!("http", request_id = %id, %method, path = %req.path());
     let start = Instant::now();
-    let mut res = REQUEST_ID.scope(id.clone(), next.call(req)).instrument(span.clone()).await?;
+    let mut res = REQUEST_ID
+        .scope(id.clone(), next.call(req))
+        .instrument(span.clone())
+        .await?;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
     if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
     }
     if let Some(m) = metrics {
         m.observe(&method, &route, status, elapsed);
     }
     span.in_scope(|| {
         if status >= 500 {
-            tracing::error!(status, elapsed_ms = elapsed.as_millis() as u64, "request failed");
+            tracing::error!(
+                status,
+                elapsed_ms = elapsed.as_millis() as u64,
+                "request failed"
+            );
         } else {
             tracing::info!(status, elapsed_ms = elapsed.as_millis() as u64, "request");
         }

@@ -60,7 +60,9 @@ impl Modify for Security {
                 SecurityScheme::Http(
                     HttpBuilder::new()
                         .scheme(HttpAuthScheme::Bearer)
-                        .description(Some("An access token from /v1/auth/login, or an API key (mrk_…)"))
+                        .description(Some(
+                            "An access token from /v1/auth/login, or an API key (mrk_…)",
+                        ))
                         .build(),
                 ),
             );

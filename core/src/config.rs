@@ -133,7 +133,11 @@ impl Default for Config {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:8080".into(), max_body_bytes: 1 << 20, workers: 0 }
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 1 << 20,
+            workers: 0,
+        }
     }
 }
 
@@ -167,7 +171,10 @@ impl Default for JobsConfig {
 impl Config {
     /// Reads the file (if any) and overlays the given environment. `env` is passed in so tests
     /// need not touch the process environment.
-    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
         let mut tree = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -196,8 +203,12 @@ impl Config {
                     known.keys().cloned().collect::<Vec<_>>().join(", ")
                 )));
             };
-            let value = parse_like(default, &raw)
-                .ok_or_else(|| Error::Config(format!("{name}={raw:?} is not a valid {}", default.type_str())))?;
+            let value = parse_like(default, &raw).ok_or_else(|| {
+                Error::Config(format!(
+                    "{name}={raw:?} is not a valid {}",
+                    default.type_str()
+                ))
+            })?;
             set_path(&mut tree, path, value);
         }
         let cfg: Config = toml::Value::Table(tree)
@@ -218,14 +229,23 @@ impl Config {
             ));
         }
         if !matches!(self.log_format.as_str(), "human" | "json") {
-            return Err(Error::Config("log_format must be \"human\" or \"json\"".into()));
+            return Err(Error::Config(
+                "log_format must be \"human\" or \"json\"".into(),
+            ));
         }
         if self.jobs.concurrency == 0 || self.jobs.max_attempts < 1 {
-            return Err(Error::Config("jobs.concurrency and jobs.max_attempts must be at least 1".into()));
+            return Err(Error::Config(
+                "jobs.concurrency and jobs.max_attempts must be at least 1".into(),
+            ));
         }
-        for (name, v) in [("jwt_secret", &self.jwt_secret), ("master_key", &self.master_key)] {
+        for (name, v) in [
+            ("jwt_secret", &self.jwt_secret),
+            ("master_key", &self.master_key),
+        ] {
             if !v.is_empty() && v.len() < 32 {
-                return Err(Error::Config(format!("{name} must be at least 32 characters")));
+                return Err(Error::Config(format!(
+                    "{name} must be at least 32 characters"
+                )));
             }
         }
         Ok(())
@@ -234,7 +254,10 @@ impl Config {
     /// The database URL in effect (SQLite in the data directory when none is configured).
     pub fn effective_database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("mailroom.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("mailroom.db").display()
+            )
         } else {
             self.database_url.clone()
         }
@@ -255,7 +278,11 @@ fn env_names() -> BTreeMap<String, (Vec<String>, toml::Value)> {
     out
 }
 
-fn collect(t: &toml::Table, path: &mut Vec<String>, out: &mut BTreeMap<String, (Vec<String>, toml::Value)>) {
+fn collect(
+    t: &toml::Table,
+    path: &mut Vec<String>,
+    out: &mut BTreeMap<String, (Vec<String>, toml::Value)>,
+) {
     for (k, v) in t {
         path.push(k.clone());
         if let toml::Value::Table(inner) = v {
@@ -273,11 +300,13 @@ fn parse_like(default: &toml::Value, raw: &str) -> Option<toml::Value> {
         toml::Value::String(_) => toml::Value::String(raw.to_string()),
         toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().ok()?),
         toml::Value::Float(_) => toml::Value::Float(raw.trim().parse().ok()?),
-        toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => true,
-            "0" | "false" | "no" | "off" => false,
-            _ => return None,
-        }),
+        toml::Value::Boolean(_) => {
+            toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => return None,
+            })
+        }
         toml::Value::Array(_) => toml::Value::Array(
             raw.split(',')
                 .map(str::trim)
@@ -290,14 +319,20 @@ fn parse_like(default: &toml::Value, raw: &str) -> Option<toml::Value> {
 }
 
 fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = tree;
     for p in parents {
-        let entry = cur.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = cur
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
-        let toml::Value::Table(next) = entry else { return };
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
         cur = next;
     }
     cur.insert(last.clone(), value);
@@ -308,21 +343,31 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_work_with_nothing_set() {
         let c = Config::load(None, env(&[])).unwrap();
         assert_eq!(c.api.listen, "127.0.0.1:8080");
-        assert!(c.effective_database_url().starts_with("sqlite://./data/mailroom.db"));
+        assert!(
+            c.effective_database_url()
+                .starts_with("sqlite://./data/mailroom.db")
+        );
     }
 
     #[test]
     fn env_overlays_file_and_types_are_parsed() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("m.toml");
-        std::fs::write(&f, "database_max_connections = 3\n[api]\nlisten = \"0.0.0.0:1\"\n").unwrap();
+        std::fs::write(
+            &f,
+            "database_max_connections = 3\n[api]\nlisten = \"0.0.0.0:1\"\n",
+        )
+        .unwrap();
         let c = Config::load(
             Some(&f),
             env(&[
@@ -348,9 +393,16 @@ mod tests {
         std::fs::write(&f, "databse_url = \"x\"\n").unwrap();
         let e = Config::load(Some(&f), env(&[])).unwrap_err().to_string();
         assert!(e.contains("databse_url"), "{e}");
-        let e = Config::load(None, env(&[("MAILROOM_DATABSE_URL", "x")])).unwrap_err().to_string();
-        assert!(e.contains("MAILROOM_DATABSE_URL") && e.contains("MAILROOM_DATABASE_URL"), "{e}");
-        let e = Config::load(None, env(&[("MAILROOM_API_WORKERS", "many")])).unwrap_err().to_string();
+        let e = Config::load(None, env(&[("MAILROOM_DATABSE_URL", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("MAILROOM_DATABSE_URL") && e.contains("MAILROOM_DATABASE_URL"),
+            "{e}"
+        );
+        let e = Config::load(None, env(&[("MAILROOM_API_WORKERS", "many")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("MAILROOM_API_WORKERS"), "{e}");
     }
 
@@ -359,7 +411,15 @@ mod tests {
         // Two paths flattening to one variable name would make one of them unsettable.
         let mut count = 0;
         fn walk(t: &toml::Table) -> usize {
-            t.values().map(|v| if let toml::Value::Table(i) = v { walk(i) } else { 1 }).sum()
+            t.values()
+                .map(|v| {
+                    if let toml::Value::Table(i) = v {
+                        walk(i)
+                    } else {
+                        1
+                    }
+                })
+                .sum()
         }
         if let Ok(toml::Value::Table(t)) = toml::Value::try_from(Config::default()) {
             count = walk(&t);

@@ -18,7 +18,10 @@ pub struct FieldError {
 impl FieldError {
     /// A field error with the given name and message.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -83,11 +86,17 @@ impl Error {
 
     /// A conflict with a stable code.
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        Error::Conflict { code, detail: detail.into() }
+        Error::Conflict {
+            code,
+            detail: detail.into(),
+        }
     }
 
     /// A refusal with a stable code.
     pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
-        Error::Forbidden { code, detail: detail.into() }
+        Error::Forbidden {
+            code,
+            detail: detail.into(),
+        }
     }
 }

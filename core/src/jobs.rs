@@ -11,7 +11,10 @@ use crate::store::SystemStore;
 use crate::store::entities::jobs;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, QueryFilter, Set, Statement};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, QueryFilter,
+    Set, Statement,
+};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -38,7 +41,13 @@ pub struct NewJob {
 impl NewJob {
     /// A job due now.
     pub fn new(kind: &str, payload: serde_json::Value) -> Self {
-        Self { kind: kind.into(), payload, tenant_id: None, run_at: Utc::now(), max_attempts: DEFAULT_MAX_ATTEMPTS }
+        Self {
+            kind: kind.into(),
+            payload,
+            tenant_id: None,
+            run_at: Utc::now(),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
     }
 
     /// For this tenant.
@@ -104,17 +113,25 @@ impl SystemStore {
     /// Claims up to `n` due jobs for `worker`, each leased for `lease`. A job is due when it is
     /// queued and its time has come, or when it is running under a lapsed lease with attempts
     /// left. Every claim counts an attempt.
-    pub async fn claim_jobs(&self, worker: &str, n: u64, lease: Duration) -> Result<Vec<jobs::Model>> {
+    pub async fn claim_jobs(
+        &self,
+        worker: &str,
+        n: u64,
+        lease: Duration,
+    ) -> Result<Vec<jobs::Model>> {
         let now = Utc::now();
         let now_ms = now.timestamp_millis();
         let until = now_ms + lease.as_millis() as i64;
         let (backend, sql) = if self.store.is_postgres() {
             (
                 DbBackend::Postgres,
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2, \
-                 updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $4) \
+                // The CTE is evaluated once and its rows stay locked until commit; an `IN (…)`
+                // subquery could be re-run when a row is rechecked, and claim rows twice.
+                "WITH due AS (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $4) \
                  OR (status = 'running' AND locked_until < $4 AND attempts < max_attempts) \
-                 ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING *",
+                 ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED) \
+                 UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, locked_by = $1, \
+                 locked_until = $2, updated_at = $3 FROM due WHERE jobs.id = due.id RETURNING jobs.*",
             )
         } else {
             (
@@ -128,7 +145,13 @@ impl SystemStore {
         let stmt = Statement::from_sql_and_values(
             backend,
             sql,
-            [worker.into(), until.into(), now.into(), now_ms.into(), (n as i64).into()],
+            [
+                worker.into(),
+                until.into(),
+                now.into(),
+                now_ms.into(),
+                (n as i64).into(),
+            ],
         );
         let tx = self.store.tx().await?;
         let rows = jobs::Entity::find().from_raw_sql(stmt).all(&*tx).await?;
@@ -142,7 +165,10 @@ impl SystemStore {
         let now = Utc::now();
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("dead"))
-            .col_expr(jobs::Column::LastError, Expr::value(Some("worker lost the job on its last attempt".to_string())))
+            .col_expr(
+                jobs::Column::LastError,
+                Expr::value(Some("worker lost the job on its last attempt".to_string())),
+            )
             .col_expr(jobs::Column::LockedBy, Expr::value(Option::<String>::None))
             .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<i64>::None))
             .col_expr(jobs::Column::FinishedAt, Expr::value(Some(now)))
@@ -155,12 +181,12 @@ impl SystemStore {
         Ok(r.rows_affected)
     }
 
-    /// Marks a job done; false when `worker` no longer held it.
+    /// Marks a job done; false when `worker` no longer held it. `locked_by` keeps the name of
+    /// the worker that ran it.
     pub async fn complete_job(&self, id: Uuid, worker: &str) -> Result<bool> {
         let now = Utc::now();
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("done"))
-            .col_expr(jobs::Column::LockedBy, Expr::value(Option::<String>::None))
             .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<i64>::None))
             .col_expr(jobs::Column::LastError, Expr::value(Option::<String>::None))
             .col_expr(jobs::Column::FinishedAt, Expr::value(Some(now)))
@@ -175,13 +201,23 @@ impl SystemStore {
 
     /// Records a failure: the job runs again after `retry_in`, or is dead when it has no
     /// attempts left or `permanent` is set.
-    pub async fn fail_job(&self, job: &jobs::Model, worker: &str, error: &str, retry_in: Duration, permanent: bool) -> Result<FailOutcome> {
+    pub async fn fail_job(
+        &self,
+        job: &jobs::Model,
+        worker: &str,
+        error: &str,
+        retry_in: Duration,
+        permanent: bool,
+    ) -> Result<FailOutcome> {
         let now = Utc::now();
         let dead = permanent || job.attempts >= job.max_attempts;
         let next = now.timestamp_millis() + retry_in.as_millis() as i64;
         let error: String = error.chars().take(4000).collect();
         let mut q = jobs::Entity::update_many()
-            .col_expr(jobs::Column::Status, Expr::value(if dead { "dead" } else { "queued" }))
+            .col_expr(
+                jobs::Column::Status,
+                Expr::value(if dead { "dead" } else { "queued" }),
+            )
             .col_expr(jobs::Column::LockedBy, Expr::value(Option::<String>::None))
             .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<i64>::None))
             .col_expr(jobs::Column::LastError, Expr::value(Some(error)))
@@ -210,7 +246,9 @@ impl SystemStore {
 pub fn backoff(attempt: i32, base: Duration, max: Duration) -> Duration {
     let exp = attempt.clamp(1, 30) as u32 - 1;
     let raw = base.saturating_mul(2u32.saturating_pow(exp)).min(max);
-    let jitter = crate::secrets::random_bytes::<2>().map(|b| u16::from_le_bytes(b) as u64).unwrap_or(0);
+    let jitter = crate::secrets::random_bytes::<2>()
+        .map(|b| u16::from_le_bytes(b) as u64)
+        .unwrap_or(0);
     let extra = raw.as_millis() as u64 * (jitter % 200) / 1000;
     raw + Duration::from_millis(extra)
 }

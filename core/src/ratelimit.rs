@@ -22,7 +22,13 @@ pub struct Decision {
 impl Decision {
     /// `Err(RateLimited)` when not allowed.
     pub fn check(self) -> Result<()> {
-        if self.allowed { Ok(()) } else { Err(Error::RateLimited { retry_after_secs: self.retry_after_secs.max(1) }) }
+        if self.allowed {
+            Ok(())
+        } else {
+            Err(Error::RateLimited {
+                retry_after_secs: self.retry_after_secs.max(1),
+            })
+        }
     }
 }
 
@@ -50,19 +56,26 @@ impl RateLimiter {
     pub async fn redis(url: &str, prefix: &str) -> Result<Self> {
         let client = redis::Client::open(url)?;
         let conn = ConnectionManager::new(client).await?;
-        Ok(RateLimiter::Redis { conn, prefix: format!("{prefix}rl:") })
+        Ok(RateLimiter::Redis {
+            conn,
+            prefix: format!("{prefix}rl:"),
+        })
     }
 
     /// Counts one event for `key` and says whether it is within `limit` per `window_secs`.
     pub async fn hit(&self, key: &str, limit: u64, window_secs: u64) -> Result<Decision> {
         let (count, ttl) = match self {
             RateLimiter::Memory(m) => {
-                let mut map = m.lock().map_err(|_| Error::Internal("rate limiter poisoned".into()))?;
+                let mut map = m
+                    .lock()
+                    .map_err(|_| Error::Internal("rate limiter poisoned".into()))?;
                 let now = Instant::now();
                 if map.len() >= MEMORY_SWEEP_AT {
                     map.retain(|_, (_, reset)| *reset > now);
                 }
-                let entry = map.entry(key.to_string()).or_insert((0, now + Duration::from_secs(window_secs)));
+                let entry = map
+                    .entry(key.to_string())
+                    .or_insert((0, now + Duration::from_secs(window_secs)));
                 if entry.1 <= now {
                     *entry = (0, now + Duration::from_secs(window_secs));
                 }
@@ -86,17 +99,24 @@ impl RateLimiter {
                 (count, ttl.max(0) as u64)
             }
         };
-        Ok(Decision { allowed: count <= limit, retry_after_secs: ttl })
+        Ok(Decision {
+            allowed: count <= limit,
+            retry_after_secs: ttl,
+        })
     }
 
     /// Says whether `key` is still under `limit` without counting.
     pub async fn peek(&self, key: &str, limit: u64, _window_secs: u64) -> Result<Decision> {
         let (count, ttl) = match self {
             RateLimiter::Memory(m) => {
-                let map = m.lock().map_err(|_| Error::Internal("rate limiter poisoned".into()))?;
+                let map = m
+                    .lock()
+                    .map_err(|_| Error::Internal("rate limiter poisoned".into()))?;
                 let now = Instant::now();
                 match map.get(key) {
-                    Some((n, reset)) if *reset > now => (*n, reset.saturating_duration_since(now).as_secs()),
+                    Some((n, reset)) if *reset > now => {
+                        (*n, reset.saturating_duration_since(now).as_secs())
+                    }
                     _ => (0, 0),
                 }
             }
@@ -108,18 +128,26 @@ impl RateLimiter {
                 (count.unwrap_or(0), ttl.max(0) as u64)
             }
         };
-        Ok(Decision { allowed: count < limit, retry_after_secs: ttl })
+        Ok(Decision {
+            allowed: count < limit,
+            retry_after_secs: ttl,
+        })
     }
 
     /// Forgets the counter of `key`.
     pub async fn reset(&self, key: &str) -> Result<()> {
         match self {
             RateLimiter::Memory(m) => {
-                m.lock().map_err(|_| Error::Internal("rate limiter poisoned".into()))?.remove(key);
+                m.lock()
+                    .map_err(|_| Error::Internal("rate limiter poisoned".into()))?
+                    .remove(key);
             }
             RateLimiter::Redis { conn, prefix } => {
                 let mut c = conn.clone();
-                redis::cmd("DEL").arg(format!("{prefix}{key}")).query_async::<()>(&mut c).await?;
+                redis::cmd("DEL")
+                    .arg(format!("{prefix}{key}"))
+                    .query_async::<()>(&mut c)
+                    .await?;
             }
         }
         Ok(())

@@ -47,12 +47,18 @@ fn from_config_or_file(configured: &str, path: &Path) -> Result<Vec<u8>> {
         Ok(text) => {
             let key = text.trim();
             if key.len() < 32 {
-                return Err(Error::Config(format!("{} holds a key shorter than 32 characters", path.display())));
+                return Err(Error::Config(format!(
+                    "{} holds a key shorter than 32 characters",
+                    path.display()
+                )));
             }
             Ok(key.as_bytes().to_vec())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => generate(path),
-        Err(e) => Err(Error::Config(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(Error::Config(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -72,7 +78,11 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     // create_new: two processes starting at once must not overwrite each other's key.
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()
 }
@@ -96,7 +106,10 @@ mod tests {
     #[test]
     fn generated_once_private_and_stable() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
         let a = Secrets::load(&cfg).unwrap();
         let b = Secrets::load(&cfg).unwrap();
         assert_eq!(a.jwt, b.jwt);
@@ -104,10 +117,19 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("secrets/jwt.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("secrets/jwt.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let set = Config { jwt_secret: "k".repeat(40), ..cfg };
-        assert_eq!(Secrets::load(&set).unwrap().jwt, "k".repeat(40).into_bytes());
+        let set = Config {
+            jwt_secret: "k".repeat(40),
+            ..cfg
+        };
+        assert_eq!(
+            Secrets::load(&set).unwrap().jwt,
+            "k".repeat(40).into_bytes()
+        );
     }
 }

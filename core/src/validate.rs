@@ -64,7 +64,9 @@ pub fn normalize_email(field: &str, raw: &str) -> std::result::Result<String, Fi
         || domain.starts_with('.')
         || domain.ends_with('.')
         || domain.contains("..")
-        || !domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+        || !domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
     {
         return Err(bad("must be an email address such as ana@example.com"));
     }
@@ -80,7 +82,10 @@ pub fn password(field: &str, pw: &str) -> std::result::Result<(), FieldError> {
         ));
     }
     if pw.len() > PASSWORD_MAX_BYTES {
-        return Err(FieldError::new(field, format!("must be at most {PASSWORD_MAX_BYTES} bytes")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {PASSWORD_MAX_BYTES} bytes"),
+        ));
     }
     if pw.trim().is_empty() {
         return Err(FieldError::new(field, "must not be only white space"));
@@ -91,7 +96,8 @@ pub fn password(field: &str, pw: &str) -> std::result::Result<(), FieldError> {
 /// Checks a tenant slug: 2–63 of `a-z`, `0-9` and inner `-`.
 pub fn slug(field: &str, s: &str) -> std::result::Result<(), FieldError> {
     let ok = (2..=63).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-');
     if ok {
@@ -108,7 +114,10 @@ pub fn slug(field: &str, s: &str) -> std::result::Result<(), FieldError> {
 pub fn name(field: &str, s: &str, max: usize) -> std::result::Result<(), FieldError> {
     let n = s.trim().chars().count();
     if n == 0 || n > max || s.chars().any(char::is_control) {
-        Err(FieldError::new(field, format!("must be 1-{max} characters without control characters")))
+        Err(FieldError::new(
+            field,
+            format!("must be 1-{max} characters without control characters"),
+        ))
     } else {
         Ok(())
     }
@@ -120,8 +129,19 @@ mod tests {
 
     #[test]
     fn emails_are_lowercased_and_checked() {
-        assert_eq!(normalize_email("e", " Ana@Example.COM ").unwrap(), "ana@example.com");
-        for bad in ["", "ana", "ana@", "@example.com", "ana@example", "a b@example.com", "ana@exa..com"] {
+        assert_eq!(
+            normalize_email("e", " Ana@Example.COM ").unwrap(),
+            "ana@example.com"
+        );
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a b@example.com",
+            "ana@exa..com",
+        ] {
             assert!(normalize_email("e", bad).is_err(), "{bad} accepted");
         }
     }

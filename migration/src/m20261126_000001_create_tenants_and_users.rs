@@ -69,11 +69,22 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone(Users::CreatedAt))
                 .col(timestamp_with_time_zone(Users::UpdatedAt))
                 .col(timestamp_with_time_zone_null(Users::LastLoginAt))
-                .foreign_key(ForeignKey::create().from(Users::Table, Users::TenantId).to(Tenants::Table, Tenants::Id))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(Users::Table, Users::TenantId)
+                        .to(Tenants::Table, Tenants::Id),
+                )
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_users_tenant").table(Users::Table).col(Users::TenantId).col(Users::Id).to_owned())
-            .await
+        m.create_index(
+            Index::create()
+                .name("ix_users_tenant")
+                .table(Users::Table)
+                .col(Users::TenantId)
+                .col(Users::Id)
+                .to_owned(),
+        )
+        .await
     }
 }

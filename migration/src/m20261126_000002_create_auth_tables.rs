@@ -59,12 +59,22 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone(Sessions::CreatedAt))
                 .col(timestamp_with_time_zone(Sessions::ExpiresAt))
                 .col(timestamp_with_time_zone_null(Sessions::RevokedAt))
-                .foreign_key(ForeignKey::create().from(Sessions::Table, Sessions::UserId).to(Users::Table, Users::Id))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(Sessions::Table, Sessions::UserId)
+                        .to(Users::Table, Users::Id),
+                )
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_sessions_user").table(Sessions::Table).col(Sessions::UserId).to_owned())
-            .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_sessions_user")
+                .table(Sessions::Table)
+                .col(Sessions::UserId)
+                .to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(RefreshTokens::Table)
@@ -76,13 +86,19 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone(RefreshTokens::ExpiresAt))
                 .col(timestamp_with_time_zone_null(RefreshTokens::UsedAt))
                 .foreign_key(
-                    ForeignKey::create().from(RefreshTokens::Table, RefreshTokens::SessionId).to(Sessions::Table, Sessions::Id),
+                    ForeignKey::create()
+                        .from(RefreshTokens::Table, RefreshTokens::SessionId)
+                        .to(Sessions::Table, Sessions::Id),
                 )
                 .to_owned(),
         )
         .await?;
         m.create_index(
-            Index::create().name("ix_refresh_tokens_session").table(RefreshTokens::Table).col(RefreshTokens::SessionId).to_owned(),
+            Index::create()
+                .name("ix_refresh_tokens_session")
+                .table(RefreshTokens::Table)
+                .col(RefreshTokens::SessionId)
+                .to_owned(),
         )
         .await?;
         m.create_table(
@@ -100,13 +116,26 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null(ApiKeys::ExpiresAt))
                 .col(timestamp_with_time_zone_null(ApiKeys::LastUsedAt))
                 .col(timestamp_with_time_zone_null(ApiKeys::RevokedAt))
-                .foreign_key(ForeignKey::create().from(ApiKeys::Table, ApiKeys::TenantId).to(Tenants::Table, Tenants::Id))
-                .foreign_key(ForeignKey::create().from(ApiKeys::Table, ApiKeys::CreatedBy).to(Users::Table, Users::Id))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(ApiKeys::Table, ApiKeys::TenantId)
+                        .to(Tenants::Table, Tenants::Id),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(ApiKeys::Table, ApiKeys::CreatedBy)
+                        .to(Users::Table, Users::Id),
+                )
                 .to_owned(),
         )
         .await?;
         m.create_index(
-            Index::create().name("ix_api_keys_tenant").table(ApiKeys::Table).col(ApiKeys::TenantId).col(ApiKeys::Id).to_owned(),
+            Index::create()
+                .name("ix_api_keys_tenant")
+                .table(ApiKeys::Table)
+                .col(ApiKeys::TenantId)
+                .col(ApiKeys::Id)
+                .to_owned(),
         )
         .await
     }

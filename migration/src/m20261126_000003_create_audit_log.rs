@@ -44,7 +44,12 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("ix_audit_log_tenant").table(AuditLog::Table).col(AuditLog::TenantId).col(AuditLog::Id).to_owned(),
+            Index::create()
+                .name("ix_audit_log_tenant")
+                .table(AuditLog::Table)
+                .col(AuditLog::TenantId)
+                .col(AuditLog::Id)
+                .to_owned(),
         )
         .await
     }

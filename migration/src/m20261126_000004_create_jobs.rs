@@ -47,7 +47,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_jobs_due").table(Jobs::Table).col(Jobs::Status).col(Jobs::RunAt).to_owned())
-            .await
+        m.create_index(
+            Index::create()
+                .name("ix_jobs_due")
+                .table(Jobs::Table)
+                .col(Jobs::Status)
+                .col(Jobs::RunAt)
+                .to_owned(),
+        )
+        .await
     }
 }

@@ -1,1 +1,15 @@
+//! End-to-end tests of the whole application: the real API on a real socket, the real job
+//! runner and the real `mailroom` binary, against SQLite by default or Postgres + Redis when
+//! `MAILROOM_TEST_DATABASE_URL` / `MAILROOM_TEST_REDIS_URL` are set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_keys;
+mod auth;
+mod cli;
+mod common;
+mod http;
+mod isolation;
+mod jobs;
+mod openapi;
+mod tenants;
+mod users;

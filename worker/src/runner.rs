@@ -26,7 +26,11 @@ impl Runner {
     /// A runner named uniquely for this process.
     pub fn new(sys: SystemStore, cfg: JobsConfig) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
-        let id = format!("{host}:{}:{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let id = format!(
+            "{host}:{}:{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
         Self { sys, cfg, id }
     }
 
@@ -48,7 +52,9 @@ impl Runner {
                 last_bury = tokio::time::Instant::now();
                 match self.sys.bury_abandoned_jobs().await {
                     Ok(0) => {}
-                    Ok(n) => tracing::warn!(count = n, "jobs marked dead after their worker was lost"),
+                    Ok(n) => {
+                        tracing::warn!(count = n, "jobs marked dead after their worker was lost")
+                    }
                     Err(e) => tracing::warn!(error = %e, "could not bury abandoned jobs"),
                 }
             }
@@ -80,7 +86,9 @@ impl Runner {
         tracing::info!(running = running.len(), "job runner stopping");
         let drain = async { while running.join_next().await.is_some() {} };
         if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
-            tracing::warn!("jobs still running at shutdown; their leases will lapse and they will run again");
+            tracing::warn!(
+                "jobs still running at shutdown; their leases will lapse and they will run again"
+            );
         }
     }
 }
@@ -110,13 +118,23 @@ async fn execute(sys: &SystemStore, cfg: &JobsConfig, runner: &str, job: jobs::M
                 Duration::from_secs(cfg.backoff_base_secs),
                 Duration::from_secs(cfg.backoff_max_secs),
             );
-            (sys.fail_job(&job, runner, &e.to_string(), delay, permanent).await, e)
+            (
+                sys.fail_job(&job, runner, &e.to_string(), delay, permanent)
+                    .await,
+                e,
+            )
         }
     };
     match outcome {
-        (Ok(FailOutcome::Retry(at)), e) => tracing::warn!(parent: &span, error = %e, retry_at_ms = at, "job failed; will retry"),
+        (Ok(FailOutcome::Retry(at)), e) => {
+            tracing::warn!(parent: &span, error = %e, retry_at_ms = at, "job failed; will retry")
+        }
         (Ok(FailOutcome::Dead), e) => tracing::error!(parent: &span, error = %e, "job dead"),
-        (Ok(FailOutcome::LostLease), e) => tracing::warn!(parent: &span, error = %e, "job failed after its lease lapsed"),
-        (Err(db), e) => tracing::error!(parent: &span, error = %e, db_error = %db, "could not record job failure"),
+        (Ok(FailOutcome::LostLease), e) => {
+            tracing::warn!(parent: &span, error = %e, "job failed after its lease lapsed")
+        }
+        (Err(db), e) => {
+            tracing::error!(parent: &span, error = %e, db_error = %db, "could not record job failure")
+        }
     }
 }

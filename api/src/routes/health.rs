@@ -31,11 +31,19 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if let Err(e) = state.store.ping().await {
         tracing::warn!(error = %e, "database not ready");
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database does not answer"));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database does not answer",
+        ));
     }
     if let Err(e) = state.limiter.ping().await {
         tracing::warn!(error = %e, "redis not ready");
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable", "Redis does not answer"));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "redis_unavailable",
+            "Redis does not answer",
+        ));
     }
     Ok(HttpResponse::Ok().json(Health { status: "ok" }))
 }
@@ -44,5 +52,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(m: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(m.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(m.render())
 }

@@ -54,6 +54,9 @@ pub async fn me(auth: Authed) -> Result<HttpResponse, ApiError> {
         role: p.role.as_str(),
         tenant_id: p.tenant_id().map(|t| t.as_uuid()),
         scopes: p.scopes().iter().map(|s| s.as_str()).collect(),
-        api_key: p.api_key.as_ref().map(|(id, name)| MeApiKey { id: *id, name: name.clone() }),
+        api_key: p.api_key.as_ref().map(|(id, name)| MeApiKey {
+            id: *id,
+            name: name.clone(),
+        }),
     }))
 }

@@ -60,7 +60,9 @@ impl PageQuery {
 
 /// 201 with a `Location` header and the created object.
 pub fn created<T: Serialize>(location: String, body: &T) -> HttpResponse {
-    HttpResponse::Created().insert_header((header::LOCATION, location)).json(body)
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(body)
 }
 
 /// Declares a list response type `{items, next_cursor}` for OpenAPI.
@@ -78,9 +80,15 @@ macro_rules! list_type {
 
         impl $name {
             /// Converts a store page.
-            pub fn from_page<T>(p: mailroom_core::store::Page<T>, f: impl FnMut(T) -> $item) -> Self {
+            pub fn from_page<T>(
+                p: mailroom_core::store::Page<T>,
+                f: impl FnMut(T) -> $item,
+            ) -> Self {
                 let p = p.map(f);
-                Self { items: p.items, next_cursor: p.next_cursor }
+                Self {
+                    items: p.items,
+                    next_cursor: p.next_cursor,
+                }
             }
         }
     };

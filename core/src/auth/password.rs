@@ -1,8 +1,10 @@
 //! Password hashing with argon2id. Hashing runs on the blocking pool: it is deliberately slow.
 
 use crate::error::{Error, Result};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use std::sync::OnceLock;
 
 /// Hashes a password into an argon2id PHC string (default parameters: 19 MiB, t=2, p=1).
@@ -29,8 +31,12 @@ pub async fn verify_password(password: &str, hash: Option<&str>) -> Result<bool>
             Some(h) => (h, true),
             None => (dummy_hash().to_owned(), false),
         };
-        let Ok(parsed) = PasswordHash::new(&stored) else { return false };
-        let ok = Argon2::default().verify_password(pw.as_bytes(), &parsed).is_ok();
+        let Ok(parsed) = PasswordHash::new(&stored) else {
+            return false;
+        };
+        let ok = Argon2::default()
+            .verify_password(pw.as_bytes(), &parsed)
+            .is_ok();
         ok && real
     })
     .await
@@ -41,7 +47,10 @@ fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(b"mailroom-dummy-password", &salt).map(|h| h.to_string()).unwrap_or_default()
+        Argon2::default()
+            .hash_password(b"mailroom-dummy-password", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
     })
 }
 
@@ -53,8 +62,20 @@ mod tests {
     async fn hash_and_verify() {
         let h = hash_password("correct horse battery").await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery", Some(&h)).await.unwrap());
-        assert!(!verify_password("wrong horse battery", Some(&h)).await.unwrap());
-        assert!(!verify_password("mailroom-dummy-password", None).await.unwrap());
+        assert!(
+            verify_password("correct horse battery", Some(&h))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("wrong horse battery", Some(&h))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("mailroom-dummy-password", None)
+                .await
+                .unwrap()
+        );
     }
 }

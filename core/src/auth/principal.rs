@@ -54,7 +54,16 @@ impl Principal {
         tenant: Option<TenantId>,
         scopes: Vec<Scope>,
     ) -> Self {
-        Self { kind, user_id, email, role, api_key: None, session_id: None, tenant, scopes }
+        Self {
+            kind,
+            user_id,
+            email,
+            role,
+            api_key: None,
+            session_id: None,
+            tenant,
+            scopes,
+        }
     }
 
     pub(crate) fn with_api_key(mut self, id: Uuid, name: String) -> Self {
@@ -87,7 +96,10 @@ impl Principal {
         if self.has(scope) {
             Ok(())
         } else {
-            Err(Error::forbidden("insufficient_scope", format!("this credential lacks the {} scope", scope.as_str())))
+            Err(Error::forbidden(
+                "insufficient_scope",
+                format!("this credential lacks the {} scope", scope.as_str()),
+            ))
         }
     }
 
@@ -100,7 +112,9 @@ impl Principal {
     pub fn actor(&self, client: &ClientInfo) -> Actor {
         let (kind, id, label) = match (&self.api_key, self.role) {
             (Some((id, name)), _) => (ActorKind::ApiKey, *id, name.clone()),
-            (None, Role::PlatformAdmin) => (ActorKind::PlatformAdmin, self.user_id, self.email.clone()),
+            (None, Role::PlatformAdmin) => {
+                (ActorKind::PlatformAdmin, self.user_id, self.email.clone())
+            }
             (None, _) => (ActorKind::User, self.user_id, self.email.clone()),
         };
         Actor {
@@ -116,18 +130,34 @@ impl Principal {
     }
 
     /// Opens the store of the principal's own tenant, after checking `scope`.
-    pub fn tenant_store(&self, store: &Store, scope: Scope, client: &ClientInfo) -> Result<TenantStore> {
+    pub fn tenant_store(
+        &self,
+        store: &Store,
+        scope: Scope,
+        client: &ClientInfo,
+    ) -> Result<TenantStore> {
         let Some(tenant) = self.tenant else {
-            return Err(Error::forbidden("tenant_required", "this endpoint needs the credentials of a tenant user or key"));
+            return Err(Error::forbidden(
+                "tenant_required",
+                "this endpoint needs the credentials of a tenant user or key",
+            ));
         };
         self.require(scope)?;
         Ok(TenantStore::new(store.clone(), tenant, self.actor(client)))
     }
 
     /// Opens the platform store; only platform admins may.
-    pub fn platform_store(&self, store: &Store, scope: Scope, client: &ClientInfo) -> Result<PlatformStore> {
+    pub fn platform_store(
+        &self,
+        store: &Store,
+        scope: Scope,
+        client: &ClientInfo,
+    ) -> Result<PlatformStore> {
         if !self.is_platform_admin() {
-            return Err(Error::forbidden("platform_admin_required", "only platform admins may do this"));
+            return Err(Error::forbidden(
+                "platform_admin_required",
+                "only platform admins may do this",
+            ));
         }
         self.require(scope)?;
         Ok(PlatformStore::new(store.clone(), self.actor(client)))

@@ -40,7 +40,11 @@ impl Role {
 
     /// Every scope this role grants.
     pub fn scopes(self) -> Vec<Scope> {
-        Scope::ALL.iter().copied().filter(|s| self.allows(*s)).collect()
+        Scope::ALL
+            .iter()
+            .copied()
+            .filter(|s| self.allows(*s))
+            .collect()
     }
 
     /// Whether this role grants `scope`.

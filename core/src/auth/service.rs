@@ -40,7 +40,12 @@ const LAST_USED_GRANULARITY_SECS: i64 = 60;
 impl Auth {
     /// Builds the service.
     pub fn new(store: &Store, jwt_secret: &[u8], cfg: AuthConfig, limiter: RateLimiter) -> Self {
-        Self { sys: store.system(), keys: JwtKeys::new(jwt_secret), cfg, limiter }
+        Self {
+            sys: store.system(),
+            keys: JwtKeys::new(jwt_secret),
+            cfg,
+            limiter,
+        }
     }
 
     /// Checks an email and password and opens a session.
@@ -48,27 +53,55 @@ impl Auth {
     /// Failures are counted per account and attempts per client address; past either limit the
     /// answer is `rate_limited` without checking the password. The error for an unknown email
     /// and a wrong password is the same, and takes the same time.
-    pub async fn login(&self, email: &str, password: &str, client: &ClientInfo) -> Result<TokenPair> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<TokenPair> {
         let email = email.trim().to_ascii_lowercase();
         let window = self.cfg.login_window_secs;
         let ip_key = format!("login:ip:{}", client.ip.as_deref().unwrap_or("unknown"));
         let account_key = format!("login:account:{}", sha256_hex(&email));
-        self.limiter.hit(&ip_key, self.cfg.login_max_attempts_per_ip, window).await?.check()?;
-        self.limiter.peek(&account_key, self.cfg.login_max_failures_per_account, window).await?.check()?;
+        self.limiter
+            .hit(&ip_key, self.cfg.login_max_attempts_per_ip, window)
+            .await?
+            .check()?;
+        self.limiter
+            .peek(
+                &account_key,
+                self.cfg.login_max_failures_per_account,
+                window,
+            )
+            .await?
+            .check()?;
 
         let user = self.sys.user_by_email(&email).await?;
         let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         let Some(user) = user.filter(|_| ok) else {
-            self.limiter.hit(&account_key, self.cfg.login_max_failures_per_account, window).await?;
+            self.limiter
+                .hit(
+                    &account_key,
+                    self.cfg.login_max_failures_per_account,
+                    window,
+                )
+                .await?;
             return Err(Error::Unauthenticated("invalid email or password"));
         };
         let tenant = self.usable_account(&user).await?;
         self.limiter.reset(&account_key).await?;
 
-        let session = self.sys.open_session(&user, client, self.refresh_ttl()).await?;
+        let session = self
+            .sys
+            .open_session(&user, client, self.refresh_ttl())
+            .await?;
         let refresh = random_token(REFRESH_TOKEN_PREFIX)?;
-        self.sys.add_refresh_token(session, &sha256_hex(&refresh), self.refresh_ttl()).await?;
-        self.sys.record_login(&user, tenant.as_ref(), client).await?;
+        self.sys
+            .add_refresh_token(session, &sha256_hex(&refresh), self.refresh_ttl())
+            .await?;
+        self.sys
+            .record_login(&user, tenant.as_ref(), client)
+            .await?;
         self.pair(&user, session, refresh)
     }
 
@@ -79,7 +112,8 @@ impl Auth {
         if !refresh_token.starts_with(REFRESH_TOKEN_PREFIX) {
             return Err(invalid);
         }
-        let Some((token, session)) = self.sys.refresh_token(&sha256_hex(refresh_token)).await? else {
+        let Some((token, session)) = self.sys.refresh_token(&sha256_hex(refresh_token)).await?
+        else {
             return Err(invalid);
         };
         if session.revoked_at.is_some() {
@@ -89,20 +123,30 @@ impl Auth {
         if token.used_at.is_some() || !self.sys.mark_refresh_used(token.id).await? {
             self.sys.revoke_session(session.id).await?;
             tracing::warn!(session = %session.id, "refresh token reused: session revoked");
-            return Err(Error::Unauthenticated("refresh token was already used; the session has been revoked"));
+            return Err(Error::Unauthenticated(
+                "refresh token was already used; the session has been revoked",
+            ));
         }
         if token.expires_at <= now || session.expires_at <= now {
             return Err(invalid);
         }
-        let Some(user) = self.sys.user(session.user_id).await? else { return Err(invalid) };
+        let Some(user) = self.sys.user(session.user_id).await? else {
+            return Err(invalid);
+        };
         self.usable_account(&user).await?;
         let refresh = random_token(REFRESH_TOKEN_PREFIX)?;
-        self.sys.add_refresh_token(session.id, &sha256_hex(&refresh), self.refresh_ttl()).await?;
+        self.sys
+            .add_refresh_token(session.id, &sha256_hex(&refresh), self.refresh_ttl())
+            .await?;
         self.pair(&user, session.id, refresh)
     }
 
     /// Ends a session, found by its refresh token or by the access token's session.
-    pub async fn logout(&self, refresh_token: Option<&str>, principal: Option<&Principal>) -> Result<()> {
+    pub async fn logout(
+        &self,
+        refresh_token: Option<&str>,
+        principal: Option<&Principal>,
+    ) -> Result<()> {
         if let Some(sid) = principal.and_then(|p| p.session_id) {
             self.sys.revoke_session(sid).await?;
         }
@@ -125,55 +169,109 @@ impl Auth {
 
     async fn authenticate_jwt(&self, token: &str) -> Result<Principal> {
         let invalid = Error::Unauthenticated("invalid or expired access token");
-        let Some(claims) = self.keys.check(token) else { return Err(invalid) };
-        let Some(session) = self.sys.session(claims.sid).await? else { return Err(invalid) };
+        let Some(claims) = self.keys.check(token) else {
+            return Err(invalid);
+        };
+        let Some(session) = self.sys.session(claims.sid).await? else {
+            return Err(invalid);
+        };
         if session.revoked_at.is_some() || session.user_id != claims.sub {
             return Err(invalid);
         }
-        let Some(user) = self.sys.user(claims.sub).await? else { return Err(invalid) };
+        let Some(user) = self.sys.user(claims.sub).await? else {
+            return Err(invalid);
+        };
         let tenant = self.usable_account(&user).await?;
         let role = role_of(&user)?;
         let tenant_id = tenant.map(|t| TenantId::from_uuid(t.id));
-        Ok(Principal::new(PrincipalKind::User, user.id, user.email, role, tenant_id, role.scopes()).with_session(session.id))
+        Ok(Principal::new(
+            PrincipalKind::User,
+            user.id,
+            user.email,
+            role,
+            tenant_id,
+            role.scopes(),
+        )
+        .with_session(session.id))
     }
 
     async fn authenticate_key(&self, key: &str) -> Result<Principal> {
         let invalid = Error::Unauthenticated("invalid, expired or revoked API key");
-        let Some(k) = self.sys.api_key_by_hash(&sha256_hex(key)).await? else { return Err(invalid) };
+        let Some(k) = self.sys.api_key_by_hash(&sha256_hex(key)).await? else {
+            return Err(invalid);
+        };
         let now = Utc::now();
         if k.revoked_at.is_some() || k.expires_at.is_some_and(|e| e <= now) {
             return Err(invalid);
         }
-        let Some(user) = self.sys.user(k.created_by).await? else { return Err(invalid) };
+        let Some(user) = self.sys.user(k.created_by).await? else {
+            return Err(invalid);
+        };
         let tenant = self.usable_account(&user).await?;
-        let Some(tenant) = tenant.filter(|t| t.id == k.tenant_id) else { return Err(invalid) };
+        let Some(tenant) = tenant.filter(|t| t.id == k.tenant_id) else {
+            return Err(invalid);
+        };
         let role = role_of(&user)?;
-        let scopes: Vec<Scope> =
-            parse_scopes(&k.scopes).into_iter().filter(|s| role.allows(*s)).collect();
-        if k.last_used_at.is_none_or(|t| (now - t).num_seconds() >= LAST_USED_GRANULARITY_SECS) {
+        let scopes: Vec<Scope> = parse_scopes(&k.scopes)
+            .into_iter()
+            .filter(|s| role.allows(*s))
+            .collect();
+        if k.last_used_at
+            .is_none_or(|t| (now - t).num_seconds() >= LAST_USED_GRANULARITY_SECS)
+        {
             self.sys.touch_api_key(k.id, now).await?;
         }
         let tenant_id = Some(TenantId::from_uuid(tenant.id));
-        Ok(Principal::new(PrincipalKind::ApiKey, user.id, user.email, role, tenant_id, scopes).with_api_key(k.id, k.name))
+        Ok(Principal::new(
+            PrincipalKind::ApiKey,
+            user.id,
+            user.email,
+            role,
+            tenant_id,
+            scopes,
+        )
+        .with_api_key(k.id, k.name))
     }
 
     /// Refuses disabled users and users of suspended or deleted tenants; returns the tenant.
     async fn usable_account(&self, user: &users::Model) -> Result<Option<tenants::Model>> {
         if user.status != "active" {
-            return Err(Error::forbidden("user_disabled", "this account is disabled"));
+            return Err(Error::forbidden(
+                "user_disabled",
+                "this account is disabled",
+            ));
         }
-        let Some(tid) = user.tenant_id else { return Ok(None) };
-        let tenant = self.sys.live_tenant(tid).await?.ok_or(Error::Unauthenticated("invalid credentials"))?;
+        let Some(tid) = user.tenant_id else {
+            return Ok(None);
+        };
+        let tenant = self
+            .sys
+            .live_tenant(tid)
+            .await?
+            .ok_or(Error::Unauthenticated("invalid credentials"))?;
         if tenant.status != "active" {
-            return Err(Error::forbidden("tenant_suspended", "this tenant is suspended"));
+            return Err(Error::forbidden(
+                "tenant_suspended",
+                "this tenant is suspended",
+            ));
         }
         Ok(Some(tenant))
     }
 
     fn pair(&self, user: &users::Model, session: Uuid, refresh_token: String) -> Result<TokenPair> {
         let ttl = self.cfg.access_token_ttl_secs;
-        let access_token = self.keys.issue(user.id, session, user.tenant_id, Utc::now().timestamp(), ttl as i64)?;
-        Ok(TokenPair { access_token, refresh_token, expires_in: ttl })
+        let access_token = self.keys.issue(
+            user.id,
+            session,
+            user.tenant_id,
+            Utc::now().timestamp(),
+            ttl as i64,
+        )?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token,
+            expires_in: ttl,
+        })
     }
 
     fn refresh_ttl(&self) -> Duration {
@@ -182,7 +280,8 @@ impl Auth {
 }
 
 fn role_of(user: &users::Model) -> Result<Role> {
-    Role::parse(&user.role).ok_or_else(|| Error::Internal(format!("user {} has unknown role {}", user.id, user.role)))
+    Role::parse(&user.role)
+        .ok_or_else(|| Error::Internal(format!("user {} has unknown role {}", user.id, user.role)))
 }
 
 /// Parses a stored JSON array of scope names, skipping names no longer known.

@@ -46,24 +46,47 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 5;
-        Self { enc: EncodingKey::from_secret(secret), dec: DecodingKey::from_secret(secret), validation }
+        Self {
+            enc: EncodingKey::from_secret(secret),
+            dec: DecodingKey::from_secret(secret),
+            validation,
+        }
     }
 
-    pub(crate) fn issue(&self, user: Uuid, session: Uuid, tenant: Option<Uuid>, now: i64, ttl: i64) -> Result<String> {
-        let claims = Claims { sub: user, sid: session, tid: tenant, iat: now, exp: now + ttl, iss: ISSUER.into() };
+    pub(crate) fn issue(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        tenant: Option<Uuid>,
+        now: i64,
+        ttl: i64,
+    ) -> Result<String> {
+        let claims = Claims {
+            sub: user,
+            sid: session,
+            tid: tenant,
+            iat: now,
+            exp: now + ttl,
+            iss: ISSUER.into(),
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)
             .map_err(|e| Error::Internal(format!("cannot sign token: {e}")))
     }
 
     pub(crate) fn check(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.dec, &self.validation).ok().map(|d| d.claims)
+        jsonwebtoken::decode::<Claims>(token, &self.dec, &self.validation)
+            .ok()
+            .map(|d| d.claims)
     }
 }
 
 /// A new random secret with the given prefix.
 pub(crate) fn random_token(prefix: &str) -> Result<String> {
     let bytes = random_bytes::<32>()?;
-    Ok(format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
 }
 
 /// Hex SHA-256 of a token, as stored.
@@ -88,8 +111,15 @@ mod tests {
         let tok = keys.issue(u, s, Some(t), now, 60).unwrap();
         let c = keys.check(&tok).unwrap();
         assert_eq!((c.sub, c.sid, c.tid), (u, s, Some(t)));
-        assert!(keys.check(&keys.issue(u, s, None, now - 600, 60).unwrap()).is_none(), "expired accepted");
-        assert!(JwtKeys::new(&[8u8; 32]).check(&tok).is_none(), "foreign key accepted");
+        assert!(
+            keys.check(&keys.issue(u, s, None, now - 600, 60).unwrap())
+                .is_none(),
+            "expired accepted"
+        );
+        assert!(
+            JwtKeys::new(&[8u8; 32]).check(&tok).is_none(),
+            "foreign key accepted"
+        );
         let mut forged = tok.clone();
         forged.pop();
         assert!(keys.check(&forged).is_none());
@@ -100,6 +130,9 @@ mod tests {
         let a = random_token(API_KEY_PREFIX).unwrap();
         assert!(a.starts_with("mrk_") && a.len() > 40);
         assert_ne!(a, random_token(API_KEY_PREFIX).unwrap());
-        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -59,13 +61,21 @@ impl TenantStore {
         if let Some(after) = page.after {
             q = q.filter(api_keys::Column::Id.gt(after));
         }
-        let rows = q.order_by_asc(api_keys::Column::Id).limit(page.limit + 1).all(self.store.db()).await?;
+        let rows = q
+            .order_by_asc(api_keys::Column::Id)
+            .limit(page.limit + 1)
+            .all(self.store.db())
+            .await?;
         Ok(Page::from_rows(rows, page.limit, |k| k.id).map(ApiKeyRecord::from))
     }
 
     /// One key visible to the actor.
     pub async fn api_key(&self, id: Uuid) -> Result<ApiKeyRecord> {
-        let key = self.visible_keys().filter(api_keys::Column::Id.eq(id)).one(self.store.db()).await?;
+        let key = self
+            .visible_keys()
+            .filter(api_keys::Column::Id.eq(id))
+            .one(self.store.db())
+            .await?;
         key.map(ApiKeyRecord::from).ok_or(Error::NotFound)
     }
 
@@ -73,7 +83,10 @@ impl TenantStore {
     /// again. Write scopes bring their read scope along.
     pub async fn create_api_key(&self, new: NewApiKey) -> Result<(ApiKeyRecord, String)> {
         let Some(creator) = self.actor.user_id else {
-            return Err(Error::forbidden("user_required", "API keys are created by users"));
+            return Err(Error::forbidden(
+                "user_required",
+                "API keys are created by users",
+            ));
         };
         if new.scopes.is_empty() {
             return Err(Error::invalid("scopes", "must name at least one scope"));
@@ -85,7 +98,10 @@ impl TenantStore {
         if let Some(s) = scopes.iter().find(|s| !self.actor.scopes.contains(s)) {
             return Err(Error::forbidden(
                 "scope_exceeds_rights",
-                format!("you cannot grant {}: you do not hold it yourself", s.as_str()),
+                format!(
+                    "you cannot grant {}: you do not hold it yourself",
+                    s.as_str()
+                ),
             ));
         }
         if new.expires_at.is_some_and(|e| e <= Utc::now()) {
@@ -110,8 +126,14 @@ impl TenantStore {
         .insert(&*tx)
         .await
         .map_err(|e| on_unique(e, "key_collision", "try again"))?;
-        self.audit(&*tx, "api_key.create", "api_key", Some(key.id), json!({"name": key.name, "scopes": names}))
-            .await?;
+        self.audit(
+            &*tx,
+            "api_key.create",
+            "api_key",
+            Some(key.id),
+            json!({"name": key.name, "scopes": names}),
+        )
+        .await?;
         tx.commit().await?;
         Ok((ApiKeyRecord::from(key), secret))
     }
@@ -119,7 +141,12 @@ impl TenantStore {
     /// Revokes a key; it stops working at once. Revoking twice is not an error.
     pub async fn revoke_api_key(&self, id: Uuid) -> Result<()> {
         let tx = self.store.tx().await?;
-        let key = self.visible_keys().filter(api_keys::Column::Id.eq(id)).one(&*tx).await?.ok_or(Error::NotFound)?;
+        let key = self
+            .visible_keys()
+            .filter(api_keys::Column::Id.eq(id))
+            .one(&*tx)
+            .await?
+            .ok_or(Error::NotFound)?;
         if key.revoked_at.is_none() {
             api_keys::Entity::update_many()
                 .col_expr(api_keys::Column::RevokedAt, Expr::value(Some(Utc::now())))
@@ -127,7 +154,14 @@ impl TenantStore {
                 .filter(api_keys::Column::TenantId.eq(self.tid()))
                 .exec(&*tx)
                 .await?;
-            self.audit(&*tx, "api_key.revoke", "api_key", Some(id), json!({"name": key.name})).await?;
+            self.audit(
+                &*tx,
+                "api_key.revoke",
+                "api_key",
+                Some(id),
+                json!({"name": key.name}),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -29,8 +29,8 @@ use crate::error::{Error, Result};
 use mailroom_migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    Statement, TransactionTrait,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,8 +78,12 @@ impl Store {
         let url = cfg.effective_database_url();
         let sqlite = url.starts_with("sqlite:");
         if sqlite && cfg.database_url.is_empty() {
-            std::fs::create_dir_all(&cfg.data_dir)
-                .map_err(|e| Error::Config(format!("cannot create data directory {}: {e}", cfg.data_dir.display())))?;
+            std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+                Error::Config(format!(
+                    "cannot create data directory {}: {e}",
+                    cfg.data_dir.display()
+                ))
+            })?;
         }
         let mut opts = ConnectOptions::new(url);
         opts.max_connections(cfg.database_max_connections.max(1))
@@ -87,10 +91,15 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10)).foreign_keys(true)
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
             });
         let db = Database::connect(opts).await?;
-        Ok(Self { db, sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))) })
+        Ok(Self {
+            db,
+            sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))),
+        })
     }
 
     /// Applies pending migrations. On Postgres an advisory lock serialises concurrent callers.
@@ -144,7 +153,10 @@ impl Store {
     pub(crate) async fn tx(&self) -> Result<Tx> {
         let writer = self.lock_writer().await;
         let txn = self.db.begin().await?;
-        Ok(Tx { txn, _writer: writer })
+        Ok(Tx {
+            txn,
+            _writer: writer,
+        })
     }
 }
 

@@ -24,12 +24,18 @@ impl PageRequest {
     pub fn parse(limit: Option<u64>, cursor: Option<&str>) -> Result<Self> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+            return Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
-        let after = match cursor {
-            None | Some("") => None,
-            Some(c) => Some(decode(c).ok_or_else(|| Error::invalid("cursor", "is not a cursor returned by this API"))?),
-        };
+        let after =
+            match cursor {
+                None | Some("") => None,
+                Some(c) => Some(decode(c).ok_or_else(|| {
+                    Error::invalid("cursor", "is not a cursor returned by this API")
+                })?),
+            };
         Ok(Self { limit, after })
     }
 }
@@ -48,13 +54,23 @@ impl<T> Page<T> {
     pub(crate) fn from_rows(mut rows: Vec<T>, limit: u64, id: impl Fn(&T) -> Uuid) -> Self {
         let more = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| encode(id(r))) } else { None };
-        Self { items: rows, next_cursor }
+        let next_cursor = if more {
+            rows.last().map(|r| encode(id(r)))
+        } else {
+            None
+        };
+        Self {
+            items: rows,
+            next_cursor,
+        }
     }
 
     /// Converts every item.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }
 
@@ -63,7 +79,9 @@ fn encode(id: Uuid) -> String {
 }
 
 fn decode(s: &str) -> Option<Uuid> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()?;
     Uuid::from_slice(&bytes).ok()
 }
 

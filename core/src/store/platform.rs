@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::jobs::{self, NewJob};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -78,7 +80,11 @@ impl PlatformStore {
         if let Some(after) = page.after {
             q = q.filter(tenants::Column::Id.gt(after));
         }
-        let rows = q.order_by_asc(tenants::Column::Id).limit(page.limit + 1).all(self.store.db()).await?;
+        let rows = q
+            .order_by_asc(tenants::Column::Id)
+            .limit(page.limit + 1)
+            .all(self.store.db())
+            .await?;
         Ok(Page::from_rows(rows, page.limit, |t| t.id))
     }
 
@@ -127,7 +133,13 @@ impl PlatformStore {
         }
         .insert(&*tx)
         .await
-        .map_err(|e| on_unique(e, "email_taken", "a user with the owner's email already exists"))?;
+        .map_err(|e| {
+            on_unique(
+                e,
+                "email_taken",
+                "a user with the owner's email already exists",
+            )
+        })?;
         audit::record(
             &*tx,
             Some(tenant.id),
@@ -169,13 +181,24 @@ impl PlatformStore {
         let limits = [
             ("max_domains", patch.max_domains, &mut am.max_domains),
             ("max_mailboxes", patch.max_mailboxes, &mut am.max_mailboxes),
-            ("max_storage_bytes", patch.max_storage_bytes, &mut am.max_storage_bytes),
-            ("max_messages_per_day", patch.max_messages_per_day, &mut am.max_messages_per_day),
+            (
+                "max_storage_bytes",
+                patch.max_storage_bytes,
+                &mut am.max_storage_bytes,
+            ),
+            (
+                "max_messages_per_day",
+                patch.max_messages_per_day,
+                &mut am.max_messages_per_day,
+            ),
         ];
         for (name, value, slot) in limits {
             if let Some(v) = value {
                 if v.is_some_and(|n| n < 0) {
-                    return Err(Error::invalid(format!("limits.{name}"), "must be zero or more, or null for unlimited"));
+                    return Err(Error::invalid(
+                        format!("limits.{name}"),
+                        "must be zero or more, or null for unlimited",
+                    ));
                 }
                 changed.insert(name.into(), json!(v));
                 *slot = Set(v);
@@ -183,7 +206,16 @@ impl PlatformStore {
         }
         am.updated_at = Set(Utc::now());
         let tenant = am.update(&*tx).await?;
-        audit::record(&*tx, Some(id), &self.actor, "tenant.update", "tenant", Some(id), changed.into()).await?;
+        audit::record(
+            &*tx,
+            Some(id),
+            &self.actor,
+            "tenant.update",
+            "tenant",
+            Some(id),
+            changed.into(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(tenant)
     }
@@ -205,11 +237,21 @@ impl PlatformStore {
         am.update(&*tx).await?;
         let job = jobs::enqueue(
             &*tx,
-            NewJob::new(jobs::TENANT_PURGE, json!({"tenant_id": id})).tenant(id).run_at(now + purge_delay),
+            NewJob::new(jobs::TENANT_PURGE, json!({"tenant_id": id}))
+                .tenant(id)
+                .run_at(now + purge_delay),
         )
         .await?;
-        audit::record(&*tx, Some(id), &self.actor, "tenant.delete", "tenant", Some(id), json!({"slug": slug, "purge_job": job}))
-            .await?;
+        audit::record(
+            &*tx,
+            Some(id),
+            &self.actor,
+            "tenant.delete",
+            "tenant",
+            Some(id),
+            json!({"slug": slug, "purge_job": job}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(job)
     }
@@ -223,7 +265,11 @@ fn check_limits(l: &TenantLimits) -> Result<()> {
         ("max_storage_bytes", l.max_storage_bytes),
         ("max_messages_per_day", l.max_messages_per_day),
     ] {
-        c.check(v.is_none_or(|n| n >= 0), &format!("limits.{name}"), "must be zero or more, or null for unlimited");
+        c.check(
+            v.is_none_or(|n| n >= 0),
+            &format!("limits.{name}"),
+            "must be zero or more, or null for unlimited",
+        );
     }
     c.finish()
 }

@@ -2,7 +2,9 @@
 //! reachable from a request handler except through [`crate::auth::Auth`].
 
 use super::audit::{self, Actor};
-use super::entities::{api_keys, audit_log, jobs as job_rows, refresh_tokens, sessions, tenants, users};
+use super::entities::{
+    api_keys, audit_log, jobs as job_rows, refresh_tokens, sessions, tenants, users,
+};
 use super::platform::PlatformStore;
 use super::users::{delete_user_rows, revoke_user_sessions};
 use super::{Store, on_unique};
@@ -32,7 +34,10 @@ impl SystemStore {
     }
 
     pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<users::Model>> {
-        Ok(users::Entity::find().filter(users::Column::Email.eq(email)).one(self.store.db()).await?)
+        Ok(users::Entity::find()
+            .filter(users::Column::Email.eq(email))
+            .one(self.store.db())
+            .await?)
     }
 
     pub(crate) async fn user(&self, id: Uuid) -> Result<Option<users::Model>> {
@@ -40,21 +45,34 @@ impl SystemStore {
     }
 
     pub(crate) async fn live_tenant(&self, id: Uuid) -> Result<Option<tenants::Model>> {
-        Ok(tenants::Entity::find_by_id(id).filter(tenants::Column::DeletedAt.is_null()).one(self.store.db()).await?)
+        Ok(tenants::Entity::find_by_id(id)
+            .filter(tenants::Column::DeletedAt.is_null())
+            .one(self.store.db())
+            .await?)
     }
 
     pub(crate) async fn session(&self, id: Uuid) -> Result<Option<sessions::Model>> {
-        Ok(sessions::Entity::find_by_id(id).one(self.store.db()).await?)
+        Ok(sessions::Entity::find_by_id(id)
+            .one(self.store.db())
+            .await?)
     }
 
-    pub(crate) async fn open_session(&self, user: &users::Model, client: &ClientInfo, ttl: Duration) -> Result<Uuid> {
+    pub(crate) async fn open_session(
+        &self,
+        user: &users::Model,
+        client: &ClientInfo,
+        ttl: Duration,
+    ) -> Result<Uuid> {
         let now = Utc::now();
         let s = sessions::ActiveModel {
             id: Set(new_id()),
             user_id: Set(user.id),
             tenant_id: Set(user.tenant_id),
             ip: Set(client.ip.clone()),
-            user_agent: Set(client.user_agent.as_ref().map(|u| u.chars().take(512).collect())),
+            user_agent: Set(client
+                .user_agent
+                .as_ref()
+                .map(|u| u.chars().take(512).collect())),
             created_at: Set(now),
             expires_at: Set(now + ttl),
             revoked_at: Set(None),
@@ -64,7 +82,12 @@ impl SystemStore {
         Ok(s.id)
     }
 
-    pub(crate) async fn add_refresh_token(&self, session: Uuid, hash: &str, ttl: Duration) -> Result<()> {
+    pub(crate) async fn add_refresh_token(
+        &self,
+        session: Uuid,
+        hash: &str,
+        ttl: Duration,
+    ) -> Result<()> {
         let now = Utc::now();
         refresh_tokens::ActiveModel {
             id: Set(new_id()),
@@ -79,9 +102,14 @@ impl SystemStore {
         Ok(())
     }
 
-    pub(crate) async fn refresh_token(&self, hash: &str) -> Result<Option<(refresh_tokens::Model, sessions::Model)>> {
-        let Some(tok) =
-            refresh_tokens::Entity::find().filter(refresh_tokens::Column::TokenHash.eq(hash)).one(self.store.db()).await?
+    pub(crate) async fn refresh_token(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(refresh_tokens::Model, sessions::Model)>> {
+        let Some(tok) = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::TokenHash.eq(hash))
+            .one(self.store.db())
+            .await?
         else {
             return Ok(None);
         };
@@ -91,7 +119,10 @@ impl SystemStore {
     /// Marks a refresh token used; false when another request used it first.
     pub(crate) async fn mark_refresh_used(&self, id: Uuid) -> Result<bool> {
         let r = refresh_tokens::Entity::update_many()
-            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(Some(Utc::now())))
+            .col_expr(
+                refresh_tokens::Column::UsedAt,
+                Expr::value(Some(Utc::now())),
+            )
             .filter(refresh_tokens::Column::Id.eq(id))
             .filter(refresh_tokens::Column::UsedAt.is_null())
             .exec(self.store.db())
@@ -110,7 +141,10 @@ impl SystemStore {
     }
 
     pub(crate) async fn api_key_by_hash(&self, hash: &str) -> Result<Option<api_keys::Model>> {
-        Ok(api_keys::Entity::find().filter(api_keys::Column::KeyHash.eq(hash)).one(self.store.db()).await?)
+        Ok(api_keys::Entity::find()
+            .filter(api_keys::Column::KeyHash.eq(hash))
+            .one(self.store.db())
+            .await?)
     }
 
     pub(crate) async fn touch_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
@@ -122,7 +156,12 @@ impl SystemStore {
         Ok(())
     }
 
-    pub(crate) async fn record_login(&self, user: &users::Model, tenant: Option<&tenants::Model>, client: &ClientInfo) -> Result<()> {
+    pub(crate) async fn record_login(
+        &self,
+        user: &users::Model,
+        tenant: Option<&tenants::Model>,
+        client: &ClientInfo,
+    ) -> Result<()> {
         let tx = self.store.tx().await?;
         users::Entity::update_many()
             .col_expr(users::Column::LastLoginAt, Expr::value(Some(Utc::now())))
@@ -131,7 +170,11 @@ impl SystemStore {
             .await?;
         let role = Role::parse(&user.role).unwrap_or(Role::Member);
         let actor = Actor {
-            kind: if role == Role::PlatformAdmin { audit::ActorKind::PlatformAdmin } else { audit::ActorKind::User },
+            kind: if role == Role::PlatformAdmin {
+                audit::ActorKind::PlatformAdmin
+            } else {
+                audit::ActorKind::User
+            },
             id: Some(user.id),
             label: user.email.clone(),
             ip: client.ip.clone(),
@@ -140,18 +183,33 @@ impl SystemStore {
             role,
             scopes: Vec::new(),
         };
-        audit::record(&*tx, tenant.map(|t| t.id), &actor, "auth.login", "user", Some(user.id), json!({})).await?;
+        audit::record(
+            &*tx,
+            tenant.map(|t| t.id),
+            &actor,
+            "auth.login",
+            "user",
+            Some(user.id),
+            json!({}),
+        )
+        .await?;
         tx.commit().await
     }
 
     /// Creates a platform admin. Fails with `email_taken` when the email is in use.
-    pub async fn create_platform_admin(&self, email: &str, name: &str, password: &str) -> Result<users::Model> {
+    pub async fn create_platform_admin(
+        &self,
+        email: &str,
+        name: &str,
+        password: &str,
+    ) -> Result<users::Model> {
         let mut c = crate::validate::Checker::new();
         let email = match crate::validate::normalize_email("email", email) {
             Ok(e) => e,
             Err(e) => return Err(Error::Validation(vec![e])),
         };
-        c.push(crate::validate::password("password", password)).finish()?;
+        c.push(crate::validate::password("password", password))
+            .finish()?;
         let hash = hash_password(password).await?;
         let now = Utc::now();
         let tx = self.store.tx().await?;
@@ -170,8 +228,16 @@ impl SystemStore {
         .insert(&*tx)
         .await
         .map_err(|e| on_unique(e, "email_taken", "a user with this email already exists"))?;
-        audit::record(&*tx, None, &Actor::system("cli"), "platform_admin.create", "user", Some(user.id), json!({"email": user.email}))
-            .await?;
+        audit::record(
+            &*tx,
+            None,
+            &Actor::system("cli"),
+            "platform_admin.create",
+            "user",
+            Some(user.id),
+            json!({"email": user.email}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -183,18 +249,29 @@ impl SystemStore {
         if self.user_by_email(&normalized).await?.is_some() {
             return Ok(false);
         }
-        match self.create_platform_admin(email, "Platform admin", password).await {
+        match self
+            .create_platform_admin(email, "Platform admin", password)
+            .await
+        {
             Ok(_) => Ok(true),
             // Another replica bootstrapped it at the same moment.
-            Err(Error::Conflict { code: "email_taken", .. }) => Ok(false),
+            Err(Error::Conflict {
+                code: "email_taken",
+                ..
+            }) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
     /// Sets a user's password and ends their sessions (the `admin reset-password` command).
     pub async fn reset_password(&self, email: &str, password: &str) -> Result<()> {
-        crate::validate::Checker::new().push(crate::validate::password("password", password)).finish()?;
-        let user = self.user_by_email(&email.trim().to_ascii_lowercase()).await?.ok_or(Error::NotFound)?;
+        crate::validate::Checker::new()
+            .push(crate::validate::password("password", password))
+            .finish()?;
+        let user = self
+            .user_by_email(&email.trim().to_ascii_lowercase())
+            .await?
+            .ok_or(Error::NotFound)?;
         let hash = hash_password(password).await?;
         let tx = self.store.tx().await?;
         let mut am: users::ActiveModel = user.clone().into();
@@ -203,8 +280,16 @@ impl SystemStore {
         am.updated_at = Set(Utc::now());
         am.update(&*tx).await?;
         revoke_user_sessions(&*tx, user.id).await?;
-        audit::record(&*tx, user.tenant_id, &Actor::system("cli"), "user.reset_password", "user", Some(user.id), json!({}))
-            .await?;
+        audit::record(
+            &*tx,
+            user.tenant_id,
+            &Actor::system("cli"),
+            "user.reset_password",
+            "user",
+            Some(user.id),
+            json!({}),
+        )
+        .await?;
         tx.commit().await
     }
 
@@ -212,7 +297,9 @@ impl SystemStore {
     /// tenant already gone, or one not deleted, changes nothing and returns false.
     pub async fn purge_tenant(&self, tenant: Uuid) -> Result<bool> {
         let tx = self.store.tx().await?;
-        let Some(t) = tenants::Entity::find_by_id(tenant).one(&*tx).await? else { return Ok(false) };
+        let Some(t) = tenants::Entity::find_by_id(tenant).one(&*tx).await? else {
+            return Ok(false);
+        };
         if t.deleted_at.is_none() {
             return Ok(false);
         }
@@ -223,9 +310,15 @@ impl SystemStore {
             .into_tuple()
             .all(&*tx)
             .await?;
-        api_keys::Entity::delete_many().filter(api_keys::Column::TenantId.eq(tenant)).exec(&*tx).await?;
+        api_keys::Entity::delete_many()
+            .filter(api_keys::Column::TenantId.eq(tenant))
+            .exec(&*tx)
+            .await?;
         delete_user_rows(&*tx, &user_ids).await?;
-        audit_log::Entity::delete_many().filter(audit_log::Column::TenantId.eq(tenant)).exec(&*tx).await?;
+        audit_log::Entity::delete_many()
+            .filter(audit_log::Column::TenantId.eq(tenant))
+            .exec(&*tx)
+            .await?;
         tenants::Entity::delete_by_id(tenant).exec(&*tx).await?;
         tx.commit().await?;
         Ok(true)
@@ -233,6 +326,8 @@ impl SystemStore {
 
     /// A job by id.
     pub async fn job(&self, id: Uuid) -> Result<Option<job_rows::Model>> {
-        Ok(job_rows::Entity::find_by_id(id).one(self.store.db()).await?)
+        Ok(job_rows::Entity::find_by_id(id)
+            .one(self.store.db())
+            .await?)
     }
 }

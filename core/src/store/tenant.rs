@@ -1,9 +1,9 @@
 //! The tenant-scoped store handle.
 
+use super::Store;
 use super::audit::{self, Actor, AuditFilter};
 use super::entities::{audit_log, tenants};
 use super::page::{Page, PageRequest};
-use super::Store;
 use crate::error::{Error, Result};
 use crate::ids::TenantId;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -22,7 +22,11 @@ pub struct TenantStore {
 
 impl TenantStore {
     pub(crate) fn new(store: Store, tenant: TenantId, actor: Actor) -> Self {
-        Self { store, tenant, actor }
+        Self {
+            store,
+            tenant,
+            actor,
+        }
     }
 
     /// The tenant this handle is bound to.
@@ -57,11 +61,24 @@ impl TenantStore {
         object_id: Option<Uuid>,
         details: serde_json::Value,
     ) -> Result<()> {
-        audit::record(c, Some(self.tid()), &self.actor, action, object_type, object_id, details).await
+        audit::record(
+            c,
+            Some(self.tid()),
+            &self.actor,
+            action,
+            object_type,
+            object_id,
+            details,
+        )
+        .await
     }
 
     /// The tenant's audit log, newest first.
-    pub async fn audit_log(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<audit_log::Model>> {
+    pub async fn audit_log(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<audit_log::Model>> {
         let mut q = audit_log::Entity::find().filter(audit_log::Column::TenantId.eq(self.tid()));
         if let Some(a) = &filter.action {
             q = q.filter(audit_log::Column::Action.eq(a.as_str()));
@@ -75,7 +92,11 @@ impl TenantStore {
         if let Some(after) = page.after {
             q = q.filter(audit_log::Column::Id.lt(after));
         }
-        let rows = q.order_by_desc(audit_log::Column::Id).limit(page.limit + 1).all(self.store.db()).await?;
+        let rows = q
+            .order_by_desc(audit_log::Column::Id)
+            .limit(page.limit + 1)
+            .all(self.store.db())
+            .await?;
         Ok(Page::from_rows(rows, page.limit, |r| r.id))
     }
 }

@@ -9,8 +9,8 @@ use crate::ids::new_id;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -48,7 +48,11 @@ impl TenantStore {
         if let Some(after) = page.after {
             q = q.filter(users::Column::Id.gt(after));
         }
-        let rows = q.order_by_asc(users::Column::Id).limit(page.limit + 1).all(self.store.db()).await?;
+        let rows = q
+            .order_by_asc(users::Column::Id)
+            .limit(page.limit + 1)
+            .all(self.store.db())
+            .await?;
         Ok(Page::from_rows(rows, page.limit, |u| u.id))
     }
 
@@ -91,8 +95,14 @@ impl TenantStore {
         .insert(&*tx)
         .await
         .map_err(|e| on_unique(e, "email_taken", "a user with this email already exists"))?;
-        self.audit(&*tx, "user.create", "user", Some(user.id), json!({"email": user.email, "role": user.role}))
-            .await?;
+        self.audit(
+            &*tx,
+            "user.create",
+            "user",
+            Some(user.id),
+            json!({"email": user.email, "role": user.role}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -120,7 +130,8 @@ impl TenantStore {
         }
         let loses_owner = user.role == Role::Owner.as_str()
             && user.status == "active"
-            && (patch.role.is_some_and(|r| r != Role::Owner) || patch.status.as_deref() == Some("disabled"));
+            && (patch.role.is_some_and(|r| r != Role::Owner)
+                || patch.status.as_deref() == Some("disabled"));
         if loses_owner {
             self.ensure_other_owner(&*tx, id).await?;
         }
@@ -148,7 +159,14 @@ impl TenantStore {
         if ends_sessions {
             revoke_user_sessions(&*tx, id).await?;
         }
-        self.audit(&*tx, "user.update", "user", Some(id), serde_json::Value::Object(changed)).await?;
+        self.audit(
+            &*tx,
+            "user.update",
+            "user",
+            Some(id),
+            serde_json::Value::Object(changed),
+        )
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -164,7 +182,14 @@ impl TenantStore {
             }
         }
         delete_user_rows(&*tx, &[id]).await?;
-        self.audit(&*tx, "user.delete", "user", Some(id), json!({"email": user.email})).await?;
+        self.audit(
+            &*tx,
+            "user.delete",
+            "user",
+            Some(id),
+            json!({"email": user.email}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -173,7 +198,10 @@ impl TenantStore {
         if self.actor.role == Role::Owner {
             Ok(())
         } else {
-            Err(Error::forbidden("owner_required", "only an owner may create, change or delete owners"))
+            Err(Error::forbidden(
+                "owner_required",
+                "only an owner may create, change or delete owners",
+            ))
         }
     }
 
@@ -186,7 +214,10 @@ impl TenantStore {
             .count(c)
             .await?;
         if others == 0 {
-            Err(Error::conflict("last_owner", "a tenant must keep at least one active owner"))
+            Err(Error::conflict(
+                "last_owner",
+                "a tenant must keep at least one active owner",
+            ))
         } else {
             Ok(())
         }
@@ -222,8 +253,17 @@ pub(crate) async fn delete_user_rows<C: ConnectionTrait>(c: &C, ids: &[Uuid]) ->
             .exec(c)
             .await?;
     }
-    sessions::Entity::delete_many().filter(sessions::Column::UserId.is_in(ids.to_vec())).exec(c).await?;
-    api_keys::Entity::delete_many().filter(api_keys::Column::CreatedBy.is_in(ids.to_vec())).exec(c).await?;
-    users::Entity::delete_many().filter(users::Column::Id.is_in(ids.to_vec())).exec(c).await?;
+    sessions::Entity::delete_many()
+        .filter(sessions::Column::UserId.is_in(ids.to_vec()))
+        .exec(c)
+        .await?;
+    api_keys::Entity::delete_many()
+        .filter(api_keys::Column::CreatedBy.is_in(ids.to_vec()))
+        .exec(c)
+        .await?;
+    users::Entity::delete_many()
+        .filter(users::Column::Id.is_in(ids.to_vec()))
+        .exec(c)
+        .await?;
     Ok(())
 }

@@ -27,7 +27,9 @@ impl From<mailroom_core::Error> for JobError {
 pub async fn dispatch(sys: &SystemStore, job: &jobs::Model) -> Result<(), JobError> {
     match job.kind.as_str() {
         TENANT_PURGE => tenant_purge::run(sys, job).await,
-        other => Err(JobError::Permanent(format!("no handler for job kind {other:?}"))),
+        other => Err(JobError::Permanent(format!(
+            "no handler for job kind {other:?}"
+        ))),
     }
 }
 

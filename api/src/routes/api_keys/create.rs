@@ -32,24 +32,43 @@ pub struct CreateApiKeyRequest {
     (status = 403, description = "a scope exceeds the creator's rights", body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[post("/v1/api-keys")]
-pub async fn create(auth: Authed, body: web::Json<CreateApiKeyRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    auth: Authed,
+    body: web::Json<CreateApiKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::ApiKeysWrite)?;
     let b = body.into_inner();
     let mut c = Checker::new();
     c.push(validate::name("name", &b.name, 200));
-    c.check(b.scopes.len() <= Scope::ALL.len() * 2, "scopes", "too many scopes");
+    c.check(
+        b.scopes.len() <= Scope::ALL.len() * 2,
+        "scopes",
+        "too many scopes",
+    );
     let mut scopes = Vec::new();
     for (i, s) in b.scopes.iter().enumerate() {
         match Scope::parse(s) {
             Some(scope) => scopes.push(scope),
             None => {
                 let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-                c.push(Err(FieldError::new(format!("scopes[{i}]"), format!("unknown scope; known: {}", known.join(", ")))));
+                c.push(Err(FieldError::new(
+                    format!("scopes[{i}]"),
+                    format!("unknown scope; known: {}", known.join(", ")),
+                )));
             }
         }
     }
     c.finish()?;
-    let (key, secret) = store.create_api_key(NewApiKey { name: b.name.trim().to_string(), scopes, expires_at: b.expires_at }).await?;
-    let body = CreatedApiKeyResponse { api_key: ApiKeyResponse::from(key), key: secret };
+    let (key, secret) = store
+        .create_api_key(NewApiKey {
+            name: b.name.trim().to_string(),
+            scopes,
+            expires_at: b.expires_at,
+        })
+        .await?;
+    let body = CreatedApiKeyResponse {
+        api_key: ApiKeyResponse::from(key),
+        key: secret,
+    };
     Ok(created(format!("/v1/api-keys/{}", body.api_key.id), &body))
 }

@@ -11,6 +11,8 @@ use uuid::Uuid;
 ), security(("bearer" = [])))]
 #[delete("/v1/api-keys/{id}")]
 pub async fn delete(auth: Authed, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
-    auth.tenant(Scope::ApiKeysWrite)?.revoke_api_key(id.into_inner()).await?;
+    auth.tenant(Scope::ApiKeysWrite)?
+        .revoke_api_key(id.into_inner())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

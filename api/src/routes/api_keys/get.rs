@@ -12,6 +12,9 @@ use uuid::Uuid;
 ), security(("bearer" = [])))]
 #[get("/v1/api-keys/{id}")]
 pub async fn get(auth: Authed, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
-    let key = auth.tenant(Scope::ApiKeysRead)?.api_key(id.into_inner()).await?;
+    let key = auth
+        .tenant(Scope::ApiKeysRead)?
+        .api_key(id.into_inner())
+        .await?;
     Ok(HttpResponse::Ok().json(ApiKeyResponse::from(key)))
 }

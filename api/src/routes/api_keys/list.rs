@@ -11,7 +11,9 @@ use mailroom_core::auth::Scope;
 ), security(("bearer" = [])))]
 #[get("/v1/api-keys")]
 pub async fn list(auth: Authed, q: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
-    let page = auth.tenant(Scope::ApiKeysRead)?.list_api_keys(q.page()?).await?;
+    let page = auth
+        .tenant(Scope::ApiKeysRead)?
+        .list_api_keys(q.page()?)
+        .await?;
     Ok(HttpResponse::Ok().json(ApiKeyList::from_page(page, ApiKeyResponse::from)))
 }
-

@@ -65,7 +65,11 @@ impl From<audit_log::Model> for AuditEntry {
     fn from(e: audit_log::Model) -> Self {
         Self {
             id: e.id,
-            actor: AuditActor { type_: e.actor_type, id: e.actor_id, label: e.actor_label },
+            actor: AuditActor {
+                type_: e.actor_type,
+                id: e.actor_id,
+                label: e.actor_label,
+            },
             action: e.action,
             object_type: e.object_type,
             object_id: e.object_id,
@@ -89,7 +93,11 @@ pub async fn list(auth: Authed, q: web::Query<AuditQuery>) -> Result<HttpRespons
     let store = auth.tenant(Scope::AuditRead)?;
     let q = q.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    let filter = AuditFilter { action: q.action, object_type: q.object_type, object_id: q.object_id };
+    let filter = AuditFilter {
+        action: q.action,
+        object_type: q.object_type,
+        object_id: q.object_id,
+    };
     let page = store.audit_log(&filter, page).await?;
     Ok(HttpResponse::Ok().json(AuditList::from_page(page, AuditEntry::from)))
 }

@@ -25,7 +25,16 @@ pub struct LoginRequest {
     (status = 429, description = "too many attempts", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/auth/login")]
-pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
-    let pair = state.auth.login(&body.email, &body.password, &client_info(&req)).await?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(TokenResponse::from(pair)))
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let pair = state
+        .auth
+        .login(&body.email, &body.password, &client_info(&req))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(TokenResponse::from(pair)))
 }

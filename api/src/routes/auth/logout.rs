@@ -21,15 +21,26 @@ pub struct LogoutRequest {
     (status = 400, description = "neither a bearer token nor a refresh token was sent", body = Problem, content_type = "application/problem+json"),
 ), security((), ("bearer" = [])))]
 #[post("/v1/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: Option<web::Json<LogoutRequest>>) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Option<web::Json<LogoutRequest>>,
+) -> Result<HttpResponse, ApiError> {
     let refresh = body.and_then(|b| b.into_inner().refresh_token);
     let principal = match bearer(&req) {
         Some(t) => Some(state.auth.authenticate(&t).await?),
         None => None,
     };
     if refresh.is_none() && principal.is_none() {
-        return Err(mailroom_core::Error::invalid("refresh_token", "send a refresh token or an access token").into());
+        return Err(mailroom_core::Error::invalid(
+            "refresh_token",
+            "send a refresh token or an access token",
+        )
+        .into());
     }
-    state.auth.logout(refresh.as_deref(), principal.as_ref()).await?;
+    state
+        .auth
+        .logout(refresh.as_deref(), principal.as_ref())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -20,7 +20,12 @@ pub struct RefreshRequest {
     (status = 401, description = "invalid, expired, revoked or reused token", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/v1/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     let pair = state.auth.refresh(&body.refresh_token).await?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(TokenResponse::from(pair)))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(TokenResponse::from(pair)))
 }

@@ -45,11 +45,15 @@ pub struct OwnerRequest {
     (status = 409, description = "slug or email taken", body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[post("/v1/tenants")]
-pub async fn create(auth: Authed, body: web::Json<CreateTenantRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    auth: Authed,
+    body: web::Json<CreateTenantRequest>,
+) -> Result<HttpResponse, ApiError> {
     let store = auth.platform(Scope::TenantsWrite)?;
     let b = body.into_inner();
     let mut c = Checker::new();
-    c.push(validate::name("name", &b.name, 200)).push(validate::slug("slug", &b.slug));
+    c.push(validate::name("name", &b.name, 200))
+        .push(validate::slug("slug", &b.slug));
     c.push(validate::password("owner.password", &b.owner.password));
     if let Some(n) = &b.owner.name {
         c.push(validate::name("owner.name", n, 200));
@@ -65,11 +69,18 @@ pub async fn create(auth: Authed, body: web::Json<CreateTenantRequest>) -> Resul
             name: b.name.trim().to_string(),
             slug: b.slug,
             limits: b.limits.unwrap_or_default().into(),
-            owner_name: b.owner.name.map(|n| n.trim().to_string()).unwrap_or_else(|| email.clone()),
+            owner_name: b
+                .owner
+                .name
+                .map(|n| n.trim().to_string())
+                .unwrap_or_else(|| email.clone()),
             owner_email: email,
             owner_password: b.owner.password,
         })
         .await?;
-    let body = CreatedTenantResponse { tenant: TenantResponse::from(tenant), owner: UserResponse::from(owner) };
+    let body = CreatedTenantResponse {
+        tenant: TenantResponse::from(tenant),
+        owner: UserResponse::from(owner),
+    };
     Ok(created(format!("/v1/tenants/{}", body.tenant.id), &body))
 }

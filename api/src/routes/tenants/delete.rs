@@ -23,10 +23,17 @@ pub struct TenantDeleted {
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[delete("/v1/tenants/{id}")]
-pub async fn delete(auth: Authed, state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    auth: Authed,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let store = auth.platform(Scope::TenantsWrite)?;
     let id = id.into_inner();
     let delay = chrono::Duration::seconds(state.config.jobs.tenant_purge_delay_secs as i64);
     let job = store.delete_tenant(id, delay).await?;
-    Ok(HttpResponse::Accepted().json(TenantDeleted { id, purge_job_id: job }))
+    Ok(HttpResponse::Accepted().json(TenantDeleted {
+        id,
+        purge_job_id: job,
+    }))
 }

@@ -54,11 +54,17 @@ pub struct LimitsPatch {
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[patch("/v1/tenants/{id}")]
-pub async fn update(auth: Authed, id: web::Path<Uuid>, body: web::Json<UpdateTenantRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn update(
+    auth: Authed,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateTenantRequest>,
+) -> Result<HttpResponse, ApiError> {
     let store = auth.platform(Scope::TenantsWrite)?;
     let b = body.into_inner();
     if let Some(n) = &b.name {
-        Checker::new().push(validate::name("name", n, 200)).finish()?;
+        Checker::new()
+            .push(validate::name("name", n, 200))
+            .finish()?;
     }
     let l = b.limits.unwrap_or_default();
     let patch = TenantPatch {

@@ -32,7 +32,10 @@ pub struct CreateUserRequest {
     (status = 409, description = "email taken", body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[post("/v1/users")]
-pub async fn create(auth: Authed, body: web::Json<CreateUserRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    auth: Authed,
+    body: web::Json<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::UsersWrite)?;
     let b = body.into_inner();
     let mut c = Checker::new();
@@ -48,11 +51,17 @@ pub async fn create(auth: Authed, body: web::Json<CreateUserRequest>) -> Result<
     let email = email.unwrap_or_default();
     let user = store
         .create_user(NewUser {
-            name: b.name.map(|n| n.trim().to_string()).unwrap_or_else(|| email.clone()),
+            name: b
+                .name
+                .map(|n| n.trim().to_string())
+                .unwrap_or_else(|| email.clone()),
             email,
             password: b.password,
             role: b.role.into(),
         })
         .await?;
-    Ok(created(format!("/v1/users/{}", user.id), &UserResponse::from(user)))
+    Ok(created(
+        format!("/v1/users/{}", user.id),
+        &UserResponse::from(user),
+    ))
 }

@@ -12,6 +12,8 @@ use uuid::Uuid;
 ), security(("bearer" = [])))]
 #[delete("/v1/users/{id}")]
 pub async fn delete(auth: Authed, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
-    auth.tenant(Scope::UsersWrite)?.delete_user(id.into_inner()).await?;
+    auth.tenant(Scope::UsersWrite)?
+        .delete_user(id.into_inner())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -36,7 +36,11 @@ pub struct UpdateUserRequest {
     (status = 409, description = "would leave no owner", body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[patch("/v1/users/{id}")]
-pub async fn update(auth: Authed, id: web::Path<Uuid>, body: web::Json<UpdateUserRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn update(
+    auth: Authed,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::UsersWrite)?;
     let b = body.into_inner();
     let mut c = Checker::new();

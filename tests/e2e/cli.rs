@@ -1,0 +1,177 @@
+//! The `mailroom` binary's subcommands on a fresh data directory.
+
+use crate::common::*;
+use std::process::Output;
+
+fn mailroom(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mailroom"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("MAILROOM_DATA_DIR", dir)
+        .env("MAILROOM_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Ok(url) = std::env::var("MAILROOM_TEST_DATABASE_URL") {
+        cmd.env("MAILROOM_DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn admin_commands_bootstrap_a_fresh_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let email = format!("root-{}@platform.test", rand_suffix());
+    let out = mailroom(
+        dir.path(),
+        &[
+            "admin",
+            "create-platform-admin",
+            "--email",
+            &email,
+            "--password",
+            PASSWORD,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(created["role"], "platform_admin");
+    if !is_postgres() {
+        assert!(dir.path().join("mailroom.db").exists());
+    }
+
+    let again = mailroom(
+        dir.path(),
+        &[
+            "admin",
+            "create-platform-admin",
+            "--email",
+            &email,
+            "--password",
+            PASSWORD,
+        ],
+        None,
+    );
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let weak = mailroom(
+        dir.path(),
+        &[
+            "admin",
+            "create-platform-admin",
+            "--email",
+            "w@x.test",
+            "--password",
+            "short",
+        ],
+        None,
+    );
+    assert!(!weak.status.success());
+
+    let slug = format!("cli-{}", rand_suffix());
+    let owner = format!("owner@{slug}.test");
+    let t = mailroom(
+        dir.path(),
+        &[
+            "admin",
+            "create-tenant",
+            "--name",
+            "CLI Co",
+            "--slug",
+            &slug,
+            "--owner-email",
+            &owner,
+        ],
+        Some("owner password 1\n"),
+    );
+    assert!(t.status.success(), "{}", text(&t.stderr));
+    let reset = mailroom(
+        dir.path(),
+        &["admin", "reset-password", "--email", &owner],
+        Some("a new password 22\n"),
+    );
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    let nobody = mailroom(
+        dir.path(),
+        &[
+            "admin",
+            "reset-password",
+            "--email",
+            "nobody@x.test",
+            "--password",
+            PASSWORD,
+        ],
+        None,
+    );
+    assert!(!nobody.status.success());
+}
+
+#[tokio::test]
+async fn the_bootstrap_admin_from_the_environment_can_log_in() {
+    let email = format!("boot-{}@platform.test", rand_suffix());
+    let app = TestApp::spawn_with(|c| {
+        c.bootstrap.admin_email = email.clone();
+        c.bootstrap.admin_password = PASSWORD.into();
+    })
+    .await;
+    let token = app.login(&email, PASSWORD).await;
+    assert_eq!(
+        app.get("/v1/me", &token).await.body["role"],
+        "platform_admin"
+    );
+}
+
+#[test]
+fn migrate_and_openapi_work_and_bad_configuration_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mailroom(dir.path(), &["migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = mailroom(dir.path(), &["openapi"], None);
+    assert_eq!(text(&out.stdout), mailroom_api::openapi::json());
+
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[api]\nlisten = \"127.0.0.1:0\"\nlissten = \"x\"\n").unwrap();
+    let out = mailroom(
+        dir.path(),
+        &["--config", cfg.to_str().unwrap(), "migrate"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("lissten"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mailroom"));
+    let out = cmd
+        .arg("migrate")
+        .env_clear()
+        .env("MAILROOM_DATA_DIR", dir.path())
+        .env("MAILROOM_DATABSE_URL", "x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("MAILROOM_DATABSE_URL"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,264 @@
+//! HTTP conventions: problem+json errors, request ids, health, metrics, docs, the audit log.
+
+use crate::common::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn bad_requests_get_problem_json_with_stable_codes() {
+    let app = TestApp::spawn_with(|c| c.api.max_body_bytes = 1024).await;
+    let t = app.tenant().await;
+    let url = format!("{}/v1/users", app.base);
+    let send = |body: String, ctype: &'static str| {
+        app.http
+            .post(&url)
+            .bearer_auth(&t.owner_token)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+    };
+    let cases = [
+        (
+            send("{\"email\":".into(), "application/json")
+                .await
+                .unwrap(),
+            400,
+            "malformed_json",
+        ),
+        (
+            send(
+                json!({"email": "a@b.test", "password": PASSWORD, "role": "member", "admin": true})
+                    .to_string(),
+                "application/json",
+            )
+            .await
+            .unwrap(),
+            400,
+            "unknown_field",
+        ),
+        (
+            send(json!({"email": 5}).to_string(), "application/json")
+                .await
+                .unwrap(),
+            400,
+            "invalid_body",
+        ),
+        (
+            send("email=a".into(), "application/x-www-form-urlencoded")
+                .await
+                .unwrap(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            send(
+                format!("{{\"email\":\"{}\"}}", "a".repeat(2000)),
+                "application/json",
+            )
+            .await
+            .unwrap(),
+            413,
+            "payload_too_large",
+        ),
+    ];
+    for (res, status, code) in cases {
+        assert_eq!(res.status(), status, "{code}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let rid = res.headers()["x-request-id"].to_str().unwrap().to_string();
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["code"], code);
+        assert_eq!(body["status"], status);
+        assert_eq!(body["type"], format!("urn:mailroom:problem:{code}"));
+        assert!(body["title"].is_string() && body["detail"].is_string());
+        assert_eq!(body["request_id"], rid);
+    }
+    let unknown = app
+        .call(Method::GET, "/v1/does-not-exist", None, None)
+        .await;
+    assert_eq!(
+        (unknown.status.as_u16(), unknown.code()),
+        (404, "route_not_found")
+    );
+    let bad_id = app.get("/v1/users/not-a-uuid", &t.owner_token).await;
+    assert_eq!((bad_id.status.as_u16(), bad_id.code()), (404, "not_found"));
+    let bad_query = app.get("/v1/users?limit=many", &t.owner_token).await;
+    assert_eq!(
+        (bad_query.status.as_u16(), bad_query.code()),
+        (400, "invalid_query")
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_given_one_is_echoed() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "lb-1234.abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "lb-1234.abc");
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "bad id\twith junk")
+        .send()
+        .await
+        .unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    let a = app.call(Method::GET, "/healthz", None, None).await;
+    let b = app.call(Method::GET, "/healthz", None, None).await;
+    assert_ne!(a.headers["x-request-id"], b.headers["x-request-id"]);
+}
+
+#[tokio::test]
+async fn unexpected_errors_are_500_with_the_request_id_and_blame_nobody() {
+    if is_postgres() {
+        // Breaking the shared test database would break every other test; SQLite runs are private.
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let db = sea_orm::Database::connect(app.cfg.effective_database_url())
+        .await
+        .unwrap();
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("DROP TABLE audit_log").await.unwrap();
+    let r = app.get("/v1/audit-log", &t.owner_token).await;
+    assert_eq!((r.status.as_u16(), r.code()), (500, "internal_error"));
+    assert_eq!(
+        r.body["request_id"],
+        r.headers["x-request-id"].to_str().unwrap()
+    );
+    assert!(
+        !r.text.to_lowercase().contains("sqlite") && !r.text.contains("audit_log"),
+        "internals leaked: {r:?}"
+    );
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_docs_answer() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.call(Method::GET, "/healthz", None, None).await.body["status"],
+        "ok"
+    );
+    assert_eq!(
+        app.call(Method::GET, "/readyz", None, None).await.status,
+        200
+    );
+    let m = app.call(Method::GET, "/metrics", None, None).await;
+    assert!(
+        m.text.contains(
+            "mailroom_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"
+        ),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text
+            .contains("mailroom_http_request_duration_seconds_bucket")
+    );
+    let docs = app.call(Method::GET, "/docs", None, None).await;
+    assert_eq!(docs.status, 308);
+    let ui = app.call(Method::GET, "/docs/", None, None).await;
+    assert_eq!(ui.status, 200);
+    assert!(
+        ui.text.contains("swagger-ui"),
+        "{}",
+        &ui.text[..ui.text.len().min(300)]
+    );
+    let js = app
+        .call(Method::GET, "/docs/swagger-ui-bundle.js", None, None)
+        .await;
+    assert_eq!(js.status, 200, "the UI's assets must be served locally");
+    let spec = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(
+        spec.body,
+        serde_json::from_str::<serde_json::Value>(&mailroom_api::openapi::json()).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn every_change_is_in_the_audit_log_with_who_what_and_where() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let (uid, email, _) = app.user(&t, "member").await;
+    app.patch(
+        &format!("/v1/users/{uid}"),
+        &t.owner_token,
+        json!({"name": "Renamed", "password": "a brand new password"}),
+    )
+    .await;
+    let (key_id, key) = app.api_key(&t.owner_token, &["users:write"]).await;
+    let r = app.post("/v1/users", &key, json!({"email": format!("k-{}@{}.test", rand_suffix(), t.slug), "password": PASSWORD, "role": "member"})).await;
+    let by_key = r.body["id"].as_str().unwrap().to_string();
+    app.delete(&format!("/v1/api-keys/{key_id}"), &t.owner_token)
+        .await;
+    app.delete(&format!("/v1/users/{uid}"), &t.owner_token)
+        .await;
+
+    let log = app.get("/v1/audit-log?limit=200", &t.owner_token).await;
+    assert_eq!(log.status, 200, "{log:?}");
+    let items = log.body["items"].as_array().unwrap();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "tenant.create",
+        "user.create",
+        "user.update",
+        "api_key.create",
+        "api_key.revoke",
+        "user.delete",
+        "auth.login",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    // Newest first.
+    assert_eq!(actions[0], "user.delete");
+    let update = items.iter().find(|e| e["action"] == "user.update").unwrap();
+    assert_eq!(update["object_id"], uid);
+    assert_eq!(update["actor"]["type"], "user");
+    assert_eq!(update["actor"]["label"], t.owner_email);
+    assert_eq!(update["ip"], "127.0.0.1");
+    assert!(update["request_id"].is_string());
+    assert_eq!(update["details"]["name"], "Renamed");
+    assert!(
+        !log.text.contains("a brand new password"),
+        "a secret reached the audit log"
+    );
+    let create_by_key = items
+        .iter()
+        .find(|e| e["object_id"] == by_key.as_str())
+        .unwrap();
+    assert_eq!(
+        (
+            create_by_key["actor"]["type"].as_str(),
+            create_by_key["actor"]["id"].as_str()
+        ),
+        (Some("api_key"), Some(key_id.as_str()))
+    );
+    let created = items
+        .iter()
+        .find(|e| e["action"] == "user.create" && e["details"]["email"] == email.as_str())
+        .unwrap();
+    assert_eq!(created["object_type"], "user");
+
+    let only = app
+        .get("/v1/audit-log?action=user.delete", &t.owner_token)
+        .await;
+    assert_eq!(only.body["items"].as_array().unwrap().len(), 1);
+    let page = app.get("/v1/audit-log?limit=2", &t.owner_token).await;
+    let next = page.body["next_cursor"].as_str().unwrap();
+    let page2 = app
+        .get(
+            &format!("/v1/audit-log?limit=2&cursor={next}"),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(page2.body["items"][0]["id"], items[2]["id"]);
+}
