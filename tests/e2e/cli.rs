@@ -175,3 +175,49 @@ fn migrate_and_openapi_work_and_bad_configuration_is_refused_clearly() {
         text(&out.stderr)
     );
 }
+
+/// The README's walk-through, run verbatim with curl and jq against a real server.
+#[tokio::test]
+async fn the_readme_walkthrough_works() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let block = readme
+        .split("<!-- walkthrough:start -->")
+        .nth(1)
+        .unwrap()
+        .split("<!-- walkthrough:end -->")
+        .next()
+        .unwrap();
+    let script = block
+        .trim()
+        .trim_start_matches("```sh")
+        .trim_end_matches("```");
+    let app = TestApp::spawn_isolated_with(|c| {
+        c.bootstrap.admin_email = "admin@example.com".into();
+        c.bootstrap.admin_password = "change-me-now".into();
+    })
+    .await;
+    let out = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .env("API", &app.base)
+        .output()
+        .await
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "walk-through failed:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("\"kind\": \"api_key\""), "{stdout}");
+    assert!(stdout.contains("\"ana@acme.example\""), "{stdout}");
+    assert!(
+        stdout.contains("\"code\": \"insufficient_scope\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"action\": \"api_key.create\""),
+        "{stdout}"
+    );
+}
