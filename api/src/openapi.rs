@@ -22,6 +22,7 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         routes::auth::refresh::refresh,
         routes::auth::logout::logout,
         routes::me::me,
+        routes::me::change_password,
         routes::tenants::list::list,
         routes::tenants::create::create,
         routes::tenants::get::get,

@@ -2,7 +2,7 @@
 //! state DESIGN.md allows to be lost: Redis down or flushed only resets them.
 
 use crate::error::{Error, Result};
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,60 +32,60 @@ impl Decision {
     }
 }
 
+type Counters = Arc<Mutex<HashMap<String, (u64, Instant)>>>;
+
 /// A rate limiter shared by every request of a process (in-process) or of a deployment (Redis).
+///
+/// When Redis fails, the Redis limiter counts in process instead (and logs it): an outage of
+/// Redis must not turn every login into an error. `/readyz` reports the outage.
 #[derive(Clone)]
 pub enum RateLimiter {
     /// Counters in this process.
-    Memory(Arc<Mutex<HashMap<String, (u64, Instant)>>>),
+    Memory(Counters),
     /// Counters in Redis, shared by replicas.
     Redis {
         /// The connection (reconnects by itself).
         conn: ConnectionManager,
         /// Prefix of every key.
         prefix: String,
+        /// Counters used while Redis does not answer.
+        fallback: Counters,
     },
 }
 
 impl RateLimiter {
     /// An in-process limiter.
     pub fn memory() -> Self {
-        RateLimiter::Memory(Arc::new(Mutex::new(HashMap::new())))
+        RateLimiter::Memory(Arc::default())
     }
 
-    /// A limiter over Redis.
+    /// A limiter over Redis. Fails when Redis cannot be reached now.
     pub async fn redis(url: &str, prefix: &str) -> Result<Self> {
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config).await?;
         Ok(RateLimiter::Redis {
             conn,
             prefix: format!("{prefix}rl:"),
+            fallback: Arc::default(),
         })
     }
 
     /// Counts one event for `key` and says whether it is within `limit` per `window_secs`.
     pub async fn hit(&self, key: &str, limit: u64, window_secs: u64) -> Result<Decision> {
         let (count, ttl) = match self {
-            RateLimiter::Memory(m) => {
-                let mut map = m
-                    .lock()
-                    .map_err(|_| Error::Internal("rate limiter poisoned".into()))?;
-                let now = Instant::now();
-                if map.len() >= MEMORY_SWEEP_AT {
-                    map.retain(|_, (_, reset)| *reset > now);
-                }
-                let entry = map
-                    .entry(key.to_string())
-                    .or_insert((0, now + Duration::from_secs(window_secs)));
-                if entry.1 <= now {
-                    *entry = (0, now + Duration::from_secs(window_secs));
-                }
-                entry.0 += 1;
-                (entry.0, entry.1.saturating_duration_since(now).as_secs())
-            }
-            RateLimiter::Redis { conn, prefix } => {
+            RateLimiter::Memory(m) => memory_hit(m, key, window_secs)?,
+            RateLimiter::Redis {
+                conn,
+                prefix,
+                fallback,
+            } => {
                 let k = format!("{prefix}{key}");
                 let mut c = conn.clone();
-                let (count, ttl): (u64, i64) = redis::pipe()
+                let r: redis::RedisResult<(u64, i64)> = redis::pipe()
                     .atomic()
                     .incr(&k, 1)
                     .cmd("EXPIRE")
@@ -95,8 +95,14 @@ impl RateLimiter {
                     .ignore()
                     .ttl(&k)
                     .query_async(&mut c)
-                    .await?;
-                (count, ttl.max(0) as u64)
+                    .await;
+                match r {
+                    Ok((count, ttl)) => (count, ttl.max(0) as u64),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Redis unavailable: rate limiting in process");
+                        memory_hit(fallback, key, window_secs)?
+                    }
+                }
             }
         };
         Ok(Decision {
@@ -108,24 +114,23 @@ impl RateLimiter {
     /// Says whether `key` is still under `limit` without counting.
     pub async fn peek(&self, key: &str, limit: u64, _window_secs: u64) -> Result<Decision> {
         let (count, ttl) = match self {
-            RateLimiter::Memory(m) => {
-                let map = m
-                    .lock()
-                    .map_err(|_| Error::Internal("rate limiter poisoned".into()))?;
-                let now = Instant::now();
-                match map.get(key) {
-                    Some((n, reset)) if *reset > now => {
-                        (*n, reset.saturating_duration_since(now).as_secs())
-                    }
-                    _ => (0, 0),
-                }
-            }
-            RateLimiter::Redis { conn, prefix } => {
+            RateLimiter::Memory(m) => memory_peek(m, key)?,
+            RateLimiter::Redis {
+                conn,
+                prefix,
+                fallback,
+            } => {
                 let k = format!("{prefix}{key}");
                 let mut c = conn.clone();
-                let (count, ttl): (Option<u64>, i64) =
-                    redis::pipe().get(&k).ttl(&k).query_async(&mut c).await?;
-                (count.unwrap_or(0), ttl.max(0) as u64)
+                let r: redis::RedisResult<(Option<u64>, i64)> =
+                    redis::pipe().get(&k).ttl(&k).query_async(&mut c).await;
+                match r {
+                    Ok((count, ttl)) => (count.unwrap_or(0), ttl.max(0) as u64),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Redis unavailable: rate limiting in process");
+                        memory_peek(fallback, key)?
+                    }
+                }
             }
         };
         Ok(Decision {
@@ -138,16 +143,22 @@ impl RateLimiter {
     pub async fn reset(&self, key: &str) -> Result<()> {
         match self {
             RateLimiter::Memory(m) => {
-                m.lock()
-                    .map_err(|_| Error::Internal("rate limiter poisoned".into()))?
-                    .remove(key);
+                lock(m)?.remove(key);
             }
-            RateLimiter::Redis { conn, prefix } => {
+            RateLimiter::Redis {
+                conn,
+                prefix,
+                fallback,
+            } => {
+                lock(fallback)?.remove(key);
                 let mut c = conn.clone();
-                redis::cmd("DEL")
+                if let Err(e) = redis::cmd("DEL")
                     .arg(format!("{prefix}{key}"))
                     .query_async::<()>(&mut c)
-                    .await?;
+                    .await
+                {
+                    tracing::warn!(error = %e, "Redis unavailable: counter not reset");
+                }
             }
         }
         Ok(())
@@ -161,6 +172,36 @@ impl RateLimiter {
         }
         Ok(())
     }
+}
+
+fn lock(m: &Counters) -> Result<std::sync::MutexGuard<'_, HashMap<String, (u64, Instant)>>> {
+    m.lock()
+        .map_err(|_| Error::Internal("rate limiter poisoned".into()))
+}
+
+fn memory_hit(m: &Counters, key: &str, window_secs: u64) -> Result<(u64, u64)> {
+    let mut map = lock(m)?;
+    let now = Instant::now();
+    if map.len() >= MEMORY_SWEEP_AT {
+        map.retain(|_, (_, reset)| *reset > now);
+    }
+    let entry = map
+        .entry(key.to_string())
+        .or_insert((0, now + Duration::from_secs(window_secs)));
+    if entry.1 <= now {
+        *entry = (0, now + Duration::from_secs(window_secs));
+    }
+    entry.0 += 1;
+    Ok((entry.0, entry.1.saturating_duration_since(now).as_secs()))
+}
+
+fn memory_peek(m: &Counters, key: &str) -> Result<(u64, u64)> {
+    let map = lock(m)?;
+    let now = Instant::now();
+    Ok(match map.get(key) {
+        Some((n, reset)) if *reset > now => (*n, reset.saturating_duration_since(now).as_secs()),
+        _ => (0, 0),
+    })
 }
 
 #[cfg(test)]

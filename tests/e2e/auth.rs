@@ -254,3 +254,66 @@ async fn a_restart_keeps_sessions_valid_because_secrets_persist() {
     let again = TestApp::boot(cfg, dir).await;
     assert_eq!(again.get("/v1/me", &t.owner_token).await.status, 200);
 }
+
+#[tokio::test]
+async fn users_change_their_own_password_and_other_sessions_end() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let (_, email, member) = app.user(&t, "member").await;
+    let other_device = app.login(&email, PASSWORD).await;
+    let wrong = app
+        .post(
+            "/v1/me/password",
+            &member,
+            json!({"current_password": "not it at all", "new_password": "a fresh password"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            wrong.status.as_u16(),
+            wrong.body["errors"][0]["field"].as_str()
+        ),
+        (400, Some("current_password"))
+    );
+    let weak = app
+        .post(
+            "/v1/me/password",
+            &member,
+            json!({"current_password": PASSWORD, "new_password": "short"}),
+        )
+        .await;
+    assert_eq!(weak.body["errors"][0]["field"], "new_password");
+    let ok = app
+        .post(
+            "/v1/me/password",
+            &member,
+            json!({"current_password": PASSWORD, "new_password": "a fresh password"}),
+        )
+        .await;
+    assert_eq!(ok.status, 204, "{ok:?}");
+    assert_eq!(
+        app.get("/v1/me", &member).await.status,
+        200,
+        "the caller's own session ended"
+    );
+    assert_eq!(
+        app.get("/v1/me", &other_device).await.status,
+        401,
+        "another session survived"
+    );
+    assert_eq!(app.try_login(&email, PASSWORD).await.status, 401);
+    app.login(&email, "a fresh password").await;
+    let (_, key) = app.api_key(&member, &["users:read"]).await;
+    let by_key = app
+        .post(
+            "/v1/me/password",
+            &key,
+            json!({"current_password": "a fresh password", "new_password": "another one!!"}),
+        )
+        .await;
+    assert_eq!(by_key.code(), "user_required");
+    let log = app
+        .get("/v1/audit-log?action=user.password_change", &t.owner_token)
+        .await;
+    assert_eq!(log.body["items"].as_array().unwrap().len(), 1);
+}

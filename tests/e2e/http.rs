@@ -115,11 +115,8 @@ async fn every_response_carries_a_request_id_and_a_given_one_is_echoed() {
 
 #[tokio::test]
 async fn unexpected_errors_are_500_with_the_request_id_and_blame_nobody() {
-    if is_postgres() {
-        // Breaking the shared test database would break every other test; SQLite runs are private.
-        return;
-    }
-    let app = TestApp::spawn().await;
+    // A private database: breaking it must not break other tests.
+    let app = TestApp::spawn_isolated_with(|_| {}).await;
     let t = app.tenant().await;
     let db = sea_orm::Database::connect(app.cfg.effective_database_url())
         .await

@@ -11,5 +11,6 @@ mod http;
 mod isolation;
 mod jobs;
 mod openapi;
+mod outage;
 mod tenants;
 mod users;

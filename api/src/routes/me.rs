@@ -1,9 +1,11 @@
 //! `GET /v1/me`.
 
+use crate::AppState;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
-use actix_web::{HttpResponse, get};
+use actix_web::{HttpResponse, get, post, web};
 use mailroom_core::auth::PrincipalKind;
+use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -59,4 +61,40 @@ pub async fn me(auth: Authed) -> Result<HttpResponse, ApiError> {
             name: name.clone(),
         }),
     }))
+}
+
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The password in use now.
+    pub current_password: String,
+    /// The new password, at least 10 characters.
+    pub new_password: String,
+}
+
+/// Changes the caller's own password (users only, not API keys). Every other session of the
+/// user ends; the one making the call stays logged in.
+#[utoipa::path(post, path = "/v1/me/password", tag = "auth", request_body = ChangePasswordRequest, responses(
+    (status = 204, description = "changed"),
+    (status = 400, description = "wrong current password or weak new one", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "called with an API key", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "too many wrong current passwords", body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[post("/v1/me/password")]
+pub async fn change_password(
+    auth: Authed,
+    state: web::Data<AppState>,
+    body: web::Json<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .auth
+        .change_password(
+            &auth.principal,
+            &body.current_password,
+            &body.new_password,
+            &auth.client,
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(auth::refresh::refresh)
         .service(auth::logout::logout)
         .service(me::me)
+        .service(me::change_password)
         .service(tenants::list::list)
         .service(tenants::create::create)
         .service(tenants::get::get)

@@ -158,6 +158,56 @@ impl Auth {
         Ok(())
     }
 
+    /// Changes the caller's own password after checking the current one. Every other session of
+    /// the user ends; the caller's stays. Wrong current passwords count as failed logins.
+    pub async fn change_password(
+        &self,
+        p: &Principal,
+        current: &str,
+        new: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        if p.kind != PrincipalKind::User {
+            return Err(Error::forbidden(
+                "user_required",
+                "API keys cannot change passwords; log in as the user",
+            ));
+        }
+        crate::validate::Checker::new()
+            .push(crate::validate::password("new_password", new))
+            .finish()?;
+        let window = self.cfg.login_window_secs;
+        let account_key = format!("login:account:{}", sha256_hex(&p.email));
+        self.limiter
+            .peek(
+                &account_key,
+                self.cfg.login_max_failures_per_account,
+                window,
+            )
+            .await?
+            .check()?;
+        let Some(user) = self.sys.user(p.user_id).await? else {
+            return Err(Error::Unauthenticated("user no longer exists"));
+        };
+        if !verify_password(current, Some(&user.password_hash)).await? {
+            self.limiter
+                .hit(
+                    &account_key,
+                    self.cfg.login_max_failures_per_account,
+                    window,
+                )
+                .await?;
+            return Err(Error::invalid(
+                "current_password",
+                "is not the current password",
+            ));
+        }
+        let hash = super::hash_password(new).await?;
+        self.sys
+            .set_password(&user, &hash, p.session_id, &p.actor(client))
+            .await
+    }
+
     /// Authenticates a bearer credential: an API key (`mrk_…`) or an access token.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
         if bearer.starts_with(API_KEY_PREFIX) {

@@ -196,6 +196,42 @@ impl SystemStore {
         tx.commit().await
     }
 
+    /// Sets a user's password hash and ends every session but `keep`.
+    pub(crate) async fn set_password(
+        &self,
+        user: &users::Model,
+        hash: &str,
+        keep: Option<Uuid>,
+        actor: &Actor,
+    ) -> Result<()> {
+        let tx = self.store.tx().await?;
+        users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(hash))
+            .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(users::Column::Id.eq(user.id))
+            .exec(&*tx)
+            .await?;
+        let mut q = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
+            .filter(sessions::Column::UserId.eq(user.id))
+            .filter(sessions::Column::RevokedAt.is_null());
+        if let Some(k) = keep {
+            q = q.filter(sessions::Column::Id.ne(k));
+        }
+        q.exec(&*tx).await?;
+        audit::record(
+            &*tx,
+            user.tenant_id,
+            actor,
+            "user.password_change",
+            "user",
+            Some(user.id),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await
+    }
+
     /// Creates a platform admin. Fails with `email_taken` when the email is in use.
     pub async fn create_platform_admin(
         &self,
