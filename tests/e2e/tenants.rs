@@ -110,6 +110,27 @@ async fn platform_admin_creates_reads_lists_updates_and_deletes_tenants() {
         .await
         .unwrap();
     assert!(left.is_empty(), "users survived the purge");
+    // The platform log keeps who deleted it, after the purge.
+    let log = app
+        .get(&format!("/v1/audit-log?object_id={id}"), &app.admin_token)
+        .await;
+    let actions: Vec<&str> = log.body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{log:?}"))
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "tenant.delete",
+            "tenant.update",
+            "tenant.update",
+            "tenant.create"
+        ],
+        "{log:?}"
+    );
+    assert_eq!(log.body["items"][0]["actor"]["type"], "platform_admin");
     // The slug and the owner's email are free again.
     let again = app
         .post(

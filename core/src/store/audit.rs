@@ -2,10 +2,14 @@
 //! change itself, so a change without its audit row cannot exist.
 
 use super::entities::audit_log;
+use super::page::{Page, PageRequest};
 use crate::auth::{Role, Scope};
 use crate::error::Result;
 use crate::ids::new_id;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 use uuid::Uuid;
 
 /// Who acts.
@@ -108,4 +112,35 @@ pub(crate) async fn record<C: ConnectionTrait>(
     .insert(c)
     .await?;
     Ok(())
+}
+
+/// Lists one log, newest first: a tenant's (`Some`) or the platform's (`None`).
+pub(crate) async fn list<C: ConnectionTrait>(
+    c: &C,
+    tenant: Option<Uuid>,
+    filter: &AuditFilter,
+    page: PageRequest,
+) -> Result<Page<audit_log::Model>> {
+    let mut q = audit_log::Entity::find().filter(match tenant {
+        Some(t) => audit_log::Column::TenantId.eq(t),
+        None => audit_log::Column::TenantId.is_null(),
+    });
+    if let Some(a) = &filter.action {
+        q = q.filter(audit_log::Column::Action.eq(a.as_str()));
+    }
+    if let Some(t) = &filter.object_type {
+        q = q.filter(audit_log::Column::ObjectType.eq(t.as_str()));
+    }
+    if let Some(o) = filter.object_id {
+        q = q.filter(audit_log::Column::ObjectId.eq(o));
+    }
+    if let Some(after) = page.after {
+        q = q.filter(audit_log::Column::Id.lt(after));
+    }
+    let rows = q
+        .order_by_desc(audit_log::Column::Id)
+        .limit(page.limit + 1)
+        .all(c)
+        .await?;
+    Ok(Page::from_rows(rows, page.limit, |r| r.id))
 }

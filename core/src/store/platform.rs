@@ -1,7 +1,7 @@
 //! Tenants, for platform admins.
 
-use super::audit::{self, Actor};
-use super::entities::{tenants, users};
+use super::audit::{self, Actor, AuditFilter};
+use super::entities::{audit_log, tenants, users};
 use super::page::{Page, PageRequest};
 use super::{Store, on_unique};
 use crate::auth::{Role, hash_password};
@@ -140,16 +140,9 @@ impl PlatformStore {
                 "a user with the owner's email already exists",
             )
         })?;
-        audit::record(
-            &*tx,
-            Some(tenant.id),
-            &self.actor,
-            "tenant.create",
-            "tenant",
-            Some(tenant.id),
-            json!({"slug": tenant.slug, "owner": owner.email}),
-        )
-        .await?;
+        let details = json!({"slug": tenant.slug, "owner": owner.email});
+        self.record(&*tx, Some(tenant.id), "tenant.create", tenant.id, details)
+            .await?;
         tx.commit().await?;
         Ok((tenant, owner))
     }
@@ -206,16 +199,8 @@ impl PlatformStore {
         }
         am.updated_at = Set(Utc::now());
         let tenant = am.update(&*tx).await?;
-        audit::record(
-            &*tx,
-            Some(id),
-            &self.actor,
-            "tenant.update",
-            "tenant",
-            Some(id),
-            changed.into(),
-        )
-        .await?;
+        self.record(&*tx, Some(id), "tenant.update", id, changed.into())
+            .await?;
         tx.commit().await?;
         Ok(tenant)
     }
@@ -242,18 +227,64 @@ impl PlatformStore {
                 .run_at(now + purge_delay),
         )
         .await?;
-        audit::record(
+        // Only in the platform log: the tenant's own log goes with its purge.
+        self.record(
             &*tx,
-            Some(id),
-            &self.actor,
+            None,
             "tenant.delete",
-            "tenant",
-            Some(id),
+            id,
             json!({"slug": slug, "purge_job": job}),
         )
         .await?;
         tx.commit().await?;
         Ok(job)
+    }
+}
+
+impl PlatformStore {
+    /// Records a platform action in the platform log and, when `tenant` is given, in that
+    /// tenant's log too (its admins see who changed their tenant).
+    async fn record<C: sea_orm::ConnectionTrait>(
+        &self,
+        c: &C,
+        tenant: Option<Uuid>,
+        action: &str,
+        object: Uuid,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        audit::record(
+            c,
+            None,
+            &self.actor,
+            action,
+            "tenant",
+            Some(object),
+            details.clone(),
+        )
+        .await?;
+        if tenant.is_some() {
+            audit::record(
+                c,
+                tenant,
+                &self.actor,
+                action,
+                "tenant",
+                Some(object),
+                details,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The platform's audit log (tenants created, changed, deleted; platform admins), newest
+    /// first.
+    pub async fn audit_log(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<audit_log::Model>> {
+        audit::list(self.store.db(), None, filter, page).await
     }
 }
 

@@ -6,7 +6,7 @@ use super::entities::{audit_log, tenants};
 use super::page::{Page, PageRequest};
 use crate::error::{Error, Result};
 use crate::ids::TenantId;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// One tenant's data, for one actor.
@@ -79,24 +79,6 @@ impl TenantStore {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<audit_log::Model>> {
-        let mut q = audit_log::Entity::find().filter(audit_log::Column::TenantId.eq(self.tid()));
-        if let Some(a) = &filter.action {
-            q = q.filter(audit_log::Column::Action.eq(a.as_str()));
-        }
-        if let Some(t) = &filter.object_type {
-            q = q.filter(audit_log::Column::ObjectType.eq(t.as_str()));
-        }
-        if let Some(o) = filter.object_id {
-            q = q.filter(audit_log::Column::ObjectId.eq(o));
-        }
-        if let Some(after) = page.after {
-            q = q.filter(audit_log::Column::Id.lt(after));
-        }
-        let rows = q
-            .order_by_desc(audit_log::Column::Id)
-            .limit(page.limit + 1)
-            .all(self.store.db())
-            .await?;
-        Ok(Page::from_rows(rows, page.limit, |r| r.id))
+        audit::list(self.store.db(), Some(self.tid()), filter, page).await
     }
 }

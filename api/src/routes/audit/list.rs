@@ -83,14 +83,14 @@ impl From<audit_log::Model> for AuditEntry {
 
 crate::list_type!(AuditList, AuditEntry);
 
-/// The tenant's audit log, newest first (owners and admins).
+/// The audit log, newest first: for owners and admins their tenant's; for platform admins the
+/// platform's (tenants created, changed and deleted, platform admins created, their logins).
 #[utoipa::path(get, path = "/v1/audit-log", tag = "audit", params(AuditQuery), responses(
     (status = 200, body = AuditList),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[get("/v1/audit-log")]
 pub async fn list(auth: Authed, q: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
-    let store = auth.tenant(Scope::AuditRead)?;
     let q = q.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = AuditFilter {
@@ -98,6 +98,14 @@ pub async fn list(auth: Authed, q: web::Query<AuditQuery>) -> Result<HttpRespons
         object_type: q.object_type,
         object_id: q.object_id,
     };
-    let page = store.audit_log(&filter, page).await?;
+    let page = if auth.principal.is_platform_admin() {
+        auth.platform(Scope::TenantsRead)?
+            .audit_log(&filter, page)
+            .await?
+    } else {
+        auth.tenant(Scope::AuditRead)?
+            .audit_log(&filter, page)
+            .await?
+    };
     Ok(HttpResponse::Ok().json(AuditList::from_page(page, AuditEntry::from)))
 }
