@@ -120,6 +120,12 @@ pub async fn start(
                 store,
                 auth,
                 limiter,
+                trusted_proxies: cfg
+                    .api
+                    .trusted_proxies
+                    .iter()
+                    .filter_map(|c| mailroom_core::net::Cidr::parse(c))
+                    .collect(),
                 config: cfg.clone(),
             },
         )?;

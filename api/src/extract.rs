@@ -8,12 +8,23 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use mailroom_core::auth::{ClientInfo, Principal, Scope};
+use mailroom_core::net::client_ip;
 use mailroom_core::store::{PlatformStore, TenantStore};
 
-/// Where the request came from.
+/// Where the request came from. Behind a load balancer listed in `api.trusted_proxies`, the
+/// client is taken from `X-Forwarded-For`; otherwise it is the TCP peer.
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: req.peer_addr().map(|a| {
+            let trusted = req
+                .app_data::<web::Data<AppState>>()
+                .map_or(&[][..], |s| &s.trusted_proxies[..]);
+            let forwarded = req
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok());
+            client_ip(a.ip(), forwarded, trusted).to_string()
+        }),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
         user_agent: req
             .headers()

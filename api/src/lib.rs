@@ -29,6 +29,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// The configuration.
     pub config: Arc<Config>,
+    /// Proxies whose `X-Forwarded-For` is believed (parsed `api.trusted_proxies`).
+    pub trusted_proxies: Vec<mailroom_core::net::Cidr>,
 }
 
 /// Starts the HTTP server on `listener`. The returned [`Server`] runs until stopped through its

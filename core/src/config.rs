@@ -61,6 +61,9 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Worker threads of the HTTP server (0: one per core).
     pub workers: usize,
+    /// Load balancers whose `X-Forwarded-For` is believed (CIDRs such as `10.0.0.0/8`). Empty:
+    /// the client is always the TCP peer, and the header is ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Login and token settings.
@@ -137,6 +140,7 @@ impl Default for ApiConfig {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 1 << 20,
             workers: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -237,6 +241,16 @@ impl Config {
             return Err(Error::Config(
                 "jobs.concurrency and jobs.max_attempts must be at least 1".into(),
             ));
+        }
+        if let Some(bad) = self
+            .api
+            .trusted_proxies
+            .iter()
+            .find(|c| crate::net::Cidr::parse(c).is_none())
+        {
+            return Err(Error::Config(format!(
+                "api.trusted_proxies: {bad:?} is not an address or CIDR range"
+            )));
         }
         for (name, v) in [
             ("jwt_secret", &self.jwt_secret),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod jobs;
+pub mod net;
 pub mod ratelimit;
 pub mod secrets;
 pub mod store;

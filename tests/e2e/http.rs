@@ -259,3 +259,45 @@ async fn every_change_is_in_the_audit_log_with_who_what_and_where() {
         .await;
     assert_eq!(page2.body["items"][0]["id"], items[2]["id"]);
 }
+
+#[tokio::test]
+async fn the_client_address_comes_from_trusted_proxies_only() {
+    let direct = TestApp::spawn().await;
+    let behind_lb = TestApp::spawn_with(|c| {
+        c.api.trusted_proxies = vec!["127.0.0.0/8".into()];
+        c.auth.login_max_attempts_per_ip = 3;
+    })
+    .await;
+    for (app, want) in [(&direct, "127.0.0.1"), (&behind_lb, "198.51.100.7")] {
+        let t = app.tenant().await;
+        let r = app
+            .http
+            .post(format!("{}/v1/users", app.base))
+            .bearer_auth(&t.owner_token)
+            .header("x-forwarded-for", "203.0.113.1, 198.51.100.7")
+            .json(&json!({"email": format!("x-{}@{}.test", rand_suffix(), t.slug), "password": PASSWORD, "role": "member"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let log = app
+            .get("/v1/audit-log?action=user.create", &t.owner_token)
+            .await;
+        assert_eq!(log.body["items"][0]["ip"], want);
+    }
+    // Per-address login limits follow the forwarded address: one client locked out, another not.
+    let t = behind_lb.tenant().await;
+    let login = |ip: &'static str| {
+        behind_lb
+            .http
+            .post(format!("{}/v1/auth/login", behind_lb.base))
+            .header("x-forwarded-for", ip)
+            .json(&json!({"email": t.owner_email, "password": PASSWORD}))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(login("192.0.2.10").await.unwrap().status(), 200);
+    }
+    assert_eq!(login("192.0.2.10").await.unwrap().status(), 429);
+    assert_eq!(login("192.0.2.11").await.unwrap().status(), 200);
+}
