@@ -62,30 +62,17 @@ impl Auth {
         let email = email.trim().to_ascii_lowercase();
         let window = self.cfg.login_window_secs;
         let ip_key = format!("login:ip:{}", client.ip.as_deref().unwrap_or("unknown"));
-        let account_key = format!("login:account:{}", sha256_hex(&email));
+        let account_key = account_key(&email);
         self.limiter
             .hit(&ip_key, self.cfg.login_max_attempts_per_ip, window)
             .await?
             .check()?;
-        self.limiter
-            .peek(
-                &account_key,
-                self.cfg.login_max_failures_per_account,
-                window,
-            )
-            .await?
-            .check()?;
+        self.ensure_not_locked(&account_key).await?;
 
         let user = self.sys.user_by_email(&email).await?;
         let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         let Some(user) = user.filter(|_| ok) else {
-            self.limiter
-                .hit(
-                    &account_key,
-                    self.cfg.login_max_failures_per_account,
-                    window,
-                )
-                .await?;
+            self.count_failure(&account_key).await?;
             return Err(Error::Unauthenticated("invalid email or password"));
         };
         let tenant = self.usable_account(&user).await?;
@@ -176,27 +163,13 @@ impl Auth {
         crate::validate::Checker::new()
             .push(crate::validate::password("new_password", new))
             .finish()?;
-        let window = self.cfg.login_window_secs;
-        let account_key = format!("login:account:{}", sha256_hex(&p.email));
-        self.limiter
-            .peek(
-                &account_key,
-                self.cfg.login_max_failures_per_account,
-                window,
-            )
-            .await?
-            .check()?;
+        let account_key = account_key(&p.email);
+        self.ensure_not_locked(&account_key).await?;
         let Some(user) = self.sys.user(p.user_id).await? else {
             return Err(Error::Unauthenticated("user no longer exists"));
         };
         if !verify_password(current, Some(&user.password_hash)).await? {
-            self.limiter
-                .hit(
-                    &account_key,
-                    self.cfg.login_max_failures_per_account,
-                    window,
-                )
-                .await?;
+            self.count_failure(&account_key).await?;
             return Err(Error::invalid(
                 "current_password",
                 "is not the current password",
@@ -324,9 +297,34 @@ impl Auth {
         })
     }
 
+    /// Refuses when the account has had too many failed password checks in the window.
+    async fn ensure_not_locked(&self, account_key: &str) -> Result<()> {
+        let (limit, window) = (
+            self.cfg.login_max_failures_per_account,
+            self.cfg.login_window_secs,
+        );
+        self.limiter.peek(account_key, limit, window).await?.check()
+    }
+
+    /// Counts one failed password check of the account.
+    async fn count_failure(&self, account_key: &str) -> Result<()> {
+        let (limit, window) = (
+            self.cfg.login_max_failures_per_account,
+            self.cfg.login_window_secs,
+        );
+        self.limiter.hit(account_key, limit, window).await?;
+        Ok(())
+    }
+
     fn refresh_ttl(&self) -> Duration {
         Duration::seconds(self.cfg.refresh_token_ttl_secs as i64)
     }
+}
+
+/// The rate-limit key of an account's failed password checks (the email is hashed so Redis
+/// holds no addresses).
+fn account_key(email: &str) -> String {
+    format!("login:account:{}", sha256_hex(email))
 }
 
 fn role_of(user: &users::Model) -> Result<Role> {
