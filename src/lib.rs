@@ -4,10 +4,12 @@
 use mailroom_api::AppState;
 use mailroom_core::auth::Auth;
 use mailroom_core::config::Config;
+use mailroom_core::domains::DomainService;
 use mailroom_core::ratelimit::RateLimiter;
 use mailroom_core::secrets::Secrets;
 use mailroom_core::store::Store;
 use mailroom_worker::Runner;
+use mailroom_worker::jobs::JobContext;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -96,12 +98,17 @@ pub async fn start(
         jobs_task: None,
         shutdown,
     };
+    let secrets = Secrets::load(&cfg)?;
+    let domains = DomainService::new(&cfg, &secrets.master)?;
     if parts.jobs && cfg.jobs.enabled {
-        let runner = Runner::new(store.system(), cfg.jobs.clone());
+        let ctx = JobContext {
+            sys: store.system(),
+            domains: domains.clone(),
+        };
+        let runner = Runner::new(ctx, cfg.jobs.clone());
         running.jobs_task = Some(tokio::spawn(runner.run(shutdown_rx)));
     }
     if parts.api {
-        let secrets = Secrets::load(&cfg)?;
         let limiter = if cfg.redis_url.is_empty() {
             RateLimiter::memory()
         } else {
@@ -120,6 +127,7 @@ pub async fn start(
                 store,
                 auth,
                 limiter,
+                domains,
                 trusted_proxies: cfg
                     .api
                     .trusted_proxies

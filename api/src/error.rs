@@ -101,6 +101,11 @@ impl From<Error> for ApiError {
             Error::Validation(errors) => {
                 Self::invalid(code, "the request has invalid fields", errors)
             }
+            Error::Rejected { field, message, .. } => Self::invalid(
+                code,
+                format!("{field} {message}"),
+                vec![FieldError::new(field, message)],
+            ),
             Error::Unauthenticated(why) => Self::new(StatusCode::UNAUTHORIZED, code, why),
             Error::Forbidden { detail, .. } => Self::new(StatusCode::FORBIDDEN, code, detail),
             Error::RateLimited { retry_after_secs } => Self {

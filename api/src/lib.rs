@@ -25,6 +25,8 @@ pub struct AppState {
     pub store: Store,
     /// Authentication.
     pub auth: Auth,
+    /// DNS, domain settings, DKIM key sealing.
+    pub domains: mailroom_core::domains::DomainService,
     /// Rate limiter (in process or Redis).
     pub limiter: RateLimiter,
     /// The configuration.

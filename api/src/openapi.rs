@@ -38,6 +38,15 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         routes::api_keys::get::get,
         routes::api_keys::delete::delete,
         routes::audit::list::list,
+        routes::domains::list::list,
+        routes::domains::create::create,
+        routes::domains::get::get,
+        routes::domains::update::update,
+        routes::domains::delete::delete,
+        routes::domains::dns_records::dns_records,
+        routes::domains::verify::verify,
+        routes::domains::rotate_dkim::rotate_dkim,
+        routes::events::list::list,
     ),
     modifiers(&Security),
     tags(
@@ -46,6 +55,8 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         (name = "users", description = "People of a tenant"),
         (name = "api-keys", description = "Scoped API keys"),
         (name = "audit", description = "The audit log"),
+        (name = "domains", description = "Custom domains, proved by DNS"),
+        (name = "events", description = "What happened in the tenant (delivered by webhooks later)"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

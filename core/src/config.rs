@@ -49,6 +49,98 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// First platform admin, created at start when both are set and no such user exists.
     pub bootstrap: BootstrapConfig,
+    /// The name this deployment's mail servers answer to (MX target, autoconfig, SRV targets).
+    pub public_hostname: String,
+    /// DNS resolution (domain verification, later SPF/DKIM/DMARC).
+    pub dns: DnsConfig,
+    /// Custom domains: what tenants must publish and how often it is re-checked.
+    pub domains: DomainsConfig,
+}
+
+/// DNS resolution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Name servers as `ip:port` (`MAILROOM_DNS_NAMESERVERS=127.0.0.1:5353,…`); empty: the
+    /// system's (`/etc/resolv.conf`).
+    pub nameservers: Vec<String>,
+    /// Time to wait for one answer, in milliseconds.
+    pub timeout_ms: u64,
+    /// Tries per query and name server.
+    pub attempts: usize,
+}
+
+/// Custom domains.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DomainsConfig {
+    /// Label under which the ownership TXT record is published (`_mailroom.<domain>`).
+    pub verification_prefix: String,
+    /// MX hosts tenants must point to; empty: `public_hostname`.
+    pub mx_hosts: Vec<String>,
+    /// Domain SPF records must `include:`; empty: `_spf.<public_hostname>`.
+    pub spf_include: String,
+    /// DMARC policy suggested for new domains: `none`, `quarantine` or `reject`.
+    pub dmarc_policy: String,
+    /// How long a rotated-out DKIM key keeps signing after its successor is seen in DNS.
+    pub dkim_rotation_grace_secs: u64,
+    /// Re-check interval of pending domains.
+    pub pending_recheck_secs: u64,
+    /// How long pending domains are re-checked at that interval before falling back to daily.
+    pub pending_window_secs: u64,
+    /// Re-check interval of verified domains (and of pending ones past the window).
+    pub verified_recheck_secs: u64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            nameservers: Vec::new(),
+            timeout_ms: 3000,
+            attempts: 2,
+        }
+    }
+}
+
+impl Default for DomainsConfig {
+    fn default() -> Self {
+        Self {
+            verification_prefix: "_mailroom".into(),
+            mx_hosts: Vec::new(),
+            spf_include: String::new(),
+            dmarc_policy: "quarantine".into(),
+            dkim_rotation_grace_secs: 7 * 24 * 3600,
+            pending_recheck_secs: 300,
+            pending_window_secs: 72 * 3600,
+            verified_recheck_secs: 24 * 3600,
+        }
+    }
+}
+
+impl DomainsConfig {
+    /// MX hosts in effect.
+    pub fn mx_hosts(&self, public_hostname: &str) -> Vec<String> {
+        if self.mx_hosts.is_empty() {
+            vec![public_hostname.to_ascii_lowercase()]
+        } else {
+            self.mx_hosts
+                .iter()
+                .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+                .collect()
+        }
+    }
+
+    /// SPF include domain in effect.
+    pub fn spf_include(&self, public_hostname: &str) -> String {
+        if self.spf_include.is_empty() {
+            format!("_spf.{}", public_hostname.to_ascii_lowercase())
+        } else {
+            self.spf_include
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase()
+        }
+    }
 }
 
 /// REST API settings.
@@ -102,6 +194,8 @@ pub struct JobsConfig {
     pub backoff_max_secs: u64,
     /// Delay between deleting a tenant and purging its data, in seconds.
     pub tenant_purge_delay_secs: u64,
+    /// How often periodic work (domain re-checks) is looked for, in seconds.
+    pub scheduler_interval_secs: u64,
 }
 
 /// First platform admin.
@@ -130,6 +224,9 @@ impl Default for Config {
             auth: AuthConfig::default(),
             jobs: JobsConfig::default(),
             bootstrap: BootstrapConfig::default(),
+            public_hostname: "localhost".into(),
+            dns: DnsConfig::default(),
+            domains: DomainsConfig::default(),
         }
     }
 }
@@ -168,6 +265,7 @@ impl Default for JobsConfig {
             backoff_base_secs: 10,
             backoff_max_secs: 6 * 3600,
             tenant_purge_delay_secs: 0,
+            scheduler_interval_secs: 30,
         }
     }
 }
@@ -251,6 +349,29 @@ impl Config {
             return Err(Error::Config(format!(
                 "api.trusted_proxies: {bad:?} is not an address or CIDR range"
             )));
+        }
+        if let Some(bad) = self
+            .dns
+            .nameservers
+            .iter()
+            .find(|n| n.parse::<std::net::SocketAddr>().is_err())
+        {
+            return Err(Error::Config(format!(
+                "dns.nameservers: {bad:?} is not ip:port"
+            )));
+        }
+        if !matches!(
+            self.domains.dmarc_policy.as_str(),
+            "none" | "quarantine" | "reject"
+        ) {
+            return Err(Error::Config(
+                "domains.dmarc_policy must be none, quarantine or reject".into(),
+            ));
+        }
+        if self.dns.timeout_ms == 0 || self.dns.attempts == 0 {
+            return Err(Error::Config(
+                "dns.timeout_ms and dns.attempts must be at least 1".into(),
+            ));
         }
         for (name, v) in [
             ("jwt_secret", &self.jwt_secret),

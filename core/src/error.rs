@@ -37,6 +37,13 @@ pub enum Error {
     /// The input is invalid; lists every offending field.
     #[error("invalid input")]
     Validation(Vec<FieldError>),
+    /// One field holds a value refused for a specific, stable reason (`public_suffix`).
+    #[error("{field}: {message}")]
+    Rejected {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
     /// No valid credentials were presented.
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -70,6 +77,7 @@ impl Error {
             Error::NotFound => "not_found",
             Error::Conflict { code, .. } => code,
             Error::Validation(_) => "validation_failed",
+            Error::Rejected { code, .. } => code,
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden { code, .. } => code,
             Error::RateLimited { .. } => "rate_limited",

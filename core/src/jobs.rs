@@ -20,6 +20,8 @@ use uuid::Uuid;
 
 /// Purges a deleted tenant's data. Payload: `{"tenant_id": "…"}`.
 pub const TENANT_PURGE: &str = "tenant.purge";
+/// Re-checks a domain's DNS records. Payload: `{"domain_id": "…"}`; the job's tenant is set.
+pub const DOMAIN_CHECK: &str = "domain.check";
 /// Default attempts before a job is dead.
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
 

@@ -6,6 +6,9 @@
 
 pub mod auth;
 pub mod config;
+pub mod crypto;
+pub mod dns;
+pub mod domains;
 pub mod error;
 pub mod ids;
 pub mod jobs;

@@ -6,6 +6,7 @@ mod m20261126_000001_create_tenants_and_users;
 mod m20261126_000002_create_auth_tables;
 mod m20261126_000003_create_audit_log;
 mod m20261126_000004_create_jobs;
+mod m20261126_000005_create_domains;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_auth_tables::Migration),
             Box::new(m20261126_000003_create_audit_log::Migration),
             Box::new(m20261126_000004_create_jobs::Migration),
+            Box::new(m20261126_000005_create_domains::Migration),
         ]
     }
 }

@@ -7,6 +7,8 @@ mod api_keys;
 mod auth;
 mod cli;
 mod common;
+mod dns;
+mod domains;
 mod http;
 mod isolation;
 mod jobs;

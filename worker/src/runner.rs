@@ -1,7 +1,7 @@
 //! The job runner loop: claims due jobs, runs up to `concurrency` at once, records the outcome
 //! with exponential backoff, and stops claiming on shutdown while letting running jobs finish.
 
-use crate::jobs::{JobError, dispatch};
+use crate::jobs::{JobContext, JobError, dispatch};
 use mailroom_core::config::JobsConfig;
 use mailroom_core::jobs::{FailOutcome, backoff};
 use mailroom_core::store::SystemStore;
@@ -18,20 +18,22 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// A job runner.
 pub struct Runner {
     sys: SystemStore,
+    ctx: JobContext,
     cfg: JobsConfig,
     id: String,
 }
 
 impl Runner {
     /// A runner named uniquely for this process.
-    pub fn new(sys: SystemStore, cfg: JobsConfig) -> Self {
+    pub fn new(ctx: JobContext, cfg: JobsConfig) -> Self {
+        let sys = ctx.sys.clone();
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
         let id = format!(
             "{host}:{}:{}",
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        Self { sys, cfg, id }
+        Self { sys, ctx, cfg, id }
     }
 
     /// This runner's name, as written to `jobs.locked_by`.
@@ -46,6 +48,8 @@ impl Runner {
         let idle = Duration::from_millis(self.cfg.poll_interval_ms.max(10));
         let mut running: JoinSet<()> = JoinSet::new();
         let mut last_bury = tokio::time::Instant::now() - BURY_EVERY;
+        let schedule_every = Duration::from_secs(self.cfg.scheduler_interval_secs.max(1));
+        let mut last_schedule = tokio::time::Instant::now() - schedule_every;
         while !*shutdown.borrow() {
             while running.try_join_next().is_some() {}
             if last_bury.elapsed() >= BURY_EVERY {
@@ -56,6 +60,18 @@ impl Runner {
                         tracing::warn!(count = n, "jobs marked dead after their worker was lost")
                     }
                     Err(e) => tracing::warn!(error = %e, "could not bury abandoned jobs"),
+                }
+            }
+            if last_schedule.elapsed() >= schedule_every {
+                last_schedule = tokio::time::Instant::now();
+                match self
+                    .sys
+                    .schedule_domain_checks(500, chrono::Duration::minutes(30))
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(count = n, "domain re-checks scheduled"),
+                    Err(e) => tracing::warn!(error = %e, "could not schedule domain re-checks"),
                 }
             }
             let free = self.cfg.concurrency.saturating_sub(running.len());
@@ -72,8 +88,8 @@ impl Runner {
             };
             let got = claimed.len();
             for job in claimed {
-                let (sys, cfg, id) = (self.sys.clone(), self.cfg.clone(), self.id.clone());
-                running.spawn(async move { execute(&sys, &cfg, &id, job).await });
+                let (ctx, cfg, id) = (self.ctx.clone(), self.cfg.clone(), self.id.clone());
+                running.spawn(async move { execute(&ctx, &cfg, &id, job).await });
             }
             if got == 0 || got < free {
                 tokio::select! {
@@ -93,9 +109,10 @@ impl Runner {
     }
 }
 
-async fn execute(sys: &SystemStore, cfg: &JobsConfig, runner: &str, job: jobs::Model) {
+async fn execute(ctx: &JobContext, cfg: &JobsConfig, runner: &str, job: jobs::Model) {
+    let sys = &ctx.sys;
     let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempts);
-    let result = dispatch(sys, &job).await;
+    let result = dispatch(ctx, &job).await;
     let outcome = match result {
         Ok(()) => match sys.complete_job(job.id, runner).await {
             Ok(true) => {

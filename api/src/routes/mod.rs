@@ -3,6 +3,8 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod domains;
+pub mod events;
 pub mod health;
 pub mod me;
 pub mod tenants;
@@ -39,7 +41,16 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(api_keys::create::create)
         .service(api_keys::get::get)
         .service(api_keys::delete::delete)
-        .service(audit::list::list);
+        .service(audit::list::list)
+        .service(domains::list::list)
+        .service(domains::create::create)
+        .service(domains::get::get)
+        .service(domains::update::update)
+        .service(domains::delete::delete)
+        .service(domains::dns_records::dns_records)
+        .service(domains::verify::verify)
+        .service(domains::rotate_dkim::rotate_dkim)
+        .service(events::list::list);
 }
 
 /// `?limit=&cursor=` of every list.

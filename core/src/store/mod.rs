@@ -10,6 +10,7 @@ pub mod entities;
 
 mod api_keys;
 mod audit;
+mod domains;
 mod page;
 mod platform;
 mod system;
@@ -18,6 +19,7 @@ mod users;
 
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use audit::{Actor, ActorKind, AuditFilter};
+pub use domains::{DomainView, Verification};
 pub use page::{Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
 pub use system::SystemStore;

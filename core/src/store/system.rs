@@ -3,7 +3,8 @@
 
 use super::audit::{self, Actor};
 use super::entities::{
-    api_keys, audit_log, jobs as job_rows, refresh_tokens, sessions, tenants, users,
+    api_keys, audit_log, dkim_keys, domains, events, jobs as job_rows, refresh_tokens, sessions,
+    tenants, users,
 };
 use super::platform::PlatformStore;
 use super::users::{delete_user_rows, revoke_user_sessions};
@@ -13,7 +14,9 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -351,6 +354,18 @@ impl SystemStore {
             .exec(&*tx)
             .await?;
         delete_user_rows(&*tx, &user_ids).await?;
+        dkim_keys::Entity::delete_many()
+            .filter(dkim_keys::Column::TenantId.eq(tenant))
+            .exec(&*tx)
+            .await?;
+        domains::Entity::delete_many()
+            .filter(domains::Column::TenantId.eq(tenant))
+            .exec(&*tx)
+            .await?;
+        events::Entity::delete_many()
+            .filter(events::Column::TenantId.eq(tenant))
+            .exec(&*tx)
+            .await?;
         audit_log::Entity::delete_many()
             .filter(audit_log::Column::TenantId.eq(tenant))
             .exec(&*tx)
@@ -358,6 +373,61 @@ impl SystemStore {
         tenants::Entity::delete_by_id(tenant).exec(&*tx).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// A tenant store acting as Mailroom itself, for a job working on a tenant's data; `None`
+    /// when the tenant is gone or deleted.
+    pub async fn tenant_for_job(
+        &self,
+        tenant: Uuid,
+        job: &str,
+    ) -> Result<Option<super::TenantStore>> {
+        if self.live_tenant(tenant).await?.is_none() {
+            return Ok(None);
+        }
+        let id = crate::ids::TenantId::from_uuid(tenant);
+        Ok(Some(super::TenantStore::new(
+            self.store.clone(),
+            id,
+            Actor::system(job),
+        )))
+    }
+
+    /// Enqueues a `domain.check` job for every domain whose re-check is due (at most `limit`)
+    /// and returns how many. Each domain is taken with a conditional update, so several workers
+    /// scheduling at once never enqueue the same check twice.
+    pub async fn schedule_domain_checks(&self, limit: u64, hold: Duration) -> Result<usize> {
+        let now = Utc::now().timestamp_millis();
+        let due = domains::Entity::find()
+            .filter(domains::Column::NextCheckAt.lte(now))
+            .order_by_asc(domains::Column::NextCheckAt)
+            .limit(limit)
+            .all(self.store.db())
+            .await?;
+        let mut n = 0;
+        for d in due {
+            let tx = self.store.tx().await?;
+            // Until the job records the real next time, hold the domain off the schedule.
+            let taken = domains::Entity::update_many()
+                .col_expr(
+                    domains::Column::NextCheckAt,
+                    Expr::value(now + hold.num_milliseconds()),
+                )
+                .filter(domains::Column::Id.eq(d.id))
+                .filter(domains::Column::NextCheckAt.eq(d.next_check_at))
+                .exec(&*tx)
+                .await?;
+            if taken.rows_affected == 1 {
+                let job =
+                    crate::jobs::NewJob::new(crate::jobs::DOMAIN_CHECK, json!({"domain_id": d.id}))
+                        .tenant(d.tenant_id)
+                        .max_attempts(3);
+                crate::jobs::enqueue(&*tx, job).await?;
+                n += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(n)
     }
 
     /// A job by id.

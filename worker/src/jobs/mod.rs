@@ -1,8 +1,10 @@
 //! Job handlers, one file each, dispatched by kind.
 
+mod domain_check;
 mod tenant_purge;
 
-use mailroom_core::jobs::TENANT_PURGE;
+use mailroom_core::domains::DomainService;
+use mailroom_core::jobs::{DOMAIN_CHECK, TENANT_PURGE};
 use mailroom_core::store::SystemStore;
 use mailroom_core::store::entities::jobs;
 
@@ -23,10 +25,20 @@ impl From<mailroom_core::Error> for JobError {
     }
 }
 
+/// What job handlers work with.
+#[derive(Clone)]
+pub struct JobContext {
+    /// The unscoped store.
+    pub sys: SystemStore,
+    /// DNS and domain settings.
+    pub domains: DomainService,
+}
+
 /// Runs one job. Handlers are idempotent: a job may run again after a crash.
-pub async fn dispatch(sys: &SystemStore, job: &jobs::Model) -> Result<(), JobError> {
+pub async fn dispatch(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobError> {
     match job.kind.as_str() {
-        TENANT_PURGE => tenant_purge::run(sys, job).await,
+        TENANT_PURGE => tenant_purge::run(&ctx.sys, job).await,
+        DOMAIN_CHECK => domain_check::run(ctx, job).await,
         other => Err(JobError::Permanent(format!(
             "no handler for job kind {other:?}"
         ))),

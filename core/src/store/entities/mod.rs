@@ -3,6 +3,9 @@
 
 pub mod api_keys;
 pub mod audit_log;
+pub mod dkim_keys;
+pub mod domains;
+pub mod events;
 pub mod jobs;
 pub mod refresh_tokens;
 pub mod sessions;

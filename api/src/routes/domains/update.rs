@@ -1,0 +1,42 @@
+use super::DomainResponse;
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+use crate::extract::Authed;
+use actix_web::{HttpResponse, patch, web};
+use mailroom_core::auth::Scope;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Changes to a domain.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDomainRequest {
+    /// DMARC policy to suggest: `none`, `quarantine` or `reject`.
+    #[serde(default)]
+    pub dmarc_policy: Option<String>,
+}
+
+/// Changes a domain's settings.
+#[utoipa::path(patch, path = "/v1/domains/{id}", tag = "domains", params(("id" = Uuid, Path, description = "Domain id")),
+    request_body = UpdateDomainRequest, responses(
+    (status = 200, body = DomainResponse),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[patch("/v1/domains/{id}")]
+pub async fn update(
+    auth: Authed,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateDomainRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let v = auth
+        .tenant(Scope::DomainsWrite)?
+        .update_domain(id.into_inner(), body.into_inner().dmarc_policy)
+        .await?;
+    Ok(HttpResponse::Ok().json(DomainResponse::new(
+        v,
+        &state.domains.cfg.verification_prefix,
+    )))
+}

@@ -1,0 +1,630 @@
+//! Custom domains, through the tenant-scoped store.
+
+use super::entities::{dkim_keys, domains, events, tenants};
+use super::page::{Page, PageRequest};
+use super::{TenantStore, Tx, on_unique};
+use crate::domains::dkim::{self, Algorithm};
+use crate::domains::records::{self, DkimEntry, Plan, RecordCheck, Status};
+use crate::domains::{DomainService, normalize};
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use std::collections::HashSet;
+use uuid::Uuid;
+
+/// A domain as the API shows it.
+#[derive(Debug, Clone)]
+pub struct DomainView {
+    /// The row.
+    pub domain: domains::Model,
+    /// Its DKIM keys, oldest first (private keys stay sealed).
+    pub keys: Vec<dkim_keys::Model>,
+    /// Another tenant holds this name verified: this claim can never be verified.
+    pub owned_elsewhere: bool,
+}
+
+impl DomainView {
+    /// `pending`, `verified` or `owned_by_another_tenant`.
+    pub fn status(&self) -> &str {
+        if self.domain.status == "pending" && self.owned_elsewhere {
+            "owned_by_another_tenant"
+        } else {
+            &self.domain.status
+        }
+    }
+
+    /// The records of the last check.
+    pub fn last_checks(&self) -> Vec<RecordCheck> {
+        self.domain
+            .check_results
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default()
+    }
+
+    /// Verified, and its MX records are right (as of the last check).
+    pub fn ready_to_receive(&self) -> bool {
+        self.domain.status == "verified" && records::purpose_ok(&self.last_checks(), "mx")
+    }
+
+    /// Verified, and SPF and the signing DKIM key are published (as of the last check).
+    pub fn ready_to_send(&self) -> bool {
+        let c = self.last_checks();
+        self.domain.status == "verified"
+            && records::purpose_ok(&c, "spf")
+            && records::purpose_ok(&c, "dkim")
+    }
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    /// The domain after the check.
+    pub view: DomainView,
+    /// Every record with its status.
+    pub records: Vec<RecordCheck>,
+}
+
+impl TenantStore {
+    /// The tenant's domains in creation order.
+    pub async fn list_domains(&self, page: PageRequest) -> Result<Page<DomainView>> {
+        let mut q = domains::Entity::find().filter(domains::Column::TenantId.eq(self.tid()));
+        if let Some(after) = page.after {
+            q = q.filter(domains::Column::Id.gt(after));
+        }
+        let rows = q
+            .order_by_asc(domains::Column::Id)
+            .limit(page.limit + 1)
+            .all(self.store.db())
+            .await?;
+        let page = Page::from_rows(rows, page.limit, |d| d.id);
+        let ids: Vec<Uuid> = page.items.iter().map(|d| d.id).collect();
+        let mut keys = dkim_keys::Entity::find()
+            .filter(dkim_keys::Column::TenantId.eq(self.tid()))
+            .filter(dkim_keys::Column::DomainId.is_in(ids))
+            .order_by_asc(dkim_keys::Column::Id)
+            .all(self.store.db())
+            .await?;
+        let elsewhere = self
+            .names_verified_elsewhere(
+                self.store.db(),
+                page.items.iter().map(|d| d.name.clone()).collect(),
+            )
+            .await?;
+        Ok(page.map(|d| {
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut keys)
+                .into_iter()
+                .partition(|k| k.domain_id == d.id);
+            keys = rest;
+            let owned_elsewhere = elsewhere.contains(&d.name);
+            DomainView {
+                domain: d,
+                keys: mine,
+                owned_elsewhere,
+            }
+        }))
+    }
+
+    /// One domain of the tenant.
+    pub async fn domain(&self, id: Uuid) -> Result<DomainView> {
+        self.domain_on(self.store.db(), id).await
+    }
+
+    async fn domain_on<C: ConnectionTrait>(&self, c: &C, id: Uuid) -> Result<DomainView> {
+        let domain = domains::Entity::find_by_id(id)
+            .filter(domains::Column::TenantId.eq(self.tid()))
+            .one(c)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let keys = dkim_keys::Entity::find()
+            .filter(dkim_keys::Column::TenantId.eq(self.tid()))
+            .filter(dkim_keys::Column::DomainId.eq(id))
+            .order_by_asc(dkim_keys::Column::Id)
+            .all(c)
+            .await?;
+        let owned_elsewhere = !self
+            .names_verified_elsewhere(c, vec![domain.name.clone()])
+            .await?
+            .is_empty();
+        Ok(DomainView {
+            domain,
+            keys,
+            owned_elsewhere,
+        })
+    }
+
+    /// Which of `names` another tenant holds verified. Reveals only that, never the tenant.
+    async fn names_verified_elsewhere<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        names: Vec<String>,
+    ) -> Result<HashSet<String>> {
+        if names.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let held: Vec<String> = domains::Entity::find()
+            .select_only()
+            .column(domains::Column::Name)
+            .filter(domains::Column::Name.is_in(names))
+            .filter(domains::Column::Status.eq("verified"))
+            .filter(domains::Column::TenantId.ne(self.tid()))
+            .into_tuple()
+            .all(c)
+            .await?;
+        Ok(held.into_iter().collect())
+    }
+
+    /// Adds a domain: normalises the name, checks the plan limit, and creates its ownership
+    /// token and DKIM keys (RSA-2048 and Ed25519, private keys sealed).
+    pub async fn create_domain(&self, svc: &DomainService, raw_name: &str) -> Result<DomainView> {
+        let name = normalize(raw_name)?;
+        if !self
+            .names_verified_elsewhere(self.store.db(), vec![name.ascii.clone()])
+            .await?
+            .is_empty()
+        {
+            return Err(Error::conflict(
+                "domain_owned_by_another_tenant",
+                format!(
+                    "{} is verified by another tenant; it can be added again once they remove it",
+                    name.ascii
+                ),
+            ));
+        }
+        let (rsa, ed) = tokio::try_join!(
+            dkim::generate(Algorithm::Rsa),
+            dkim::generate(Algorithm::Ed25519)
+        )?;
+        let now = Utc::now();
+        let tx = self.store.tx().await?;
+        let tenant = tenants::Entity::find_by_id(self.tid())
+            .one(&*tx)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if let Some(max) = tenant.max_domains {
+            let count = domains::Entity::find()
+                .filter(domains::Column::TenantId.eq(self.tid()))
+                .count(&*tx)
+                .await?;
+            if count as i64 >= max {
+                return Err(Error::PlanLimit(format!(
+                    "the plan allows {max} domains; remove one or raise the limit"
+                )));
+            }
+        }
+        let token = crate::secrets::random_bytes::<16>()?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        let domain = domains::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            name: Set(name.ascii.clone()),
+            unicode_name: Set(name.unicode.clone()),
+            status: Set("pending".into()),
+            verification_token: Set(token),
+            dmarc_policy: Set(svc.cfg.dmarc_policy.clone()),
+            verified_at: Set(None),
+            last_checked_at: Set(None),
+            next_check_at: Set(now.timestamp_millis()),
+            check_results: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&*tx)
+        .await
+        .map_err(|e| on_unique(e, "domain_exists", "this tenant already has this domain"))?;
+        for key in [rsa, ed] {
+            self.insert_key(&tx, svc, &domain, key, "active", now)
+                .await?;
+        }
+        self.audit(
+            &*tx,
+            "domain.create",
+            "domain",
+            Some(domain.id),
+            json!({"name": domain.name}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.domain(domain.id).await
+    }
+
+    async fn insert_key(
+        &self,
+        tx: &Tx,
+        svc: &DomainService,
+        domain: &domains::Model,
+        key: dkim::KeyPair,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> Result<dkim_keys::Model> {
+        let id = new_id();
+        let selector = dkim::new_selector(key.algorithm, now)?;
+        let sealed = svc.sealer.seal(id.as_bytes(), &key.private_pkcs8)?;
+        Ok(dkim_keys::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(self.tid()),
+            domain_id: Set(domain.id),
+            selector: Set(selector),
+            algorithm: Set(key.algorithm.as_str().into()),
+            public_key: Set(key.public_b64),
+            private_key: Set(sealed),
+            status: Set(status.into()),
+            created_at: Set(now),
+            activated_at: Set((status == "active").then_some(now)),
+            retire_at: Set(None),
+        }
+        .insert(&**tx)
+        .await?)
+    }
+
+    /// Changes the DMARC policy suggested for a domain.
+    pub async fn update_domain(
+        &self,
+        id: Uuid,
+        dmarc_policy: Option<String>,
+    ) -> Result<DomainView> {
+        let tx = self.store.tx().await?;
+        let view = self.domain_on(&*tx, id).await?;
+        if let Some(p) = dmarc_policy {
+            if !matches!(p.as_str(), "none" | "quarantine" | "reject") {
+                return Err(Error::invalid(
+                    "dmarc_policy",
+                    "must be none, quarantine or reject",
+                ));
+            }
+            let mut am: domains::ActiveModel = view.domain.into();
+            am.dmarc_policy = Set(p.clone());
+            am.updated_at = Set(Utc::now());
+            am.update(&*tx).await?;
+            self.audit(
+                &*tx,
+                "domain.update",
+                "domain",
+                Some(id),
+                json!({"dmarc_policy": p}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.domain(id).await
+    }
+
+    /// Removes a domain and its keys; a verified name becomes free for others.
+    pub async fn delete_domain(&self, id: Uuid) -> Result<()> {
+        let tx = self.store.tx().await?;
+        let view = self.domain_on(&*tx, id).await?;
+        dkim_keys::Entity::delete_many()
+            .filter(dkim_keys::Column::TenantId.eq(self.tid()))
+            .filter(dkim_keys::Column::DomainId.eq(id))
+            .exec(&*tx)
+            .await?;
+        domains::Entity::delete_many()
+            .filter(domains::Column::TenantId.eq(self.tid()))
+            .filter(domains::Column::Id.eq(id))
+            .exec(&*tx)
+            .await?;
+        self.audit(
+            &*tx,
+            "domain.delete",
+            "domain",
+            Some(id),
+            json!({"name": view.domain.name}),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    fn plan(&self, svc: &DomainService, view: &DomainView) -> Plan {
+        let dkim = view
+            .keys
+            .iter()
+            .filter(|k| k.status != "retired")
+            .filter_map(|k| {
+                let algorithm = Algorithm::parse(&k.algorithm)?;
+                // Required: the RSA key that signs and a new RSA key being rotated in. Ed25519 is
+                // signed alongside RSA and recommended; a retiring key may be removed from DNS.
+                let required = algorithm == Algorithm::Rsa
+                    && matches!(k.status.as_str(), "active" | "pending");
+                Some(DkimEntry {
+                    selector: k.selector.clone(),
+                    algorithm,
+                    public_b64: k.public_key.clone(),
+                    required,
+                })
+            })
+            .collect();
+        Plan {
+            domain: view.domain.name.clone(),
+            verification_prefix: svc.cfg.verification_prefix.clone(),
+            token: view.domain.verification_token.clone(),
+            mx_hosts: svc.cfg.mx_hosts(&svc.public_hostname),
+            spf_include: svc.cfg.spf_include(&svc.public_hostname),
+            public_hostname: svc.public_hostname.clone(),
+            dmarc_policy: view.domain.dmarc_policy.clone(),
+            dkim,
+        }
+    }
+
+    /// Checks every record of a domain against DNS now, changing nothing.
+    pub async fn dns_records(&self, svc: &DomainService, id: Uuid) -> Result<Vec<RecordCheck>> {
+        let view = self.domain(id).await?;
+        Ok(self.plan(svc, &view).check(&svc.dns).await)
+    }
+
+    /// Checks every record now and acts on the result, in one transaction: the domain becomes
+    /// verified when its ownership record matches (unless another tenant holds it), a rotated-in
+    /// DKIM key becomes active once seen, the key it replaces starts its grace period, and a
+    /// verified domain whose required records break raises `domain.dns_error`.
+    pub async fn verify_domain(&self, svc: &DomainService, id: Uuid) -> Result<Verification> {
+        let before = self.domain(id).await?;
+        let records = self.plan(svc, &before).check(&svc.dns).await;
+        let now = Utc::now();
+        let tx = self.store.tx().await?;
+        let view = self.domain_on(&*tx, id).await?;
+        let mut d = view.domain.clone();
+
+        if records::ownership_ok(&records) && d.status == "pending" && !view.owned_elsewhere {
+            let won = domains::Entity::update_many()
+                .col_expr(
+                    domains::Column::Status,
+                    sea_orm::sea_query::Expr::value("verified"),
+                )
+                .col_expr(
+                    domains::Column::VerifiedAt,
+                    sea_orm::sea_query::Expr::value(Some(now)),
+                )
+                .filter(domains::Column::Id.eq(id))
+                .filter(domains::Column::TenantId.eq(self.tid()))
+                .filter(domains::Column::Status.eq("pending"))
+                .exec(&*tx)
+                .await;
+            match won {
+                Ok(r) if r.rows_affected == 1 => {
+                    d.status = "verified".into();
+                    d.verified_at = Some(now);
+                    self.event(&*tx, "domain.verified", id, json!({"name": d.name}))
+                        .await?;
+                    self.audit(
+                        &*tx,
+                        "domain.verified",
+                        "domain",
+                        Some(id),
+                        json!({"name": d.name}),
+                    )
+                    .await?;
+                }
+                Ok(_) => {}
+                // Another tenant verified the same name a moment earlier: the unique index
+                // decided. The transaction is unusable after the violation on Postgres.
+                Err(e)
+                    if matches!(
+                        e.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) =>
+                {
+                    drop(tx);
+                    return Ok(Verification {
+                        view: self.domain(id).await?,
+                        records,
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+
+        self.advance_dkim(&tx, &view.keys, &records, now, svc)
+            .await?;
+
+        if d.status == "verified" {
+            let failing = |checks: &[RecordCheck]| -> Vec<String> {
+                checks
+                    .iter()
+                    .filter(|c| c.required && c.status != Status::Ok)
+                    .map(|c| format!("{} {}", c.purpose, c.name))
+                    .collect()
+            };
+            let (was, is) = (failing(&view.last_checks()), failing(&records));
+            if !is.is_empty() && is != was {
+                tracing::warn!(domain = %d.name, failing = ?is, "verified domain has DNS errors");
+                self.event(
+                    &*tx,
+                    "domain.dns_error",
+                    id,
+                    json!({"name": d.name, "failing": is}),
+                )
+                .await?;
+            } else if is.is_empty() && !was.is_empty() && view.domain.check_results.is_some() {
+                self.event(&*tx, "domain.dns_recovered", id, json!({"name": d.name}))
+                    .await?;
+            }
+        }
+
+        let next = if d.status == "pending"
+            && now - d.created_at < Duration::seconds(svc.cfg.pending_window_secs as i64)
+        {
+            svc.cfg.pending_recheck_secs
+        } else {
+            svc.cfg.verified_recheck_secs
+        };
+        let mut am: domains::ActiveModel = view.domain.clone().into();
+        am.status = Set(d.status.clone());
+        am.verified_at = Set(d.verified_at);
+        am.last_checked_at = Set(Some(now));
+        am.next_check_at = Set(now.timestamp_millis() + next as i64 * 1000);
+        am.check_results = Set(Some(serde_json::to_string(&records).unwrap_or_default()));
+        am.updated_at = Set(now);
+        am.update(&*tx).await?;
+        tx.commit().await?;
+        Ok(Verification {
+            view: self.domain(id).await?,
+            records,
+        })
+    }
+
+    /// DKIM rotation steps driven by what DNS shows.
+    async fn advance_dkim(
+        &self,
+        tx: &Tx,
+        keys: &[dkim_keys::Model],
+        records: &[RecordCheck],
+        now: DateTime<Utc>,
+        svc: &DomainService,
+    ) -> Result<()> {
+        let published = |k: &dkim_keys::Model| {
+            records.iter().any(|r| {
+                r.purpose == "dkim"
+                    && r.name.starts_with(&format!("{}._domainkey.", k.selector))
+                    && r.status == Status::Ok
+            })
+        };
+        let grace = Duration::seconds(svc.cfg.dkim_rotation_grace_secs as i64);
+        for new in keys
+            .iter()
+            .filter(|k| k.status == "pending" && published(k))
+        {
+            for old in keys
+                .iter()
+                .filter(|k| k.status == "active" && k.algorithm == new.algorithm)
+            {
+                let mut am: dkim_keys::ActiveModel = old.clone().into();
+                am.status = Set("retiring".into());
+                am.retire_at = Set(Some(now + grace));
+                am.update(&**tx).await?;
+            }
+            let mut am: dkim_keys::ActiveModel = new.clone().into();
+            am.status = Set("active".into());
+            am.activated_at = Set(Some(now));
+            am.update(&**tx).await?;
+            self.event(
+                &**tx,
+                "domain.dkim_rotated",
+                new.domain_id,
+                json!({"selector": new.selector, "algorithm": new.algorithm}),
+            )
+            .await?;
+        }
+        for old in keys
+            .iter()
+            .filter(|k| k.status == "retiring" && k.retire_at.is_some_and(|t| t <= now))
+        {
+            let mut am: dkim_keys::ActiveModel = old.clone().into();
+            am.status = Set("retired".into());
+            // A retired key never signs again: its private half is destroyed.
+            am.private_key = Set(String::new());
+            am.update(&**tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts a DKIM rotation: a new key with a new selector. The current key keeps signing until
+    /// the new record is seen in DNS; then it is retired after the grace period.
+    pub async fn rotate_dkim(
+        &self,
+        svc: &DomainService,
+        id: Uuid,
+        algorithm: Algorithm,
+    ) -> Result<DomainView> {
+        let view = self.domain(id).await?;
+        if view
+            .keys
+            .iter()
+            .any(|k| k.status == "pending" && k.algorithm == algorithm.as_str())
+        {
+            return Err(Error::conflict(
+                "rotation_in_progress",
+                "a new key is already waiting to be published; publish it and verify, or remove the domain's pending key first",
+            ));
+        }
+        let key = dkim::generate(algorithm).await?;
+        let now = Utc::now();
+        let tx = self.store.tx().await?;
+        let fresh = self.domain_on(&*tx, id).await?;
+        let k = self
+            .insert_key(&tx, svc, &fresh.domain, key, "pending", now)
+            .await?;
+        self.audit(
+            &*tx,
+            "domain.dkim_rotate",
+            "domain",
+            Some(id),
+            json!({"selector": k.selector, "algorithm": k.algorithm}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.domain(id).await
+    }
+
+    /// Opens a domain's signing keys (for the outbound pipeline): the active and retiring ones.
+    pub async fn signing_keys(
+        &self,
+        svc: &DomainService,
+        id: Uuid,
+    ) -> Result<Vec<(String, Algorithm, Vec<u8>)>> {
+        let view = self.domain(id).await?;
+        let mut out = Vec::new();
+        for k in view
+            .keys
+            .iter()
+            .filter(|k| matches!(k.status.as_str(), "active" | "retiring"))
+        {
+            let Some(alg) = Algorithm::parse(&k.algorithm) else {
+                continue;
+            };
+            out.push((
+                k.selector.clone(),
+                alg,
+                svc.sealer.open(k.id.as_bytes(), &k.private_key)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn event<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        kind: &str,
+        object: Uuid,
+        payload: serde_json::Value,
+    ) -> Result<()> {
+        events::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            kind: Set(kind.into()),
+            object_type: Set("domain".into()),
+            object_id: Set(Some(object)),
+            payload: Set(payload.to_string()),
+            created_at: Set(Utc::now()),
+        }
+        .insert(c)
+        .await?;
+        Ok(())
+    }
+
+    /// The tenant's events, newest first.
+    pub async fn list_events(
+        &self,
+        kind: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<events::Model>> {
+        let mut q = events::Entity::find().filter(events::Column::TenantId.eq(self.tid()));
+        if let Some(k) = kind {
+            q = q.filter(events::Column::Kind.eq(k));
+        }
+        if let Some(after) = page.after {
+            q = q.filter(events::Column::Id.lt(after));
+        }
+        let rows = q
+            .order_by_desc(events::Column::Id)
+            .limit(page.limit + 1)
+            .all(self.store.db())
+            .await?;
+        Ok(Page::from_rows(rows, page.limit, |e| e.id))
+    }
+}

@@ -1,0 +1,112 @@
+//! A real DNS server for tests: dnsmasq (Debian `dnsmasq-base`) on a random 127.0.0.1 port,
+//! authoritative for the test's zones, restarted on the same port when a scenario changes DNS.
+
+use std::process::{Child, Command, Stdio};
+
+/// One record to serve.
+#[derive(Debug, Clone)]
+pub enum Rec {
+    /// TXT record made of these character-strings.
+    Txt(String, Vec<String>),
+    /// MX: name, exchange, preference.
+    Mx(String, String, u16),
+    /// CNAME: name, target.
+    Cname(String, String),
+    /// SRV: name, target, port.
+    Srv(String, String, u16),
+    /// A record (dnsmasq answers a CNAME only when it knows the target).
+    Host(String, String),
+}
+
+pub struct DnsServer {
+    pub port: u16,
+    zones: Vec<String>,
+    child: Option<Child>,
+}
+
+impl DnsServer {
+    /// Serves `records`, answering NXDOMAIN/NODATA for anything else under `zones`.
+    pub async fn start(zones: &[&str], records: &[Rec]) -> DnsServer {
+        let port = free_port();
+        let mut s = DnsServer {
+            port,
+            zones: zones.iter().map(|z| z.to_string()).collect(),
+            child: None,
+        };
+        s.serve(records).await;
+        s
+    }
+
+    /// `ip:port` for `MAILROOM_DNS_NAMESERVERS`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Replaces the records (restarts dnsmasq on the same port).
+    pub async fn serve(&mut self, records: &[Rec]) {
+        self.stop();
+        let mut cmd = Command::new("dnsmasq");
+        cmd.args([
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-poll",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.1",
+            "--user=root",
+            "--pid-file=",
+            "--log-facility=/dev/null",
+        ])
+        .arg(format!("--port={}", self.port));
+        for z in &self.zones {
+            cmd.arg(format!("--local=/{z}/"));
+        }
+        for r in records {
+            cmd.arg(match r {
+                // No shell: each comma-separated part is one character-string, taken literally.
+                Rec::Txt(name, parts) => format!("--txt-record={name},{}", parts.join(",")),
+                Rec::Mx(name, host, pref) => format!("--mx-host={name},{host},{pref}"),
+                Rec::Cname(name, target) => format!("--cname={name},{target}"),
+                Rec::Srv(name, target, port) => format!("--srv-host={name},{target},{port},0,1"),
+                Rec::Host(name, ip) => format!("--host-record={name},{ip}"),
+            });
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dnsmasq must be installed (Debian package dnsmasq-base)");
+        self.child = Some(child);
+        let port = self.port;
+        let up = crate::common::eventually(10, || async move {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .await;
+        assert!(up, "dnsmasq did not start on port {port}");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A port free for both UDP and TCP right now.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
