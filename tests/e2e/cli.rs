@@ -176,40 +176,58 @@ fn migrate_and_openapi_work_and_bad_configuration_is_refused_clearly() {
     );
 }
 
-/// The README's walk-through, run verbatim with curl and jq against a real server.
-#[tokio::test]
-async fn the_readme_walkthrough_works() {
+fn readme_block(marker: &str) -> String {
     let readme =
         std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
             .unwrap();
     let block = readme
-        .split("<!-- walkthrough:start -->")
+        .split(&format!("<!-- {marker}:start -->"))
         .nth(1)
         .unwrap()
-        .split("<!-- walkthrough:end -->")
+        .split(&format!("<!-- {marker}:end -->"))
         .next()
         .unwrap();
-    let script = block
+    block
         .trim()
         .trim_start_matches("```sh")
-        .trim_end_matches("```");
+        .trim_end_matches("```")
+        .to_string()
+}
+
+/// The README's walk-throughs, run verbatim with curl, jq and dnsmasq against a real server.
+#[tokio::test]
+async fn the_readme_walkthroughs_work() {
+    let dns_port = crate::dns::free_port();
+    let work = tempfile::tempdir().unwrap();
     let app = TestApp::spawn_isolated_with(|c| {
         c.bootstrap.admin_email = "admin@example.com".into();
         c.bootstrap.admin_password = "change-me-now".into();
+        c.dns.nameservers = vec![format!("127.0.0.1:{dns_port}")];
+        c.dns.timeout_ms = 1000;
+        c.public_hostname = "mail.example.net".into();
     })
     .await;
-    let out = tokio::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", script])
-        .env("API", &app.base)
-        .output()
-        .await
-        .unwrap();
-    let stdout = text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "walk-through failed:\n{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let run = |script: String| {
+        let (base, dir) = (app.base.clone(), work.path().to_path_buf());
+        async move {
+            let out = tokio::process::Command::new("bash")
+                .args(["-euo", "pipefail", "-c", &script])
+                .current_dir(dir)
+                .env("API", base)
+                .env("DNS_PORT", dns_port.to_string())
+                .output()
+                .await
+                .unwrap();
+            let stdout = text(&out.stdout);
+            assert!(
+                out.status.success(),
+                "walk-through failed:\n{stdout}\n{}",
+                text(&out.stderr)
+            );
+            stdout
+        }
+    };
+    let stdout = run(readme_block("walkthrough")).await;
     assert!(stdout.contains("\"kind\": \"api_key\""), "{stdout}");
     assert!(stdout.contains("\"ana@acme.example\""), "{stdout}");
     assert!(
@@ -219,5 +237,20 @@ async fn the_readme_walkthrough_works() {
     assert!(
         stdout.contains("\"action\": \"api_key.create\""),
         "{stdout}"
+    );
+
+    let stdout = run(readme_block("walkthrough-domains")).await;
+    assert!(
+        stdout.contains("error\tTXT\t_mailroom.acme.example"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"verified\": true"), "{stdout}");
+    assert!(
+        stdout.contains("\"ready_to_receive\": true") && stdout.contains("\"ready_to_send\": true"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("\"missing "),
+        "a record stayed missing: {stdout}"
     );
 }

@@ -289,7 +289,7 @@ async fn mx_elsewhere_and_two_spf_records_are_reported() {
 async fn dkim_rotation_waits_for_the_new_record_then_retires_the_old_key() {
     let name = unique_domain();
     let mut dns = DnsServer::start(&[&name, "mailroom.test"], &[]).await;
-    let app = app_with_dns(&dns, |_| {}).await;
+    let app = app_with_dns(&dns, |c| c.domains.dkim_rotation_grace_secs = 0).await;
     let t = app.tenant().await;
     let (id, records) = add_domain(&app, &t.owner_token, &name).await;
     let published = as_published(&records);
@@ -424,6 +424,16 @@ async fn dkim_rotation_waits_for_the_new_record_then_retires_the_old_key() {
         .get("/v1/events?kind=domain.dkim_rotated", &t.owner_token)
         .await;
     assert_eq!(ev.body["items"].as_array().unwrap().len(), 1);
+    // The grace period (zero here) over, the next check retires the old key.
+    let v = app
+        .post(
+            &format!("/v1/domains/{id}/verify"),
+            &t.owner_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status_of_key(&v.body["domain"], &old), "retired");
+    assert_eq!(v.body["ready_to_send"], true);
 }
 
 #[tokio::test]
