@@ -64,6 +64,12 @@ fn status_of(records: &Value, purpose: &str) -> String {
         .join(",")
 }
 
+/// `POST /v1/domains/{id}/verify`.
+async fn verify(app: &TestApp, token: &str, id: &str) -> Resp {
+    app.post(&format!("/v1/domains/{id}/verify"), token, json!({}))
+        .await
+}
+
 /// Adds a domain for `t` and returns (id, records to publish).
 pub async fn add_domain(app: &TestApp, token: &str, name: &str) -> (String, Value) {
     let r = app.post("/v1/domains", token, json!({"name": name})).await;
@@ -131,13 +137,7 @@ async fn a_domain_with_every_record_right_verifies_and_is_ready() {
     );
 
     // Not yet published: verifying leaves it pending.
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, &id).await;
     assert_eq!(
         (
             v.body["verified"].as_bool(),
@@ -161,13 +161,7 @@ async fn a_domain_with_every_record_right_verifies_and_is_ready() {
     ));
     dns.serve(&published).await;
 
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, &id).await;
     assert_eq!(v.status, 200, "{v:?}");
     let bad: Vec<&Value> = v.body["records"]
         .as_array()
@@ -201,26 +195,14 @@ async fn a_missing_or_wrong_token_leaves_the_domain_pending() {
     let app = app_with_dns(&dns, |_| {}).await;
     let t = app.tenant().await;
     let (id, _) = add_domain(&app, &t.owner_token, &name).await;
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, &id).await;
     assert_eq!(status_of(&v.body["records"], "ownership"), "missing");
     dns.serve(&[Rec::Txt(
         format!("_mailroom.{name}"),
         vec!["mailroom-verification=0000".into()],
     )])
     .await;
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, &id).await;
     assert_eq!(status_of(&v.body["records"], "ownership"), "mismatch");
     assert_eq!(
         by_purpose(&v.body["records"], "ownership")[0]["found"],
@@ -252,13 +234,7 @@ async fn mx_elsewhere_and_two_spf_records_are_reported() {
         vec!["v=spf1 include:_spf.google.com ~all".into()],
     ));
     dns.serve(&published).await;
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, &id).await;
     assert_eq!(v.body["verified"], true, "ownership is fine: {v:?}");
     let mx = by_purpose(&v.body["records"], "mx")[0];
     assert_eq!(mx["status"], "mismatch");
@@ -295,13 +271,7 @@ async fn dkim_rotation_waits_for_the_new_record_then_retires_the_old_key() {
     let published = as_published(&records);
     dns.serve(&published).await;
     assert_eq!(
-        app.post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({})
-        )
-        .await
-        .body["ready_to_send"],
+        verify(&app, &t.owner_token, &id).await.body["ready_to_send"],
         true
     );
     let old = app
@@ -337,13 +307,7 @@ async fn dkim_rotation_waits_for_the_new_record_then_retires_the_old_key() {
     );
 
     // Old record only: the new key is missing, the old one keeps signing.
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, &id).await;
     let new_rec = |v: &Value| {
         by_purpose(&v["records"], "dkim")
             .into_iter()
@@ -380,13 +344,7 @@ async fn dkim_rotation_waits_for_the_new_record_then_retires_the_old_key() {
         vec![format!("v=DKIM1; k=rsa; p={}", "A".repeat(40))],
     ));
     dns.serve(&wrong).await;
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, &id).await;
     assert_eq!(new_rec(&v.body)["status"], "mismatch");
     assert_eq!(
         status_of_key(&v.body["domain"], &new["selector"]),
@@ -403,13 +361,7 @@ async fn dkim_rotation_waits_for_the_new_record_then_retires_the_old_key() {
         )],
     ));
     dns.serve(&right).await;
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, &id).await;
     assert_eq!(status_of_key(&v.body["domain"], &new["selector"]), "active");
     assert_eq!(status_of_key(&v.body["domain"], &old), "retiring");
     let retiring = v.body["domain"]["dkim_keys"]
@@ -425,13 +377,7 @@ async fn dkim_rotation_waits_for_the_new_record_then_retires_the_old_key() {
         .await;
     assert_eq!(ev.body["items"].as_array().unwrap().len(), 1);
     // The grace period (zero here) over, the next check retires the old key.
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, &id).await;
     assert_eq!(status_of_key(&v.body["domain"], &old), "retired");
     assert_eq!(v.body["ready_to_send"], true);
 }
@@ -454,13 +400,7 @@ async fn a_silent_dns_server_gives_error_not_missing() {
         .await;
     let id = r.body["id"].as_str().unwrap();
     let started = std::time::Instant::now();
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, id).await;
     let took = started.elapsed();
     assert_eq!(v.status, 200, "{v:?}");
     for rec in v.body["records"].as_array().unwrap() {
@@ -506,13 +446,7 @@ async fn idn_domains_are_stored_as_punycode_and_verify() {
         ],
     )])
     .await;
-    let v = app
-        .post(
-            &format!("/v1/domains/{id}/verify"),
-            &t.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &t.owner_token, id).await;
     assert_eq!(v.body["verified"], true, "{v:?}");
     let dup = app
         .post("/v1/domains", &t.owner_token, json!({"name": ascii}))
@@ -653,13 +587,7 @@ async fn two_tenants_racing_for_one_name_leave_exactly_one_owner() {
         .get(&format!("/v1/domains/{loser_id}"), loser_token)
         .await;
     assert_eq!(l.body["status"], "owned_by_another_tenant");
-    let again = app
-        .post(
-            &format!("/v1/domains/{loser_id}/verify"),
-            loser_token,
-            json!({}),
-        )
-        .await;
+    let again = verify(&app, loser_token, loser_id).await;
     assert_eq!(again.body["verified"], false);
     let claim = app
         .post(
@@ -684,13 +612,7 @@ async fn two_tenants_racing_for_one_name_leave_exactly_one_owner() {
             .status,
         204
     );
-    let v = app
-        .post(
-            &format!("/v1/domains/{loser_id}/verify"),
-            &loser.owner_token,
-            json!({}),
-        )
-        .await;
+    let v = verify(&app, &loser.owner_token, loser_id).await;
     assert_eq!(v.body["verified"], true, "{v:?}");
 }
 
@@ -782,12 +704,7 @@ async fn another_tenant_cannot_see_or_touch_a_domain() {
             .status,
             404
         );
-        assert_eq!(
-            app.post(&format!("/v1/domains/{id}/verify"), cred, json!({}))
-                .await
-                .status,
-            404
-        );
+        assert_eq!(verify(&app, cred, &id).await.status, 404);
         assert_eq!(
             app.post(&format!("/v1/domains/{id}/dkim/rotate"), cred, json!({}))
                 .await
