@@ -47,6 +47,15 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         routes::domains::verify::verify,
         routes::domains::rotate_dkim::rotate_dkim,
         routes::events::list::list,
+        routes::mailboxes::list::list,
+        routes::mailboxes::create::create,
+        routes::mailboxes::get::get,
+        routes::mailboxes::update::update,
+        routes::mailboxes::delete::delete,
+        routes::mailboxes::password::set_password,
+        routes::mailboxes::app_passwords::list,
+        routes::mailboxes::app_passwords::create,
+        routes::mailboxes::app_passwords::revoke,
     ),
     modifiers(&Security),
     tags(
@@ -57,6 +66,7 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         (name = "audit", description = "The audit log"),
         (name = "domains", description = "Custom domains, proved by DNS"),
         (name = "events", description = "What happened in the tenant (delivered by webhooks later)"),
+        (name = "mailboxes", description = "Mailboxes, passwords and app passwords"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

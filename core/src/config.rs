@@ -55,6 +55,30 @@ pub struct Config {
     pub dns: DnsConfig,
     /// Custom domains: what tenants must publish and how often it is re-checked.
     pub domains: DomainsConfig,
+    /// Mailbox defaults and limits.
+    pub mailboxes: MailboxesConfig,
+}
+
+/// Mailbox defaults and limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailboxesConfig {
+    /// Quota of a new mailbox when none is given, in bytes.
+    pub default_quota_bytes: i64,
+    /// App passwords a mailbox may hold.
+    pub max_app_passwords: u64,
+    /// Delay between deleting a mailbox and purging its data, in seconds.
+    pub purge_delay_secs: u64,
+}
+
+impl Default for MailboxesConfig {
+    fn default() -> Self {
+        Self {
+            default_quota_bytes: 10 * 1024 * 1024 * 1024,
+            max_app_passwords: 10,
+            purge_delay_secs: 0,
+        }
+    }
 }
 
 /// DNS resolution.
@@ -227,6 +251,7 @@ impl Default for Config {
             public_hostname: "localhost".into(),
             dns: DnsConfig::default(),
             domains: DomainsConfig::default(),
+            mailboxes: MailboxesConfig::default(),
         }
     }
 }

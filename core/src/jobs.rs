@@ -22,6 +22,8 @@ use uuid::Uuid;
 pub const TENANT_PURGE: &str = "tenant.purge";
 /// Re-checks a domain's DNS records. Payload: `{"domain_id": "…"}`; the job's tenant is set.
 pub const DOMAIN_CHECK: &str = "domain.check";
+/// Purges a deleted mailbox's data. Payload: `{"mailbox_id": "…"}`.
+pub const MAILBOX_PURGE: &str = "mailbox.purge";
 /// Default attempts before a job is dead.
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
 

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod contacts;
 pub mod crypto;
 pub mod dns;
 pub mod domains;

@@ -123,6 +123,34 @@ pub fn name(field: &str, s: &str, max: usize) -> std::result::Result<(), FieldEr
     }
 }
 
+/// Checks and lower-cases the local part of an address on one of our domains (RFC 5321
+/// dot-atom). `+` is refused: it separates sub-addresses (`ana+news@` reaches `ana@`); `*` is the
+/// catch-all and only allowed where the caller says so.
+pub fn local_part(
+    field: &str,
+    raw: &str,
+    allow_catch_all: bool,
+) -> std::result::Result<String, FieldError> {
+    let s = raw.trim().to_ascii_lowercase();
+    if allow_catch_all && s == "*" {
+        return Ok(s);
+    }
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*/=?^_`{|}~-".contains(c);
+    let ok = (1..=64).contains(&s.len())
+        && !s.starts_with('.')
+        && !s.ends_with('.')
+        && !s.contains("..")
+        && s.chars().all(|c| c == '.' || (atext(c) && c != '*'));
+    if ok {
+        Ok(s)
+    } else {
+        Err(FieldError::new(
+            field,
+            "must be 1-64 characters of letters, digits and !#$%&'/=?^_`{|}~-. (no '+', no leading, trailing or double dots)",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +179,25 @@ mod tests {
         assert!(slug("s", "acme-co").is_ok());
         for bad in ["a", "-acme", "acme-", "Acme", "ac me", "ac_me"] {
             assert!(slug("s", bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn local_parts() {
+        assert_eq!(local_part("l", " Ana.Silva ", false).unwrap(), "ana.silva");
+        assert_eq!(local_part("l", "*", true).unwrap(), "*");
+        for bad in [
+            "",
+            ".ana",
+            "ana.",
+            "a..b",
+            "ana+x",
+            "*",
+            "a b",
+            &"a".repeat(65),
+            "ana@x",
+        ] {
+            assert!(local_part("l", bad, false).is_err(), "{bad:?} accepted");
         }
     }
 

@@ -7,6 +7,7 @@ mod m20261126_000002_create_auth_tables;
 mod m20261126_000003_create_audit_log;
 mod m20261126_000004_create_jobs;
 mod m20261126_000005_create_domains;
+mod m20261126_000006_create_mailboxes;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_audit_log::Migration),
             Box::new(m20261126_000004_create_jobs::Migration),
             Box::new(m20261126_000005_create_domains::Migration),
+            Box::new(m20261126_000006_create_mailboxes::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ pub enum Sessions {
     Table,
     Id,
     UserId,
+    MailboxId,
     TenantId,
     Ip,
     UserAgent,
@@ -52,7 +53,9 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Sessions::Table)
                 .col(pk_uuid(Sessions::Id))
-                .col(uuid(Sessions::UserId))
+                // A session belongs to a user or to a mailbox (its owner logged in).
+                .col(uuid_null(Sessions::UserId))
+                .col(uuid_null(Sessions::MailboxId))
                 .col(uuid_null(Sessions::TenantId))
                 .col(string_len_null(Sessions::Ip, 64))
                 .col(string_len_null(Sessions::UserAgent, 512))

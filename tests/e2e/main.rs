@@ -12,6 +12,7 @@ mod domains;
 mod http;
 mod isolation;
 mod jobs;
+mod mailboxes;
 mod openapi;
 mod outage;
 mod tenants;

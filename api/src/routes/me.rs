@@ -13,13 +13,16 @@ use uuid::Uuid;
 /// The caller.
 #[derive(Serialize, ToSchema)]
 pub struct MeResponse {
-    /// `user` (access token) or `api_key`.
+    /// `user` (a person's access token), `api_key`, or `mailbox` (a mailbox owner's access
+    /// token, confined to that mailbox).
     pub kind: &'static str,
-    /// The user, or the key's creator.
+    /// The user, the key's creator, or the mailbox.
     pub user_id: Uuid,
-    /// That user's email.
+    /// That user's email, or the mailbox's address.
     pub email: String,
-    /// That user's role: `platform_admin`, `owner`, `admin` or `member`.
+    /// The mailbox a mailbox owner is confined to.
+    pub mailbox_id: Option<Uuid>,
+    /// That user's role: `platform_admin`, `owner`, `admin`, `member`, or `mailbox`.
     pub role: &'static str,
     /// The tenant, null for platform admins.
     pub tenant_id: Option<Uuid>,
@@ -50,9 +53,11 @@ pub async fn me(auth: Authed) -> Result<HttpResponse, ApiError> {
         kind: match p.kind {
             PrincipalKind::User => "user",
             PrincipalKind::ApiKey => "api_key",
+            PrincipalKind::Mailbox => "mailbox",
         },
         user_id: p.user_id,
         email: p.email.clone(),
+        mailbox_id: p.mailbox(),
         role: p.role.as_str(),
         tenant_id: p.tenant_id().map(|t| t.as_uuid()),
         scopes: p.scopes().iter().map(|s| s.as_str()).collect(),

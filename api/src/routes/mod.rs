@@ -6,6 +6,7 @@ pub mod auth;
 pub mod domains;
 pub mod events;
 pub mod health;
+pub mod mailboxes;
 pub mod me;
 pub mod tenants;
 pub mod users;
@@ -50,7 +51,16 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(domains::dns_records::dns_records)
         .service(domains::verify::verify)
         .service(domains::rotate_dkim::rotate_dkim)
-        .service(events::list::list);
+        .service(events::list::list)
+        .service(mailboxes::list::list)
+        .service(mailboxes::create::create)
+        .service(mailboxes::get::get)
+        .service(mailboxes::update::update)
+        .service(mailboxes::delete::delete)
+        .service(mailboxes::password::set_password)
+        .service(mailboxes::app_passwords::list)
+        .service(mailboxes::app_passwords::create)
+        .service(mailboxes::app_passwords::revoke);
 }
 
 /// `?limit=&cursor=` of every list.

@@ -4,12 +4,14 @@
 //! an API key. The principal is the only way to a [`crate::store::TenantStore`], so the tenant a
 //! handler works in always comes from verified credentials, never from the request.
 
+mod account;
 mod password;
 mod principal;
 mod scopes;
 mod service;
 mod tokens;
 
+pub(crate) use account::Account;
 pub use password::{hash_password, verify_password};
 pub use principal::{ClientInfo, Principal, PrincipalKind};
 pub use scopes::{Role, Scope};

@@ -24,6 +24,8 @@ pub enum PrincipalKind {
     User,
     /// An API key.
     ApiKey,
+    /// A mailbox's owner with an access token (confined to that mailbox).
+    Mailbox,
 }
 
 /// An authenticated caller. Only [`super::Auth`] constructs one.
@@ -31,9 +33,9 @@ pub enum PrincipalKind {
 pub struct Principal {
     /// How it authenticated.
     pub kind: PrincipalKind,
-    /// The user, or for an API key the user who created it.
+    /// The user, for an API key the user who created it, for a mailbox owner the mailbox.
     pub user_id: Uuid,
-    /// That user's email.
+    /// That user's email, or the mailbox's address.
     pub email: String,
     /// That user's current role.
     pub role: Role,
@@ -43,6 +45,7 @@ pub struct Principal {
     pub session_id: Option<Uuid>,
     tenant: Option<TenantId>,
     scopes: Vec<Scope>,
+    mailbox: Option<Uuid>,
 }
 
 impl Principal {
@@ -63,7 +66,20 @@ impl Principal {
             session_id: None,
             tenant,
             scopes,
+            mailbox: None,
         }
+    }
+
+    /// Confines the principal to one mailbox: every mailbox-scoped store call for another
+    /// mailbox answers not found.
+    pub(crate) fn confined_to(mut self, mailbox: Uuid) -> Self {
+        self.mailbox = Some(mailbox);
+        self
+    }
+
+    /// The mailbox a mailbox owner is confined to.
+    pub fn mailbox(&self) -> Option<Uuid> {
+        self.mailbox
     }
 
     pub(crate) fn with_api_key(mut self, id: Uuid, name: String) -> Self {
@@ -115,17 +131,20 @@ impl Principal {
             (None, Role::PlatformAdmin) => {
                 (ActorKind::PlatformAdmin, self.user_id, self.email.clone())
             }
+            (None, Role::Mailbox) => (ActorKind::Mailbox, self.user_id, self.email.clone()),
             (None, _) => (ActorKind::User, self.user_id, self.email.clone()),
         };
+        let is_user = !matches!(self.kind, PrincipalKind::Mailbox);
         Actor {
             kind,
             id: Some(id),
             label,
             ip: client.ip.clone(),
             request_id: client.request_id.clone(),
-            user_id: Some(self.user_id),
+            user_id: is_user.then_some(self.user_id),
             role: self.role,
             scopes: self.scopes.clone(),
+            mailbox: self.mailbox,
         }
     }
 

@@ -14,6 +14,8 @@ pub enum Role {
     Owner,
     /// Runs the platform: creates and suspends tenants. Belongs to no tenant.
     PlatformAdmin,
+    /// A mailbox's owner, logged in with the mailbox's password: reaches that mailbox only.
+    Mailbox,
 }
 
 impl Role {
@@ -24,6 +26,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Owner => "owner",
             Role::PlatformAdmin => "platform_admin",
+            Role::Mailbox => "mailbox",
         }
     }
 
@@ -34,6 +37,7 @@ impl Role {
             "admin" => Role::Admin,
             "owner" => Role::Owner,
             "platform_admin" => Role::PlatformAdmin,
+            "mailbox" => Role::Mailbox,
             _ => return None,
         })
     }
@@ -63,9 +67,20 @@ impl Role {
                     | MessagesRead
                     | MessagesWrite
                     | WebhooksRead
+                    | ContactsRead
             ),
             // Platform admins act through the platform endpoints, not through tenant scopes.
             Role::PlatformAdmin => matches!(scope, TenantsRead | TenantsWrite),
+            // Confined to its own mailbox by the store (see `Principal::confined_to`).
+            Role::Mailbox => matches!(
+                scope,
+                MailboxesRead
+                    | MailboxesWrite
+                    | MessagesRead
+                    | MessagesWrite
+                    | ContactsRead
+                    | ContactsWrite
+            ),
         }
     }
 }
@@ -88,11 +103,13 @@ pub enum Scope {
     MessagesWrite,
     WebhooksRead,
     WebhooksWrite,
+    ContactsRead,
+    ContactsWrite,
 }
 
 impl Scope {
     /// Every scope, in a stable order.
-    pub const ALL: [Scope; 15] = [
+    pub const ALL: [Scope; 17] = [
         Scope::TenantsRead,
         Scope::TenantsWrite,
         Scope::UsersRead,
@@ -108,6 +125,8 @@ impl Scope {
         Scope::MessagesWrite,
         Scope::WebhooksRead,
         Scope::WebhooksWrite,
+        Scope::ContactsRead,
+        Scope::ContactsWrite,
     ];
 
     /// The scope's name, such as `domains:read`.
@@ -128,6 +147,8 @@ impl Scope {
             Scope::MessagesWrite => "messages:write",
             Scope::WebhooksRead => "webhooks:read",
             Scope::WebhooksWrite => "webhooks:write",
+            Scope::ContactsRead => "contacts:read",
+            Scope::ContactsWrite => "contacts:write",
         }
     }
 
@@ -146,6 +167,7 @@ impl Scope {
             Scope::MailboxesWrite => Scope::MailboxesRead,
             Scope::MessagesWrite => Scope::MessagesRead,
             Scope::WebhooksWrite => Scope::WebhooksRead,
+            Scope::ContactsWrite => Scope::ContactsRead,
             _ => return None,
         })
     }
@@ -160,7 +182,13 @@ mod tests {
         for s in Scope::ALL {
             assert_eq!(Scope::parse(s.as_str()), Some(s));
         }
-        for r in [Role::Member, Role::Admin, Role::Owner, Role::PlatformAdmin] {
+        for r in [
+            Role::Member,
+            Role::Admin,
+            Role::Owner,
+            Role::PlatformAdmin,
+            Role::Mailbox,
+        ] {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
     }

@@ -1,5 +1,6 @@
 //! Login, token refresh, logout and per-request authentication.
 
+use super::account::Account;
 use super::password::verify_password;
 use super::principal::{ClientInfo, Principal, PrincipalKind};
 use super::scopes::{Role, Scope};
@@ -8,7 +9,7 @@ use crate::config::AuthConfig;
 use crate::error::{Error, Result};
 use crate::ids::TenantId;
 use crate::ratelimit::RateLimiter;
-use crate::store::entities::{tenants, users};
+use crate::store::entities::tenants;
 use crate::store::{Store, SystemStore};
 use chrono::{Duration, Utc};
 use uuid::Uuid;
@@ -48,48 +49,74 @@ impl Auth {
         }
     }
 
-    /// Checks an email and password and opens a session.
+    /// Checks a login (a user's email, or a mailbox address) and password (for a mailbox also
+    /// any of its app passwords), and opens a session.
     ///
     /// Failures are counted per account and attempts per client address; past either limit the
-    /// answer is `rate_limited` without checking the password. The error for an unknown email
-    /// and a wrong password is the same, and takes the same time.
+    /// answer is `rate_limited` without checking the password. The error for an unknown login
+    /// and a wrong password is the same, and takes about the same time.
     pub async fn login(
         &self,
-        email: &str,
+        login: &str,
         password: &str,
         client: &ClientInfo,
     ) -> Result<TokenPair> {
-        let email = email.trim().to_ascii_lowercase();
-        let window = self.cfg.login_window_secs;
+        let login = login.trim().to_ascii_lowercase();
         let ip_key = format!("login:ip:{}", client.ip.as_deref().unwrap_or("unknown"));
-        let account_key = account_key(&email);
+        let account_key = account_key(&login);
         self.limiter
-            .hit(&ip_key, self.cfg.login_max_attempts_per_ip, window)
+            .hit(
+                &ip_key,
+                self.cfg.login_max_attempts_per_ip,
+                self.cfg.login_window_secs,
+            )
             .await?
             .check()?;
         self.ensure_not_locked(&account_key).await?;
 
-        let user = self.sys.user_by_email(&email).await?;
-        let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
-        let Some(user) = user.filter(|_| ok) else {
+        let account = self.sys.account_by_login(&login).await?;
+        let ok = match &account {
+            Some(a) => self.check_password(a, password).await?,
+            None => verify_password(password, None).await?,
+        };
+        let Some(account) = account.filter(|_| ok) else {
             self.count_failure(&account_key).await?;
             return Err(Error::Unauthenticated("invalid email or password"));
         };
-        let tenant = self.usable_account(&user).await?;
+        self.usable(&account).await?;
         self.limiter.reset(&account_key).await?;
 
         let session = self
             .sys
-            .open_session(&user, client, self.refresh_ttl())
+            .open_session(&account, client, self.refresh_ttl())
             .await?;
         let refresh = random_token(REFRESH_TOKEN_PREFIX)?;
         self.sys
             .add_refresh_token(session, &sha256_hex(&refresh), self.refresh_ttl())
             .await?;
-        self.sys
-            .record_login(&user, tenant.as_ref(), client)
-            .await?;
-        self.pair(&user, session, refresh)
+        self.sys.record_login(&account, client).await?;
+        self.pair(&account, session, refresh)
+    }
+
+    /// The password, or for a mailbox also one of its app passwords.
+    async fn check_password(&self, account: &Account, password: &str) -> Result<bool> {
+        match account {
+            Account::User(u) => verify_password(password, Some(&u.password_hash)).await,
+            Account::Mailbox(m) => {
+                if verify_password(password, Some(&m.password_hash)).await? {
+                    return Ok(true);
+                }
+                // App passwords are shown with spaces between groups; people paste them either way.
+                let compact: String = password.chars().filter(|c| !c.is_whitespace()).collect();
+                for (id, hash) in self.sys.app_password_hashes(m.id).await? {
+                    if verify_password(&compact, Some(&hash)).await? {
+                        self.sys.touch_app_password(id).await?;
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+        }
     }
 
     /// Exchanges a refresh token for a new pair. A token presented a second time means it was
@@ -117,15 +144,15 @@ impl Auth {
         if token.expires_at <= now || session.expires_at <= now {
             return Err(invalid);
         }
-        let Some(user) = self.sys.user(session.user_id).await? else {
+        let Some(account) = self.sys.account_of_session(&session).await? else {
             return Err(invalid);
         };
-        self.usable_account(&user).await?;
+        self.usable(&account).await?;
         let refresh = random_token(REFRESH_TOKEN_PREFIX)?;
         self.sys
             .add_refresh_token(session.id, &sha256_hex(&refresh), self.refresh_ttl())
             .await?;
-        self.pair(&user, session.id, refresh)
+        self.pair(&account, session.id, refresh)
     }
 
     /// Ends a session, found by its refresh token or by the access token's session.
@@ -145,8 +172,9 @@ impl Auth {
         Ok(())
     }
 
-    /// Changes the caller's own password after checking the current one. Every other session of
-    /// the user ends; the caller's stays. Wrong current passwords count as failed logins.
+    /// Changes the caller's own password (a user's, or a mailbox owner's mailbox password) after
+    /// checking the current one. Every other session ends; the caller's stays. Wrong current
+    /// passwords count as failed logins.
     pub async fn change_password(
         &self,
         p: &Principal,
@@ -154,7 +182,7 @@ impl Auth {
         new: &str,
         client: &ClientInfo,
     ) -> Result<()> {
-        if p.kind != PrincipalKind::User {
+        if p.kind == PrincipalKind::ApiKey {
             return Err(Error::forbidden(
                 "user_required",
                 "API keys cannot change passwords; log in as the user",
@@ -165,10 +193,18 @@ impl Auth {
             .finish()?;
         let account_key = account_key(&p.email);
         self.ensure_not_locked(&account_key).await?;
-        let Some(user) = self.sys.user(p.user_id).await? else {
-            return Err(Error::Unauthenticated("user no longer exists"));
+        let Some(account) = self
+            .sys
+            .account(p.user_id, p.kind == PrincipalKind::Mailbox)
+            .await?
+        else {
+            return Err(Error::Unauthenticated("account no longer exists"));
         };
-        if !verify_password(current, Some(&user.password_hash)).await? {
+        let hash = match &account {
+            Account::User(u) => &u.password_hash,
+            Account::Mailbox(m) => &m.password_hash,
+        };
+        if !verify_password(current, Some(hash)).await? {
             self.count_failure(&account_key).await?;
             return Err(Error::invalid(
                 "current_password",
@@ -177,7 +213,7 @@ impl Auth {
         }
         let hash = super::hash_password(new).await?;
         self.sys
-            .set_password(&user, &hash, p.session_id, &p.actor(client))
+            .set_password(&account, &hash, p.session_id, &p.actor(client))
             .await
     }
 
@@ -198,24 +234,44 @@ impl Auth {
         let Some(session) = self.sys.session(claims.sid).await? else {
             return Err(invalid);
         };
-        if session.revoked_at.is_some() || session.user_id != claims.sub {
+        let owner = if claims.mbx {
+            session.mailbox_id
+        } else {
+            session.user_id
+        };
+        if session.revoked_at.is_some() || owner != Some(claims.sub) {
             return Err(invalid);
         }
-        let Some(user) = self.sys.user(claims.sub).await? else {
+        let Some(account) = self.sys.account(claims.sub, claims.mbx).await? else {
             return Err(invalid);
         };
-        let tenant = self.usable_account(&user).await?;
-        let role = role_of(&user)?;
-        let tenant_id = tenant.map(|t| TenantId::from_uuid(t.id));
-        Ok(Principal::new(
-            PrincipalKind::User,
-            user.id,
-            user.email,
-            role,
-            tenant_id,
-            role.scopes(),
-        )
-        .with_session(session.id))
+        let tenant = self
+            .usable(&account)
+            .await?
+            .map(|t| TenantId::from_uuid(t.id));
+        let principal = match &account {
+            Account::User(u) => {
+                let role = role_of(&u.role, u.id)?;
+                Principal::new(
+                    PrincipalKind::User,
+                    u.id,
+                    u.email.clone(),
+                    role,
+                    tenant,
+                    role.scopes(),
+                )
+            }
+            Account::Mailbox(m) => Principal::new(
+                PrincipalKind::Mailbox,
+                m.id,
+                m.address.clone(),
+                Role::Mailbox,
+                tenant,
+                Role::Mailbox.scopes(),
+            )
+            .confined_to(m.id),
+        };
+        Ok(principal.with_session(session.id))
     }
 
     async fn authenticate_key(&self, key: &str) -> Result<Principal> {
@@ -227,14 +283,17 @@ impl Auth {
         if k.revoked_at.is_some() || k.expires_at.is_some_and(|e| e <= now) {
             return Err(invalid);
         }
-        let Some(user) = self.sys.user(k.created_by).await? else {
+        let Some(account) = self.sys.account(k.created_by, false).await? else {
             return Err(invalid);
         };
-        let tenant = self.usable_account(&user).await?;
+        let Account::User(user) = &account else {
+            return Err(invalid);
+        };
+        let tenant = self.usable(&account).await?;
         let Some(tenant) = tenant.filter(|t| t.id == k.tenant_id) else {
             return Err(invalid);
         };
-        let role = role_of(&user)?;
+        let role = role_of(&user.role, user.id)?;
         let scopes: Vec<Scope> = parse_scopes(&k.scopes)
             .into_iter()
             .filter(|s| role.allows(*s))
@@ -248,7 +307,7 @@ impl Auth {
         Ok(Principal::new(
             PrincipalKind::ApiKey,
             user.id,
-            user.email,
+            user.email.clone(),
             role,
             tenant_id,
             scopes,
@@ -256,15 +315,25 @@ impl Auth {
         .with_api_key(k.id, k.name))
     }
 
-    /// Refuses disabled users and users of suspended or deleted tenants; returns the tenant.
-    async fn usable_account(&self, user: &users::Model) -> Result<Option<tenants::Model>> {
-        if user.status != "active" {
-            return Err(Error::forbidden(
-                "user_disabled",
-                "this account is disabled",
-            ));
+    /// Refuses disabled users, suspended mailboxes and accounts of suspended or deleted tenants;
+    /// returns the tenant.
+    async fn usable(&self, account: &Account) -> Result<Option<tenants::Model>> {
+        match account {
+            Account::User(u) if u.status != "active" => {
+                return Err(Error::forbidden(
+                    "user_disabled",
+                    "this account is disabled",
+                ));
+            }
+            Account::Mailbox(m) if m.status != "active" => {
+                return Err(Error::forbidden(
+                    "mailbox_suspended",
+                    "this mailbox is suspended",
+                ));
+            }
+            _ => {}
         }
-        let Some(tid) = user.tenant_id else {
+        let Some(tid) = account.tenant_id() else {
             return Ok(None);
         };
         let tenant = self
@@ -281,12 +350,13 @@ impl Auth {
         Ok(Some(tenant))
     }
 
-    fn pair(&self, user: &users::Model, session: Uuid, refresh_token: String) -> Result<TokenPair> {
+    fn pair(&self, account: &Account, session: Uuid, refresh_token: String) -> Result<TokenPair> {
         let ttl = self.cfg.access_token_ttl_secs;
         let access_token = self.keys.issue(
-            user.id,
+            account.id(),
             session,
-            user.tenant_id,
+            account.tenant_id(),
+            account.is_mailbox(),
             Utc::now().timestamp(),
             ttl as i64,
         )?;
@@ -321,15 +391,14 @@ impl Auth {
     }
 }
 
-/// The rate-limit key of an account's failed password checks (the email is hashed so Redis
+/// The rate-limit key of an account's failed password checks (the login is hashed so Redis
 /// holds no addresses).
-fn account_key(email: &str) -> String {
-    format!("login:account:{}", sha256_hex(email))
+fn account_key(login: &str) -> String {
+    format!("login:account:{}", sha256_hex(login))
 }
 
-fn role_of(user: &users::Model) -> Result<Role> {
-    Role::parse(&user.role)
-        .ok_or_else(|| Error::Internal(format!("user {} has unknown role {}", user.id, user.role)))
+fn role_of(role: &str, id: Uuid) -> Result<Role> {
+    Role::parse(role).ok_or_else(|| Error::Internal(format!("user {id} has unknown role {role}")))
 }
 
 /// Parses a stored JSON array of scope names, skipping names no longer known.

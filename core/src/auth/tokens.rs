@@ -28,6 +28,9 @@ pub(crate) struct Claims {
     /// The tenant, absent for platform admins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tid: Option<Uuid>,
+    /// The subject is a mailbox (its owner logged in), not a user.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mbx: bool,
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
@@ -58,6 +61,7 @@ impl JwtKeys {
         user: Uuid,
         session: Uuid,
         tenant: Option<Uuid>,
+        mailbox: bool,
         now: i64,
         ttl: i64,
     ) -> Result<String> {
@@ -65,6 +69,7 @@ impl JwtKeys {
             sub: user,
             sid: session,
             tid: tenant,
+            mbx: mailbox,
             iat: now,
             exp: now + ttl,
             iss: ISSUER.into(),
@@ -108,11 +113,11 @@ mod tests {
         let keys = JwtKeys::new(&[7u8; 32]);
         let (u, s, t) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let now = chrono::Utc::now().timestamp();
-        let tok = keys.issue(u, s, Some(t), now, 60).unwrap();
+        let tok = keys.issue(u, s, Some(t), false, now, 60).unwrap();
         let c = keys.check(&tok).unwrap();
         assert_eq!((c.sub, c.sid, c.tid), (u, s, Some(t)));
         assert!(
-            keys.check(&keys.issue(u, s, None, now - 600, 60).unwrap())
+            keys.check(&keys.issue(u, s, None, false, now - 600, 60).unwrap())
                 .is_none(),
             "expired accepted"
         );

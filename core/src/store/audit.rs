@@ -21,6 +21,8 @@ pub enum ActorKind {
     ApiKey,
     /// A platform admin.
     PlatformAdmin,
+    /// A mailbox's owner.
+    Mailbox,
     /// Mailroom itself (CLI, jobs).
     System,
 }
@@ -32,6 +34,7 @@ impl ActorKind {
             ActorKind::User => "user",
             ActorKind::ApiKey => "api_key",
             ActorKind::PlatformAdmin => "platform_admin",
+            ActorKind::Mailbox => "mailbox",
             ActorKind::System => "system",
         }
     }
@@ -56,6 +59,8 @@ pub struct Actor {
     pub role: Role,
     /// The scopes in effect; nothing the actor creates may carry more.
     pub scopes: Vec<Scope>,
+    /// A mailbox owner's own mailbox: the only one it may reach.
+    pub mailbox: Option<Uuid>,
 }
 
 impl Actor {
@@ -70,6 +75,7 @@ impl Actor {
             user_id: None,
             role: Role::PlatformAdmin,
             scopes: Role::PlatformAdmin.scopes(),
+            mailbox: None,
         }
     }
 }

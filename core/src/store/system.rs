@@ -3,12 +3,13 @@
 
 use super::audit::{self, Actor};
 use super::entities::{
-    api_keys, audit_log, dkim_keys, domains, events, jobs as job_rows, refresh_tokens, sessions,
-    tenants, users,
+    api_keys, app_passwords, audit_log, dkim_keys, domains, events, jobs as job_rows, local_parts,
+    mailboxes, refresh_tokens, sessions, tenants, users,
 };
 use super::platform::PlatformStore;
 use super::users::{delete_user_rows, revoke_user_sessions};
 use super::{Store, on_unique};
+use crate::auth::Account;
 use crate::auth::{ClientInfo, Role, hash_password};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
@@ -62,15 +63,20 @@ impl SystemStore {
 
     pub(crate) async fn open_session(
         &self,
-        user: &users::Model,
+        account: &Account,
         client: &ClientInfo,
         ttl: Duration,
     ) -> Result<Uuid> {
         let now = Utc::now();
+        let (user_id, mailbox_id) = match account {
+            Account::User(u) => (Some(u.id), None),
+            Account::Mailbox(m) => (None, Some(m.id)),
+        };
         let s = sessions::ActiveModel {
             id: Set(new_id()),
-            user_id: Set(user.id),
-            tenant_id: Set(user.tenant_id),
+            user_id: Set(user_id),
+            mailbox_id: Set(mailbox_id),
+            tenant_id: Set(account.tenant_id()),
             ip: Set(client.ip.clone()),
             user_agent: Set(client
                 .user_agent
@@ -83,6 +89,66 @@ impl SystemStore {
         .insert(self.store.db())
         .await?;
         Ok(s.id)
+    }
+
+    /// The account a user logs in with: a user by email, else a live mailbox by address.
+    pub(crate) async fn account_by_login(&self, login: &str) -> Result<Option<Account>> {
+        if let Some(u) = self.user_by_email(login).await? {
+            return Ok(Some(Account::User(u)));
+        }
+        let m = mailboxes::Entity::find()
+            .filter(mailboxes::Column::Address.eq(login))
+            .filter(mailboxes::Column::DeletedAt.is_null())
+            .one(self.store.db())
+            .await?;
+        Ok(m.map(Account::Mailbox))
+    }
+
+    /// A user, or a live mailbox, by id.
+    pub(crate) async fn account(&self, id: Uuid, mailbox: bool) -> Result<Option<Account>> {
+        if mailbox {
+            let m = mailboxes::Entity::find_by_id(id)
+                .filter(mailboxes::Column::DeletedAt.is_null())
+                .one(self.store.db())
+                .await?;
+            Ok(m.map(Account::Mailbox))
+        } else {
+            Ok(self.user(id).await?.map(Account::User))
+        }
+    }
+
+    /// The account a session belongs to.
+    pub(crate) async fn account_of_session(&self, s: &sessions::Model) -> Result<Option<Account>> {
+        match (s.user_id, s.mailbox_id) {
+            (Some(u), _) => self.account(u, false).await,
+            (None, Some(m)) => self.account(m, true).await,
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The password hashes of a mailbox's app passwords that are not revoked.
+    pub(crate) async fn app_password_hashes(&self, mailbox: Uuid) -> Result<Vec<(Uuid, String)>> {
+        Ok(app_passwords::Entity::find()
+            .select_only()
+            .column(app_passwords::Column::Id)
+            .column(app_passwords::Column::PasswordHash)
+            .filter(app_passwords::Column::MailboxId.eq(mailbox))
+            .filter(app_passwords::Column::RevokedAt.is_null())
+            .into_tuple()
+            .all(self.store.db())
+            .await?)
+    }
+
+    pub(crate) async fn touch_app_password(&self, id: Uuid) -> Result<()> {
+        app_passwords::Entity::update_many()
+            .col_expr(
+                app_passwords::Column::LastUsedAt,
+                Expr::value(Some(Utc::now())),
+            )
+            .filter(app_passwords::Column::Id.eq(id))
+            .exec(self.store.db())
+            .await?;
+        Ok(())
     }
 
     pub(crate) async fn add_refresh_token(
@@ -159,76 +225,103 @@ impl SystemStore {
         Ok(())
     }
 
-    pub(crate) async fn record_login(
-        &self,
-        user: &users::Model,
-        tenant: Option<&tenants::Model>,
-        client: &ClientInfo,
-    ) -> Result<()> {
+    pub(crate) async fn record_login(&self, account: &Account, client: &ClientInfo) -> Result<()> {
         let tx = self.store.tx().await?;
-        users::Entity::update_many()
-            .col_expr(users::Column::LastLoginAt, Expr::value(Some(Utc::now())))
-            .filter(users::Column::Id.eq(user.id))
-            .exec(&*tx)
-            .await?;
-        let role = Role::parse(&user.role).unwrap_or(Role::Member);
+        let (kind, role) = match account {
+            Account::User(u) => {
+                users::Entity::update_many()
+                    .col_expr(users::Column::LastLoginAt, Expr::value(Some(Utc::now())))
+                    .filter(users::Column::Id.eq(u.id))
+                    .exec(&*tx)
+                    .await?;
+                let role = Role::parse(&u.role).unwrap_or(Role::Member);
+                (
+                    if role == Role::PlatformAdmin {
+                        audit::ActorKind::PlatformAdmin
+                    } else {
+                        audit::ActorKind::User
+                    },
+                    role,
+                )
+            }
+            Account::Mailbox(_) => (audit::ActorKind::Mailbox, Role::Mailbox),
+        };
         let actor = Actor {
-            kind: if role == Role::PlatformAdmin {
-                audit::ActorKind::PlatformAdmin
-            } else {
-                audit::ActorKind::User
-            },
-            id: Some(user.id),
-            label: user.email.clone(),
+            kind,
+            id: Some(account.id()),
+            label: account.login().to_string(),
             ip: client.ip.clone(),
             request_id: client.request_id.clone(),
-            user_id: Some(user.id),
+            user_id: (!account.is_mailbox()).then(|| account.id()),
             role,
             scopes: Vec::new(),
+            mailbox: None,
+        };
+        let object = if account.is_mailbox() {
+            "mailbox"
+        } else {
+            "user"
         };
         audit::record(
             &*tx,
-            tenant.map(|t| t.id),
+            account.tenant_id(),
             &actor,
             "auth.login",
-            "user",
-            Some(user.id),
+            object,
+            Some(account.id()),
             json!({}),
         )
         .await?;
         tx.commit().await
     }
 
-    /// Sets a user's password hash and ends every session but `keep`.
+    /// Sets an account's password hash and ends every session but `keep`.
     pub(crate) async fn set_password(
         &self,
-        user: &users::Model,
+        account: &Account,
         hash: &str,
         keep: Option<Uuid>,
         actor: &Actor,
     ) -> Result<()> {
         let tx = self.store.tx().await?;
-        users::Entity::update_many()
-            .col_expr(users::Column::PasswordHash, Expr::value(hash))
-            .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(users::Column::Id.eq(user.id))
-            .exec(&*tx)
-            .await?;
+        let now = Utc::now();
         let mut q = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
-            .filter(sessions::Column::UserId.eq(user.id))
+            .col_expr(sessions::Column::RevokedAt, Expr::value(Some(now)))
             .filter(sessions::Column::RevokedAt.is_null());
+        let object = match account {
+            Account::User(u) => {
+                users::Entity::update_many()
+                    .col_expr(users::Column::PasswordHash, Expr::value(hash))
+                    .col_expr(users::Column::UpdatedAt, Expr::value(now))
+                    .filter(users::Column::Id.eq(u.id))
+                    .exec(&*tx)
+                    .await?;
+                q = q.filter(sessions::Column::UserId.eq(u.id));
+                "user"
+            }
+            Account::Mailbox(m) => {
+                mailboxes::Entity::update_many()
+                    .col_expr(mailboxes::Column::PasswordHash, Expr::value(hash))
+                    .col_expr(mailboxes::Column::UpdatedAt, Expr::value(now))
+                    .filter(mailboxes::Column::Id.eq(m.id))
+                    .exec(&*tx)
+                    .await?;
+                q = q.filter(sessions::Column::MailboxId.eq(m.id));
+                "mailbox"
+            }
+        };
         if let Some(k) = keep {
             q = q.filter(sessions::Column::Id.ne(k));
         }
         q.exec(&*tx).await?;
+        let action = format!("{object}.password_change");
         audit::record(
             &*tx,
-            user.tenant_id,
+            account.tenant_id(),
             actor,
-            "user.password_change",
-            "user",
-            Some(user.id),
+            &action,
+            object,
+            Some(account.id()),
             json!({}),
         )
         .await?;
@@ -354,6 +447,20 @@ impl SystemStore {
             .exec(&*tx)
             .await?;
         delete_user_rows(&*tx, &user_ids).await?;
+        let mailbox_ids: Vec<Uuid> = mailboxes::Entity::find()
+            .select_only()
+            .column(mailboxes::Column::Id)
+            .filter(mailboxes::Column::TenantId.eq(tenant))
+            .into_tuple()
+            .all(&*tx)
+            .await?;
+        for m in mailbox_ids {
+            super::mailboxes::purge_mailbox_rows(&*tx, m).await?;
+        }
+        local_parts::Entity::delete_many()
+            .filter(local_parts::Column::TenantId.eq(tenant))
+            .exec(&*tx)
+            .await?;
         dkim_keys::Entity::delete_many()
             .filter(dkim_keys::Column::TenantId.eq(tenant))
             .exec(&*tx)
@@ -428,6 +535,21 @@ impl SystemStore {
             tx.commit().await?;
         }
         Ok(n)
+    }
+
+    /// Removes every row of a deleted mailbox. Idempotent: a mailbox already gone, or not
+    /// deleted, is left alone and false returned.
+    pub async fn purge_mailbox(&self, mailbox: Uuid) -> Result<bool> {
+        let tx = self.store.tx().await?;
+        let Some(m) = mailboxes::Entity::find_by_id(mailbox).one(&*tx).await? else {
+            return Ok(false);
+        };
+        if m.deleted_at.is_none() {
+            return Ok(false);
+        }
+        super::mailboxes::purge_mailbox_rows(&*tx, mailbox).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// A job by id.

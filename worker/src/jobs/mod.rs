@@ -1,10 +1,11 @@
 //! Job handlers, one file each, dispatched by kind.
 
 mod domain_check;
+mod mailbox_purge;
 mod tenant_purge;
 
 use mailroom_core::domains::DomainService;
-use mailroom_core::jobs::{DOMAIN_CHECK, TENANT_PURGE};
+use mailroom_core::jobs::{DOMAIN_CHECK, MAILBOX_PURGE, TENANT_PURGE};
 use mailroom_core::store::SystemStore;
 use mailroom_core::store::entities::jobs;
 
@@ -39,6 +40,7 @@ pub async fn dispatch(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobErro
     match job.kind.as_str() {
         TENANT_PURGE => tenant_purge::run(&ctx.sys, job).await,
         DOMAIN_CHECK => domain_check::run(ctx, job).await,
+        MAILBOX_PURGE => mailbox_purge::run(&ctx.sys, job).await,
         other => Err(JobError::Permanent(format!(
             "no handler for job kind {other:?}"
         ))),

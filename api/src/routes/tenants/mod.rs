@@ -106,7 +106,7 @@ crate::list_type!(TenantList, TenantResponse);
 
 /// Deserialises a present field as `Some(value)`, so `null` (`Some(None)`) differs from absent
 /// (`None`).
-pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

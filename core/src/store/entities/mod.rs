@@ -2,11 +2,15 @@
 //! are the plain records the store hands out.
 
 pub mod api_keys;
+pub mod app_passwords;
 pub mod audit_log;
 pub mod dkim_keys;
 pub mod domains;
 pub mod events;
+pub mod folders;
 pub mod jobs;
+pub mod local_parts;
+pub mod mailboxes;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod tenants;

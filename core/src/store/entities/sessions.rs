@@ -7,7 +7,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub user_id: Uuid,
+    /// The user, for a user's session.
+    pub user_id: Option<Uuid>,
+    /// The mailbox, for a mailbox owner's session.
+    pub mailbox_id: Option<Uuid>,
     pub tenant_id: Option<Uuid>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,

@@ -1,0 +1,613 @@
+//! Mailboxes, their app passwords, through the tenant-scoped store. A mailbox owner's store is
+//! confined to its own mailbox: any other mailbox id is simply not found.
+
+use super::entities::{
+    app_passwords, domains, folders, local_parts, mailboxes, refresh_tokens, sessions, tenants,
+};
+use super::page::{Page, PageRequest};
+use super::{TenantStore, Tx, on_unique};
+use crate::auth::hash_password;
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use crate::jobs::{self, NewJob};
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Folders every new mailbox gets, with their SPECIAL-USE roles (RFC 6154).
+pub const DEFAULT_FOLDERS: [(&str, &str); 6] = [
+    ("INBOX", "inbox"),
+    ("Sent", "sent"),
+    ("Drafts", "drafts"),
+    ("Junk", "junk"),
+    ("Trash", "trash"),
+    ("Archive", "archive"),
+];
+
+/// What POP3 does with a message once downloaded.
+pub const POP3_BEHAVIOURS: [&str; 3] = ["keep", "move_to_trash", "delete"];
+
+/// A mailbox to create.
+#[derive(Debug, Clone)]
+pub struct NewMailbox {
+    /// A verified domain of the tenant.
+    pub domain_id: Uuid,
+    /// Validated, lower-case local part.
+    pub local_part: String,
+    /// Display name.
+    pub display_name: String,
+    /// Password in clear (hashed here).
+    pub password: String,
+    /// Quota: `None` uses the default, `Some(None)` is unlimited.
+    pub quota_bytes: Option<Option<i64>>,
+    /// `keep`, `move_to_trash` or `delete` (default `keep`).
+    pub pop3_after_download: Option<String>,
+}
+
+/// Changes to a mailbox; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct MailboxPatch {
+    /// Display name (the owner may change it).
+    pub display_name: Option<String>,
+    /// POP3 behaviour (the owner may change it).
+    pub pop3_after_download: Option<String>,
+    /// Quota (admins only); `Some(None)` is unlimited.
+    pub quota_bytes: Option<Option<i64>>,
+    /// `active` or `suspended` (admins only).
+    pub status: Option<String>,
+}
+
+impl TenantStore {
+    /// Refuses mailbox owners: for operations reserved to the tenant's admins (or keys).
+    pub fn not_confined_api(&self) -> Result<()> {
+        self.not_confined()
+    }
+
+    /// Refuses mailbox owners: what follows is for the tenant's admins (or keys).
+    pub(crate) fn not_confined(&self) -> Result<()> {
+        if self.actor.mailbox.is_some() {
+            Err(Error::forbidden(
+                "admin_required",
+                "a mailbox owner cannot do this; ask the tenant's admin",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The tenant's live mailboxes in creation order (a mailbox owner sees only its own).
+    pub async fn list_mailboxes(
+        &self,
+        domain: Option<Uuid>,
+        page: PageRequest,
+    ) -> Result<Page<mailboxes::Model>> {
+        let mut q = mailboxes::Entity::find()
+            .filter(mailboxes::Column::TenantId.eq(self.tid()))
+            .filter(mailboxes::Column::DeletedAt.is_null());
+        if let Some(own) = self.actor.mailbox {
+            q = q.filter(mailboxes::Column::Id.eq(own));
+        }
+        if let Some(d) = domain {
+            q = q.filter(mailboxes::Column::DomainId.eq(d));
+        }
+        if let Some(after) = page.after {
+            q = q.filter(mailboxes::Column::Id.gt(after));
+        }
+        let rows = q
+            .order_by_asc(mailboxes::Column::Id)
+            .limit(page.limit + 1)
+            .all(self.store.db())
+            .await?;
+        Ok(Page::from_rows(rows, page.limit, |m| m.id))
+    }
+
+    /// A live mailbox within reach.
+    pub async fn mailbox(&self, id: Uuid) -> Result<mailboxes::Model> {
+        self.mailbox_on(self.store.db(), id).await
+    }
+
+    pub(crate) async fn mailbox_on<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        id: Uuid,
+    ) -> Result<mailboxes::Model> {
+        if self.actor.mailbox.is_some_and(|own| own != id) {
+            return Err(Error::NotFound);
+        }
+        mailboxes::Entity::find_by_id(id)
+            .filter(mailboxes::Column::TenantId.eq(self.tid()))
+            .filter(mailboxes::Column::DeletedAt.is_null())
+            .one(c)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// Claims `local_part` on `domain` for an owner; `address_taken` when a mailbox, alias or
+    /// group already has it.
+    pub(crate) async fn claim_local_part(
+        &self,
+        tx: &Tx,
+        domain: Uuid,
+        local: &str,
+        owner_type: &str,
+        owner: Uuid,
+    ) -> Result<()> {
+        local_parts::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            domain_id: Set(domain),
+            local_part: Set(local.to_string()),
+            owner_type: Set(owner_type.into()),
+            owner_id: Set(owner),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&**tx)
+        .await
+        .map_err(|e| {
+            on_unique(
+                e,
+                "address_taken",
+                "a mailbox, alias or group already uses this address",
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Frees the local parts an owner holds.
+    pub(crate) async fn release_local_parts<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        owner: Uuid,
+    ) -> Result<()> {
+        local_parts::Entity::delete_many()
+            .filter(local_parts::Column::TenantId.eq(self.tid()))
+            .filter(local_parts::Column::OwnerId.eq(owner))
+            .exec(c)
+            .await?;
+        Ok(())
+    }
+
+    /// A verified domain of the tenant (mailboxes, aliases and groups live only on those).
+    pub(crate) async fn verified_domain<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        id: Uuid,
+    ) -> Result<domains::Model> {
+        let d = domains::Entity::find_by_id(id)
+            .filter(domains::Column::TenantId.eq(self.tid()))
+            .one(c)
+            .await?
+            .ok_or_else(|| Error::invalid("domain_id", "is not a domain of this tenant"))?;
+        if d.status != "verified" {
+            return Err(Error::Rejected {
+                code: "domain_not_verified",
+                field: "domain_id".into(),
+                message: format!(
+                    "{} is not verified yet: publish its records and verify it first",
+                    d.name
+                ),
+            });
+        }
+        Ok(d)
+    }
+
+    /// Creates a mailbox with its default folders on a verified domain. Plan limits apply: the
+    /// number of mailboxes, and the sum of their quotas against the storage limit.
+    pub async fn create_mailbox(
+        &self,
+        new: NewMailbox,
+        default_quota: i64,
+    ) -> Result<mailboxes::Model> {
+        self.not_confined()?;
+        let pop3 = new.pop3_after_download.unwrap_or_else(|| "keep".into());
+        if !POP3_BEHAVIOURS.contains(&pop3.as_str()) {
+            return Err(Error::invalid(
+                "pop3_after_download",
+                "must be keep, move_to_trash or delete",
+            ));
+        }
+        let quota = new.quota_bytes.unwrap_or(Some(default_quota));
+        if quota.is_some_and(|q| q < 0) {
+            return Err(Error::invalid(
+                "quota_bytes",
+                "must be zero or more, or null for unlimited",
+            ));
+        }
+        let hash = hash_password(&new.password).await?;
+        let now = Utc::now();
+        let tx = self.store.tx().await?;
+        let domain = self.verified_domain(&*tx, new.domain_id).await?;
+        self.check_mailbox_limits(&tx, None, quota).await?;
+        let id = new_id();
+        self.claim_local_part(&tx, domain.id, &new.local_part, "mailbox", id)
+            .await?;
+        let mailbox = mailboxes::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(self.tid()),
+            domain_id: Set(domain.id),
+            local_part: Set(new.local_part.clone()),
+            address: Set(format!("{}@{}", new.local_part, domain.name)),
+            display_name: Set(new.display_name),
+            password_hash: Set(hash),
+            quota_bytes: Set(quota),
+            used_bytes: Set(0),
+            status: Set("active".into()),
+            pop3_after_download: Set(pop3),
+            created_at: Set(now),
+            updated_at: Set(now),
+            deleted_at: Set(None),
+        }
+        .insert(&*tx)
+        .await?;
+        for (name, role) in DEFAULT_FOLDERS {
+            self.insert_folder(&tx, id, name, Some(role)).await?;
+        }
+        self.audit(
+            &*tx,
+            "mailbox.create",
+            "mailbox",
+            Some(id),
+            json!({"address": mailbox.address, "quota_bytes": quota}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(mailbox)
+    }
+
+    /// Inserts a folder with fresh IMAP state.
+    pub(crate) async fn insert_folder(
+        &self,
+        tx: &Tx,
+        mailbox: Uuid,
+        name: &str,
+        role: Option<&str>,
+    ) -> Result<folders::Model> {
+        let now = Utc::now();
+        folders::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            mailbox_id: Set(mailbox),
+            name: Set(name.to_string()),
+            special_use: Set(role.map(str::to_string)),
+            // Seconds since the epoch: a new value every time a folder is (re)created, which is
+            // what UIDVALIDITY must do (RFC 3501 §2.3.1.1); fits 32 bits until 2106.
+            uidvalidity: Set(now.timestamp()),
+            uidnext: Set(1),
+            highestmodseq: Set(1),
+            subscribed: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&**tx)
+        .await
+        .map_err(|e| on_unique(e, "folder_exists", "a folder with this name already exists"))
+    }
+
+    async fn check_mailbox_limits(
+        &self,
+        tx: &Tx,
+        except: Option<Uuid>,
+        quota: Option<i64>,
+    ) -> Result<()> {
+        let tenant = tenants::Entity::find_by_id(self.tid())
+            .one(&**tx)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let live = || {
+            let mut q = mailboxes::Entity::find()
+                .filter(mailboxes::Column::TenantId.eq(self.tid()))
+                .filter(mailboxes::Column::DeletedAt.is_null());
+            if let Some(e) = except {
+                q = q.filter(mailboxes::Column::Id.ne(e));
+            }
+            q
+        };
+        if except.is_none()
+            && let Some(max) = tenant.max_mailboxes
+            && live().count(&**tx).await? as i64 >= max
+        {
+            return Err(Error::PlanLimit(format!("the plan allows {max} mailboxes")));
+        }
+        if let Some(max) = tenant.max_storage_bytes {
+            let Some(quota) = quota else {
+                return Err(Error::PlanLimit(
+                    "the plan limits storage, so every mailbox needs a quota".into(),
+                ));
+            };
+            let quotas: Vec<Option<i64>> = live()
+                .select_only()
+                .column(mailboxes::Column::QuotaBytes)
+                .into_tuple()
+                .all(&**tx)
+                .await?;
+            let allotted: i64 = quotas.into_iter().map(|q| q.unwrap_or(0)).sum();
+            if allotted.saturating_add(quota) > max {
+                return Err(Error::PlanLimit(format!(
+                    "the plan's storage is {max} bytes and {allotted} are already given to other mailboxes"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes a mailbox. Its owner may change the display name and POP3 behaviour; quota and
+    /// status are for admins. Suspending ends the mailbox's sessions.
+    pub async fn update_mailbox(&self, id: Uuid, patch: MailboxPatch) -> Result<mailboxes::Model> {
+        if patch.quota_bytes.is_some() || patch.status.is_some() {
+            self.not_confined()?;
+        }
+        if let Some(p) = &patch.pop3_after_download
+            && !POP3_BEHAVIOURS.contains(&p.as_str())
+        {
+            return Err(Error::invalid(
+                "pop3_after_download",
+                "must be keep, move_to_trash or delete",
+            ));
+        }
+        if let Some(s) = &patch.status
+            && s != "active"
+            && s != "suspended"
+        {
+            return Err(Error::invalid("status", "must be active or suspended"));
+        }
+        if patch.quota_bytes.is_some_and(|q| q.is_some_and(|q| q < 0)) {
+            return Err(Error::invalid(
+                "quota_bytes",
+                "must be zero or more, or null for unlimited",
+            ));
+        }
+        let tx = self.store.tx().await?;
+        let m = self.mailbox_on(&*tx, id).await?;
+        if let Some(q) = patch.quota_bytes {
+            self.check_mailbox_limits(&tx, Some(id), q).await?;
+        }
+        let mut changed = serde_json::Map::new();
+        let mut am: mailboxes::ActiveModel = m.into();
+        if let Some(v) = patch.display_name {
+            changed.insert("display_name".into(), json!(v));
+            am.display_name = Set(v);
+        }
+        if let Some(v) = patch.pop3_after_download {
+            changed.insert("pop3_after_download".into(), json!(v));
+            am.pop3_after_download = Set(v);
+        }
+        if let Some(v) = patch.quota_bytes {
+            changed.insert("quota_bytes".into(), json!(v));
+            am.quota_bytes = Set(v);
+        }
+        let suspend = patch.status.as_deref() == Some("suspended");
+        if let Some(v) = patch.status {
+            changed.insert("status".into(), json!(v));
+            am.status = Set(v);
+        }
+        am.updated_at = Set(Utc::now());
+        let m = am.update(&*tx).await?;
+        if suspend {
+            revoke_mailbox_sessions(&*tx, id, None).await?;
+        }
+        self.audit(&*tx, "mailbox.update", "mailbox", Some(id), changed.into())
+            .await?;
+        tx.commit().await?;
+        Ok(m)
+    }
+
+    /// Sets a mailbox's password (admins, or the owner through `/v1/me/password`) and ends its
+    /// sessions.
+    pub async fn set_mailbox_password(&self, id: Uuid, password: &str) -> Result<()> {
+        let hash = hash_password(password).await?;
+        let tx = self.store.tx().await?;
+        self.mailbox_on(&*tx, id).await?;
+        mailboxes::Entity::update_many()
+            .col_expr(mailboxes::Column::PasswordHash, Expr::value(hash))
+            .col_expr(mailboxes::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(mailboxes::Column::Id.eq(id))
+            .filter(mailboxes::Column::TenantId.eq(self.tid()))
+            .exec(&*tx)
+            .await?;
+        revoke_mailbox_sessions(&*tx, id, None).await?;
+        self.audit(&*tx, "mailbox.password_set", "mailbox", Some(id), json!({}))
+            .await?;
+        tx.commit().await
+    }
+
+    /// Deletes a mailbox: it stops receiving and logging in at once, its address is free, and
+    /// a job purges its data.
+    pub async fn delete_mailbox(&self, id: Uuid, purge_delay: Duration) -> Result<Uuid> {
+        self.not_confined()?;
+        let tx = self.store.tx().await?;
+        let m = self.mailbox_on(&*tx, id).await?;
+        let now = Utc::now();
+        let mut am: mailboxes::ActiveModel = m.clone().into();
+        am.deleted_at = Set(Some(now));
+        am.updated_at = Set(now);
+        am.update(&*tx).await?;
+        self.release_local_parts(&*tx, id).await?;
+        revoke_mailbox_sessions(&*tx, id, None).await?;
+        let job = jobs::enqueue(
+            &*tx,
+            NewJob::new(jobs::MAILBOX_PURGE, json!({"mailbox_id": id}))
+                .tenant(self.tid())
+                .run_at(now + purge_delay),
+        )
+        .await?;
+        self.audit(
+            &*tx,
+            "mailbox.delete",
+            "mailbox",
+            Some(id),
+            json!({"address": m.address, "purge_job": job}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    /// A mailbox's app passwords (never their secrets), oldest first.
+    pub async fn list_app_passwords(&self, mailbox: Uuid) -> Result<Vec<app_passwords::Model>> {
+        self.mailbox(mailbox).await?;
+        Ok(app_passwords::Entity::find()
+            .filter(app_passwords::Column::TenantId.eq(self.tid()))
+            .filter(app_passwords::Column::MailboxId.eq(mailbox))
+            .order_by_asc(app_passwords::Column::Id)
+            .all(self.store.db())
+            .await?)
+    }
+
+    /// Creates an app password and returns it with its secret (16 letters, shown once).
+    pub async fn create_app_password(
+        &self,
+        mailbox: Uuid,
+        name: &str,
+        max: u64,
+    ) -> Result<(app_passwords::Model, String)> {
+        let secret = app_password_secret()?;
+        let hash = hash_password(&secret).await?;
+        let tx = self.store.tx().await?;
+        self.mailbox_on(&*tx, mailbox).await?;
+        let active = app_passwords::Entity::find()
+            .filter(app_passwords::Column::MailboxId.eq(mailbox))
+            .filter(app_passwords::Column::RevokedAt.is_null())
+            .count(&*tx)
+            .await?;
+        if active >= max {
+            return Err(Error::conflict(
+                "too_many_app_passwords",
+                format!("a mailbox may hold {max} app passwords; revoke one first"),
+            ));
+        }
+        let row = app_passwords::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            mailbox_id: Set(mailbox),
+            name: Set(name.to_string()),
+            password_hash: Set(hash),
+            created_at: Set(Utc::now()),
+            last_used_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(&*tx)
+        .await?;
+        self.audit(
+            &*tx,
+            "app_password.create",
+            "mailbox",
+            Some(mailbox),
+            json!({"app_password": row.id, "name": name}),
+        )
+        .await?;
+        tx.commit().await?;
+        let shown = secret
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok((row, shown))
+    }
+
+    /// Revokes an app password; it stops working at once.
+    pub async fn revoke_app_password(&self, mailbox: Uuid, id: Uuid) -> Result<()> {
+        let tx = self.store.tx().await?;
+        self.mailbox_on(&*tx, mailbox).await?;
+        let r = app_passwords::Entity::update_many()
+            .col_expr(
+                app_passwords::Column::RevokedAt,
+                Expr::value(Some(Utc::now())),
+            )
+            .filter(app_passwords::Column::Id.eq(id))
+            .filter(app_passwords::Column::MailboxId.eq(mailbox))
+            .filter(app_passwords::Column::TenantId.eq(self.tid()))
+            .filter(app_passwords::Column::RevokedAt.is_null())
+            .exec(&*tx)
+            .await?;
+        if r.rows_affected == 0 {
+            return Err(Error::NotFound);
+        }
+        self.audit(
+            &*tx,
+            "app_password.revoke",
+            "mailbox",
+            Some(mailbox),
+            json!({"app_password": id}),
+        )
+        .await?;
+        tx.commit().await
+    }
+}
+
+/// Sixteen random lower-case letters (75 bits).
+fn app_password_secret() -> Result<String> {
+    let bytes = crate::secrets::random_bytes::<32>()?;
+    // Rejection sampling keeps the letters uniform: 234 = 9 × 26.
+    let letters: String = bytes
+        .iter()
+        .filter(|b| **b < 234)
+        .map(|b| (b'a' + b % 26) as char)
+        .take(16)
+        .collect();
+    if letters.len() == 16 {
+        Ok(letters)
+    } else {
+        app_password_secret()
+    }
+}
+
+/// Ends a mailbox's sessions (all but `keep`).
+pub(crate) async fn revoke_mailbox_sessions<C: ConnectionTrait>(
+    c: &C,
+    mailbox: Uuid,
+    keep: Option<Uuid>,
+) -> Result<()> {
+    let mut q = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
+        .filter(sessions::Column::MailboxId.eq(mailbox))
+        .filter(sessions::Column::RevokedAt.is_null());
+    if let Some(k) = keep {
+        q = q.filter(sessions::Column::Id.ne(k));
+    }
+    q.exec(c).await?;
+    Ok(())
+}
+
+/// Removes every row of a deleted mailbox. Idempotent.
+pub(crate) async fn purge_mailbox_rows<C: ConnectionTrait>(c: &C, mailbox: Uuid) -> Result<()> {
+    let session_ids: Vec<Uuid> = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::Id)
+        .filter(sessions::Column::MailboxId.eq(mailbox))
+        .into_tuple()
+        .all(c)
+        .await?;
+    for chunk in session_ids.chunks(500) {
+        refresh_tokens::Entity::delete_many()
+            .filter(refresh_tokens::Column::SessionId.is_in(chunk.to_vec()))
+            .exec(c)
+            .await?;
+    }
+    sessions::Entity::delete_many()
+        .filter(sessions::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    app_passwords::Entity::delete_many()
+        .filter(app_passwords::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    folders::Entity::delete_many()
+        .filter(folders::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    local_parts::Entity::delete_many()
+        .filter(local_parts::Column::OwnerId.eq(mailbox))
+        .exec(c)
+        .await?;
+    mailboxes::Entity::delete_many()
+        .filter(mailboxes::Column::Id.eq(mailbox))
+        .exec(c)
+        .await?;
+    Ok(())
+}
