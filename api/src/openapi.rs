@@ -56,6 +56,11 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         routes::mailboxes::app_passwords::list,
         routes::mailboxes::app_passwords::create,
         routes::mailboxes::app_passwords::revoke,
+        routes::folders::list::list,
+        routes::folders::create::create,
+        routes::folders::get::get,
+        routes::folders::update::update,
+        routes::folders::delete::delete,
     ),
     modifiers(&Security),
     tags(
@@ -67,6 +72,7 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         (name = "domains", description = "Custom domains, proved by DNS"),
         (name = "events", description = "What happened in the tenant (delivered by webhooks later)"),
         (name = "mailboxes", description = "Mailboxes, passwords and app passwords"),
+        (name = "folders", description = "A mailbox's folders"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

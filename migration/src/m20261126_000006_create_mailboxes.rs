@@ -23,6 +23,7 @@ enum Mailboxes {
     UsedBytes,
     Status,
     Pop3AfterDownload,
+    UidvaliditySeq,
     CreatedAt,
     UpdatedAt,
     DeletedAt,
@@ -88,6 +89,9 @@ impl MigrationTrait for Migration {
                 .col(big_integer(Mailboxes::UsedBytes).default(0))
                 .col(string_len(Mailboxes::Status, 16))
                 .col(string_len(Mailboxes::Pop3AfterDownload, 16))
+                // Last UIDVALIDITY handed to a folder of this mailbox: strictly increasing, so a
+                // re-created folder never reuses one (RFC 3501 §2.3.1.1).
+                .col(big_integer(Mailboxes::UidvaliditySeq))
                 .col(timestamp_with_time_zone(Mailboxes::CreatedAt))
                 .col(timestamp_with_time_zone(Mailboxes::UpdatedAt))
                 .col(timestamp_with_time_zone_null(Mailboxes::DeletedAt))

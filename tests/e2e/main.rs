@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod dns;
 mod domains;
+mod folders;
 mod http;
 mod isolation;
 mod jobs;

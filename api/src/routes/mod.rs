@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod domains;
 pub mod events;
+pub mod folders;
 pub mod health;
 pub mod mailboxes;
 pub mod me;
@@ -60,7 +61,12 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(mailboxes::password::set_password)
         .service(mailboxes::app_passwords::list)
         .service(mailboxes::app_passwords::create)
-        .service(mailboxes::app_passwords::revoke);
+        .service(mailboxes::app_passwords::revoke)
+        .service(folders::list::list)
+        .service(folders::create::create)
+        .service(folders::get::get)
+        .service(folders::update::update)
+        .service(folders::delete::delete);
 }
 
 /// `?limit=&cursor=` of every list.

@@ -13,8 +13,8 @@ use crate::jobs::{self, NewJob};
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -238,6 +238,7 @@ impl TenantStore {
             used_bytes: Set(0),
             status: Set("active".into()),
             pop3_after_download: Set(pop3),
+            uidvalidity_seq: Set(now.timestamp()),
             created_at: Set(now),
             updated_at: Set(now),
             deleted_at: Set(None),
@@ -259,7 +260,7 @@ impl TenantStore {
         Ok(mailbox)
     }
 
-    /// Inserts a folder with fresh IMAP state.
+    /// Inserts a folder with fresh IMAP state: a UIDVALIDITY never used before in this mailbox.
     pub(crate) async fn insert_folder(
         &self,
         tx: &Tx,
@@ -267,6 +268,20 @@ impl TenantStore {
         name: &str,
         role: Option<&str>,
     ) -> Result<folders::Model> {
+        mailboxes::Entity::update_many()
+            .col_expr(
+                mailboxes::Column::UidvaliditySeq,
+                Expr::col(mailboxes::Column::UidvaliditySeq).add(1),
+            )
+            .filter(mailboxes::Column::Id.eq(mailbox))
+            .exec(&**tx)
+            .await?;
+        let seq: Option<i64> = mailboxes::Entity::find_by_id(mailbox)
+            .select_only()
+            .column(mailboxes::Column::UidvaliditySeq)
+            .into_tuple()
+            .one(&**tx)
+            .await?;
         let now = Utc::now();
         folders::ActiveModel {
             id: Set(new_id()),
@@ -274,9 +289,7 @@ impl TenantStore {
             mailbox_id: Set(mailbox),
             name: Set(name.to_string()),
             special_use: Set(role.map(str::to_string)),
-            // Seconds since the epoch: a new value every time a folder is (re)created, which is
-            // what UIDVALIDITY must do (RFC 3501 §2.3.1.1); fits 32 bits until 2106.
-            uidvalidity: Set(now.timestamp()),
+            uidvalidity: Set(seq.ok_or(Error::NotFound)?),
             uidnext: Set(1),
             highestmodseq: Set(1),
             subscribed: Set(true),

@@ -22,6 +22,8 @@ pub struct Model {
     pub status: String,
     /// `keep`, `move_to_trash` or `delete`.
     pub pop3_after_download: String,
+    /// Last UIDVALIDITY given to a folder; strictly increasing.
+    pub uidvalidity_seq: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// Set when deleted; its data is purged by a job.
