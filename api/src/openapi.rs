@@ -61,6 +61,17 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         routes::folders::get::get,
         routes::folders::update::update,
         routes::folders::delete::delete,
+        routes::aliases::list::list,
+        routes::aliases::create::create,
+        routes::aliases::get::get,
+        routes::aliases::update::update,
+        routes::aliases::delete::delete,
+        routes::groups::list::list,
+        routes::groups::create::create,
+        routes::groups::get::get,
+        routes::groups::update::update,
+        routes::groups::delete::delete,
+        routes::routing::resolve::resolve,
     ),
     modifiers(&Security),
     tags(
@@ -73,6 +84,8 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         (name = "events", description = "What happened in the tenant (delivered by webhooks later)"),
         (name = "mailboxes", description = "Mailboxes, passwords and app passwords"),
         (name = "folders", description = "A mailbox's folders"),
+        (name = "aliases", description = "Aliases, catch-alls, domain aliases and the address resolver"),
+        (name = "groups", description = "Distribution lists"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

@@ -8,6 +8,7 @@ mod m20261126_000003_create_audit_log;
 mod m20261126_000004_create_jobs;
 mod m20261126_000005_create_domains;
 mod m20261126_000006_create_mailboxes;
+mod m20261126_000007_create_aliases_and_groups;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_create_jobs::Migration),
             Box::new(m20261126_000005_create_domains::Migration),
             Box::new(m20261126_000006_create_mailboxes::Migration),
+            Box::new(m20261126_000007_create_aliases_and_groups::Migration),
         ]
     }
 }

@@ -16,5 +16,6 @@ mod jobs;
 mod mailboxes;
 mod openapi;
 mod outage;
+mod routing;
 mod tenants;
 mod users;

@@ -1,14 +1,17 @@
 //! Route handlers: one folder per resource, one file per verb.
 
+pub mod aliases;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod domains;
 pub mod events;
 pub mod folders;
+pub mod groups;
 pub mod health;
 pub mod mailboxes;
 pub mod me;
+pub mod routing;
 pub mod tenants;
 pub mod users;
 
@@ -66,7 +69,18 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(folders::create::create)
         .service(folders::get::get)
         .service(folders::update::update)
-        .service(folders::delete::delete);
+        .service(folders::delete::delete)
+        .service(aliases::list::list)
+        .service(aliases::create::create)
+        .service(aliases::get::get)
+        .service(aliases::update::update)
+        .service(aliases::delete::delete)
+        .service(groups::list::list)
+        .service(groups::create::create)
+        .service(groups::get::get)
+        .service(groups::update::update)
+        .service(groups::delete::delete)
+        .service(routing::resolve::resolve);
 }
 
 /// `?limit=&cursor=` of every list.

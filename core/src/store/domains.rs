@@ -1,6 +1,6 @@
 //! Custom domains, through the tenant-scoped store.
 
-use super::entities::{dkim_keys, domains, events, tenants};
+use super::entities::{dkim_keys, domains, events, local_parts, mailboxes, tenants};
 use super::page::{Page, PageRequest};
 use super::{TenantStore, Tx, on_unique};
 use crate::domains::dkim::{self, Algorithm};
@@ -213,6 +213,7 @@ impl TenantStore {
             last_checked_at: Set(None),
             next_check_at: Set(now.timestamp_millis()),
             check_results: Set(None),
+            alias_of: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -296,10 +297,29 @@ impl TenantStore {
         self.domain(id).await
     }
 
-    /// Removes a domain and its keys; a verified name becomes free for others.
+    /// Removes a domain and its keys; a verified name becomes free for others. A domain that
+    /// still has mailboxes, aliases or groups, or that other domains alias, is refused.
     pub async fn delete_domain(&self, id: Uuid) -> Result<()> {
         let tx = self.store.tx().await?;
         let view = self.domain_on(&*tx, id).await?;
+        let in_use = local_parts::Entity::find()
+            .filter(local_parts::Column::DomainId.eq(id))
+            .count(&*tx)
+            .await?;
+        let mailboxes_left = mailboxes::Entity::find()
+            .filter(mailboxes::Column::DomainId.eq(id))
+            .count(&*tx)
+            .await?;
+        let aliased = domains::Entity::find()
+            .filter(domains::Column::AliasOf.eq(id))
+            .count(&*tx)
+            .await?;
+        if in_use + mailboxes_left + aliased > 0 {
+            return Err(Error::conflict(
+                "domain_in_use",
+                "remove the domain's mailboxes, aliases and groups (and domain aliases pointing to it) first",
+            ));
+        }
         dkim_keys::Entity::delete_many()
             .filter(dkim_keys::Column::TenantId.eq(self.tid()))
             .filter(dkim_keys::Column::DomainId.eq(id))

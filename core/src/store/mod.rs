@@ -8,6 +8,7 @@
 
 pub mod entities;
 
+mod aliases;
 mod api_keys;
 mod audit;
 mod domains;
@@ -15,10 +16,12 @@ mod folders;
 mod mailboxes;
 mod page;
 mod platform;
+mod routing;
 mod system;
 mod tenant;
 mod users;
 
+pub use aliases::{GroupView, MAX_TARGETS, SEND_POLICIES};
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use audit::{Actor, ActorKind, AuditFilter};
 pub use domains::{DomainView, Verification};
@@ -26,6 +29,7 @@ pub use folders::{MAX_FOLDERS, normalize_folder_name};
 pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS};
 pub use page::{Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
+pub use routing::{Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, split_address};
 pub use system::SystemStore;
 pub use tenant::TenantStore;
 pub use users::{NewUser, UserPatch};

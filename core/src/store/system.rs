@@ -3,8 +3,8 @@
 
 use super::audit::{self, Actor};
 use super::entities::{
-    api_keys, app_passwords, audit_log, dkim_keys, domains, events, jobs as job_rows, local_parts,
-    mailboxes, refresh_tokens, sessions, tenants, users,
+    aliases, api_keys, app_passwords, audit_log, dkim_keys, domains, events, group_members, groups,
+    jobs as job_rows, local_parts, mailboxes, refresh_tokens, sessions, tenants, users,
 };
 use super::platform::PlatformStore;
 use super::users::{delete_user_rows, revoke_user_sessions};
@@ -457,6 +457,18 @@ impl SystemStore {
         for m in mailbox_ids {
             super::mailboxes::purge_mailbox_rows(&*tx, m).await?;
         }
+        group_members::Entity::delete_many()
+            .filter(group_members::Column::TenantId.eq(tenant))
+            .exec(&*tx)
+            .await?;
+        groups::Entity::delete_many()
+            .filter(groups::Column::TenantId.eq(tenant))
+            .exec(&*tx)
+            .await?;
+        aliases::Entity::delete_many()
+            .filter(aliases::Column::TenantId.eq(tenant))
+            .exec(&*tx)
+            .await?;
         local_parts::Entity::delete_many()
             .filter(local_parts::Column::TenantId.eq(tenant))
             .exec(&*tx)

@@ -39,6 +39,8 @@ pub struct DomainResponse {
     pub verification: VerificationRecord,
     /// DMARC policy suggested in the records list.
     pub dmarc_policy: String,
+    /// The domain this one is an alias of, if any.
+    pub alias_of: Option<Uuid>,
     /// DKIM keys (never their private halves).
     pub dkim_keys: Vec<DkimKeyResponse>,
     /// When DNS was last checked.
@@ -101,6 +103,7 @@ impl DomainResponse {
             ready_to_receive,
             ready_to_send,
             dmarc_policy: d.dmarc_policy,
+            alias_of: d.alias_of,
             dkim_keys: v
                 .keys
                 .into_iter()

@@ -15,9 +15,14 @@ pub struct UpdateDomainRequest {
     /// DMARC policy to suggest: `none`, `quarantine` or `reject`.
     #[serde(default)]
     pub dmarc_policy: Option<String>,
+    /// Make this (verified) domain an alias of another verified domain of the tenant: every
+    /// address here delivers as the same address there. Null ends the alias.
+    #[serde(default, deserialize_with = "crate::routes::tenants::present")]
+    #[schema(value_type = Option<Uuid>)]
+    pub alias_of: Option<Option<Uuid>>,
 }
 
-/// Changes a domain's settings.
+/// Changes a domain's settings: the DMARC policy suggested, or whether it is a domain alias.
 #[utoipa::path(patch, path = "/v1/domains/{id}", tag = "domains", params(("id" = Uuid, Path, description = "Domain id")),
     request_body = UpdateDomainRequest, responses(
     (status = 200, body = DomainResponse),
@@ -31,10 +36,12 @@ pub async fn update(
     id: web::Path<Uuid>,
     body: web::Json<UpdateDomainRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let v = auth
-        .tenant(Scope::DomainsWrite)?
-        .update_domain(id.into_inner(), body.into_inner().dmarc_policy)
-        .await?;
+    let store = auth.tenant(Scope::DomainsWrite)?;
+    let (id, b) = (id.into_inner(), body.into_inner());
+    if let Some(target) = b.alias_of {
+        store.set_domain_alias(id, target).await?;
+    }
+    let v = store.update_domain(id, b.dmarc_policy).await?;
     Ok(HttpResponse::Ok().json(DomainResponse::new(
         v,
         &state.domains.cfg.verification_prefix,

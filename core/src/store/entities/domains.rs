@@ -21,6 +21,8 @@ pub struct Model {
     pub next_check_at: i64,
     /// JSON list of the last check's records.
     pub check_results: Option<String>,
+    /// A domain alias: every address here delivers as the same address of that domain.
+    pub alias_of: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,6 +1,7 @@
 //! sea-orm entities: one module per table. Only the store uses them for queries; their `Model`s
 //! are the plain records the store hands out.
 
+pub mod aliases;
 pub mod api_keys;
 pub mod app_passwords;
 pub mod audit_log;
@@ -8,6 +9,8 @@ pub mod dkim_keys;
 pub mod domains;
 pub mod events;
 pub mod folders;
+pub mod group_members;
+pub mod groups;
 pub mod jobs;
 pub mod local_parts;
 pub mod mailboxes;

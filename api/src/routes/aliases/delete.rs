@@ -1,0 +1,18 @@
+use crate::error::{ApiError, Problem};
+use crate::extract::Authed;
+use actix_web::{HttpResponse, delete, web};
+use mailroom_core::auth::Scope;
+use uuid::Uuid;
+
+/// Deletes an alias; its address is free again.
+#[utoipa::path(delete, path = "/v1/aliases/{id}", tag = "aliases", params(("id" = Uuid, Path, description = "Alias id")), responses(
+    (status = 204, description = "deleted"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[delete("/v1/aliases/{id}")]
+pub async fn delete(auth: Authed, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    auth.tenant(Scope::MailboxesWrite)?
+        .delete_alias(id.into_inner())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
