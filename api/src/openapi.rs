@@ -72,6 +72,15 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         routes::groups::update::update,
         routes::groups::delete::delete,
         routes::routing::resolve::resolve,
+        routes::mailboxes::signatures::list,
+        routes::mailboxes::signatures::create,
+        routes::mailboxes::signatures::get,
+        routes::mailboxes::signatures::update,
+        routes::mailboxes::signatures::remove,
+        routes::mailboxes::identities::list,
+        routes::mailboxes::identities::create,
+        routes::mailboxes::identities::update,
+        routes::mailboxes::identities::remove,
     ),
     modifiers(&Security),
     tags(
@@ -86,6 +95,7 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         (name = "folders", description = "A mailbox's folders"),
         (name = "aliases", description = "Aliases, catch-alls, domain aliases and the address resolver"),
         (name = "groups", description = "Distribution lists"),
+        (name = "signatures", description = "Signatures and identities (the addresses a mailbox sends as)"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

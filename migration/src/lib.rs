@@ -9,6 +9,7 @@ mod m20261126_000004_create_jobs;
 mod m20261126_000005_create_domains;
 mod m20261126_000006_create_mailboxes;
 mod m20261126_000007_create_aliases_and_groups;
+mod m20261126_000008_create_signatures_and_identities;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_domains::Migration),
             Box::new(m20261126_000006_create_mailboxes::Migration),
             Box::new(m20261126_000007_create_aliases_and_groups::Migration),
+            Box::new(m20261126_000008_create_signatures_and_identities::Migration),
         ]
     }
 }

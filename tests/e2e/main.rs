@@ -17,5 +17,6 @@ mod mailboxes;
 mod openapi;
 mod outage;
 mod routing;
+mod signatures;
 mod tenants;
 mod users;

@@ -80,7 +80,16 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(groups::get::get)
         .service(groups::update::update)
         .service(groups::delete::delete)
-        .service(routing::resolve::resolve);
+        .service(routing::resolve::resolve)
+        .service(mailboxes::signatures::list)
+        .service(mailboxes::signatures::create)
+        .service(mailboxes::signatures::get)
+        .service(mailboxes::signatures::update)
+        .service(mailboxes::signatures::remove)
+        .service(mailboxes::identities::list)
+        .service(mailboxes::identities::create)
+        .service(mailboxes::identities::update)
+        .service(mailboxes::identities::remove);
 }
 
 /// `?limit=&cursor=` of every list.

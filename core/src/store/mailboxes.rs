@@ -2,7 +2,8 @@
 //! confined to its own mailbox: any other mailbox id is simply not found.
 
 use super::entities::{
-    app_passwords, domains, folders, local_parts, mailboxes, refresh_tokens, sessions, tenants,
+    app_passwords, domains, folders, identities, local_parts, mailboxes, refresh_tokens, sessions,
+    signatures, tenants,
 };
 use super::page::{Page, PageRequest};
 use super::{TenantStore, Tx, on_unique};
@@ -248,6 +249,8 @@ impl TenantStore {
         for (name, role) in DEFAULT_FOLDERS {
             self.insert_folder(&tx, id, name, Some(role)).await?;
         }
+        self.insert_own_identity(&tx, id, &mailbox.address, &mailbox.display_name)
+            .await?;
         self.audit(
             &*tx,
             "mailbox.create",
@@ -612,6 +615,14 @@ pub(crate) async fn purge_mailbox_rows<C: ConnectionTrait>(c: &C, mailbox: Uuid)
         .await?;
     folders::Entity::delete_many()
         .filter(folders::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    identities::Entity::delete_many()
+        .filter(identities::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    signatures::Entity::delete_many()
+        .filter(signatures::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
     local_parts::Entity::delete_many()

@@ -17,6 +17,7 @@ mod mailboxes;
 mod page;
 mod platform;
 mod routing;
+mod signatures;
 mod system;
 mod tenant;
 mod users;
@@ -30,6 +31,9 @@ pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS};
 pub use page::{Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
 pub use routing::{Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, split_address};
+pub use signatures::{
+    IdentityInput, MAX_IDENTITIES, MAX_SIGNATURES, SignatureInput, sanitize_html,
+};
 pub use system::SystemStore;
 pub use tenant::TenantStore;
 pub use users::{NewUser, UserPatch};

@@ -5,8 +5,10 @@ pub mod app_passwords;
 pub mod create;
 pub mod delete;
 pub mod get;
+pub mod identities;
 pub mod list;
 pub mod password;
+pub mod signatures;
 pub mod update;
 
 use chrono::{DateTime, Utc};
