@@ -81,6 +81,13 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         routes::mailboxes::identities::create,
         routes::mailboxes::identities::update,
         routes::mailboxes::identities::remove,
+        routes::contacts::list::list,
+        routes::contacts::create::create,
+        routes::contacts::export::export,
+        routes::contacts::import::import,
+        routes::contacts::get::get,
+        routes::contacts::update::update,
+        routes::contacts::delete::delete,
     ),
     modifiers(&Security),
     tags(
@@ -96,6 +103,7 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         (name = "aliases", description = "Aliases, catch-alls, domain aliases and the address resolver"),
         (name = "groups", description = "Distribution lists"),
         (name = "signatures", description = "Signatures and identities (the addresses a mailbox sends as)"),
+        (name = "contacts", description = "Personal address books and the shared directory; vCard and CSV"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

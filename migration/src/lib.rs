@@ -10,6 +10,7 @@ mod m20261126_000005_create_domains;
 mod m20261126_000006_create_mailboxes;
 mod m20261126_000007_create_aliases_and_groups;
 mod m20261126_000008_create_signatures_and_identities;
+mod m20261126_000009_create_contacts;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_create_mailboxes::Migration),
             Box::new(m20261126_000007_create_aliases_and_groups::Migration),
             Box::new(m20261126_000008_create_signatures_and_identities::Migration),
+            Box::new(m20261126_000009_create_contacts::Migration),
         ]
     }
 }

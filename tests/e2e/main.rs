@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod cli;
 mod common;
+mod contacts;
 mod dns;
 mod domains;
 mod folders;

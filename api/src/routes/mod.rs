@@ -4,6 +4,7 @@ pub mod aliases;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod contacts;
 pub mod domains;
 pub mod events;
 pub mod folders;
@@ -89,7 +90,14 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(mailboxes::identities::list)
         .service(mailboxes::identities::create)
         .service(mailboxes::identities::update)
-        .service(mailboxes::identities::remove);
+        .service(mailboxes::identities::remove)
+        .service(contacts::list::list)
+        .service(contacts::create::create)
+        .service(contacts::export::export)
+        .service(contacts::import::import)
+        .service(contacts::get::get)
+        .service(contacts::update::update)
+        .service(contacts::delete::delete);
 }
 
 /// `?limit=&cursor=` of every list.

@@ -2,8 +2,8 @@
 //! confined to its own mailbox: any other mailbox id is simply not found.
 
 use super::entities::{
-    app_passwords, domains, folders, identities, local_parts, mailboxes, refresh_tokens, sessions,
-    signatures, tenants,
+    app_passwords, contacts, domains, folders, identities, local_parts, mailboxes, refresh_tokens,
+    sessions, signatures, tenants,
 };
 use super::page::{Page, PageRequest};
 use super::{TenantStore, Tx, on_unique};
@@ -251,6 +251,8 @@ impl TenantStore {
         }
         self.insert_own_identity(&tx, id, &mailbox.address, &mailbox.display_name)
             .await?;
+        self.add_directory_entry(&*tx, id, &mailbox.display_name, &mailbox.address)
+            .await?;
         self.audit(
             &*tx,
             "mailbox.create",
@@ -403,6 +405,8 @@ impl TenantStore {
         }
         am.updated_at = Set(Utc::now());
         let m = am.update(&*tx).await?;
+        self.sync_directory_entry(&*tx, id, Some(&m.display_name))
+            .await?;
         if suspend {
             revoke_mailbox_sessions(&*tx, id, None).await?;
         }
@@ -444,6 +448,7 @@ impl TenantStore {
         am.update(&*tx).await?;
         self.release_local_parts(&*tx, id).await?;
         revoke_mailbox_sessions(&*tx, id, None).await?;
+        self.sync_directory_entry(&*tx, id, None).await?;
         let job = jobs::enqueue(
             &*tx,
             NewJob::new(jobs::MAILBOX_PURGE, json!({"mailbox_id": id}))
@@ -619,6 +624,14 @@ pub(crate) async fn purge_mailbox_rows<C: ConnectionTrait>(c: &C, mailbox: Uuid)
         .await?;
     identities::Entity::delete_many()
         .filter(identities::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    contacts::Entity::delete_many()
+        .filter(contacts::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    contacts::Entity::delete_many()
+        .filter(contacts::Column::SourceMailboxId.eq(mailbox))
         .exec(c)
         .await?;
     signatures::Entity::delete_many()

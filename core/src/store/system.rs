@@ -3,8 +3,9 @@
 
 use super::audit::{self, Actor};
 use super::entities::{
-    aliases, api_keys, app_passwords, audit_log, dkim_keys, domains, events, group_members, groups,
-    jobs as job_rows, local_parts, mailboxes, refresh_tokens, sessions, tenants, users,
+    aliases, api_keys, app_passwords, audit_log, contacts, dkim_keys, domains, events,
+    group_members, groups, jobs as job_rows, local_parts, mailboxes, refresh_tokens, sessions,
+    tenants, users,
 };
 use super::platform::PlatformStore;
 use super::users::{delete_user_rows, revoke_user_sessions};
@@ -457,6 +458,10 @@ impl SystemStore {
         for m in mailbox_ids {
             super::mailboxes::purge_mailbox_rows(&*tx, m).await?;
         }
+        contacts::Entity::delete_many()
+            .filter(contacts::Column::TenantId.eq(tenant))
+            .exec(&*tx)
+            .await?;
         group_members::Entity::delete_many()
             .filter(group_members::Column::TenantId.eq(tenant))
             .exec(&*tx)

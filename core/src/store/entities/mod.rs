@@ -5,6 +5,7 @@ pub mod aliases;
 pub mod api_keys;
 pub mod app_passwords;
 pub mod audit_log;
+pub mod contacts;
 pub mod dkim_keys;
 pub mod domains;
 pub mod events;
