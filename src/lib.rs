@@ -1,6 +1,8 @@
 //! Boots Mailroom's parts from a [`Config`]: shared by the `mailroom` binary and the end-to-end
 //! tests, so the tests run exactly what production runs.
 
+pub mod bench;
+
 use mailroom_api::AppState;
 use mailroom_core::auth::Auth;
 use mailroom_core::config::Config;

@@ -33,6 +33,22 @@ enum Command {
     /// Bootstrap and recovery.
     #[command(subcommand)]
     Admin(Admin),
+    /// Benchmarks against the configured database.
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Seeds a tenant with mailboxes, aliases and groups, then times recipient resolution.
+    Directory {
+        #[arg(long, default_value_t = 10_000)]
+        mailboxes: usize,
+        #[arg(long, default_value_t = 20_000)]
+        lookups: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
 }
 
 #[derive(clap::Args)]
@@ -173,6 +189,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => Ok(()),
+        Command::Bench(Bench::Directory {
+            mailboxes,
+            lookups,
+            concurrency,
+        }) => mailroom::bench::directory(&cfg, mailboxes, lookups, concurrency).await,
         Command::Admin(cmd) => {
             let store = open_store(&cfg, true).await?;
             let sys = store.system();

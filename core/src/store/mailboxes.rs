@@ -33,6 +33,15 @@ pub const DEFAULT_FOLDERS: [(&str, &str); 6] = [
 /// What POP3 does with a message once downloaded.
 pub const POP3_BEHAVIOURS: [&str; 3] = ["keep", "move_to_trash", "delete"];
 
+/// A new mailbox's password.
+#[derive(Debug, Clone)]
+pub enum Password {
+    /// In clear; hashed with argon2id on creation.
+    Clear(String),
+    /// Already an argon2id hash (bulk provisioning, benchmarks).
+    Hashed(String),
+}
+
 /// A mailbox to create.
 #[derive(Debug, Clone)]
 pub struct NewMailbox {
@@ -42,8 +51,8 @@ pub struct NewMailbox {
     pub local_part: String,
     /// Display name.
     pub display_name: String,
-    /// Password in clear (hashed here).
-    pub password: String,
+    /// The password.
+    pub password: Password,
     /// Quota: `None` uses the default, `Some(None)` is unlimited.
     pub quota_bytes: Option<Option<i64>>,
     /// `keep`, `move_to_trash` or `delete` (default `keep`).
@@ -219,7 +228,10 @@ impl TenantStore {
                 "must be zero or more, or null for unlimited",
             ));
         }
-        let hash = hash_password(&new.password).await?;
+        let hash = match new.password {
+            Password::Clear(p) => hash_password(&p).await?,
+            Password::Hashed(h) => h,
+        };
         let now = Utc::now();
         let tx = self.store.tx().await?;
         let domain = self.verified_domain(&*tx, new.domain_id).await?;

@@ -29,7 +29,7 @@ pub use audit::{Actor, ActorKind, AuditFilter};
 pub use contacts::{Book, ImportReport, MAX_BOOK, card_of};
 pub use domains::{DomainView, Verification};
 pub use folders::{MAX_FOLDERS, normalize_folder_name};
-pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS};
+pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS, Password};
 pub use page::{Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
 pub use routing::{Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, split_address};
@@ -46,7 +46,7 @@ use mailroom_migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    Statement, TransactionTrait,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,10 +165,21 @@ impl Store {
         }
     }
 
-    /// Begins a write transaction.
+    /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken
+    /// at once, waiting up to the busy timeout. A deferred transaction that read first would
+    /// instead fail at once with "database is locked" when another process (a second
+    /// `mailroom`, the CLI) wrote in between.
     pub(crate) async fn tx(&self) -> Result<Tx> {
         let writer = self.lock_writer().await;
-        let txn = self.db.begin().await?;
+        let txn = if self.sqlite_writer.is_some() {
+            let opts = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            };
+            self.db.begin_with_options(opts).await?
+        } else {
+            self.db.begin().await?
+        };
         Ok(Tx {
             txn,
             _writer: writer,

@@ -6,7 +6,7 @@ use crate::routes::created;
 use crate::routes::tenants::present;
 use actix_web::{HttpResponse, post, web};
 use mailroom_core::auth::Scope;
-use mailroom_core::store::NewMailbox;
+use mailroom_core::store::{NewMailbox, Password};
 use mailroom_core::validate::{self, Checker};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -70,7 +70,7 @@ pub async fn create(
                     .map(|n| n.trim().to_string())
                     .unwrap_or_else(|| local.clone()),
                 local_part: local,
-                password: b.password,
+                password: Password::Clear(b.password),
                 quota_bytes: b.quota_bytes,
                 pop3_after_download: b.pop3_after_download,
             },

@@ -1,0 +1,146 @@
+//! `mailroom bench …`: measurements on a real database (the configured one).
+
+use anyhow::Context;
+use mailroom_core::auth::hash_password;
+use mailroom_core::config::Config;
+use mailroom_core::domains::DomainService;
+use mailroom_core::secrets::Secrets;
+use mailroom_core::store::{NewMailbox, NewTenant, Password};
+use std::time::{Duration, Instant};
+
+/// Seeds a tenant with `mailboxes` mailboxes (plus one alias per ten and one ten-member group
+/// per hundred) through the real creation path, then times `lookups` recipient resolutions — the
+/// SMTP server's question — from `concurrency` tasks. Prints one JSON object, including the
+/// tenant owner's credentials for HTTP measurements.
+pub async fn directory(
+    cfg: &Config,
+    mailboxes: usize,
+    lookups: usize,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let store = crate::open_store(cfg, true).await?;
+    let sys = store.system();
+    let secrets = Secrets::load(cfg)?;
+    let svc = DomainService::new(cfg, &secrets.master)?;
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let slug = format!("bench-{suffix}");
+    let (owner_email, owner_password) = (
+        format!("owner@{slug}.example"),
+        "bench-owner-password".to_string(),
+    );
+    let (tenant, _) = sys
+        .platform("bench")
+        .create_tenant(NewTenant {
+            name: slug.clone(),
+            slug: slug.clone(),
+            limits: Default::default(),
+            owner_email: owner_email.clone(),
+            owner_name: "Bench".into(),
+            owner_password: owner_password.clone(),
+        })
+        .await?;
+    let ts = sys
+        .tenant_for_job(tenant.id, "bench")
+        .await?
+        .context("tenant vanished")?;
+    let domain = ts.create_domain(&svc, &format!("{slug}.example")).await?;
+    sys.bench_mark_verified(domain.domain.id).await?;
+    let name = domain.domain.name.clone();
+    let hash = hash_password("bench-mailbox-password").await?;
+
+    let started = Instant::now();
+    for i in 0..mailboxes {
+        ts.create_mailbox(
+            NewMailbox {
+                domain_id: domain.domain.id,
+                local_part: format!("user{i}"),
+                display_name: format!("User {i}"),
+                password: Password::Hashed(hash.clone()),
+                quota_bytes: None,
+                pop3_after_download: None,
+            },
+            cfg.mailboxes.default_quota_bytes,
+        )
+        .await?;
+        if (i + 1) % 1000 == 0 {
+            eprintln!("{} mailboxes", i + 1);
+        }
+    }
+    for i in 0..mailboxes / 10 {
+        let dests = [
+            format!("user{i}@{name}"),
+            format!("user{}@{name}", (i + 1) % mailboxes.max(1)),
+        ];
+        ts.create_alias(domain.domain.id, &format!("alias{i}"), &dests)
+            .await?;
+    }
+    for i in 0..mailboxes / 100 {
+        let members: Vec<String> = (0..10)
+            .map(|k| format!("user{}@{name}", (i * 10 + k) % mailboxes.max(1)))
+            .collect();
+        ts.create_group(
+            domain.domain.id,
+            &format!("team{i}"),
+            "Team",
+            &members,
+            "anyone",
+        )
+        .await?;
+    }
+    let seed_secs = started.elapsed().as_secs_f64();
+
+    // 70% mailboxes, 15% sub-addresses, 10% aliases, 5% groups.
+    let addresses: Vec<String> = (0..lookups)
+        .map(|n| {
+            let i = (n * 7919) % mailboxes.max(1);
+            match n % 20 {
+                0 => format!("team{}@{name}", i % (mailboxes / 100).max(1)),
+                1 | 2 => format!("alias{}@{name}", i % (mailboxes / 10).max(1)),
+                3..=5 => format!("user{i}+tag@{name}"),
+                _ => format!("user{i}@{name}"),
+            }
+        })
+        .collect();
+    let per_task = addresses.len().div_ceil(concurrency.max(1));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for chunk in addresses.chunks(per_task.max(1)) {
+        let (sys, chunk) = (sys.clone(), chunk.to_vec());
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::with_capacity(chunk.len());
+            for a in chunk {
+                let t = Instant::now();
+                let r = sys.resolve_address(&a).await?;
+                anyhow::ensure!(
+                    r.rejected.is_none() && !r.mailboxes.is_empty(),
+                    "{a} did not resolve: {:?}",
+                    r.rejected
+                );
+                times.push(t.elapsed());
+            }
+            Ok::<Vec<Duration>, anyhow::Error>(times)
+        }));
+    }
+    let mut times = Vec::new();
+    for t in tasks {
+        times.extend(t.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    times.sort();
+    let pct = |p: f64| {
+        times
+            .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))
+            .map_or(0, |d| d.as_micros())
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "backend": if store.is_postgres() { "postgres" } else { "sqlite" },
+            "tenant": slug, "owner_email": owner_email, "owner_password": owner_password, "domain": name,
+            "mailboxes": mailboxes, "aliases": mailboxes / 10, "groups": mailboxes / 100, "seed_secs": (seed_secs * 10.0).round() / 10.0,
+            "resolver": {"lookups": times.len(), "concurrency": concurrency, "per_sec": (times.len() as f64 / elapsed).round(),
+                         "p50_us": pct(0.5), "p99_us": pct(0.99)}
+        })
+    );
+    Ok(())
+}
