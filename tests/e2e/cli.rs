@@ -253,4 +253,22 @@ async fn the_readme_walkthroughs_work() {
         !stdout.contains("\"missing "),
         "a record stayed missing: {stdout}"
     );
+
+    let stdout = run(readme_block("walkthrough-mail")).await;
+    for expected in [
+        "INBOX inbox",
+        "Junk junk",
+        r#"{"mailboxes":["ana@acme.example"],"external":["partner@elsewhere.example"]}"#,
+        "sub-address of ana@acme.example",
+        r#""name":"Thunderbird""#,
+        r#"{"name":"Work","html":"<b>Ana Silva</b>, Acme"}"#,
+        r#"{"email":"sales@acme.example","name":"Acme Sales"}"#,
+        r#"{"imported":1,"errors":[]}"#,
+        "Bea Costa,,,bea@client.example (work),,Client Lda",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing from:\n{stdout}"
+        );
+    }
 }

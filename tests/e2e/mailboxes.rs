@@ -489,3 +489,29 @@ async fn another_tenant_cannot_see_or_touch_a_mailbox() {
         assert_eq!(r.status, 400, "another tenant's domain: {r:?}");
     }
 }
+
+#[tokio::test]
+async fn one_address_may_be_a_user_and_a_mailbox_with_different_passwords() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let (domain_id, domain) = fixture_verified_domain(&app, &t.owner_token).await;
+    let address = format!("boss@{domain}");
+    let r = app
+        .post(
+            "/v1/users",
+            &t.owner_token,
+            json!({"email": address, "password": "the admin password", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = app.post("/v1/mailboxes", &t.owner_token, json!({"domain_id": domain_id, "local_part": "boss", "password": "the mailbox password"})).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let as_user = app.login(&address, "the admin password").await;
+    assert_eq!(app.get("/v1/me", &as_user).await.body["kind"], "user");
+    let as_mailbox = app.login(&address, "the mailbox password").await;
+    assert_eq!(app.get("/v1/me", &as_mailbox).await.body["kind"], "mailbox");
+    assert_eq!(
+        app.try_login(&address, "neither password").await.status,
+        401
+    );
+}

@@ -50,7 +50,8 @@ impl Auth {
     }
 
     /// Checks a login (a user's email, or a mailbox address) and password (for a mailbox also
-    /// any of its app passwords), and opens a session.
+    /// any of its app passwords), and opens a session. When the login is both a user's email and
+    /// a mailbox's address, the user is tried first, then the mailbox.
     ///
     /// Failures are counted per account and attempts per client address; past either limit the
     /// answer is `rate_limited` without checking the password. The error for an unknown login
@@ -74,12 +75,18 @@ impl Auth {
             .check()?;
         self.ensure_not_locked(&account_key).await?;
 
-        let account = self.sys.account_by_login(&login).await?;
-        let ok = match &account {
-            Some(a) => self.check_password(a, password).await?,
-            None => verify_password(password, None).await?,
-        };
-        let Some(account) = account.filter(|_| ok) else {
+        let candidates = self.sys.accounts_by_login(&login).await?;
+        if candidates.is_empty() {
+            verify_password(password, None).await?;
+        }
+        let mut account = None;
+        for a in candidates {
+            if self.check_password(&a, password).await? {
+                account = Some(a);
+                break;
+            }
+        }
+        let Some(account) = account else {
             self.count_failure(&account_key).await?;
             return Err(Error::Unauthenticated("invalid email or password"));
         };

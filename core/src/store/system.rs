@@ -92,17 +92,20 @@ impl SystemStore {
         Ok(s.id)
     }
 
-    /// The account a user logs in with: a user by email, else a live mailbox by address.
-    pub(crate) async fn account_by_login(&self, login: &str) -> Result<Option<Account>> {
+    /// The accounts a login names: a user with that email, then a live mailbox with that
+    /// address (a person may have both, with different passwords).
+    pub(crate) async fn accounts_by_login(&self, login: &str) -> Result<Vec<Account>> {
+        let mut out = Vec::new();
         if let Some(u) = self.user_by_email(login).await? {
-            return Ok(Some(Account::User(u)));
+            out.push(Account::User(u));
         }
         let m = mailboxes::Entity::find()
             .filter(mailboxes::Column::Address.eq(login))
             .filter(mailboxes::Column::DeletedAt.is_null())
             .one(self.store.db())
             .await?;
-        Ok(m.map(Account::Mailbox))
+        out.extend(m.map(Account::Mailbox));
+        Ok(out)
     }
 
     /// A user, or a live mailbox, by id.
