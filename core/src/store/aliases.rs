@@ -8,8 +8,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::ids::new_id;
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -103,15 +102,11 @@ impl TenantStore {
         if let Some(d) = domain {
             q = q.filter(aliases::Column::DomainId.eq(d));
         }
-        if let Some(after) = page.after {
-            q = q.filter(aliases::Column::Id.gt(after));
-        }
-        let rows = q
-            .order_by_asc(aliases::Column::Id)
-            .limit(page.limit + 1)
-            .all(self.store.db())
+        let page =
+            super::page::fetch_page(self.store.db(), q, aliases::Column::Id, page, false, |a| {
+                a.id
+            })
             .await?;
-        let page = Page::from_rows(rows, page.limit, |a| a.id);
         let names = self
             .domain_names(page.items.iter().map(|a| a.domain_id).collect())
             .await?;
@@ -259,15 +254,11 @@ impl TenantStore {
         if let Some(d) = domain {
             q = q.filter(groups::Column::DomainId.eq(d));
         }
-        if let Some(after) = page.after {
-            q = q.filter(groups::Column::Id.gt(after));
-        }
-        let rows = q
-            .order_by_asc(groups::Column::Id)
-            .limit(page.limit + 1)
-            .all(self.store.db())
+        let page =
+            super::page::fetch_page(self.store.db(), q, groups::Column::Id, page, false, |g| {
+                g.id
+            })
             .await?;
-        let page = Page::from_rows(rows, page.limit, |g| g.id);
         let mut items = Vec::new();
         for g in page.items {
             items.push(self.group_view(g).await?);

@@ -9,9 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Select, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -57,16 +55,14 @@ impl TenantStore {
 
     /// The keys visible to the actor, in creation order.
     pub async fn list_api_keys(&self, page: PageRequest) -> Result<Page<ApiKeyRecord>> {
-        let mut q = self.visible_keys();
-        if let Some(after) = page.after {
-            q = q.filter(api_keys::Column::Id.gt(after));
-        }
-        let rows = q
-            .order_by_asc(api_keys::Column::Id)
-            .limit(page.limit + 1)
-            .all(self.store.db())
-            .await?;
-        Ok(Page::from_rows(rows, page.limit, |k| k.id).map(ApiKeyRecord::from))
+        let q = self.visible_keys();
+        Ok(
+            super::page::fetch_page(self.store.db(), q, api_keys::Column::Id, page, false, |k| {
+                k.id
+            })
+            .await?
+            .map(ApiKeyRecord::from),
+        )
     }
 
     /// One key visible to the actor.

@@ -6,10 +6,7 @@ use super::page::{Page, PageRequest};
 use crate::auth::{Role, Scope};
 use crate::error::Result;
 use crate::ids::new_id;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 /// Who acts.
@@ -140,13 +137,5 @@ pub(crate) async fn list<C: ConnectionTrait>(
     if let Some(o) = filter.object_id {
         q = q.filter(audit_log::Column::ObjectId.eq(o));
     }
-    if let Some(after) = page.after {
-        q = q.filter(audit_log::Column::Id.lt(after));
-    }
-    let rows = q
-        .order_by_desc(audit_log::Column::Id)
-        .limit(page.limit + 1)
-        .all(c)
-        .await?;
-    Ok(Page::from_rows(rows, page.limit, |r| r.id))
+    super::page::fetch_page(c, q, audit_log::Column::Id, page, true, |r| r.id).await
 }

@@ -9,8 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -114,15 +113,15 @@ impl TenantStore {
             }
             query = query.filter(contacts::Column::SearchText.contains(q.to_lowercase()));
         }
-        if let Some(after) = page.after {
-            query = query.filter(contacts::Column::Id.gt(after));
-        }
-        let rows = query
-            .order_by_asc(contacts::Column::Id)
-            .limit(page.limit + 1)
-            .all(self.store.db())
-            .await?;
-        Ok(Page::from_rows(rows, page.limit, |c| c.id))
+        super::page::fetch_page(
+            self.store.db(),
+            query,
+            contacts::Column::Id,
+            page,
+            false,
+            |c| c.id,
+        )
+        .await
     }
 
     /// One contact the actor can reach.

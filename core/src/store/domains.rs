@@ -73,16 +73,12 @@ pub struct Verification {
 impl TenantStore {
     /// The tenant's domains in creation order.
     pub async fn list_domains(&self, page: PageRequest) -> Result<Page<DomainView>> {
-        let mut q = domains::Entity::find().filter(domains::Column::TenantId.eq(self.tid()));
-        if let Some(after) = page.after {
-            q = q.filter(domains::Column::Id.gt(after));
-        }
-        let rows = q
-            .order_by_asc(domains::Column::Id)
-            .limit(page.limit + 1)
-            .all(self.store.db())
+        let q = domains::Entity::find().filter(domains::Column::TenantId.eq(self.tid()));
+        let page =
+            super::page::fetch_page(self.store.db(), q, domains::Column::Id, page, false, |d| {
+                d.id
+            })
             .await?;
-        let page = Page::from_rows(rows, page.limit, |d| d.id);
         let ids: Vec<Uuid> = page.items.iter().map(|d| d.id).collect();
         let mut keys = dkim_keys::Entity::find()
             .filter(dkim_keys::Column::TenantId.eq(self.tid()))
@@ -637,14 +633,6 @@ impl TenantStore {
         if let Some(k) = kind {
             q = q.filter(events::Column::Kind.eq(k));
         }
-        if let Some(after) = page.after {
-            q = q.filter(events::Column::Id.lt(after));
-        }
-        let rows = q
-            .order_by_desc(events::Column::Id)
-            .limit(page.limit + 1)
-            .all(self.store.db())
-            .await?;
-        Ok(Page::from_rows(rows, page.limit, |e| e.id))
+        super::page::fetch_page(self.store.db(), q, events::Column::Id, page, true, |e| e.id).await
     }
 }

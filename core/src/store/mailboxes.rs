@@ -105,15 +105,15 @@ impl TenantStore {
         if let Some(d) = domain {
             q = q.filter(mailboxes::Column::DomainId.eq(d));
         }
-        if let Some(after) = page.after {
-            q = q.filter(mailboxes::Column::Id.gt(after));
-        }
-        let rows = q
-            .order_by_asc(mailboxes::Column::Id)
-            .limit(page.limit + 1)
-            .all(self.store.db())
-            .await?;
-        Ok(Page::from_rows(rows, page.limit, |m| m.id))
+        super::page::fetch_page(
+            self.store.db(),
+            q,
+            mailboxes::Column::Id,
+            page,
+            false,
+            |m| m.id,
+        )
+        .await
     }
 
     /// A live mailbox within reach.

@@ -74,6 +74,36 @@ impl<T> Page<T> {
     }
 }
 
+/// Fetches one page of `q` in id order (`newest_first`: descending), after the cursor.
+pub(crate) async fn fetch_page<E, C>(
+    c: &C,
+    mut q: sea_orm::Select<E>,
+    id: E::Column,
+    page: PageRequest,
+    newest_first: bool,
+    id_of: impl Fn(&E::Model) -> Uuid,
+) -> Result<Page<E::Model>>
+where
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ConnectionTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    if let Some(after) = page.after {
+        q = q.filter(if newest_first {
+            id.lt(after)
+        } else {
+            id.gt(after)
+        });
+    }
+    let q = if newest_first {
+        q.order_by_desc(id)
+    } else {
+        q.order_by_asc(id)
+    };
+    let rows = q.limit(page.limit + 1).all(c).await?;
+    Ok(Page::from_rows(rows, page.limit, id_of))
+}
+
 fn encode(id: Uuid) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
 }

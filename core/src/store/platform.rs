@@ -9,9 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::jobs::{self, NewJob};
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -76,16 +74,11 @@ impl PlatformStore {
 
     /// Tenants not deleted, in creation order.
     pub async fn list_tenants(&self, page: PageRequest) -> Result<Page<tenants::Model>> {
-        let mut q = tenants::Entity::find().filter(tenants::Column::DeletedAt.is_null());
-        if let Some(after) = page.after {
-            q = q.filter(tenants::Column::Id.gt(after));
-        }
-        let rows = q
-            .order_by_asc(tenants::Column::Id)
-            .limit(page.limit + 1)
-            .all(self.store.db())
-            .await?;
-        Ok(Page::from_rows(rows, page.limit, |t| t.id))
+        let q = tenants::Entity::find().filter(tenants::Column::DeletedAt.is_null());
+        super::page::fetch_page(self.store.db(), q, tenants::Column::Id, page, false, |t| {
+            t.id
+        })
+        .await
     }
 
     /// One tenant (a deleted tenant is not found).

@@ -10,7 +10,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -44,16 +44,8 @@ pub struct UserPatch {
 impl TenantStore {
     /// The tenant's users in creation order.
     pub async fn list_users(&self, page: PageRequest) -> Result<Page<users::Model>> {
-        let mut q = users::Entity::find().filter(users::Column::TenantId.eq(self.tid()));
-        if let Some(after) = page.after {
-            q = q.filter(users::Column::Id.gt(after));
-        }
-        let rows = q
-            .order_by_asc(users::Column::Id)
-            .limit(page.limit + 1)
-            .all(self.store.db())
-            .await?;
-        Ok(Page::from_rows(rows, page.limit, |u| u.id))
+        let q = users::Entity::find().filter(users::Column::TenantId.eq(self.tid()));
+        super::page::fetch_page(self.store.db(), q, users::Column::Id, page, false, |u| u.id).await
     }
 
     /// One user of the tenant.
