@@ -2,5 +2,6 @@
 
 pub mod jobs;
 pub mod runner;
+pub mod smtp;
 
 pub use runner::Runner;
