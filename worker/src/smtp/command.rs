@@ -103,7 +103,7 @@ impl CommandReader {
     }
 
     /// The next command, an error for the next line, or `None` when more bytes are needed.
-    pub fn next(&mut self) -> Option<Result<Command, ParseError>> {
+    pub fn next_command(&mut self) -> Option<Result<Command, ParseError>> {
         loop {
             match self.buf.iter().position(|b| *b == b'\n') {
                 Some(end) => {
@@ -390,7 +390,7 @@ mod tests {
         let expected = {
             let mut r = CommandReader::new();
             r.push(stream);
-            std::iter::from_fn(|| r.next()).collect::<Vec<_>>()
+            std::iter::from_fn(|| r.next_command()).collect::<Vec<_>>()
         };
         assert_eq!(expected.len(), 5);
         assert!(expected.iter().all(|c| c.is_ok()));
@@ -399,7 +399,7 @@ mod tests {
             let mut got = Vec::new();
             for chunk in stream.chunks(size) {
                 r.push(chunk);
-                while let Some(c) = r.next() {
+                while let Some(c) = r.next_command() {
                     got.push(c);
                 }
             }
@@ -416,7 +416,7 @@ mod tests {
             let mut got = Vec::new();
             for chunk in stream.chunks(size) {
                 r.push(chunk);
-                while let Some(c) = r.next() {
+                while let Some(c) = r.next_command() {
                     got.push(c);
                 }
             }
