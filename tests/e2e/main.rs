@@ -19,5 +19,6 @@ mod openapi;
 mod outage;
 mod routing;
 mod signatures;
+mod smtp;
 mod tenants;
 mod users;
