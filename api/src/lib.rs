@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod fallback;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -9,7 +10,6 @@ pub mod routes;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use error::ApiError;
 use mailroom_core::auth::Auth;
 use mailroom_core::config::Config;
 use mailroom_core::ratelimit::RateLimiter;
@@ -44,10 +44,12 @@ pub fn start(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
     let state = web::Data::new(state);
     let metrics = web::Data::new(metrics);
     let doc = openapi::document();
+    let routes = web::Data::new(fallback::Routes::from_openapi(&doc));
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(metrics.clone())
+            .app_data(routes.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(max_body)
@@ -63,9 +65,7 @@ pub fn start(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
                     .finish()
             }))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
-            .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(ApiError::not_found("route_not_found"))
-            }))
+            .default_service(web::to(fallback::not_routed))
     })
     .disable_signals()
     .shutdown_timeout(30)

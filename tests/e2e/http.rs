@@ -79,6 +79,19 @@ async fn bad_requests_get_problem_json_with_stable_codes() {
         (unknown.status.as_u16(), unknown.code()),
         (404, "route_not_found")
     );
+    let wrong_method = app
+        .call(Method::DELETE, "/v1/users", Some(&t.owner_token), None)
+        .await;
+    assert_eq!(
+        (wrong_method.status.as_u16(), wrong_method.code()),
+        (405, "method_not_allowed"),
+        "{wrong_method:?}"
+    );
+    assert_eq!(wrong_method.headers["allow"], "GET, POST");
+    assert_eq!(
+        wrong_method.headers["content-type"],
+        "application/problem+json"
+    );
     let bad_id = app.get("/v1/users/not-a-uuid", &t.owner_token).await;
     assert_eq!((bad_id.status.as_u16(), bad_id.code()), (404, "not_found"));
     let bad_query = app.get("/v1/users?limit=many", &t.owner_token).await;
