@@ -1,6 +1,7 @@
 //! The `mailroom` binary's subcommands on a fresh data directory.
 
 use crate::common::*;
+use mailroom_migration::MigratorTrait;
 use std::process::Output;
 
 fn mailroom(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -269,6 +270,55 @@ async fn the_readme_walkthroughs_work() {
         assert!(
             stdout.contains(expected),
             "{expected} missing from:\n{stdout}"
+        );
+    }
+}
+
+/// Replicas starting at the same moment on a fresh database apply the migrations once.
+#[test]
+fn concurrent_first_starts_migrate_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mailroom"));
+            cmd.arg("migrate")
+                .env_clear()
+                .env("MAILROOM_DATA_DIR", dir.path())
+                .env("MAILROOM_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            if let Ok(url) = std::env::var("MAILROOM_TEST_DATABASE_URL") {
+                cmd.env("MAILROOM_DATABASE_URL", url);
+            }
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    if !is_postgres() {
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            dir.path().join("mailroom.db").display()
+        );
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let applied = rt.block_on(async {
+            use sea_orm::{ConnectionTrait, Statement};
+            let db = sea_orm::Database::connect(url).await.unwrap();
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM seaql_migrations",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        });
+        assert_eq!(
+            applied as usize,
+            mailroom_migration::Migrator::migrations().len()
         );
     }
 }

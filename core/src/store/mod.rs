@@ -118,7 +118,8 @@ impl Store {
         })
     }
 
-    /// Applies pending migrations. On Postgres an advisory lock serialises concurrent callers.
+    /// Applies pending migrations, atomically and one caller at a time: on Postgres under an
+    /// advisory lock, on SQLite inside a `BEGIN IMMEDIATE` transaction.
     pub async fn migrate(&self) -> Result<()> {
         if self.is_postgres() {
             // The lock belongs to a session, so take and release it on one connection.
@@ -132,8 +133,11 @@ impl Store {
             Migrator::up(&txn, None).await?;
             txn.commit().await?;
         } else {
-            let _writer = self.lock_writer().await;
-            Migrator::up(&self.db, None).await?;
+            // SQLite has transactional DDL: inside one IMMEDIATE transaction the migrations are
+            // atomic, and a second process starting at the same moment waits for them.
+            let tx = self.tx().await?;
+            Migrator::up(&*tx, None).await?;
+            tx.commit().await?;
         }
         Ok(())
     }
