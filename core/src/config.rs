@@ -92,6 +92,8 @@ pub struct DnsConfig {
     pub timeout_ms: u64,
     /// Tries per query and name server.
     pub attempts: usize,
+    /// The most one look-up may take in all (tries, UDP then TCP), in milliseconds.
+    pub query_deadline_ms: u64,
 }
 
 /// Custom domains.
@@ -122,6 +124,7 @@ impl Default for DnsConfig {
             nameservers: Vec::new(),
             timeout_ms: 3000,
             attempts: 2,
+            query_deadline_ms: 5000,
         }
     }
 }
@@ -393,7 +396,7 @@ impl Config {
                 "domains.dmarc_policy must be none, quarantine or reject".into(),
             ));
         }
-        if self.dns.timeout_ms == 0 || self.dns.attempts == 0 {
+        if self.dns.timeout_ms == 0 || self.dns.attempts == 0 || self.dns.query_deadline_ms == 0 {
             return Err(Error::Config(
                 "dns.timeout_ms and dns.attempts must be at least 1".into(),
             ));

@@ -51,6 +51,7 @@ pub struct Srv {
 #[derive(Clone)]
 pub struct Dns {
     resolver: TokioResolver,
+    deadline: Duration,
 }
 
 impl Dns {
@@ -86,7 +87,10 @@ impl Dns {
         let resolver = builder
             .build()
             .map_err(|e| Error::Config(format!("cannot build the DNS resolver: {e}")))?;
-        Ok(Self { resolver })
+        Ok(Self {
+            resolver,
+            deadline: Duration::from_millis(cfg.query_deadline_ms),
+        })
     }
 
     /// TXT records of `name`, each record's strings joined (RFC 7208 §3.3).
@@ -146,7 +150,12 @@ impl Dns {
     ) -> Answer<T> {
         // A final dot makes the name absolute: no search domains are tried.
         let fqdn = format!("{}.", name.trim_end_matches('.'));
-        match self.resolver.lookup(fqdn.as_str(), rtype).await {
+        let Ok(result) =
+            tokio::time::timeout(self.deadline, self.resolver.lookup(fqdn.as_str(), rtype)).await
+        else {
+            return Answer::Failed(format!("no answer within {} ms", self.deadline.as_millis()));
+        };
+        match result {
             Ok(lookup) => {
                 let found: Vec<T> = lookup
                     .answers()

@@ -846,3 +846,49 @@ async fn the_worker_rechecks_and_a_broken_verified_domain_raises_dns_error() {
     assert_eq!(ev.body["items"].as_array().unwrap().len(), 1, "{ev:?}");
     let _ = app.call(Method::GET, "/healthz", None, None).await;
 }
+
+#[tokio::test]
+async fn the_query_deadline_bounds_a_silent_dns_server() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    // Without the deadline this resolver would wait 3 s × 2 tries, then try TCP.
+    let app = TestApp::spawn_with(|c| {
+        c.dns.nameservers = vec![addr];
+        c.dns.timeout_ms = 3000;
+        c.dns.attempts = 2;
+        c.dns.query_deadline_ms = 1000;
+    })
+    .await;
+    let t = app.tenant().await;
+    let r = app
+        .post(
+            "/v1/domains",
+            &t.owner_token,
+            json!({"name": unique_domain()}),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    let v = verify(&app, &t.owner_token, id).await;
+    let took = started.elapsed();
+    assert!(
+        v.body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "error"),
+        "{v:?}"
+    );
+    assert!(
+        v.body["records"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("within 1000 ms"),
+        "{v:?}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "took {took:?}: the deadline did not apply"
+    );
+    drop(silent);
+}
