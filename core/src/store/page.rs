@@ -13,7 +13,7 @@ pub const DEFAULT_LIMIT: u64 = 50;
 /// What page the client asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct PageRequest {
-    /// Items per page, 1..=[`MAX_LIMIT`].
+    /// Items per page, 1 to 200.
     pub limit: u64,
     /// Continue after this id.
     pub after: Option<Uuid>,
