@@ -203,10 +203,15 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
 fn path_and_params(rest: &str, keyword: &str) -> Result<(String, Vec<Param>), ParseError> {
     let bad =
         ParseError::Syntax("expected FROM:<address> or TO:<address>, then optional parameters");
-    if rest.len() < keyword.len() || !rest[..keyword.len()].eq_ignore_ascii_case(keyword) {
+    // `get`, not indexing: the cut may fall inside a multi-byte character (found by fuzzing).
+    let Some(rest) = rest
+        .get(..keyword.len())
+        .filter(|k| k.eq_ignore_ascii_case(keyword))
+        .and(rest.get(keyword.len()..))
+    else {
         return Err(bad);
-    }
-    let rest = rest[keyword.len()..].trim_start();
+    };
+    let rest = rest.trim_start();
     let (path, params) = if let Some(inner) = rest.strip_prefix('<') {
         let close = inner
             .find('>')
@@ -354,6 +359,20 @@ mod tests {
         );
         assert_eq!(p("data"), Ok(Command::Data));
         assert_eq!(p("QUIT"), Ok(Command::Quit));
+    }
+
+    #[test]
+    fn a_multibyte_character_where_the_keyword_should_end_is_an_error_not_a_panic() {
+        // Found by `cargo fuzz run smtp_readers`.
+        assert_eq!(
+            p("MAIL FROM\u{1ac}UUUUUU@Ub.ex06")
+                .unwrap_err()
+                .reply()
+                .code,
+            501
+        );
+        assert_eq!(p("RCPT TOé<a@b.example>").unwrap_err().reply().code, 501);
+        assert_eq!(p("RCPT é").unwrap_err().reply().code, 501);
     }
 
     #[test]
