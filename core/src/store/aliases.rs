@@ -259,38 +259,52 @@ impl TenantStore {
                 g.id
             })
             .await?;
-        let mut items = Vec::new();
-        for g in page.items {
-            items.push(self.group_view(g).await?);
-        }
         Ok(Page {
-            items,
+            items: self.group_views(page.items).await?,
             next_cursor: page.next_cursor,
         })
     }
 
-    async fn group_view(&self, g: groups::Model) -> Result<GroupView> {
-        let name = self
-            .domain_names(vec![g.domain_id])
-            .await?
-            .into_iter()
-            .next()
-            .map(|(_, n)| n)
-            .unwrap_or_default();
-        let mut members: Vec<String> = group_members::Entity::find()
+    /// Groups with their addresses and members, in two queries whatever their number.
+    async fn group_views(&self, groups: Vec<groups::Model>) -> Result<Vec<GroupView>> {
+        let names = self
+            .domain_names(groups.iter().map(|g| g.domain_id).collect())
+            .await?;
+        let members = group_members::Entity::find()
             .filter(group_members::Column::TenantId.eq(self.tid()))
-            .filter(group_members::Column::GroupId.eq(g.id))
+            .filter(
+                group_members::Column::GroupId
+                    .is_in(groups.iter().map(|g| g.id).collect::<Vec<_>>()),
+            )
             .all(self.store.db())
-            .await?
+            .await?;
+        Ok(groups
             .into_iter()
-            .map(|m| m.address)
-            .collect();
-        members.sort();
-        Ok(GroupView {
-            address: format!("{}@{name}", g.local_part),
-            group: g,
-            members,
-        })
+            .map(|g| {
+                let name = names
+                    .iter()
+                    .find(|(id, _)| *id == g.domain_id)
+                    .map_or("", |(_, n)| n.as_str());
+                let mut m: Vec<String> = members
+                    .iter()
+                    .filter(|m| m.group_id == g.id)
+                    .map(|m| m.address.clone())
+                    .collect();
+                m.sort();
+                GroupView {
+                    address: format!("{}@{name}", g.local_part),
+                    group: g,
+                    members: m,
+                }
+            })
+            .collect())
+    }
+
+    async fn group_view(&self, g: groups::Model) -> Result<GroupView> {
+        self.group_views(vec![g])
+            .await?
+            .pop()
+            .ok_or(Error::NotFound)
     }
 
     /// One group with its members.
