@@ -111,7 +111,18 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });
+        // Opening a fresh SQLite file turns it to WAL, which takes an exclusive lock SQLite does
+        // not wait for: processes starting together on one data directory open it in turn.
+        let guard = if sqlite {
+            Some(lock_data_dir(&cfg.data_dir).await?)
+        } else {
+            None
+        };
         let db = Database::connect(opts).await?;
+        if guard.is_some() {
+            db.ping().await?;
+        }
+        drop(guard);
         Ok(Self {
             db,
             sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))),
@@ -189,6 +200,30 @@ impl Store {
             _writer: writer,
         })
     }
+}
+
+/// An exclusive lock on `<data_dir>/mailroom.lock`, held until dropped.
+async fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::Config(format!(
+            "cannot create data directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let path = dir.join("mailroom.lock");
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::Config(format!("cannot open {}: {e}", path.display())))?;
+        f.lock()
+            .map_err(|e| Error::Config(format!("cannot lock {}: {e}", path.display())))?;
+        Ok(f)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("lock task failed: {e}")))?
 }
 
 /// Turns a unique-constraint violation into a conflict with the given code; other errors pass.
