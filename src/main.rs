@@ -220,15 +220,13 @@ async fn main() -> anyhow::Result<()> {
                     let mut c = mailroom_core::validate::Checker::new();
                     c.push(mailroom_core::validate::slug("slug", &slug))
                         .push(mailroom_core::validate::name("name", &name, 200));
-                    let email =
-                        mailroom_core::validate::normalize_email("owner_email", &owner_email);
+                    let email = c.take(mailroom_core::validate::normalize_email(
+                        "owner_email",
+                        &owner_email,
+                    ));
                     let pw = password_or_stdin(owner_password)?;
                     c.push(mailroom_core::validate::password("owner_password", &pw));
-                    if let Err(e) = &email {
-                        c.push(Err(e.clone()));
-                    }
                     c.finish()?;
-                    let email = email.unwrap_or_default();
                     let (t, o) = sys
                         .platform("cli")
                         .create_tenant(NewTenant {

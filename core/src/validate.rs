@@ -35,6 +35,18 @@ impl Checker {
         self
     }
 
+    /// Takes a normalised value, recording its error if it has one; [`Checker::finish`] then
+    /// fails, so the default returned in that case is never used.
+    pub fn take<T: Default>(&mut self, result: std::result::Result<T, FieldError>) -> T {
+        match result {
+            Ok(v) => v,
+            Err(e) => {
+                self.errors.push(e);
+                T::default()
+            }
+        }
+    }
+
     /// Ok when nothing was recorded.
     pub fn finish(&mut self) -> Result<()> {
         if self.errors.is_empty() {

@@ -73,13 +73,8 @@ pub struct MailboxPatch {
 }
 
 impl TenantStore {
-    /// Refuses mailbox owners: for operations reserved to the tenant's admins (or keys).
-    pub fn not_confined_api(&self) -> Result<()> {
-        self.not_confined()
-    }
-
-    /// Refuses mailbox owners: what follows is for the tenant's admins (or keys).
-    pub(crate) fn not_confined(&self) -> Result<()> {
+    /// Refuses mailbox owners (`admin_required`): for what only the tenant's admins and keys may do.
+    pub fn not_confined(&self) -> Result<()> {
         if self.actor.mailbox.is_some() {
             Err(Error::forbidden(
                 "admin_required",

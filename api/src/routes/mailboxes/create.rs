@@ -51,16 +51,12 @@ pub async fn create(
     let store = auth.tenant(Scope::MailboxesWrite)?;
     let b = body.into_inner();
     let mut c = Checker::new();
-    let local = validate::local_part("local_part", &b.local_part, false);
-    if let Err(e) = &local {
-        c.push(Err(e.clone()));
-    }
+    let local = c.take(validate::local_part("local_part", &b.local_part, false));
     c.push(validate::password("password", &b.password));
     if let Some(n) = &b.display_name {
         c.push(validate::name("display_name", n, 200));
     }
     c.finish()?;
-    let local = local.unwrap_or_default();
     let m = store
         .create_mailbox(
             NewMailbox {

@@ -30,7 +30,7 @@ pub async fn set_password(
     body: web::Json<SetPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MailboxesWrite)?;
-    store.not_confined_api()?;
+    store.not_confined()?;
     Checker::new()
         .push(validate::password("password", &body.password))
         .finish()?;

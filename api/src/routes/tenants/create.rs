@@ -58,12 +58,8 @@ pub async fn create(
     if let Some(n) = &b.owner.name {
         c.push(validate::name("owner.name", n, 200));
     }
-    let email = validate::normalize_email("owner.email", &b.owner.email);
-    if let Err(e) = &email {
-        c.push(Err(e.clone()));
-    }
+    let email = c.take(validate::normalize_email("owner.email", &b.owner.email));
     c.finish()?;
-    let email = email.unwrap_or_default();
     let (tenant, owner) = store
         .create_tenant(NewTenant {
             name: b.name.trim().to_string(),

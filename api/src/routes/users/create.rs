@@ -43,12 +43,8 @@ pub async fn create(
     if let Some(n) = &b.name {
         c.push(validate::name("name", n, 200));
     }
-    let email = validate::normalize_email("email", &b.email);
-    if let Err(e) = &email {
-        c.push(Err(e.clone()));
-    }
+    let email = c.take(validate::normalize_email("email", &b.email));
     c.finish()?;
-    let email = email.unwrap_or_default();
     let user = store
         .create_user(NewUser {
             name: b
