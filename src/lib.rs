@@ -10,7 +10,12 @@ use mailroom_core::domains::DomainService;
 use mailroom_core::ratelimit::RateLimiter;
 use mailroom_core::secrets::Secrets;
 use mailroom_core::store::Store;
+use mailroom_core::bus::Bus;
+use mailroom_core::mail::authn::Authenticator;
+use mailroom_core::mail::ingest::Pipeline;
 use mailroom_worker::Runner;
+use mailroom_worker::smtp::SmtpServer;
+use std::time::Duration;
 use mailroom_worker::jobs::JobContext;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -24,6 +29,8 @@ pub struct Parts {
     pub api: bool,
     /// The job runner.
     pub jobs: bool,
+    /// The SMTP server (MX).
+    pub smtp: bool,
 }
 
 /// Opens the database, applying migrations when asked.
@@ -39,11 +46,16 @@ pub async fn open_store(cfg: &Config, migrate: bool) -> anyhow::Result<Store> {
 pub struct Running {
     /// Where the API listens, when it runs.
     pub api_addr: Option<SocketAddr>,
+    /// Where the SMTP server listens, when it runs.
+    pub smtp_addr: Option<SocketAddr>,
+    /// The ingest pipeline (and through it the event bus).
+    pub pipeline: Pipeline,
     /// The database handle.
     pub store: Store,
     api: Option<actix_web::dev::ServerHandle>,
     api_task: Option<JoinHandle<std::io::Result<()>>>,
     jobs_task: Option<JoinHandle<()>>,
+    smtp_task: Option<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -58,6 +70,9 @@ impl Running {
             let _ = t.await;
         }
         if let Some(t) = self.jobs_task {
+            let _ = t.await;
+        }
+        if let Some(t) = self.smtp_task {
             let _ = t.await;
         }
     }
@@ -92,16 +107,72 @@ pub async fn start(
         tracing::info!(email = %boot.admin_email, "bootstrap platform admin created");
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let secrets = Secrets::load(&cfg)?;
+    let domains = DomainService::new(&cfg, &secrets.master)?;
+    let bus = if cfg.redis_url.is_empty() {
+        Bus::memory()
+    } else {
+        Bus::redis(&cfg.redis_url, &cfg.redis_key_prefix).await?
+    };
+    let hostname = cfg.smtp.hostname(&cfg.public_hostname).to_string();
+    let authn = if cfg.smtp.authenticate {
+        Some(
+            Authenticator::new(
+                &cfg.dns.nameservers,
+                Duration::from_millis(cfg.dns.timeout_ms),
+                &hostname,
+                Duration::from_millis(cfg.smtp.auth_deadline_ms),
+            )
+            .map_err(|e| anyhow::anyhow!("SMTP authentication checks: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let pipeline = Pipeline::new(
+        store.system(),
+        bus,
+        authn,
+        &hostname,
+        chrono::Duration::seconds(cfg.smtp.dedup_window_secs.min(i64::MAX as u64) as i64),
+    );
     let mut running = Running {
         api_addr: None,
+        smtp_addr: None,
+        pipeline: pipeline.clone(),
         store: store.clone(),
         api: None,
         api_task: None,
         jobs_task: None,
+        smtp_task: None,
         shutdown,
     };
-    let secrets = Secrets::load(&cfg)?;
-    let domains = DomainService::new(&cfg, &secrets.master)?;
+    if parts.smtp && cfg.smtp.enabled {
+        let tls = if cfg.smtp.starttls {
+            Some(
+                mailroom_worker::smtp::tls::server_config(
+                    &cfg.smtp.tls_cert,
+                    &cfg.smtp.tls_key,
+                    &cfg.data_dir,
+                    &hostname,
+                )
+                .map_err(|e| anyhow::anyhow!("SMTP TLS: {e}"))?,
+            )
+        } else {
+            None
+        };
+        let listener = tokio::net::TcpListener::bind(&cfg.smtp.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} (smtp.listen): {e}", cfg.smtp.listen))?;
+        running.smtp_addr = Some(listener.local_addr()?);
+        let server = SmtpServer::new(
+            cfg.smtp.clone(),
+            &hostname,
+            store.system(),
+            pipeline.clone(),
+            tls,
+        );
+        running.smtp_task = Some(tokio::spawn(server.run(listener, shutdown_rx.clone())));
+    }
     if parts.jobs && cfg.jobs.enabled {
         let ctx = JobContext {
             sys: store.system(),
@@ -127,6 +198,7 @@ pub async fn start(
             listener,
             AppState {
                 store,
+                pipeline,
                 auth,
                 limiter,
                 domains,

@@ -20,11 +20,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Everything in one process: REST API and job runner (protocol servers join later).
+    /// Everything in one process: REST API, SMTP server and job runner.
     Serve(RunArgs),
     /// The REST API only.
     Api(RunArgs),
-    /// The job runner only (and, later, the SMTP, IMAP and POP3 listeners).
+    /// The SMTP server and the job runner (IMAP and POP3 join later).
     Worker(RunArgs),
     /// Applies database migrations and exits.
     Migrate,
@@ -121,6 +121,9 @@ fn password_or_stdin(given: Option<String>) -> anyhow::Result<String> {
 async fn run_until_signal(cfg: Config, parts: Parts, args: RunArgs) -> anyhow::Result<()> {
     let store = open_store(&cfg, cfg.auto_migrate && !args.no_migrate).await?;
     let mut running = start(cfg, store, parts, None).await?;
+    if let Some(addr) = running.smtp_addr {
+        tracing::info!("Mailroom SMTP (MX) on {addr}");
+    }
     if let Some(addr) = running.api_addr {
         tracing::info!("Mailroom API on http://{addr} (interactive docs at http://{addr}/docs)");
     }
@@ -156,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
                 Parts {
                     api: true,
                     jobs: true,
+                    smtp: true,
                 },
                 a,
             )
@@ -167,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
                 Parts {
                     api: true,
                     jobs: false,
+                    smtp: false,
                 },
                 a,
             )
@@ -178,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
                 Parts {
                     api: false,
                     jobs: true,
+                    smtp: true,
                 },
                 a,
             )

@@ -25,6 +25,8 @@ pub struct AppState {
     pub store: Store,
     /// Authentication.
     pub auth: Auth,
+    /// The ingest pipeline (imports).
+    pub pipeline: mailroom_core::mail::ingest::Pipeline,
     /// DNS, domain settings, DKIM key sealing.
     pub domains: mailroom_core::domains::DomainService,
     /// Rate limiter (in process or Redis).

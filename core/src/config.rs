@@ -57,6 +57,88 @@ pub struct Config {
     pub domains: DomainsConfig,
     /// Mailbox defaults and limits.
     pub mailboxes: MailboxesConfig,
+    /// The inbound SMTP server (MX).
+    pub smtp: SmtpConfig,
+}
+
+/// The inbound SMTP server (MX).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Run the SMTP server in this process (`serve` and `worker`).
+    pub enabled: bool,
+    /// Address it listens on (port 25 in production).
+    pub listen: String,
+    /// Name in the greeting and in `Received:`; empty: `public_hostname`.
+    pub hostname: String,
+    /// Largest message accepted, in bytes (advertised as SIZE).
+    pub max_message_bytes: usize,
+    /// Recipients per message.
+    pub max_recipients: usize,
+    /// Refused commands before the connection is closed.
+    pub max_errors: usize,
+    /// Connections at once, in all.
+    pub max_connections: usize,
+    /// Connections at once from one client address.
+    pub max_connections_per_ip: usize,
+    /// Time to wait for a command, in seconds (RFC 5321 §4.5.3.2.7 asks for 5 minutes).
+    pub command_timeout_secs: u64,
+    /// Time to wait for each block of message data, in seconds.
+    pub data_timeout_secs: u64,
+    /// Longest session, in seconds.
+    pub max_session_secs: u64,
+    /// PEM certificate chain for STARTTLS; empty: a self-signed one generated on first start
+    /// into `<data_dir>/smtp-tls/`.
+    pub tls_cert: String,
+    /// PEM private key for STARTTLS.
+    pub tls_key: String,
+    /// Offer STARTTLS.
+    pub starttls: bool,
+    /// Expect a PROXY protocol (v1 or v2) header from a load balancer on every connection.
+    pub proxy_protocol: bool,
+    /// A copy whose mailbox received the same bytes within this many seconds is not stored
+    /// again (a sender retrying after a lost `250`).
+    pub dedup_window_secs: u64,
+    /// Check SPF, DKIM, DMARC and ARC of inbound mail.
+    pub authenticate: bool,
+    /// The most those checks may take for one message, in milliseconds.
+    pub auth_deadline_ms: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:2525".into(),
+            hostname: String::new(),
+            max_message_bytes: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: 10,
+            max_connections: 1000,
+            max_connections_per_ip: 20,
+            command_timeout_secs: 300,
+            data_timeout_secs: 180,
+            max_session_secs: 3600,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            starttls: true,
+            proxy_protocol: false,
+            dedup_window_secs: 24 * 3600,
+            authenticate: true,
+            auth_deadline_ms: 10_000,
+        }
+    }
+}
+
+impl SmtpConfig {
+    /// The server's name in effect.
+    pub fn hostname<'a>(&'a self, public_hostname: &'a str) -> &'a str {
+        if self.hostname.is_empty() {
+            public_hostname
+        } else {
+            &self.hostname
+        }
+    }
 }
 
 /// Mailbox defaults and limits.
@@ -255,6 +337,7 @@ impl Default for Config {
             dns: DnsConfig::default(),
             domains: DomainsConfig::default(),
             mailboxes: MailboxesConfig::default(),
+            smtp: SmtpConfig::default(),
         }
     }
 }
@@ -399,6 +482,25 @@ impl Config {
         if self.dns.timeout_ms == 0 || self.dns.attempts == 0 || self.dns.query_deadline_ms == 0 {
             return Err(Error::Config(
                 "dns.timeout_ms and dns.attempts must be at least 1".into(),
+            ));
+        }
+        let s = &self.smtp;
+        if s.max_message_bytes == 0
+            || s.max_recipients == 0
+            || s.max_errors == 0
+            || s.max_connections == 0
+            || s.max_connections_per_ip == 0
+            || s.command_timeout_secs == 0
+            || s.data_timeout_secs == 0
+            || s.max_session_secs == 0
+        {
+            return Err(Error::Config(
+                "smtp limits and time-outs must be at least 1".into(),
+            ));
+        }
+        if s.tls_cert.is_empty() != s.tls_key.is_empty() {
+            return Err(Error::Config(
+                "smtp.tls_cert and smtp.tls_key go together".into(),
             ));
         }
         for (name, v) in [

@@ -5,6 +5,7 @@
 //! queue and the rate limiter. `api` and `worker` never import each other; both stand on this.
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod contacts;
 pub mod crypto;
@@ -13,6 +14,7 @@ pub mod domains;
 pub mod error;
 pub mod ids;
 pub mod jobs;
+pub mod mail;
 pub mod net;
 pub mod ratelimit;
 pub mod secrets;

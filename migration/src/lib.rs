@@ -11,6 +11,7 @@ mod m20261126_000006_create_mailboxes;
 mod m20261126_000007_create_aliases_and_groups;
 mod m20261126_000008_create_signatures_and_identities;
 mod m20261126_000009_create_contacts;
+mod m20261202_000010_create_message_store;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_create_aliases_and_groups::Migration),
             Box::new(m20261126_000008_create_signatures_and_identities::Migration),
             Box::new(m20261126_000009_create_contacts::Migration),
+            Box::new(m20261202_000010_create_message_store::Migration),
         ]
     }
 }

@@ -80,6 +80,10 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     cfg.api.workers = 2;
     cfg.jobs.enabled = false;
     cfg.jobs.poll_interval_ms = 50;
+    cfg.smtp.listen = "127.0.0.1:0".into();
+    cfg.public_hostname = "mx.mailroom.test".into();
+    // Tests publish no SPF/DKIM records unless they start a DNS server of their own.
+    cfg.smtp.authenticate = false;
     cfg
 }
 
@@ -132,6 +136,7 @@ impl TestApp {
             Parts {
                 api: true,
                 jobs: true,
+                smtp: true,
             },
             Some(listener),
         )

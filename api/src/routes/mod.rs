@@ -12,6 +12,7 @@ pub mod groups;
 pub mod health;
 pub mod mailboxes;
 pub mod me;
+pub mod messages;
 pub mod routing;
 pub mod tenants;
 pub mod users;
@@ -66,6 +67,9 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(mailboxes::app_passwords::list)
         .service(mailboxes::app_passwords::create)
         .service(mailboxes::app_passwords::revoke)
+        .service(messages::list::list)
+        .service(messages::raw::raw)
+        .service(messages::import::import)
         .service(folders::list::list)
         .service(folders::create::create)
         .service(folders::get::get)

@@ -2,8 +2,8 @@
 //! confined to its own mailbox: any other mailbox id is simply not found.
 
 use super::entities::{
-    app_passwords, contacts, domains, folders, identities, local_parts, mailboxes, refresh_tokens,
-    sessions, signatures, tenants,
+    app_passwords, contacts, domains, expunged, folders, identities, local_parts, mailboxes,
+    messages, refresh_tokens, sessions, signatures, tenants, thread_refs, threads,
 };
 use super::page::{Page, PageRequest};
 use super::{TenantStore, Tx, on_unique};
@@ -623,6 +623,22 @@ pub(crate) async fn purge_mailbox_rows<C: ConnectionTrait>(c: &C, mailbox: Uuid)
         .await?;
     app_passwords::Entity::delete_many()
         .filter(app_passwords::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    messages::Entity::delete_many()
+        .filter(messages::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    thread_refs::Entity::delete_many()
+        .filter(thread_refs::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    threads::Entity::delete_many()
+        .filter(threads::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    expunged::Entity::delete_many()
+        .filter(expunged::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
     folders::Entity::delete_many()

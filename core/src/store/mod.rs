@@ -15,6 +15,7 @@ mod contacts;
 mod domains;
 mod folders;
 mod mailboxes;
+mod messages;
 mod page;
 mod platform;
 mod routing;
@@ -30,6 +31,9 @@ pub use contacts::{Book, ImportReport, MAX_BOOK, card_of};
 pub use domains::{DomainView, Verification};
 pub use folders::{MAX_FOLDERS, normalize_folder_name};
 pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS, Password};
+pub use messages::{
+    FolderTarget, NewCopy, NewMessage, SUBJECT_THREAD_WINDOW_DAYS, StoredCopy, blob_hash,
+};
 pub use page::{Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
 pub use routing::{Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, split_address};

@@ -30,11 +30,15 @@ impl Recipients for StoreRecipients {
             Some(_) => return Verdict::Unknown,
             None => {}
         }
-        if r.mailboxes.is_empty() && r.external.is_empty() {
+        if !r.external.is_empty() {
+            tracing::info!(address, "recipient forwards outside; deferred until outbound delivery exists");
+            return Verdict::CannotForward;
+        }
+        if r.mailboxes.is_empty() {
             return Verdict::Unknown;
         }
         // One full mailbox does not block a list; a single full mailbox asks the sender to retry.
-        if r.mailboxes.len() == 1 && r.external.is_empty() {
+        if r.mailboxes.len() == 1 {
             match self.sys.mailbox_is_full(r.mailboxes[0].mailbox_id).await {
                 Ok(true) => return Verdict::OverQuota,
                 Ok(false) => {}

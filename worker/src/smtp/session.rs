@@ -41,6 +41,9 @@ pub enum Verdict {
     OverQuota,
     /// The check itself failed (database down): `451 4.3.0`, try later.
     TryLater,
+    /// The address forwards outside; outbound delivery is not available in this release, so
+    /// the sender is asked to retry (`451 4.3.0`) rather than have a copy dropped.
+    CannotForward,
 }
 
 /// Checks recipients at RCPT time.
@@ -115,6 +118,8 @@ pub struct Session {
     tls_available: bool,
     errors: usize,
     envelope: Envelope,
+    bdat_buf: Vec<u8>,
+    bdat_overflow: bool,
 }
 
 fn ok(text: &str) -> Step {
@@ -137,6 +142,8 @@ impl Session {
             tls_available,
             errors: 0,
             envelope: Envelope::default(),
+            bdat_buf: Vec::new(),
+            bdat_overflow: false,
         }
     }
 
@@ -152,6 +159,8 @@ impl Session {
 
     fn reset(&mut self) {
         let helo = std::mem::take(&mut self.envelope.helo);
+        self.bdat_buf = Vec::new();
+        self.bdat_overflow = false;
         self.envelope = Envelope {
             helo,
             ..Default::default()
@@ -324,6 +333,13 @@ impl Session {
                             "temporary failure; try later",
                         ));
                     }
+                    Verdict::CannotForward => {
+                        return Step::Reply(Reply::new(
+                            451,
+                            Some("4.3.0"),
+                            "this address forwards outside and forwarding is not available yet; try later",
+                        ));
+                    }
                 };
                 self.error(reply)
             }
@@ -401,6 +417,44 @@ impl Session {
             ));
         }
         Ok(envelope)
+    }
+
+    /// A `BDAT` chunk may be read now (RFC 3030): after an accepted RCPT, or between chunks.
+    /// On refusal, the step to answer with (the chunk's bytes must still be read and dropped).
+    pub fn bdat(&mut self) -> Result<(), Step> {
+        match self.phase {
+            Phase::Rcpt | Phase::Data => {
+                self.phase = Phase::Data;
+                Ok(())
+            }
+            Phase::Mail => Err(self.error(bad_sequence("no valid recipients"))),
+            _ => Err(self.error(bad_sequence("send MAIL and RCPT first"))),
+        }
+    }
+
+    /// Adds a BDAT chunk's bytes to the message; past the size limit the message is dropped
+    /// and remembered as too large.
+    pub fn bdat_push(&mut self, bytes: &[u8]) {
+        if self.bdat_overflow {
+            return;
+        }
+        if self.bdat_buf.len() + bytes.len() > self.limits.max_message {
+            self.bdat_overflow = true;
+            self.bdat_buf = Vec::new();
+        } else {
+            self.bdat_buf.extend_from_slice(bytes);
+        }
+    }
+
+    /// The message the BDAT chunks made, and whether it overflowed.
+    pub fn take_bdat(&mut self) -> (Vec<u8>, bool) {
+        let overflow = std::mem::take(&mut self.bdat_overflow);
+        (std::mem::take(&mut self.bdat_buf), overflow)
+    }
+
+    /// Whether the TLS layer is up.
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// TLS is up: the session starts over (RFC 3207 §4.2).

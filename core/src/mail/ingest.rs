@@ -1,0 +1,396 @@
+//! The ingest pipeline, one place for every way mail comes in (SMTP and REST import):
+//! parse → authentication results → spam stage → rules stage → recipient expansion → store →
+//! notify.
+//!
+//! Stages are real interfaces ([`Stage`]): each sees the parsed message and the mailbox a copy
+//! is for, and may add header fields, choose the folder, add flags and keywords, reject or
+//! discard, always saying why (the notes are stored with the copy). Today's stages are the
+//! simplest honest ones: [`NoSpam`] calls every message ham, [`NoRules`] has no rules.
+
+use super::authn::{AuthOutcome, Authenticator, SmtpPeer};
+use super::summary::{Summary, summarize};
+use crate::bus::Bus;
+use crate::error::{Error, Result};
+use crate::store::{FolderTarget, NewCopy, NewMessage, StoredCopy, SystemStore, TenantStore};
+use chrono::{DateTime, Duration, Utc};
+use futures_util::future::BoxFuture;
+use serde_json::json;
+use std::net::IpAddr;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// What a stage sees.
+pub struct StageInput<'a> {
+    /// The message as received.
+    pub body: &'a [u8],
+    /// Its summary.
+    pub summary: &'a Summary,
+    /// SPF/DKIM/DMARC results (SMTP only).
+    pub auth: Option<&'a AuthOutcome>,
+    /// The mailbox this copy is for.
+    pub mailbox_id: Uuid,
+    /// `smtp` or `import`.
+    pub source: &'a str,
+}
+
+/// What a stage wants done with a copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Action {
+    /// Go on to the next stage.
+    #[default]
+    Continue,
+    /// Refuse the message (SMTP `550 5.7.1` with the reason).
+    Reject(String),
+    /// Accept but do not store this copy.
+    Discard(String),
+}
+
+/// A stage's decision for one copy.
+#[derive(Debug, Clone, Default)]
+pub struct StageOutcome {
+    /// Header fields to add to this copy (name, value), e.g. `X-Spam-Status`.
+    pub headers: Vec<(String, String)>,
+    /// Where the copy goes (a later stage overrides an earlier one).
+    pub folder: Option<FolderTarget>,
+    /// Flag bits to set.
+    pub flags: i32,
+    /// Keywords to add.
+    pub keywords: Vec<String>,
+    /// Continue, reject or discard.
+    pub action: Action,
+    /// Why (stored with the copy).
+    pub note: String,
+}
+
+/// One step of the pipeline.
+pub trait Stage: Send + Sync {
+    /// Its name, as recorded in the notes.
+    fn name(&self) -> &'static str;
+    /// Decides for one copy.
+    fn run<'a>(&'a self, input: &'a StageInput<'a>) -> BoxFuture<'a, Result<StageOutcome>>;
+}
+
+/// The spam stage of today: every message is ham.
+pub struct NoSpam;
+
+impl Stage for NoSpam {
+    fn name(&self) -> &'static str {
+        "spam"
+    }
+    fn run<'a>(&'a self, _: &'a StageInput<'a>) -> BoxFuture<'a, Result<StageOutcome>> {
+        Box::pin(async {
+            Ok(StageOutcome {
+                note: "ham: no spam filter configured".into(),
+                ..Default::default()
+            })
+        })
+    }
+}
+
+/// The rules stage of today: no rules.
+pub struct NoRules;
+
+impl Stage for NoRules {
+    fn name(&self) -> &'static str {
+        "rules"
+    }
+    fn run<'a>(&'a self, _: &'a StageInput<'a>) -> BoxFuture<'a, Result<StageOutcome>> {
+        Box::pin(async {
+            Ok(StageOutcome {
+                note: "no rules".into(),
+                ..Default::default()
+            })
+        })
+    }
+}
+
+/// An SMTP transaction's facts.
+#[derive(Debug, Clone)]
+pub struct SmtpEnvelope {
+    /// The client (after PROXY protocol, when enabled).
+    pub peer: IpAddr,
+    /// HELO/EHLO name.
+    pub helo: String,
+    /// Reverse path ("" for the null sender).
+    pub mail_from: String,
+    /// Accepted recipients.
+    pub rcpts: Vec<String>,
+    /// Whether the session ran TLS.
+    pub tls: bool,
+    /// Session id, for the Received header and logs.
+    pub session_id: String,
+}
+
+/// Why a delivery did not complete, as the SMTP server must answer it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// `451 4.3.0`: nothing was stored; try again.
+    TryLater(String),
+    /// `550 5.7.1` (a stage rejected) or `554 5.1.1` (no recipient left).
+    Reject(String),
+}
+
+/// The result of a delivery.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// The copies, duplicates included.
+    pub copies: Vec<StoredCopy>,
+    /// Copies discarded by a stage.
+    pub discarded: usize,
+}
+
+/// The pipeline.
+#[derive(Clone)]
+pub struct Pipeline {
+    sys: SystemStore,
+    bus: Bus,
+    authn: Option<Authenticator>,
+    stages: Arc<Vec<Arc<dyn Stage>>>,
+    hostname: String,
+    dedup_window: Duration,
+}
+
+impl Pipeline {
+    /// A pipeline with today's stages. `authn`: `None` skips authentication (tests, imports).
+    pub fn new(
+        sys: SystemStore,
+        bus: Bus,
+        authn: Option<Authenticator>,
+        hostname: &str,
+        dedup_window: Duration,
+    ) -> Self {
+        Self {
+            sys,
+            bus,
+            authn,
+            stages: Arc::new(vec![Arc::new(NoSpam), Arc::new(NoRules)]),
+            hostname: hostname.to_string(),
+            dedup_window,
+        }
+    }
+
+    /// Replaces the stages (spam and rules filters plug in here).
+    pub fn with_stages(mut self, stages: Vec<Arc<dyn Stage>>) -> Self {
+        self.stages = Arc::new(stages);
+        self
+    }
+
+    /// The event bus changes are published on.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    async fn run_stages(
+        &self,
+        input: &StageInput<'_>,
+        target: FolderTarget,
+        flags: i32,
+    ) -> Result<(NewCopy, String, Action)> {
+        let mut copy = NewCopy {
+            mailbox_id: input.mailbox_id,
+            folder: target,
+            flags,
+            keywords: Vec::new(),
+            pipeline: json!([]),
+            extra_headers: String::new(),
+        };
+        let mut notes = Vec::new();
+        for stage in self.stages.iter() {
+            let out = stage.run(input).await?;
+            for (name, value) in &out.headers {
+                copy.extra_headers.push_str(&header_line(name, value));
+            }
+            if let Some(f) = out.folder {
+                copy.folder = f;
+            }
+            copy.flags |= out.flags;
+            for k in out.keywords {
+                if !copy.keywords.contains(&k) {
+                    copy.keywords.push(k);
+                }
+            }
+            notes.push(json!({"stage": stage.name(), "note": out.note}));
+            match out.action {
+                Action::Continue => {}
+                other => {
+                    copy.pipeline = json!(notes);
+                    return Ok((copy, stage.name().to_string(), other));
+                }
+            }
+        }
+        copy.pipeline = json!(notes);
+        Ok((copy, String::new(), Action::Continue))
+    }
+
+    /// Delivers a message received over SMTP to every mailbox its recipients expand to, in
+    /// one transaction, and publishes the change events after the commit. `Ok` means every
+    /// copy is committed: only then may the server answer `250`.
+    pub async fn deliver_smtp(
+        &self,
+        env: &SmtpEnvelope,
+        body: &[u8],
+    ) -> std::result::Result<Delivered, Refusal> {
+        let temp = |e: Error| {
+            tracing::warn!(error = %e, session = %env.session_id, "delivery failed");
+            Refusal::TryLater("temporary failure storing the message; try again".into())
+        };
+        let summary = summarize(body);
+        let auth = match &self.authn {
+            Some(a) => Some(
+                a.check(
+                    body,
+                    &SmtpPeer {
+                        ip: env.peer,
+                        helo: env.helo.clone(),
+                        mail_from: env.mail_from.clone(),
+                    },
+                )
+                .await,
+            ),
+            None => None,
+        };
+        // Expansion: aliases, groups, domain aliases, catch-alls; each mailbox once.
+        let mut mailboxes: Vec<Uuid> = Vec::new();
+        for rcpt in &env.rcpts {
+            let r = self.sys.resolve_address(rcpt).await.map_err(temp)?;
+            if r.rejected.is_some() {
+                tracing::info!(rcpt = %rcpt, "recipient vanished between RCPT and DATA");
+            }
+            for d in r.mailboxes {
+                if !mailboxes.contains(&d.mailbox_id) {
+                    mailboxes.push(d.mailbox_id);
+                }
+            }
+        }
+        let mut prefix = String::new();
+        prefix.push_str(&self.received(env));
+        if let Some(a) = &auth {
+            prefix.push_str(&a.header);
+        }
+        let mut copies = Vec::new();
+        let mut discarded = 0;
+        for m in mailboxes {
+            let input = StageInput {
+                body,
+                summary: &summary,
+                auth: auth.as_ref(),
+                mailbox_id: m,
+                source: "smtp",
+            };
+            let (copy, stage, action) = self
+                .run_stages(&input, FolderTarget::SpecialUse("inbox".into()), 0)
+                .await
+                .map_err(temp)?;
+            match action {
+                Action::Continue => copies.push(copy),
+                Action::Discard(why) => {
+                    tracing::info!(stage, why, mailbox = %m, "copy discarded");
+                    discarded += 1;
+                }
+                Action::Reject(why) => return Err(Refusal::Reject(why)),
+            }
+        }
+        if copies.is_empty() && discarded == 0 {
+            return Err(Refusal::Reject("no deliverable recipients".into()));
+        }
+        let auth_json = auth.as_ref().and_then(|a| serde_json::to_string(a).ok());
+        let msg = NewMessage {
+            body,
+            trace_prefix: prefix,
+            summary: &summary,
+            auth_results: auth_json,
+            internal_date: Utc::now(),
+            source: "smtp",
+            dedup_window: Some(self.dedup_window),
+        };
+        let (stored, events) = if copies.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            self.sys.deliver(&msg, &copies).await.map_err(temp)?
+        };
+        self.bus.publish(&events).await;
+        Ok(Delivered {
+            copies: stored,
+            discarded,
+        })
+    }
+
+    /// Imports one message into a folder of a mailbox (REST import): the stages run, but a
+    /// stage's folder choice gives way to the folder asked for. Never deduplicated: importing
+    /// the same bytes twice gives two messages, as IMAP APPEND does.
+    pub async fn import(
+        &self,
+        ts: &TenantStore,
+        mailbox: Uuid,
+        folder: Uuid,
+        raw: &[u8],
+        flags: i32,
+        internal_date: Option<DateTime<Utc>>,
+    ) -> Result<StoredCopy> {
+        let summary = summarize(raw);
+        let input = StageInput {
+            body: raw,
+            summary: &summary,
+            auth: None,
+            mailbox_id: mailbox,
+            source: "import",
+        };
+        let (mut copy, _, action) = self
+            .run_stages(&input, FolderTarget::Id(folder), flags)
+            .await?;
+        if let Action::Reject(why) | Action::Discard(why) = action {
+            return Err(Error::Rejected {
+                code: "message_rejected",
+                field: "message".into(),
+                message: why,
+            });
+        }
+        copy.folder = FolderTarget::Id(folder);
+        let msg = NewMessage {
+            body: raw,
+            trace_prefix: String::new(),
+            summary: &summary,
+            auth_results: None,
+            internal_date: internal_date.or(summary.date).unwrap_or_else(Utc::now),
+            source: "import",
+            dedup_window: None,
+        };
+        let (stored, events) = ts.import_message(mailbox, &msg, copy).await?;
+        self.bus.publish(&events).await;
+        Ok(stored)
+    }
+
+    /// Our `Received:` field (RFC 5321 §4.4). `for` names the recipient only when there is one,
+    /// so a list's members are not told about each other.
+    fn received(&self, env: &SmtpEnvelope) -> String {
+        let helo: String = env
+            .helo
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(255)
+            .collect();
+        let with = if env.tls { "ESMTPS" } else { "ESMTP" };
+        let mut s = format!(
+            "Received: from {helo} ([{}])\r\n\tby {} (Mailroom) with {with} id {}",
+            env.peer, self.hostname, env.session_id
+        );
+        if let [one] = env.rcpts.as_slice() {
+            let one: String = one.chars().filter(|c| c.is_ascii_graphic()).collect();
+            s.push_str(&format!("\r\n\tfor <{one}>"));
+        }
+        s.push_str(&format!(
+            ";\r\n\t{}\r\n",
+            Utc::now().format("%a, %d %b %Y %H:%M:%S +0000")
+        ));
+        s
+    }
+}
+
+/// One header field, its value cleaned of line breaks.
+fn header_line(name: &str, value: &str) -> String {
+    let clean: String = value
+        .chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect();
+    format!("{name}: {clean}\r\n")
+}
