@@ -5,20 +5,20 @@ pub mod bench;
 
 use mailroom_api::AppState;
 use mailroom_core::auth::Auth;
+use mailroom_core::bus::Bus;
 use mailroom_core::config::Config;
 use mailroom_core::domains::DomainService;
+use mailroom_core::mail::authn::Authenticator;
+use mailroom_core::mail::ingest::Pipeline;
 use mailroom_core::ratelimit::RateLimiter;
 use mailroom_core::secrets::Secrets;
 use mailroom_core::store::Store;
-use mailroom_core::bus::Bus;
-use mailroom_core::mail::authn::Authenticator;
-use mailroom_core::mail::ingest::Pipeline;
 use mailroom_worker::Runner;
-use mailroom_worker::smtp::SmtpServer;
-use std::time::Duration;
 use mailroom_worker::jobs::JobContext;
+use mailroom_worker::smtp::SmtpServer;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -162,7 +162,9 @@ pub async fn start(
         };
         let listener = tokio::net::TcpListener::bind(&cfg.smtp.listen)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {} (smtp.listen): {e}", cfg.smtp.listen))?;
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen on {} (smtp.listen): {e}", cfg.smtp.listen)
+            })?;
         running.smtp_addr = Some(listener.local_addr()?);
         let server = SmtpServer::new(
             cfg.smtp.clone(),

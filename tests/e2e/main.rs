@@ -20,5 +20,6 @@ mod outage;
 mod routing;
 mod signatures;
 mod smtp;
+mod smtp_wire;
 mod tenants;
 mod users;

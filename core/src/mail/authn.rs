@@ -186,8 +186,12 @@ impl Authenticator {
                 &peer.mail_from,
             ))
             .await;
-        let mut results = AuthenticationResults::new(&self.authserv_id)
-            .with_spf_mailfrom_result(&spf, peer.ip, &peer.mail_from, &helo);
+        let mut results = AuthenticationResults::new(&self.authserv_id).with_spf_mailfrom_result(
+            &spf,
+            peer.ip,
+            &peer.mail_from,
+            &helo,
+        );
         let Some(msg) = AuthenticatedMessage::parse(raw) else {
             let header = format!(
                 "Authentication-Results: {results};\r\n\tdkim=none;\r\n\tdmarc=none;\r\n\tarc=none\r\n"

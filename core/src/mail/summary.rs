@@ -176,7 +176,9 @@ pub fn normalize_subject(s: &str) -> String {
         }
         let lower = t.to_lowercase();
         let mut stripped = false;
-        for p in ["re", "fwd", "fw", "aw", "sv", "antw", "ref", "wg", "tr", "rv"] {
+        for p in [
+            "re", "fwd", "fw", "aw", "sv", "antw", "ref", "wg", "tr", "rv",
+        ] {
             if let Some(after) = lower.strip_prefix(p) {
                 let after_t = after.trim_start_matches(|c: char| {
                     c == '[' || c == ']' || c.is_ascii_digit() || c == '(' || c == ')'
@@ -227,7 +229,11 @@ impl Walk<'_> {
         self.parts += 1;
         let len = self.raw.len() as u64;
         let clamp = |v: u32| (u64::from(v) + base).min(len);
-        let (hs, bs, end) = (clamp(p.offset_header), clamp(p.offset_body), clamp(p.offset_end));
+        let (hs, bs, end) = (
+            clamp(p.offset_header),
+            clamp(p.offset_body),
+            clamp(p.offset_end),
+        );
         let bs = bs.max(hs);
         let end = end.max(bs);
         let (ctype, subtype, params) = match p.content_type() {
@@ -264,10 +270,7 @@ impl Walk<'_> {
             HeaderValue::TextList(l) => l.iter().take(20).map(|t| cut(t)).collect(),
             _ => Vec::new(),
         };
-        let body_bytes = self
-            .raw
-            .get(bs as usize..end as usize)
-            .unwrap_or(&[]);
+        let body_bytes = self.raw.get(bs as usize..end as usize).unwrap_or(&[]);
         let mut out = Part {
             part_id: id.to_string(),
             content_type: ctype,
@@ -312,8 +315,10 @@ impl Walk<'_> {
             PartType::Message(inner) => {
                 out.lines = count_lines(body_bytes);
                 if depth < MAX_DEPTH && self.parts < MAX_PARTS {
-                    let inner_root_multipart =
-                        matches!(inner.parts.first().map(|r| &r.body), Some(PartType::Multipart(_)));
+                    let inner_root_multipart = matches!(
+                        inner.parts.first().map(|r| &r.body),
+                        Some(PartType::Multipart(_))
+                    );
                     let inner_id = if inner_root_multipart {
                         id.to_string()
                     } else {
@@ -462,15 +467,25 @@ iVBORw0KGgo=\r\n\
         assert_eq!(s.date.map(|d| d.timestamp()), Some(1_796_119_200));
         assert!(s.preview.starts_with("Hello there, second line"));
         assert_eq!(s.body.part_id, "");
-        assert_eq!((s.body.content_type.as_str(), s.body.subtype.as_str()), ("multipart", "mixed"));
+        assert_eq!(
+            (s.body.content_type.as_str(), s.body.subtype.as_str()),
+            ("multipart", "mixed")
+        );
         assert_eq!(s.body.children.len(), 2);
         let text = &s.body.children[0];
         assert_eq!(text.part_id, "1");
         let body = &MIXED[text.body_start as usize..text.end as usize];
-        assert!(body.starts_with(b"Hello there,"), "{:?}", String::from_utf8_lossy(body));
+        assert!(
+            body.starts_with(b"Hello there,"),
+            "{:?}",
+            String::from_utf8_lossy(body)
+        );
         assert_eq!(s.attachments.len(), 1);
         let a = &s.attachments[0];
-        assert_eq!((a.part_id.as_str(), a.name.as_deref()), ("2", Some("dot.png")));
+        assert_eq!(
+            (a.part_id.as_str(), a.name.as_deref()),
+            ("2", Some("dot.png"))
+        );
         assert_eq!(a.content_type, "image/png");
         assert_eq!(s.body.children[1].encoding.as_deref(), Some("base64"));
         assert!(!s.malformed);
@@ -481,13 +496,19 @@ iVBORw0KGgo=\r\n\
         let raw = b"Subject: outer\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=y\r\n\r\n--y\r\nContent-Type: text/plain\r\n\r\nplain\r\n--y\r\nContent-Type: text/html\r\n\r\n<b>html</b>\r\n--y--\r\n\r\n--x--\r\n";
         let s = summarize(raw);
         let msg = &s.body.children[1];
-        assert_eq!((msg.part_id.as_str(), msg.content_type.as_str()), ("2", "message"));
+        assert_eq!(
+            (msg.part_id.as_str(), msg.content_type.as_str()),
+            ("2", "message")
+        );
         let inner = &msg.children[0];
         assert_eq!(inner.subtype, "alternative");
         let ids: Vec<&str> = inner.children.iter().map(|p| p.part_id.as_str()).collect();
         assert_eq!(ids, ["2.1", "2.2"]);
         let html = &inner.children[1];
-        assert_eq!(&raw[html.body_start as usize..html.end as usize], b"<b>html</b>");
+        assert_eq!(
+            &raw[html.body_start as usize..html.end as usize],
+            b"<b>html</b>"
+        );
     }
 
     #[test]
@@ -531,10 +552,16 @@ iVBORw0KGgo=\r\n\
 
     #[test]
     fn the_torture_corpus_never_panics() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mime-torture");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mime-torture");
         let mut files = Vec::new();
         corpus(&dir, &mut files);
-        assert!(files.len() > 150, "corpus at {}: {}", dir.display(), files.len());
+        assert!(
+            files.len() > 150,
+            "corpus at {}: {}",
+            dir.display(),
+            files.len()
+        );
         for f in files {
             let raw = std::fs::read(&f).unwrap();
             let s = summarize(&raw);

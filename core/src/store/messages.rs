@@ -156,7 +156,11 @@ impl Store {
             data: Set(msg.body.to_vec()),
             created_at: Set(now),
         })
-        .on_conflict(OnConflict::column(blobs::Column::Hash).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(blobs::Column::Hash)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(&*tx)
         .await?;
         let mut out = Vec::new();
@@ -239,9 +243,7 @@ impl Store {
                 sent_at: Set(s.date),
                 preview: Set(cut(&s.preview, 256)),
                 has_attachments: Set(!s.attachments.is_empty()),
-                summary: Set(
-                    serde_json::to_string(s).map_err(|e| Error::Internal(e.to_string()))?
-                ),
+                summary: Set(serde_json::to_string(s).map_err(|e| Error::Internal(e.to_string()))?),
                 auth_results: Set(msg.auth_results.clone()),
                 pipeline: Set(copy.pipeline.to_string()),
                 source: Set(msg.source.to_string()),
@@ -503,14 +505,9 @@ impl TenantStore {
             .filter(messages::Column::TenantId.eq(self.tid()))
             .filter(messages::Column::MailboxId.eq(mailbox))
             .filter(messages::Column::FolderId.eq(folder));
-        super::page::fetch_page(
-            self.store.db(),
-            q,
-            messages::Column::Id,
-            page,
-            true,
-            |m| m.id,
-        )
+        super::page::fetch_page(self.store.db(), q, messages::Column::Id, page, true, |m| {
+            m.id
+        })
         .await
     }
 

@@ -73,7 +73,9 @@ fn v1(buf: &[u8]) -> Result<Option<(ProxyHeader, usize)>, ProxyError> {
         ["PROXY", "UNKNOWN", ..] => ProxyHeader::Local,
         ["PROXY", fam @ ("TCP4" | "TCP6"), src, dst, sport, dport] => {
             let ip = |s: &str| -> Result<IpAddr, ProxyError> {
-                let ip: IpAddr = s.parse().map_err(|_| ProxyError::Invalid("bad v1 address"))?;
+                let ip: IpAddr = s
+                    .parse()
+                    .map_err(|_| ProxyError::Invalid("bad v1 address"))?;
                 if ip.is_ipv4() != (*fam == "TCP4") {
                     return Err(ProxyError::Invalid("v1 address does not match its family"));
                 }
@@ -99,7 +101,11 @@ fn v2(buf: &[u8]) -> Result<Option<(ProxyHeader, usize)>, ProxyError> {
     let Some(head) = buf.get(12..16) else {
         return Ok(None);
     };
-    let (ver_cmd, fam, len) = (head[0], head[1], usize::from(u16::from_be_bytes([head[2], head[3]])));
+    let (ver_cmd, fam, len) = (
+        head[0],
+        head[1],
+        usize::from(u16::from_be_bytes([head[2], head[3]])),
+    );
     if ver_cmd >> 4 != 2 {
         return Err(ProxyError::Invalid("v2 version must be 2"));
     }
@@ -164,7 +170,9 @@ mod tests {
                 other => {
                     if full.as_ref().is_ok_and(|f| f.is_some()) {
                         assert!(
-                            other.as_ref().is_ok_and(|o| o.as_ref().map(|x| x.1) <= Some(n)),
+                            other
+                                .as_ref()
+                                .is_ok_and(|o| o.as_ref().map(|x| x.1) <= Some(n)),
                             "prefix {n}: {other:?}"
                         );
                     }
@@ -232,7 +240,9 @@ mod tests {
         six[31] = 2;
         six[33] = 7;
         let (h, _) = whole(&v2_header(1, 0x21, &six)).unwrap().unwrap();
-        assert!(matches!(h, ProxyHeader::Proxied(a) if a.source.port() == 7 && a.source.ip() == "::1".parse::<IpAddr>().unwrap()));
+        assert!(
+            matches!(h, ProxyHeader::Proxied(a) if a.source.port() == 7 && a.source.ip() == "::1".parse::<IpAddr>().unwrap())
+        );
         assert_eq!(
             whole(&v2_header(0, 0x11, &body)).unwrap().unwrap().0,
             ProxyHeader::Local

@@ -31,7 +31,10 @@ impl Recipients for StoreRecipients {
             None => {}
         }
         if !r.external.is_empty() {
-            tracing::info!(address, "recipient forwards outside; deferred until outbound delivery exists");
+            tracing::info!(
+                address,
+                "recipient forwards outside; deferred until outbound delivery exists"
+            );
             return Verdict::CannotForward;
         }
         if r.mailboxes.is_empty() {

@@ -180,7 +180,12 @@ impl SmtpServer {
         sessions.abort_all();
     }
 
-    async fn connection(self, mut sock: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>) {
+    async fn connection(
+        self,
+        mut sock: TcpStream,
+        peer: SocketAddr,
+        shutdown: watch::Receiver<bool>,
+    ) {
         let _ = sock.set_nodelay(true);
         let Ok(_permit) = self.total.clone().try_acquire_owned() else {
             let _ = sock
@@ -252,8 +257,9 @@ impl SmtpServer {
                     conn.write_all(&out).await?;
                     out.clear();
                     let rest = reader.take_rest();
-                    let (reply, close, leftover) =
-                        self.bdat(conn, &mut session, client, id, size, last, rest).await?;
+                    let (reply, close, leftover) = self
+                        .bdat(conn, &mut session, client, id, size, last, rest)
+                        .await?;
                     reader.push(&leftover);
                     out.extend_from_slice(&reply.to_wire());
                     if close {
@@ -362,9 +368,7 @@ impl SmtpServer {
         };
         let overflowed = dr.overflowed();
         let message = dr.into_message();
-        let reply = self
-            .finish(session, client, id, &message, overflowed)
-            .await;
+        let reply = self.finish(session, client, id, &message, overflowed).await;
         Ok((reply, leftover))
     }
 
@@ -424,9 +428,7 @@ impl SmtpServer {
             ));
         }
         let (message, overflowed) = session.take_bdat();
-        let reply = self
-            .finish(session, client, id, &message, overflowed)
-            .await;
+        let reply = self.finish(session, client, id, &message, overflowed).await;
         Ok((reply, false, rest))
     }
 

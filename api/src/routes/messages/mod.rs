@@ -60,7 +60,10 @@ impl From<messages::Model> for MessageSummary {
             from: m.from_addr,
             message_id: m.message_id_header,
             size: m.size,
-            flags: flags::names(m.flags).into_iter().map(String::from).collect(),
+            flags: flags::names(m.flags)
+                .into_iter()
+                .map(String::from)
+                .collect(),
             keywords: serde_json::from_str(&m.keywords).unwrap_or_default(),
             received_at: m.internal_date,
             sent_at: m.sent_at,
