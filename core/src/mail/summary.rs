@@ -132,7 +132,7 @@ pub struct Summary {
 }
 
 fn cut(s: &str) -> String {
-    s.chars().take(MAX_STR).collect()
+    s.chars().filter(|c| *c != '\0').take(MAX_STR).collect()
 }
 
 fn addrs(a: Option<&Address<'_>>) -> Vec<Addr> {
@@ -419,7 +419,8 @@ pub fn summarize(raw: &[u8]) -> Summary {
 }
 
 fn preview_of(s: &str) -> String {
-    s.split_whitespace()
+    s.split(|c: char| c.is_whitespace() || c == '\0')
+        .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
         .chars()

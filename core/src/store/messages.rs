@@ -102,9 +102,9 @@ pub fn blob_hash(body: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Cuts a string to at most `n` characters.
+/// Cuts a string to at most `n` characters, without NUL (Postgres text cannot hold it).
 fn cut(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
+    s.chars().filter(|c| *c != '\0').take(n).collect()
 }
 
 fn first_from(s: &Summary) -> String {
