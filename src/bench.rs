@@ -144,3 +144,171 @@ pub async fn directory(
     );
     Ok(())
 }
+
+/// Reads one SMTP reply (all its lines) from `s`; returns its code.
+async fn smtp_reply(
+    s: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+    line: &mut String,
+) -> anyhow::Result<u16> {
+    use tokio::io::AsyncBufReadExt;
+    loop {
+        line.clear();
+        if s.read_line(line).await? == 0 {
+            anyhow::bail!("server closed the connection");
+        }
+        if line.len() >= 4 && line.as_bytes()[3] == b' ' {
+            return Ok(line[..3].parse()?);
+        }
+    }
+}
+
+/// One connection's share of `mailroom bench smtp`: `count` messages over one session, each
+/// MAIL, RCPT and DATA pipelined; returns the latency of each (MAIL sent → `250` read).
+async fn smtp_client(
+    server: String,
+    rcpts: Vec<String>,
+    count: usize,
+    body: std::sync::Arc<Vec<u8>>,
+) -> anyhow::Result<Vec<Duration>> {
+    use tokio::io::AsyncWriteExt;
+    let sock = tokio::net::TcpStream::connect(&server).await?;
+    sock.set_nodelay(true)?;
+    let mut s = tokio::io::BufReader::new(sock);
+    let mut line = String::new();
+    anyhow::ensure!(
+        smtp_reply(&mut s, &mut line).await? == 220,
+        "greeting: {line}"
+    );
+    s.get_mut().write_all(b"EHLO bench.example\r\n").await?;
+    anyhow::ensure!(smtp_reply(&mut s, &mut line).await? == 250, "EHLO: {line}");
+    let mut times = Vec::with_capacity(count);
+    for i in 0..count {
+        let t = Instant::now();
+        let rcpt = &rcpts[i % rcpts.len()];
+        s.get_mut()
+            .write_all(
+                format!("MAIL FROM:<bench@sender.example>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n")
+                    .as_bytes(),
+            )
+            .await?;
+        for want in [250, 250, 354] {
+            let code = smtp_reply(&mut s, &mut line).await?;
+            anyhow::ensure!(code == want, "expected {want}: {line}");
+        }
+        let id = format!("Message-ID: <{}@bench.example>\r\n", uuid::Uuid::new_v4());
+        s.get_mut().write_all(id.as_bytes()).await?;
+        s.get_mut().write_all(&body).await?;
+        s.get_mut().write_all(b".\r\n").await?;
+        let code = smtp_reply(&mut s, &mut line).await?;
+        anyhow::ensure!(code == 250, "message refused: {line}");
+        times.push(t.elapsed());
+    }
+    s.get_mut().write_all(b"QUIT\r\n").await?;
+    Ok(times)
+}
+
+/// A 4 KB-ish message body (headers after the Message-ID, then 76-character lines), ending in
+/// CRLF, of about `size` bytes.
+fn bench_body(size: usize) -> Vec<u8> {
+    let mut b = b"From: Bench <bench@sender.example>\r\nSubject: benchmark message\r\nDate: Wed, 2 Dec 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n".to_vec();
+    let line = b"The quick brown fox jumps over the lazy dog; pack my box with five dozen jugs\r\n";
+    while b.len() + line.len() <= size {
+        b.extend_from_slice(line);
+    }
+    b
+}
+
+/// Seeds a tenant with `mailboxes` mailboxes, then delivers `messages` messages of about
+/// `size` bytes over `concurrency` SMTP connections to the server at `server` (a running
+/// `mailroom serve` on the same database), spread over the mailboxes. Prints one JSON object.
+pub async fn smtp(
+    cfg: &Config,
+    server: &str,
+    messages: usize,
+    size: usize,
+    concurrency: usize,
+    mailboxes: usize,
+) -> anyhow::Result<()> {
+    let store = crate::open_store(cfg, true).await?;
+    let sys = store.system();
+    let secrets = Secrets::load(cfg)?;
+    let svc = DomainService::new(cfg, &secrets.master)?;
+    let slug = format!("smtp-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let (tenant, _) = sys
+        .platform("bench")
+        .create_tenant(NewTenant {
+            name: slug.clone(),
+            slug: slug.clone(),
+            limits: Default::default(),
+            owner_email: format!("owner@{slug}.example"),
+            owner_name: "Bench".into(),
+            owner_password: "bench-owner-password".into(),
+        })
+        .await?;
+    let ts = sys
+        .tenant_for_job(tenant.id, "bench")
+        .await?
+        .context("tenant vanished")?;
+    let domain = ts.create_domain(&svc, &format!("{slug}.example")).await?;
+    sys.bench_mark_verified(domain.domain.id).await?;
+    let hash = hash_password("bench-mailbox-password").await?;
+    let mut rcpts = Vec::new();
+    for i in 0..mailboxes.max(1) {
+        let m = ts
+            .create_mailbox(
+                NewMailbox {
+                    domain_id: domain.domain.id,
+                    local_part: format!("user{i}"),
+                    display_name: format!("User {i}"),
+                    password: Password::Hashed(hash.clone()),
+                    quota_bytes: None,
+                    pop3_after_download: None,
+                },
+                cfg.mailboxes.default_quota_bytes,
+            )
+            .await?;
+        rcpts.push(m.address);
+    }
+    let body = std::sync::Arc::new(bench_body(size));
+    let per = messages.div_ceil(concurrency.max(1));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..concurrency.max(1) {
+        let n = per.min(messages.saturating_sub(c * per));
+        if n == 0 {
+            break;
+        }
+        // Each connection starts at its own recipient, so they spread over the mailboxes.
+        let mut mine = rcpts.clone();
+        mine.rotate_left(c % rcpts.len());
+        tasks.push(tokio::spawn(smtp_client(
+            server.to_string(),
+            mine,
+            n,
+            body.clone(),
+        )));
+    }
+    let mut times = Vec::new();
+    for t in tasks {
+        times.extend(t.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    times.sort();
+    let pct = |p: f64| {
+        times
+            .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))
+            .map_or(0.0, |d| (d.as_secs_f64() * 10_000.0).round() / 10.0)
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "backend": if store.is_postgres() { "postgres" } else { "sqlite" },
+            "messages": times.len(), "message_bytes": body.len() + 60, "concurrency": concurrency,
+            "mailboxes": rcpts.len(), "secs": (elapsed * 100.0).round() / 100.0,
+            "per_sec": (times.len() as f64 / elapsed).round(),
+            "p50_ms": pct(0.5), "p99_ms": pct(0.99),
+            "rcpt_example": rcpts[0],
+        })
+    );
+    Ok(())
+}

@@ -40,6 +40,23 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Seeds mailboxes, then delivers messages over SMTP connections to a running server on
+    /// the same database, and reports messages/second and latency.
+    Smtp {
+        /// The SMTP server (`smtp.listen` of a running `mailroom serve`).
+        #[arg(long, default_value = "127.0.0.1:2525")]
+        server: String,
+        #[arg(long, default_value_t = 5000)]
+        messages: usize,
+        /// Message size in bytes.
+        #[arg(long, default_value_t = 4096)]
+        size: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Mailboxes the messages are spread over.
+        #[arg(long, default_value_t = 100)]
+        mailboxes: usize,
+    },
     /// Seeds a tenant with mailboxes, aliases and groups, then times recipient resolution.
     Directory {
         #[arg(long, default_value_t = 10_000)]
@@ -200,6 +217,13 @@ async fn main() -> anyhow::Result<()> {
             lookups,
             concurrency,
         }) => mailroom::bench::directory(&cfg, mailboxes, lookups, concurrency).await,
+        Command::Bench(Bench::Smtp {
+            server,
+            messages,
+            size,
+            concurrency,
+            mailboxes,
+        }) => mailroom::bench::smtp(&cfg, &server, messages, size, concurrency, mailboxes).await,
         Command::Admin(cmd) => {
             let store = open_store(&cfg, true).await?;
             let sys = store.system();
