@@ -208,6 +208,7 @@ async fn the_readme_walkthroughs_work() {
         c.public_hostname = "mail.example.net".into();
     })
     .await;
+    let smtp = app.running.as_ref().unwrap().smtp_addr.unwrap();
     let run = |script: String| {
         let (base, dir) = (app.base.clone(), work.path().to_path_buf());
         async move {
@@ -216,6 +217,7 @@ async fn the_readme_walkthroughs_work() {
                 .current_dir(dir)
                 .env("API", base)
                 .env("DNS_PORT", dns_port.to_string())
+                .env("SMTP", smtp.to_string())
                 .output()
                 .await
                 .unwrap();
@@ -272,6 +274,26 @@ async fn the_readme_walkthroughs_work() {
             "{expected} missing from:\n{stdout}"
         );
     }
+
+    let stdout = run(readme_block("walkthrough-receive")).await;
+    for expected in [
+        "refused: curl exit 55",
+        r#"{"subject":"Quote","from":"Bea <bea@client.example>","message_id":"q1@client.example""#,
+        "Received: from ",
+        "by mail.example.net (Mailroom) with ESMTP id",
+        r#"{"imported":1,"errors":[]}"#,
+        r#"{"subject":"old mail","received_at":"2024-01-01T09:00:00Z","flags":["seen"]}"#,
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing from:\n{stdout}"
+        );
+    }
+    assert_eq!(
+        stdout.matches(r#""subject":"Quote""#).count(),
+        1,
+        "ana@ and sales@ in one transaction: one copy\n{stdout}"
+    );
 }
 
 /// Replicas starting at the same moment on a fresh database apply the migrations once.

@@ -20,6 +20,7 @@ mod outage;
 mod routing;
 mod signatures;
 mod smtp;
+mod smtp_auth;
 mod smtp_crash;
 mod smtp_interop;
 mod smtp_wire;

@@ -11,7 +11,10 @@ pub struct Wire {
 
 impl Wire {
     pub async fn connect(addr: std::net::SocketAddr) -> Wire {
-        let s = TcpStream::connect(addr).await.unwrap();
+        Self::from_stream(TcpStream::connect(addr).await.unwrap()).await
+    }
+
+    pub async fn from_stream(s: TcpStream) -> Wire {
         let mut w = Wire { s, buf: Vec::new() };
         let greet = w.reply().await;
         assert!(greet.starts_with("220 "), "{greet}");
