@@ -65,6 +65,7 @@ enum ThreadRefs {
 }
 
 #[derive(DeriveIden)]
+#[allow(clippy::enum_variant_names)] // `expunged_at` is the column's name
 enum Expunged {
     Table,
     Id,
