@@ -220,15 +220,15 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// The structure of `msg`'s part `idx`, with offsets shifted by `base` (a nested message's
-    /// offsets are into the nested message).
-    fn part(&mut self, msg: &Message<'_>, idx: usize, id: &str, base: u64, depth: usize) -> Part {
+    /// The structure of `msg`'s part `idx`. mail-parser 0.11 gives a nested message's offsets
+    /// into the outer input already, so every offset is into `raw`.
+    fn part(&mut self, msg: &Message<'_>, idx: usize, id: &str, depth: usize) -> Part {
         let Some(p) = msg.parts.get(idx) else {
             return Part::default();
         };
         self.parts += 1;
         let len = self.raw.len() as u64;
-        let clamp = |v: u32| (u64::from(v) + base).min(len);
+        let clamp = |v: u32| u64::from(v).min(len);
         let (hs, bs, end) = (
             clamp(p.offset_header),
             clamp(p.offset_body),
@@ -308,7 +308,7 @@ impl Walk<'_> {
                         }
                         let cid = child_id(n + 1);
                         out.children
-                            .push(self.part(msg, *c as usize, &cid, base, depth + 1));
+                            .push(self.part(msg, *c as usize, &cid, depth + 1));
                     }
                 }
             }
@@ -324,8 +324,7 @@ impl Walk<'_> {
                     } else {
                         child_id(1)
                     };
-                    out.children
-                        .push(self.part(inner, 0, &inner_id, bs, depth + 1));
+                    out.children.push(self.part(inner, 0, &inner_id, depth + 1));
                 }
             }
             PartType::Text(_) | PartType::Html(_) => {
@@ -383,7 +382,7 @@ pub fn summarize(raw: &[u8]) -> Summary {
         parts: 0,
         attachments: Vec::new(),
     };
-    let body = walk.part(&msg, 0, if root_multipart { "" } else { "1" }, 0, 0);
+    let body = walk.part(&msg, 0, if root_multipart { "" } else { "1" }, 0);
     let subject = msg.subject().map(|s| cut(s.trim()));
     let thread_subject = normalize_subject(subject.as_deref().unwrap_or(""));
     let preview = msg
