@@ -25,7 +25,7 @@ fi
 if [ -x "$src" ]; then
   for c in 1 16; do
     t0=$(date +%s.%N)
-    "$src" -c -l "$SIZE" -m "$MESSAGES" -s "$c" -f bench@sender.example -t "$rcpt" "127.0.0.1:$SMTP_PORT" >/dev/null
+    LD_LIBRARY_PATH=target/postfix/usr/lib/postfix "$src" -c -l "$SIZE" -m "$MESSAGES" -s "$c" -f bench@sender.example -t "$rcpt" "127.0.0.1:$SMTP_PORT" >/dev/null
     t1=$(date +%s.%N)
     awk -v n="$MESSAGES" -v c="$c" -v a="$t0" -v b="$t1" 'BEGIN {printf "smtp-source -s %d -l %s: %d messages in %.2f s = %.0f messages/s\n", c, ENVIRON["SIZE"], n, b-a, n/(b-a)}'
   done
