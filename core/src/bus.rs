@@ -8,7 +8,7 @@
 
 use crate::error::Result;
 use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -52,11 +52,7 @@ impl Bus {
     /// notifications only (and are logged), and the subscription reconnects by itself.
     pub async fn redis(url: &str, prefix: &str) -> Result<Self> {
         let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let conn = crate::ratelimit::redis_manager(&client).await?;
         let (local, _) = broadcast::channel(CAPACITY);
         let pattern = format!("{prefix}mailbox:*");
         // Subscribe before returning, so an event published right after start is heard.

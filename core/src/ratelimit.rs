@@ -7,6 +7,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A self-reconnecting Redis connection with short time-outs: Redis holds only what may be
+/// lost, so a slow Redis must not hold up a login or a delivery.
+pub(crate) async fn redis_manager(client: &redis::Client) -> Result<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_millis(500)))
+        .set_number_of_retries(2);
+    Ok(ConnectionManager::new_with_config(client.clone(), config).await?)
+}
+
 /// Counters kept in process before expired ones are swept.
 const MEMORY_SWEEP_AT: usize = 10_000;
 
@@ -61,12 +71,7 @@ impl RateLimiter {
 
     /// A limiter over Redis. Fails when Redis cannot be reached now.
     pub async fn redis(url: &str, prefix: &str) -> Result<Self> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config).await?;
+        let conn = redis_manager(&redis::Client::open(url)?).await?;
         Ok(RateLimiter::Redis {
             conn,
             prefix: format!("{prefix}rl:"),

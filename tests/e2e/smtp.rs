@@ -33,6 +33,26 @@ pub async fn inbox(app: &TestApp, token: &str, mailbox: &str) -> Vec<Value> {
     r.body["items"].as_array().unwrap().clone()
 }
 
+/// Every message of a folder, following the cursor, newest first.
+pub async fn all_messages(app: &TestApp, token: &str, mailbox: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = app
+            .get(
+                &format!("/v1/mailboxes/{mailbox}/messages?limit=200{cursor}"),
+                token,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        out.extend(r.body["items"].as_array().unwrap().clone());
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
 pub async fn raw(app: &TestApp, token: &str, mailbox: &str, id: &str) -> Vec<u8> {
     let res = app
         .http

@@ -97,9 +97,9 @@ async fn spf_dkim_dmarc_results_are_stored_and_written() {
     );
     assert!(ar.contains("policy.dmarc=reject"), "{ar}");
     let second = text(0).await;
-    // RFC 6376 §3.9: a body hash that does not verify is not a pass (mail-auth says neutral).
+    // RFC 6376 §3.7: a body hash that does not verify is a fail.
     assert!(
-        second.contains("dkim=neutral (body hash did not verify)"),
+        second.contains("dkim=fail (body hash did not verify)"),
         "{second}"
     );
     assert!(second.contains("spf=pass"));

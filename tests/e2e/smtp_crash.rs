@@ -3,7 +3,7 @@
 //! message that got a `250` must be stored exactly once; no message is ever stored twice.
 
 use crate::common::*;
-use crate::smtp::receiving;
+use crate::smtp::{all_messages, receiving};
 use crate::smtp_wire::code_of;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -119,23 +119,10 @@ async fn every_acknowledged_message_survives_kills_exactly_once() {
     );
     // Read what is stored, through the API of the test app (same database).
     let mut counts: HashMap<String, usize> = HashMap::new();
-    let mut cursor = String::new();
-    loop {
-        let r = app
-            .get(
-                &format!("/v1/mailboxes/{ana_id}/messages?limit=200{cursor}"),
-                &t.owner_token,
-            )
-            .await;
-        for m in r.body["items"].as_array().unwrap() {
-            *counts
-                .entry(m["message_id"].as_str().unwrap().to_string())
-                .or_default() += 1;
-        }
-        match r.body["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
-        }
+    for m in all_messages(&app, &t.owner_token, &ana_id).await {
+        *counts
+            .entry(m["message_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
     for n in &acked {
         let id = format!("crash-{n}@outside.example");

@@ -3,7 +3,7 @@
 //! delivered over SMTP and imported over REST, each coming back byte for byte.
 
 use crate::common::*;
-use crate::smtp::{bdat, inbox, raw, receiving, smtp_addr};
+use crate::smtp::{all_messages, bdat, inbox, raw, receiving, smtp_addr};
 use crate::smtp_wire::{Wire, code_of};
 use std::path::{Path, PathBuf};
 
@@ -137,21 +137,7 @@ async fn the_torture_corpus_round_trips_over_smtp_and_import() {
     // second is, by the documented rule, a retry of the first). Imports: every file.
     let distinct: std::collections::HashSet<Vec<u8>> =
         files.iter().map(|f| std::fs::read(f).unwrap()).collect();
-    let mut by_smtp = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let r = app
-            .get(
-                &format!("/v1/mailboxes/{ana_id}/messages?limit=200{cursor}"),
-                &t.owner_token,
-            )
-            .await;
-        by_smtp.extend(r.body["items"].as_array().unwrap().clone());
-        match r.body["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
-        }
-    }
+    let by_smtp = all_messages(&app, &t.owner_token, &ana_id).await;
     assert_eq!(by_smtp.len(), distinct.len());
     let mut seen = std::collections::HashSet::new();
     for m in &by_smtp {
@@ -173,21 +159,7 @@ async fn the_torture_corpus_round_trips_over_smtp_and_import() {
         seen.insert(rest.to_vec());
     }
     assert_eq!(seen.len(), distinct.len(), "every file came back");
-    let mut imported = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let r = app
-            .get(
-                &format!("/v1/mailboxes/{bo_id}/messages?limit=200{cursor}"),
-                &t.owner_token,
-            )
-            .await;
-        imported.extend(r.body["items"].as_array().unwrap().clone());
-        match r.body["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => break,
-        }
-    }
+    let imported = all_messages(&app, &t.owner_token, &bo_id).await;
     assert_eq!(
         imported.len(),
         files.len(),

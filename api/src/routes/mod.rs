@@ -121,6 +121,30 @@ impl PageQuery {
     }
 }
 
+/// Reads a whole request body of at most `max` bytes (`413 payload_too_large` past it).
+pub async fn read_body(
+    mut body: actix_web::web::Payload,
+    max: usize,
+    what: &str,
+) -> Result<Vec<u8>, ApiError> {
+    use actix_web::http::StatusCode;
+    use futures_util::StreamExt;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", e.to_string()))?;
+        if bytes.len() + chunk.len() > max {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("{what} is at most {max} bytes"),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 /// 201 with a `Location` header and the created object.
 pub fn created<T: Serialize>(location: String, body: &T) -> HttpResponse {
     HttpResponse::Created()

@@ -4,7 +4,6 @@ use crate::extract::Authed;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use futures_util::StreamExt;
 use mailroom_core::auth::Scope;
 use mailroom_core::contacts::format::{MAX_IMPORT_BYTES, parse_csv, parse_vcards};
 use serde::Serialize;
@@ -43,7 +42,7 @@ pub async fn import(
     auth: Authed,
     req: HttpRequest,
     book: web::Query<BookQuery>,
-    mut body: web::Payload,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::ContactsWrite)?;
     let book = book.book(&auth)?;
@@ -65,19 +64,7 @@ pub async fn import(
             ));
         }
     };
-    let mut bytes = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", e.to_string()))?;
-        if bytes.len() + chunk.len() > MAX_IMPORT_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("an import is at most {MAX_IMPORT_BYTES} bytes"),
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let bytes = crate::routes::read_body(body, MAX_IMPORT_BYTES, "an import").await?;
     let text = String::from_utf8(bytes).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

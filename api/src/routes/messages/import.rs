@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use mailroom_core::auth::Scope;
 use mailroom_core::mail::{flags, mbox};
 use serde::{Deserialize, Serialize};
@@ -84,7 +83,7 @@ pub async fn import(
     req: HttpRequest,
     id: web::Path<Uuid>,
     q: web::Query<ImportQuery>,
-    mut body: web::Payload,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MessagesWrite)?;
     let mailbox_id = id.into_inner();
@@ -110,19 +109,7 @@ pub async fn import(
             ));
         }
     };
-    let mut bytes = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", e.to_string()))?;
-        if bytes.len() + chunk.len() > MAX_IMPORT_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("an import is at most {MAX_IMPORT_BYTES} bytes"),
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let bytes = crate::routes::read_body(body, MAX_IMPORT_BYTES, "an import").await?;
     let messages = if is_mbox {
         mbox::split(&bytes)
     } else {
