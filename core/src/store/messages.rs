@@ -340,7 +340,12 @@ async fn assign_thread(
     let thread = if found.is_empty() {
         let is_reply = !s.in_reply_to.is_empty()
             || !s.references.is_empty()
-            || subject.trim().to_lowercase() != key;
+            || subject
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+                != key;
         let by_subject = if is_reply && !key.is_empty() {
             threads::Entity::find()
                 .filter(threads::Column::MailboxId.eq(mbox.id))
