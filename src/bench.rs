@@ -20,39 +20,24 @@ pub async fn directory(
 ) -> anyhow::Result<()> {
     let store = crate::open_store(cfg, true).await?;
     let sys = store.system();
-    let secrets = Secrets::load(cfg)?;
-    let svc = DomainService::new(cfg, &secrets.master)?;
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
     let slug = format!("bench-{suffix}");
     let (owner_email, owner_password) = (
         format!("owner@{slug}.example"),
         "bench-owner-password".to_string(),
     );
-    let (tenant, _) = sys
-        .platform("bench")
-        .create_tenant(NewTenant {
-            name: slug.clone(),
-            slug: slug.clone(),
-            limits: Default::default(),
-            owner_email: owner_email.clone(),
-            owner_name: "Bench".into(),
-            owner_password: owner_password.clone(),
-        })
-        .await?;
-    let ts = sys
-        .tenant_for_job(tenant.id, "bench")
-        .await?
-        .context("tenant vanished")?;
-    let domain = ts.create_domain(&svc, &format!("{slug}.example")).await?;
-    sys.bench_mark_verified(domain.domain.id).await?;
-    let name = domain.domain.name.clone();
-    let hash = hash_password("bench-mailbox-password").await?;
+    let Seeded {
+        ts,
+        domain_id,
+        domain: name,
+        hash,
+    } = seed_tenant(cfg, &sys, &slug).await?;
 
     let started = Instant::now();
     for i in 0..mailboxes {
         ts.create_mailbox(
             NewMailbox {
-                domain_id: domain.domain.id,
+                domain_id,
                 local_part: format!("user{i}"),
                 display_name: format!("User {i}"),
                 password: Password::Hashed(hash.clone()),
@@ -71,21 +56,15 @@ pub async fn directory(
             format!("user{i}@{name}"),
             format!("user{}@{name}", (i + 1) % mailboxes.max(1)),
         ];
-        ts.create_alias(domain.domain.id, &format!("alias{i}"), &dests)
+        ts.create_alias(domain_id, &format!("alias{i}"), &dests)
             .await?;
     }
     for i in 0..mailboxes / 100 {
         let members: Vec<String> = (0..10)
             .map(|k| format!("user{}@{name}", (i * 10 + k) % mailboxes.max(1)))
             .collect();
-        ts.create_group(
-            domain.domain.id,
-            &format!("team{i}"),
-            "Team",
-            &members,
-            "anyone",
-        )
-        .await?;
+        ts.create_group(domain_id, &format!("team{i}"), "Team", &members, "anyone")
+            .await?;
     }
     let seed_secs = started.elapsed().as_secs_f64();
 
@@ -231,33 +210,19 @@ pub async fn smtp(
 ) -> anyhow::Result<()> {
     let store = crate::open_store(cfg, true).await?;
     let sys = store.system();
-    let secrets = Secrets::load(cfg)?;
-    let svc = DomainService::new(cfg, &secrets.master)?;
     let slug = format!("smtp-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let (tenant, _) = sys
-        .platform("bench")
-        .create_tenant(NewTenant {
-            name: slug.clone(),
-            slug: slug.clone(),
-            limits: Default::default(),
-            owner_email: format!("owner@{slug}.example"),
-            owner_name: "Bench".into(),
-            owner_password: "bench-owner-password".into(),
-        })
-        .await?;
-    let ts = sys
-        .tenant_for_job(tenant.id, "bench")
-        .await?
-        .context("tenant vanished")?;
-    let domain = ts.create_domain(&svc, &format!("{slug}.example")).await?;
-    sys.bench_mark_verified(domain.domain.id).await?;
-    let hash = hash_password("bench-mailbox-password").await?;
+    let Seeded {
+        ts,
+        domain_id,
+        hash,
+        ..
+    } = seed_tenant(cfg, &sys, &slug).await?;
     let mut rcpts = Vec::new();
     for i in 0..mailboxes.max(1) {
         let m = ts
             .create_mailbox(
                 NewMailbox {
-                    domain_id: domain.domain.id,
+                    domain_id,
                     local_part: format!("user{i}"),
                     display_name: format!("User {i}"),
                     password: Password::Hashed(hash.clone()),
@@ -311,4 +276,47 @@ pub async fn smtp(
         })
     );
     Ok(())
+}
+
+/// A bench tenant with a verified domain: its store handle, the domain's id and name, and a
+/// precomputed mailbox password hash (so seeding does not spend its time in argon2).
+struct Seeded {
+    ts: mailroom_core::store::TenantStore,
+    domain_id: uuid::Uuid,
+    domain: String,
+    hash: String,
+}
+
+/// Creates tenant `slug` (owner `owner@<slug>.example`, password `bench-owner-password`) with
+/// the verified domain `<slug>.example`, through the real creation path.
+async fn seed_tenant(
+    cfg: &Config,
+    sys: &mailroom_core::store::SystemStore,
+    slug: &str,
+) -> anyhow::Result<Seeded> {
+    let secrets = Secrets::load(cfg)?;
+    let svc = DomainService::new(cfg, &secrets.master)?;
+    let (tenant, _) = sys
+        .platform("bench")
+        .create_tenant(NewTenant {
+            name: slug.to_string(),
+            slug: slug.to_string(),
+            limits: Default::default(),
+            owner_email: format!("owner@{slug}.example"),
+            owner_name: "Bench".into(),
+            owner_password: "bench-owner-password".into(),
+        })
+        .await?;
+    let ts = sys
+        .tenant_for_job(tenant.id, "bench")
+        .await?
+        .context("tenant vanished")?;
+    let domain = ts.create_domain(&svc, &format!("{slug}.example")).await?;
+    sys.bench_mark_verified(domain.domain.id).await?;
+    Ok(Seeded {
+        ts,
+        domain_id: domain.domain.id,
+        domain: domain.domain.name,
+        hash: hash_password("bench-mailbox-password").await?,
+    })
 }
