@@ -115,6 +115,8 @@ pub struct SmtpEnvelope {
     pub mail_from: String,
     /// Accepted recipients.
     pub rcpts: Vec<String>,
+    /// The mailboxes they expand to, as resolved at RCPT; empty: resolve `rcpts` here.
+    pub mailboxes: Vec<Uuid>,
     /// Whether the session ran TLS.
     pub tls: bool,
     /// Session id, for the Received header and logs.
@@ -250,8 +252,8 @@ impl Pipeline {
             None => None,
         };
         // Expansion: aliases, groups, domain aliases, catch-alls; each mailbox once.
-        let mut mailboxes: Vec<Uuid> = Vec::new();
-        for rcpt in &env.rcpts {
+        let mut mailboxes: Vec<Uuid> = env.mailboxes.clone();
+        for rcpt in env.rcpts.iter().filter(|_| env.mailboxes.is_empty()) {
             let r = self.sys.resolve_address(rcpt).await.map_err(temp)?;
             if r.rejected.is_some() {
                 tracing::info!(rcpt = %rcpt, "recipient vanished between RCPT and DATA");

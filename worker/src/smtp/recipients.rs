@@ -2,16 +2,46 @@
 
 use super::session::{Recipients, Verdict};
 use mailroom_core::store::SystemStore;
+use std::collections::HashMap;
+use uuid::Uuid;
 
-/// Checks recipients against every tenant's verified domains, as an MX must.
+/// Addresses remembered per session before the memory is cleared.
+const MAX_REMEMBERED: usize = 1000;
+
+/// Checks recipients against every tenant's verified domains, as an MX must, and remembers
+/// what each accepted address expands to, so DATA does not resolve it again.
 pub struct StoreRecipients {
     sys: SystemStore,
+    resolved: HashMap<String, Vec<Uuid>>,
 }
 
 impl StoreRecipients {
     /// Over the given store.
     pub fn new(sys: SystemStore) -> Self {
-        Self { sys }
+        Self {
+            sys,
+            resolved: HashMap::new(),
+        }
+    }
+
+    /// The mailboxes the accepted `rcpts` expand to, each once, as resolved at RCPT; empty when
+    /// one of them was not resolved here (the pipeline then resolves them itself). Forgets
+    /// every resolution: the next transaction starts afresh.
+    pub fn take_mailboxes(&mut self, rcpts: &[String]) -> Vec<Uuid> {
+        let mut out = Vec::new();
+        for r in rcpts {
+            let Some(ids) = self.resolved.get(&r.to_lowercase()) else {
+                self.resolved.clear();
+                return Vec::new();
+            };
+            for id in ids {
+                if !out.contains(id) {
+                    out.push(*id);
+                }
+            }
+        }
+        self.resolved.clear();
+        out
     }
 }
 
@@ -51,6 +81,13 @@ impl Recipients for StoreRecipients {
                 }
             }
         }
+        if self.resolved.len() >= MAX_REMEMBERED {
+            self.resolved.clear();
+        }
+        self.resolved.insert(
+            address.to_lowercase(),
+            r.mailboxes.iter().map(|d| d.mailbox_id).collect(),
+        );
         Verdict::Accept
     }
 }

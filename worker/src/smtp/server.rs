@@ -258,7 +258,7 @@ impl SmtpServer {
                     out.clear();
                     let rest = reader.take_rest();
                     let (reply, close, leftover) = self
-                        .bdat(conn, &mut session, client, id, size, last, rest)
+                        .bdat(conn, &mut session, &mut rcpts, client, id, size, last, rest)
                         .await?;
                     reader.push(&leftover);
                     out.extend_from_slice(&reply.to_wire());
@@ -280,8 +280,9 @@ impl SmtpServer {
                         conn.write_all(&out).await?;
                         out.clear();
                         let rest = reader.take_rest();
-                        let (reply, leftover) =
-                            self.data(conn, &mut session, client, id, rest).await?;
+                        let (reply, leftover) = self
+                            .data(conn, &mut session, &mut rcpts, client, id, rest)
+                            .await?;
                         reader.push(&leftover);
                         out.extend_from_slice(&reply.to_wire());
                     }
@@ -340,6 +341,7 @@ impl SmtpServer {
         &self,
         conn: &mut Conn,
         session: &mut Session,
+        rcpts: &mut StoreRecipients,
         client: IpAddr,
         id: &str,
         rest: Vec<u8>,
@@ -368,7 +370,9 @@ impl SmtpServer {
         };
         let overflowed = dr.overflowed();
         let message = dr.into_message();
-        let reply = self.finish(session, client, id, &message, overflowed).await;
+        let reply = self
+            .finish(session, rcpts, client, id, &message, overflowed)
+            .await;
         Ok((reply, leftover))
     }
 
@@ -378,6 +382,7 @@ impl SmtpServer {
         &self,
         conn: &mut Conn,
         session: &mut Session,
+        rcpts: &mut StoreRecipients,
         client: IpAddr,
         id: &str,
         size: u64,
@@ -428,7 +433,9 @@ impl SmtpServer {
             ));
         }
         let (message, overflowed) = session.take_bdat();
-        let reply = self.finish(session, client, id, &message, overflowed).await;
+        let reply = self
+            .finish(session, rcpts, client, id, &message, overflowed)
+            .await;
         Ok((reply, false, rest))
     }
 
@@ -436,6 +443,7 @@ impl SmtpServer {
     async fn finish(
         &self,
         session: &mut Session,
+        rcpts: &mut StoreRecipients,
         client: IpAddr,
         id: &str,
         message: &[u8],
@@ -450,6 +458,7 @@ impl SmtpServer {
             peer: client,
             helo: env.helo.clone(),
             mail_from: env.from.clone(),
+            mailboxes: rcpts.take_mailboxes(&env.recipients),
             rcpts: env.recipients.clone(),
             tls,
             session_id: id.to_string(),
