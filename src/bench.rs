@@ -320,3 +320,139 @@ async fn seed_tenant(
         hash: hash_password("bench-mailbox-password").await?,
     })
 }
+
+/// The word `mailroom bench read` puts in 1% of its messages, for the search figure.
+pub const RARE_WORD: &str = "zanzibar";
+
+/// Message `i` of the read benchmark: conversations of four (a message and three replies),
+/// fifty senders, one minute apart, about 2 KB of text; one in ten has an attachment and one
+/// in a hundred contains [`RARE_WORD`].
+fn read_message(i: usize) -> Vec<u8> {
+    const WORDS: [&str; 16] = [
+        "meeting", "budget", "release", "customer", "invoice", "design", "review", "travel",
+        "report", "schedule", "contract", "launch", "support", "hiring", "roadmap", "metrics",
+    ];
+    let conv = i / 4;
+    let reply = !i.is_multiple_of(4);
+    let mut seed = i as u64 * 6_364_136_223_846_793_005 + 1_442_695_040_888_963_407;
+    let mut text = String::new();
+    while text.len() < 2000 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        text.push_str(WORDS[(seed >> 60) as usize]);
+        text.push(if text.len() % 70 < 8 { '\n' } else { ' ' });
+    }
+    if i % 100 == 7 {
+        text.push_str(RARE_WORD);
+    }
+    let date = chrono::DateTime::from_timestamp(1_700_000_000 + i as i64 * 60, 0)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S +0000");
+    let mut head = format!(
+        "From: Sender {s} <s{s}@example.com>\r\nTo: Reader <reader@example.com>\r\nSubject: {re}Topic {conv}\r\nDate: {date}\r\nMessage-ID: <m{i}@bench.example>\r\nMIME-Version: 1.0\r\n",
+        s = i % 50,
+        re = if reply { "Re: " } else { "" },
+    );
+    if reply {
+        head.push_str(&format!("In-Reply-To: <m{}@bench.example>\r\n", i - 1));
+    }
+    let text = text.replace('\n', "\r\n");
+    let body = if i % 10 == 3 {
+        format!(
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--b\r\nContent-Type: application/pdf; name=\"r{i}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--b--\r\n"
+        )
+    } else {
+        format!("Content-Type: text/plain; charset=us-ascii\r\n\r\n{text}\r\n")
+    };
+    format!("{head}{body}").into_bytes()
+}
+
+/// Seeds one mailbox's INBOX with `messages` messages through the real ingest path (REST
+/// import's), from `concurrency` tasks, for the read-path figures (`bench/read.sh` then times
+/// the HTTP endpoints with wrk). Prints one JSON object with what the script needs.
+pub async fn read(cfg: &Config, messages: usize, concurrency: usize) -> anyhow::Result<()> {
+    use mailroom_core::mail::ingest::Pipeline;
+    let store = crate::open_store(cfg, true).await?;
+    let sys = store.system();
+    let slug = format!("read-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let Seeded {
+        ts,
+        domain_id,
+        hash,
+        ..
+    } = seed_tenant(cfg, &sys, &slug).await?;
+    let mailbox = ts
+        .create_mailbox(
+            NewMailbox {
+                domain_id,
+                local_part: "reader".into(),
+                display_name: "Reader".into(),
+                password: Password::Hashed(hash),
+                quota_bytes: None,
+                pop3_after_download: None,
+            },
+            cfg.mailboxes.default_quota_bytes,
+        )
+        .await?;
+    let inbox = ts.folder_by_name(mailbox.id, "INBOX").await?.id;
+    let pipeline = Pipeline::new(
+        sys.clone(),
+        mailroom_core::bus::Bus::memory(),
+        None,
+        "bench.example",
+        chrono::Duration::hours(24),
+    );
+    let ts = std::sync::Arc::new(ts);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (ts, pipeline, next) = (ts.clone(), pipeline.clone(), next.clone());
+        let mailbox = mailbox.id;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= messages {
+                    return anyhow::Ok(());
+                }
+                let flags = if i % 10 < 7 {
+                    mailroom_core::mail::flags::SEEN
+                } else {
+                    0
+                };
+                pipeline
+                    .import(&ts, mailbox, inbox, &read_message(i), flags, None)
+                    .await?;
+                if (i + 1) % 10_000 == 0 {
+                    eprintln!("{} messages", i + 1);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let page = ts
+        .message_page(
+            mailbox.id,
+            inbox,
+            &Default::default(),
+            Default::default(),
+            mailroom_core::store::DatePage::parse(Some(1), None)?,
+        )
+        .await?;
+    let latest = page.items.first().context("no message stored")?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "backend": if store.is_postgres() { "postgres" } else { "sqlite" },
+            "slug": slug, "owner": format!("owner@{slug}.example"), "password": "bench-owner-password",
+            "mailbox": mailbox.id, "message": latest.id, "thread": latest.thread_id,
+            "messages": messages, "seed_secs": (secs * 10.0).round() / 10.0,
+            "seed_per_sec": (messages as f64 / secs).round(), "rare_word": RARE_WORD,
+        })
+    );
+    Ok(())
+}

@@ -57,6 +57,14 @@ enum Bench {
         #[arg(long, default_value_t = 100)]
         mailboxes: usize,
     },
+    /// Seeds one mailbox with messages through the ingest path, for the read-path figures
+    /// (`bench/read.sh` times the HTTP endpoints against it).
+    Read {
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Seeds a tenant with mailboxes, aliases and groups, then times recipient resolution.
     Directory {
         #[arg(long, default_value_t = 10_000)]
@@ -217,6 +225,10 @@ async fn main() -> anyhow::Result<()> {
             lookups,
             concurrency,
         }) => mailroom::bench::directory(&cfg, mailboxes, lookups, concurrency).await,
+        Command::Bench(Bench::Read {
+            messages,
+            concurrency,
+        }) => mailroom::bench::read(&cfg, messages, concurrency).await,
         Command::Bench(Bench::Smtp {
             server,
             messages,

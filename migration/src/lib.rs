@@ -12,6 +12,7 @@ mod m20261126_000007_create_aliases_and_groups;
 mod m20261126_000008_create_signatures_and_identities;
 mod m20261126_000009_create_contacts;
 mod m20261202_000010_create_message_store;
+mod m20261202_000011_message_views;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_create_signatures_and_identities::Migration),
             Box::new(m20261126_000009_create_contacts::Migration),
             Box::new(m20261202_000010_create_message_store::Migration),
+            Box::new(m20261202_000011_message_views::Migration),
         ]
     }
 }

@@ -294,6 +294,32 @@ async fn the_readme_walkthroughs_work() {
         1,
         "ana@ and sales@ in one transaction: one copy\n{stdout}"
     );
+
+    let stdout = run(readme_block("walkthrough-read")).await;
+    for expected in [
+        r#"{"name":"INBOX","total":1,"unread":1}"#,
+        r#"{"name":"Archive","total":1,"unread":0}"#,
+        r#"{"subject":"Re: Quote","snippet":"Any news?"#,
+        r#""message_count":2,"unread_count":2,"participants":["Bea <bea@client.example>"]}"#,
+        r#""remote_content_blocked":true}"#,
+        r#"{"flags":["seen","flagged"]}"#,
+        r#"{"subject":"Re: Quote","uid":2}"#,
+        r#"{"subject":"Re: Quote","from":"Bea <bea@client.example>"}"#,
+        r#"{"name":"Trash","total":1}"#,
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing from:\n{stdout}"
+        );
+    }
+    let html = stdout
+        .lines()
+        .find(|l| l.contains(r#""html":"#))
+        .unwrap_or_default();
+    assert!(html.contains("Any news?"), "{stdout}");
+    for gone in ["<script", "onclick", "tracker.example"] {
+        assert!(!html.contains(gone), "{gone} survived: {html}");
+    }
 }
 
 /// Replicas starting at the same moment on a fresh database apply the migrations once.

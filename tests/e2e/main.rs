@@ -14,6 +14,7 @@ mod folders;
 mod http;
 mod isolation;
 mod jobs;
+mod mail_rest;
 mod mailboxes;
 mod openapi;
 mod outage;

@@ -117,7 +117,8 @@ async fn the_torture_corpus_round_trips_over_smtp_and_import() {
     let (bo_id, _) = crate::mailboxes::mailbox(&app, &t.owner_token, &d, "bo").await;
     let files = corpus();
     let mut w = Wire::connect(smtp_addr(&app)).await;
-    for (i, f) in files.iter().enumerate() {
+    let mut import_ids = Vec::new();
+    for f in &files {
         let bytes = std::fs::read(f).unwrap();
         let r = bdat(&mut w, "t@outside.example", &[&ana], &bytes).await;
         assert_eq!(code_of(&r), 250, "{}: {r}", f.display());
@@ -131,7 +132,8 @@ async fn the_torture_corpus_round_trips_over_smtp_and_import() {
             .await
             .unwrap();
         assert_eq!(res.status(), 200, "{}", f.display());
-        let _ = i;
+        let body: serde_json::Value = res.json().await.unwrap();
+        import_ids.push(body["messages"][0]["id"].as_str().unwrap().to_string());
     }
     // SMTP deliveries: one per distinct file (malformed/009 and 011 are identical bytes: the
     // second is, by the documented rule, a retry of the first). Imports: every file.
@@ -165,10 +167,38 @@ async fn the_torture_corpus_round_trips_over_smtp_and_import() {
         files.len(),
         "an import is never deduplicated"
     );
-    // Newest first: reversed upload order.
-    for (m, f) in imported.iter().rev().zip(&files) {
-        let stored = raw(&app, &t.owner_token, &bo_id, m["id"].as_str().unwrap()).await;
+    for (id, f) in import_ids.iter().zip(&files) {
+        let stored = raw(&app, &t.owner_token, &bo_id, id).await;
         assert_eq!(stored, std::fs::read(f).unwrap(), "{}", f.display());
+        // And every one renders for a reader, its HTML sanitised.
+        let r = app
+            .get(
+                &format!("/v1/mailboxes/{bo_id}/messages/{id}"),
+                &t.owner_token,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}: {r:?}", f.display());
+        let html = r.body["html"].as_str().unwrap_or("").to_ascii_lowercase();
+        assert!(!html.contains("<script"), "{}", f.display());
+        for (n, _) in r.body["attachments"].as_array().unwrap().iter().enumerate() {
+            let a = app
+                .http
+                .get(format!(
+                    "{}/v1/mailboxes/{bo_id}/messages/{id}/attachments/{n}",
+                    app.base
+                ))
+                .bearer_auth(&t.owner_token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(a.status(), 200, "{} attachment {n}", f.display());
+            assert!(
+                a.headers()["content-disposition"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("attachment")
+            );
+        }
     }
 }
 

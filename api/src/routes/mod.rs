@@ -15,6 +15,7 @@ pub mod me;
 pub mod messages;
 pub mod routing;
 pub mod tenants;
+pub mod threads;
 pub mod users;
 
 use crate::error::ApiError;
@@ -68,8 +69,16 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(mailboxes::app_passwords::create)
         .service(mailboxes::app_passwords::revoke)
         .service(messages::list::list)
+        .service(messages::batch::batch)
+        .service(messages::update::update)
+        .service(messages::delete::delete)
+        .service(messages::get::get)
+        .service(messages::attachment::attachment)
         .service(messages::raw::raw)
         .service(messages::import::import)
+        .service(messages::search::search)
+        .service(threads::list::list)
+        .service(threads::get::get)
         .service(folders::list::list)
         .service(folders::create::create)
         .service(folders::get::get)

@@ -8,7 +8,8 @@
 //! simplest honest ones: [`NoSpam`] calls every message ham, [`NoRules`] has no rules.
 
 use super::authn::{AuthOutcome, Authenticator, SmtpPeer};
-use super::summary::{Summary, summarize};
+use super::search::index_text;
+use super::summary::{Summary, summarize_with_text};
 use crate::bus::Bus;
 use crate::error::{Error, Result};
 use crate::store::{FolderTarget, NewCopy, NewMessage, StoredCopy, SystemStore, TenantStore};
@@ -236,7 +237,7 @@ impl Pipeline {
             tracing::warn!(error = %e, session = %env.session_id, "delivery failed");
             Refusal::TryLater("temporary failure storing the message; try again".into())
         };
-        let summary = summarize(body);
+        let (summary, text) = summarize_with_text(body);
         let auth = match &self.authn {
             Some(a) => Some(
                 a.check(
@@ -300,6 +301,7 @@ impl Pipeline {
             body,
             trace_prefix: prefix,
             summary: &summary,
+            search_text: index_text(&summary, &text),
             auth_results: auth_json,
             internal_date: Utc::now(),
             source: "smtp",
@@ -329,7 +331,7 @@ impl Pipeline {
         flags: i32,
         internal_date: Option<DateTime<Utc>>,
     ) -> Result<StoredCopy> {
-        let summary = summarize(raw);
+        let (summary, text) = summarize_with_text(raw);
         let input = StageInput {
             body: raw,
             summary: &summary,
@@ -352,6 +354,7 @@ impl Pipeline {
             body: raw,
             trace_prefix: String::new(),
             summary: &summary,
+            search_text: index_text(&summary, &text),
             auth_results: None,
             internal_date: internal_date.or(summary.date).unwrap_or_else(Utc::now),
             source: "import",

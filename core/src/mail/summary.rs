@@ -181,28 +181,72 @@ pub struct Summary {
     pub malformed: bool,
 }
 
+impl Summary {
+    /// The part with IMAP section number `id` (the first in pre-order, see the module docs).
+    pub fn part(&self, id: &str) -> Option<&Part> {
+        let mut stack = vec![&self.body];
+        while let Some(p) = stack.pop() {
+            if p.part_id == id {
+                return Some(p);
+            }
+            stack.extend(p.children.iter().rev());
+        }
+        None
+    }
+}
+
 /// Computes the summary of a message. Never panics; any bytes give a summary (at worst a
 /// mostly empty one with `malformed` set and the whole input as a `text/plain` part `1`).
 pub fn summarize(raw: &[u8]) -> Summary {
+    summarize_with_text(raw).0
+}
+
+/// Characters of body text kept for the search index.
+pub const MAX_SEARCH_TEXT: usize = 64 * 1024;
+
+/// [`summarize`], and the message's text body (every text part, HTML ones as text; at most
+/// [`MAX_SEARCH_TEXT`] characters) for the search index, from the same parse.
+pub fn summarize_with_text(raw: &[u8]) -> (Summary, String) {
     // mail-parser stores offsets as u32; past that they would wrap.
     if u32::try_from(raw.len()).is_err() {
-        return fallback(raw);
+        return (fallback(raw), String::new());
     }
     // Defence in depth: mail-parser has debug assertions and index arithmetic we do not own.
     match catch_unwind(AssertUnwindSafe(|| {
-        MessageParser::default()
-            .parse(raw)
-            .map(|m| from_message(raw, &Flat(m).0))
+        MessageParser::default().parse(raw).map(|m| {
+            let m = Flat(m);
+            (from_message(raw, &m.0), body_text(&m.0))
+        })
     })) {
         Ok(Some(s)) => s,
-        _ => fallback(raw),
+        _ => {
+            let s = fallback(raw);
+            let text = String::from_utf8_lossy(raw.get(..MAX_SEARCH_TEXT).unwrap_or(raw)).into();
+            (s, text)
+        }
     }
+}
+
+fn body_text(msg: &Message<'_>) -> String {
+    let (mut out, mut n) = (String::new(), 0);
+    for i in 0..msg.text_body.len() {
+        if n >= MAX_SEARCH_TEXT {
+            break;
+        }
+        let Some(t) = msg.body_text(i) else { continue };
+        for c in t.chars().take(MAX_SEARCH_TEXT - n) {
+            out.push(c);
+            n += 1;
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Owns a parsed message and tears it down without recursion: dropping a `Message` recurses
 /// once per enclosed `message/rfc822`, and a few hundred KiB of nested parts overflow a thread
 /// stack (an abort, not a panic).
-struct Flat<'x>(Message<'x>);
+pub(crate) struct Flat<'x>(pub(crate) Message<'x>);
 
 impl Drop for Flat<'_> {
     fn drop(&mut self) {

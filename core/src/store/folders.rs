@@ -3,10 +3,11 @@
 //! Names are full paths with `/` between levels. `INBOX` is case-insensitive (as in IMAP), can
 //! be neither renamed nor deleted, and a path under it is written `INBOX/…`.
 
-use super::entities::folders;
+use super::entities::{folders, mailboxes, messages};
 use super::{TenantStore, Tx};
 use crate::error::{Error, FieldError, Result};
 use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use uuid::Uuid;
@@ -206,7 +207,8 @@ impl TenantStore {
         Ok(updated)
     }
 
-    /// Deletes a folder with its children. INBOX cannot be deleted.
+    /// Deletes a folder with its children and every message in them (their bytes leave the
+    /// quota). INBOX cannot be deleted.
     pub async fn delete_folder(&self, mailbox: Uuid, id: Uuid) -> Result<()> {
         let tx = self.store.tx().await?;
         self.mailbox_on(&*tx, mailbox).await?;
@@ -227,6 +229,32 @@ impl TenantStore {
             .filter(|f| within(&f.name, &folder.name))
             .map(|f| f.id)
             .collect();
+        // Their messages go with them, and stop counting against the quota.
+        // Locking the folder rows first waits for deliveries into them, so the counters read
+        // back are final and no message can arrive after this point.
+        let freed: i64 = folders::Entity::update_many()
+            .col_expr(folders::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(folders::Column::TenantId.eq(self.tid()))
+            .filter(folders::Column::Id.is_in(doomed.clone()))
+            .exec_with_returning(&*tx)
+            .await?
+            .iter()
+            .map(|f| f.total_bytes)
+            .sum();
+        messages::Entity::delete_many()
+            .filter(messages::Column::TenantId.eq(self.tid()))
+            .filter(messages::Column::MailboxId.eq(mailbox))
+            .filter(messages::Column::FolderId.is_in(doomed.clone()))
+            .exec(&*tx)
+            .await?;
+        mailboxes::Entity::update_many()
+            .col_expr(
+                mailboxes::Column::UsedBytes,
+                Expr::col(mailboxes::Column::UsedBytes).sub(freed),
+            )
+            .filter(mailboxes::Column::Id.eq(mailbox))
+            .exec(&*tx)
+            .await?;
         folders::Entity::delete_many()
             .filter(folders::Column::TenantId.eq(self.tid()))
             .filter(folders::Column::Id.is_in(doomed.clone()))

@@ -305,6 +305,9 @@ impl TenantStore {
             uidnext: Set(1),
             highestmodseq: Set(1),
             subscribed: Set(true),
+            total_messages: Set(0),
+            unseen_messages: Set(0),
+            total_bytes: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
         }

@@ -17,13 +17,15 @@ use super::{Store, SystemStore, TenantStore, Tx};
 use crate::bus::MailboxEvent;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
+use crate::mail::flags;
+use crate::mail::search::shown_addrs;
 use crate::mail::summary::{Summary, normalize_subject};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    UpdateMany,
 };
-use std::collections::BTreeSet;
 use uuid::Uuid;
 
 /// How long after its latest message a thread still takes a reply matched by subject only.
@@ -66,6 +68,8 @@ pub struct NewMessage<'a> {
     /// The parse-once summary of `body`. Its offsets are relative to the body: a reader adds
     /// the copy's `trace_prefix` length.
     pub summary: &'a Summary,
+    /// The words the message is found by ([`crate::mail::search::index_text`]).
+    pub search_text: String,
     /// SPF/DKIM/DMARC results (JSON), for SMTP deliveries.
     pub auth_results: Option<String>,
     /// IMAP INTERNALDATE.
@@ -141,6 +145,11 @@ pub fn events_of(tenant_of: &[(Uuid, Uuid)], copies: &[StoredCopy]) -> Vec<Mailb
 impl Store {
     /// Stores a message's copies in one transaction. Copies for mailboxes deleted meanwhile are
     /// left out (they are not in the result). Returns each copy and the (mailbox, tenant) pairs.
+    ///
+    /// Rows are locked in mailbox-id order (mailbox, then its folder), so two deliveries to
+    /// overlapping recipient sets cannot deadlock. Per new copy this is a dedup look-up, the
+    /// mailbox's quota update, the threading statements, the folder's UID allocation and the
+    /// message insert.
     pub(crate) async fn store_copies(
         &self,
         tenant: Option<Uuid>,
@@ -149,11 +158,18 @@ impl Store {
     ) -> Result<(Vec<StoredCopy>, Vec<(Uuid, Uuid)>)> {
         let hash = blob_hash(msg.body);
         let now = Utc::now();
+        let mut order: Vec<&NewCopy> = copies.iter().collect();
+        order.sort_by_key(|c| c.mailbox_id);
+        order.dedup_by_key(|c| c.mailbox_id);
+        let s = msg.summary;
+        let summary_json = serde_json::to_string(s).map_err(|e| Error::Internal(e.to_string()))?;
+        let to_addrs = cut(&shown_addrs(s.to.iter().chain(s.cc.iter()).cloned()), 2000);
         let tx = self.tx().await?;
         blobs::Entity::insert(blobs::ActiveModel {
             hash: Set(hash.clone()),
             size: Set(msg.body.len() as i64),
             data: Set(msg.body.to_vec()),
+            search_text: Set(msg.search_text.clone()),
             created_at: Set(now),
         })
         .on_conflict(
@@ -165,33 +181,17 @@ impl Store {
         .await?;
         let mut out = Vec::new();
         let mut tenants = Vec::new();
-        let mut seen = BTreeSet::new();
-        for copy in copies {
-            if !seen.insert(copy.mailbox_id) {
-                continue;
-            }
-            let mut q = mailboxes::Entity::find_by_id(copy.mailbox_id)
-                .filter(mailboxes::Column::DeletedAt.is_null());
-            if let Some(t) = tenant {
-                q = q.filter(mailboxes::Column::TenantId.eq(t));
-            }
-            let Some(mbox) = q.one(&*tx).await? else {
-                if tenant.is_some() {
-                    return Err(Error::NotFound);
-                }
-                continue;
-            };
-            tenants.push((mbox.id, mbox.tenant_id));
+        for copy in order {
             if let Some(window) = msg.dedup_window {
                 let earlier = messages::Entity::find()
-                    .filter(messages::Column::MailboxId.eq(mbox.id))
+                    .filter(messages::Column::MailboxId.eq(copy.mailbox_id))
                     .filter(messages::Column::BlobHash.eq(&hash))
                     .filter(messages::Column::CreatedAt.gt(now - window))
                     .one(&*tx)
                     .await?;
                 if let Some(e) = earlier {
                     out.push(StoredCopy {
-                        mailbox_id: mbox.id,
+                        mailbox_id: e.mailbox_id,
                         message_id: e.id,
                         folder_id: e.folder_id,
                         uid: e.uid,
@@ -201,32 +201,51 @@ impl Store {
                     continue;
                 }
             }
-            let folder = target_folder(&tx, &mbox, &copy.folder).await?;
-            let thread = assign_thread(&tx, &mbox, msg.summary, msg.internal_date).await?;
             let prefix = format!("{}{}", msg.trace_prefix, copy.extra_headers);
             let size = (prefix.len() + msg.body.len()) as i64;
+            // The mailbox must exist (and be the tenant's); its quota use grows in the same step.
+            let mut q = mailboxes::Entity::update_many()
+                .col_expr(
+                    mailboxes::Column::UsedBytes,
+                    Expr::col(mailboxes::Column::UsedBytes).add(size),
+                )
+                .filter(mailboxes::Column::Id.eq(copy.mailbox_id))
+                .filter(mailboxes::Column::DeletedAt.is_null());
+            if let Some(t) = tenant {
+                q = q.filter(mailboxes::Column::TenantId.eq(t));
+            }
+            let Some(mbox) = q.exec_with_returning(&*tx).await?.into_iter().next() else {
+                if tenant.is_some() {
+                    return Err(Error::NotFound);
+                }
+                continue;
+            };
+            tenants.push((mbox.id, mbox.tenant_id));
+            let thread = assign_thread(&tx, &mbox, s, msg.internal_date).await?;
             // Allocate UID and MODSEQ last: the folder row stays locked until commit.
-            let alloc = folders::Entity::update_many()
-                .col_expr(
-                    folders::Column::Uidnext,
-                    Expr::col(folders::Column::Uidnext).add(1),
+            let unseen = copy.flags & flags::SEEN == 0;
+            let f = allocate_in(&tx, &mbox, &copy.folder, |u| {
+                u.col_expr(
+                    folders::Column::TotalMessages,
+                    Expr::col(folders::Column::TotalMessages).add(1),
                 )
                 .col_expr(
-                    folders::Column::Highestmodseq,
-                    Expr::col(folders::Column::Highestmodseq).add(1),
+                    folders::Column::UnseenMessages,
+                    Expr::col(folders::Column::UnseenMessages).add(i64::from(unseen)),
                 )
-                .filter(folders::Column::Id.eq(folder))
-                .exec_with_returning(&*tx)
-                .await?;
-            let f = alloc.into_iter().next().ok_or(Error::NotFound)?;
+                .col_expr(
+                    folders::Column::TotalBytes,
+                    Expr::col(folders::Column::TotalBytes).add(size),
+                )
+            })
+            .await?;
             let (uid, modseq) = (f.uidnext - 1, f.highestmodseq);
-            let s = msg.summary;
             let id = new_id();
             messages::ActiveModel {
                 id: Set(id),
                 tenant_id: Set(mbox.tenant_id),
                 mailbox_id: Set(mbox.id),
-                folder_id: Set(folder),
+                folder_id: Set(f.id),
                 uid: Set(uid),
                 modseq: Set(modseq),
                 blob_hash: Set(hash.clone()),
@@ -240,10 +259,12 @@ impl Store {
                 message_id_header: Set(s.message_id.as_deref().map(|m| cut(m, 998))),
                 subject: Set(cut(s.subject.as_deref().unwrap_or(""), 2000)),
                 from_addr: Set(cut(&first_from(s), 2000)),
+                to_addrs: Set(to_addrs.clone()),
                 sent_at: Set(s.date),
                 preview: Set(cut(&s.preview, 256)),
                 has_attachments: Set(!s.attachments.is_empty()),
-                summary: Set(serde_json::to_string(s).map_err(|e| Error::Internal(e.to_string()))?),
+                attachment_count: Set(i32::try_from(s.attachments.len()).unwrap_or(i32::MAX)),
+                summary: Set(summary_json.clone()),
                 auth_results: Set(msg.auth_results.clone()),
                 pipeline: Set(copy.pipeline.to_string()),
                 source: Set(msg.source.to_string()),
@@ -251,18 +272,10 @@ impl Store {
             }
             .insert(&*tx)
             .await?;
-            mailboxes::Entity::update_many()
-                .col_expr(
-                    mailboxes::Column::UsedBytes,
-                    Expr::col(mailboxes::Column::UsedBytes).add(size),
-                )
-                .filter(mailboxes::Column::Id.eq(mbox.id))
-                .exec(&*tx)
-                .await?;
             out.push(StoredCopy {
                 mailbox_id: mbox.id,
                 message_id: id,
-                folder_id: folder,
+                folder_id: f.id,
                 uid,
                 modseq,
                 duplicate: false,
@@ -273,32 +286,51 @@ impl Store {
     }
 }
 
-async fn target_folder(tx: &Tx, mbox: &mailboxes::Model, target: &FolderTarget) -> Result<Uuid> {
-    let base = folders::Entity::find()
+/// Takes the next UID and MODSEQ of the target folder (and applies `more` to the same row
+/// update, e.g. counters), in one statement that locks the folder row until commit. A
+/// special-use target the mailbox lacks falls back to INBOX.
+pub(crate) async fn allocate_in(
+    tx: &Tx,
+    mbox: &mailboxes::Model,
+    target: &FolderTarget,
+    more: impl Fn(UpdateMany<folders::Entity>) -> UpdateMany<folders::Entity>,
+) -> Result<folders::Model> {
+    let alloc = |f: sea_orm::sea_query::SimpleExpr| {
+        more(
+            folders::Entity::update_many()
+                .col_expr(
+                    folders::Column::Uidnext,
+                    Expr::col(folders::Column::Uidnext).add(1),
+                )
+                .col_expr(
+                    folders::Column::Highestmodseq,
+                    Expr::col(folders::Column::Highestmodseq).add(1),
+                ),
+        )
         .filter(folders::Column::MailboxId.eq(mbox.id))
-        .filter(folders::Column::TenantId.eq(mbox.tenant_id));
+        .filter(folders::Column::TenantId.eq(mbox.tenant_id))
+        .filter(f)
+    };
+    let first = match target {
+        FolderTarget::Id(id) => folders::Column::Id.eq(*id),
+        FolderTarget::SpecialUse(role) => folders::Column::SpecialUse.eq(role.as_str()),
+    };
+    if let Some(f) = alloc(first)
+        .exec_with_returning(&**tx)
+        .await?
+        .into_iter()
+        .next()
+    {
+        return Ok(f);
+    }
     match target {
-        FolderTarget::Id(id) => base
-            .filter(folders::Column::Id.eq(*id))
-            .one(&**tx)
+        FolderTarget::Id(_) => Err(Error::invalid("folder", "no such folder in this mailbox")),
+        FolderTarget::SpecialUse(_) => alloc(folders::Column::Name.eq("INBOX"))
+            .exec_with_returning(&**tx)
             .await?
-            .map(|f| f.id)
-            .ok_or_else(|| Error::invalid("folder", "no such folder in this mailbox")),
-        FolderTarget::SpecialUse(role) => {
-            if let Some(f) = base
-                .clone()
-                .filter(folders::Column::SpecialUse.eq(role.as_str()))
-                .one(&**tx)
-                .await?
-            {
-                return Ok(f.id);
-            }
-            base.filter(folders::Column::Name.eq("INBOX"))
-                .one(&**tx)
-                .await?
-                .map(|f| f.id)
-                .ok_or(Error::Internal("mailbox has no INBOX".into()))
-        }
+            .into_iter()
+            .next()
+            .ok_or(Error::Internal("mailbox has no INBOX".into())),
     }
 }
 
@@ -337,6 +369,7 @@ async fn assign_thread(
     found.dedup();
     let subject = s.subject.as_deref().unwrap_or("");
     let key = cut(&normalize_subject(subject), 255);
+    let mut created = false;
     let thread = if found.is_empty() {
         let is_reply = !s.in_reply_to.is_empty()
             || !s.references.is_empty()
@@ -374,6 +407,7 @@ async fn assign_thread(
                 }
                 .insert(&**tx)
                 .await?;
+                created = true;
                 id
             }
         }
@@ -402,26 +436,30 @@ async fn assign_thread(
         }
         winner
     };
-    for id in ids
+    let new_refs: Vec<thread_refs::ActiveModel> = ids
         .iter()
         .filter(|i| !known.iter().any(|k| &k.message_id_header == *i))
-    {
-        thread_refs::ActiveModel {
+        .map(|id| thread_refs::ActiveModel {
             id: Set(new_id()),
             tenant_id: Set(mbox.tenant_id),
             mailbox_id: Set(mbox.id),
             message_id_header: Set(id.clone()),
             thread_id: Set(thread),
-        }
-        .insert(&**tx)
-        .await?;
+        })
+        .collect();
+    if !new_refs.is_empty() {
+        thread_refs::Entity::insert_many(new_refs)
+            .exec_without_returning(&**tx)
+            .await?;
     }
-    threads::Entity::update_many()
-        .col_expr(threads::Column::LastMessageAt, Expr::value(date))
-        .filter(threads::Column::Id.eq(thread))
-        .filter(threads::Column::LastMessageAt.lt(date))
-        .exec(&**tx)
-        .await?;
+    if !created {
+        threads::Entity::update_many()
+            .col_expr(threads::Column::LastMessageAt, Expr::value(date))
+            .filter(threads::Column::Id.eq(thread))
+            .filter(threads::Column::LastMessageAt.lt(date))
+            .exec(&**tx)
+            .await?;
+    }
     Ok(thread)
 }
 
@@ -449,13 +487,16 @@ impl SystemStore {
 }
 
 async fn raw_of(store: &Store, m: &messages::Model) -> Result<Vec<u8>> {
-    let blob = blobs::Entity::find_by_id(m.blob_hash.clone())
+    let data: Vec<u8> = blobs::Entity::find_by_id(m.blob_hash.clone())
+        .select_only()
+        .column(blobs::Column::Data)
+        .into_tuple()
         .one(store.db())
         .await?
         .ok_or(Error::Internal(format!("blob {} missing", m.blob_hash)))?;
-    let mut out = Vec::with_capacity(m.trace_prefix.len() + blob.data.len());
+    let mut out = Vec::with_capacity(m.trace_prefix.len() + data.len());
     out.extend_from_slice(m.trace_prefix.as_bytes());
-    out.extend_from_slice(&blob.data);
+    out.extend_from_slice(&data);
     Ok(out)
 }
 
@@ -531,6 +572,17 @@ impl TenantStore {
     pub async fn raw_message(&self, mailbox: Uuid, id: Uuid) -> Result<Vec<u8>> {
         let m = self.message(mailbox, id).await?;
         raw_of(&self.store, &m).await
+    }
+
+    /// A message's row and its stored bytes.
+    pub async fn message_with_raw(
+        &self,
+        mailbox: Uuid,
+        id: Uuid,
+    ) -> Result<(messages::Model, Vec<u8>)> {
+        let m = self.message(mailbox, id).await?;
+        let raw = raw_of(&self.store, &m).await?;
+        Ok((m, raw))
     }
 
     /// How many messages a mailbox holds, and their bytes.

@@ -15,6 +15,8 @@ mod contacts;
 mod domains;
 mod folders;
 mod mailboxes;
+mod message_changes;
+mod message_views;
 mod messages;
 mod page;
 mod platform;
@@ -31,10 +33,12 @@ pub use contacts::{Book, ImportReport, MAX_BOOK, card_of};
 pub use domains::{DomainView, Verification};
 pub use folders::{MAX_FOLDERS, normalize_folder_name};
 pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS, Password};
+pub use message_changes::{Change, ChangeReport, MAX_BATCH, MAX_KEYWORDS};
+pub use message_views::{MAX_THREAD_PAGE, MessageFilter, MessageRow, Sort, ThreadSummary};
 pub use messages::{
     FolderTarget, NewCopy, NewMessage, SUBJECT_THREAD_WINDOW_DAYS, StoredCopy, blob_hash,
 };
-pub use page::{Page, PageRequest};
+pub use page::{DatePage, Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
 pub use routing::{Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, split_address};
 pub use signatures::{

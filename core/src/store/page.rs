@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// Largest page a client may ask for.
@@ -104,6 +105,49 @@ where
     Ok(Page::from_rows(rows, page.limit, id_of))
 }
 
+/// A page of a date-ordered list (messages, threads, search results): the cursor is the
+/// position (date, id) of the last item of the previous page, opaque to clients.
+#[derive(Debug, Clone, Copy)]
+pub struct DatePage {
+    /// Items per page, 1 to 200.
+    pub limit: u64,
+    /// Continue after this position.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+}
+
+impl DatePage {
+    /// Parses `?limit=&cursor=` like [`PageRequest::parse`].
+    pub fn parse(limit: Option<u64>, cursor: Option<&str>) -> Result<Self> {
+        let PageRequest { limit, .. } = PageRequest::parse(limit, None)?;
+        let after =
+            match cursor {
+                None | Some("") => None,
+                Some(c) => Some(decode_position(c).ok_or_else(|| {
+                    Error::invalid("cursor", "is not a cursor returned by this API")
+                })?),
+            };
+        Ok(Self { limit, after })
+    }
+
+    /// The cursor that continues after `(date, id)`.
+    pub fn cursor_at(date: DateTime<Utc>, id: Uuid) -> String {
+        let mut b = date.timestamp_micros().to_be_bytes().to_vec();
+        b.extend_from_slice(id.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    }
+}
+
+fn decode_position(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()?;
+    let (micros, id) = b.split_first_chunk::<8>()?;
+    Some((
+        DateTime::from_timestamp_micros(i64::from_be_bytes(*micros))?,
+        Uuid::from_slice(id).ok()?,
+    ))
+}
+
 fn encode(id: Uuid) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
 }
@@ -131,5 +175,15 @@ mod tests {
         assert_eq!(page.items, vec![1, 2]);
         assert!(page.next_cursor.is_some());
         assert!(Page::from_rows(vec![1, 2], 2, |_| id).next_cursor.is_none());
+    }
+
+    #[test]
+    fn date_cursor_round_trip() {
+        let id = Uuid::now_v7();
+        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        let p = DatePage::parse(None, Some(&DatePage::cursor_at(at, id))).unwrap();
+        assert_eq!(p.after, Some((at, id)));
+        assert!(DatePage::parse(None, Some(&encode(id))).is_err());
+        assert!(DatePage::parse(Some(500), None).is_err());
     }
 }

@@ -33,6 +33,12 @@ pub struct FolderResponse {
     pub uidnext: i64,
     /// IMAP HIGHESTMODSEQ (RFC 7162).
     pub highestmodseq: i64,
+    /// Messages in the folder.
+    pub total: i64,
+    /// Messages not yet read.
+    pub unread: i64,
+    /// Octets of its messages (as stored, IMAP RFC822.SIZE).
+    pub size: i64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -51,6 +57,9 @@ impl From<folders::Model> for FolderResponse {
             uidvalidity: f.uidvalidity,
             uidnext: f.uidnext,
             highestmodseq: f.highestmodseq,
+            total: f.total_messages,
+            unread: f.unseen_messages,
+            size: f.total_bytes,
             created_at: f.created_at,
             updated_at: f.updated_at,
         }

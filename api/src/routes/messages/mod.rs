@@ -1,14 +1,21 @@
-//! `/v1/mailboxes/{id}/messages` and `/v1/mailboxes/{id}/import`: what the message store holds,
-//! and the way in for mail from another provider. A mailbox owner reaches its own mailbox
+//! `/v1/mailboxes/{id}/messages`, `…/search` and `…/import`: reading, changing and finding
+//! what the message store holds, and the way in for mail from another provider. Every change
+//! bumps MODSEQ and publishes the mailbox event exactly as IMAP would. A mailbox owner reaches its own mailbox
 //! only; another tenant's mailbox or message is a 404.
 
+pub mod attachment;
+pub mod batch;
+pub mod delete;
+pub mod get;
 pub mod import;
 pub mod list;
 pub mod raw;
+pub mod search;
+pub mod update;
 
 use chrono::{DateTime, Utc};
 use mailroom_core::mail::flags;
-use mailroom_core::store::entities::messages;
+use mailroom_core::store::MessageRow;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -30,6 +37,8 @@ pub struct MessageSummary {
     pub subject: String,
     /// The first From address (`Name <address>`).
     pub from: String,
+    /// To and Cc addresses (`Name <address>`, comma-separated).
+    pub to: String,
     /// The Message-ID header, without angle brackets.
     pub message_id: Option<String>,
     /// Octets as stored (our trace header fields included): IMAP RFC822.SIZE.
@@ -46,10 +55,12 @@ pub struct MessageSummary {
     pub preview: String,
     /// Whether it has attachments.
     pub has_attachments: bool,
+    /// How many attachments it has.
+    pub attachment_count: i32,
 }
 
-impl From<messages::Model> for MessageSummary {
-    fn from(m: messages::Model) -> Self {
+impl From<MessageRow> for MessageSummary {
+    fn from(m: MessageRow) -> Self {
         Self {
             id: m.id,
             folder_id: m.folder_id,
@@ -58,19 +69,23 @@ impl From<messages::Model> for MessageSummary {
             thread_id: m.thread_id,
             subject: m.subject,
             from: m.from_addr,
+            to: m.to_addrs,
             message_id: m.message_id_header,
             size: m.size,
-            flags: flags::names(m.flags)
-                .into_iter()
-                .map(String::from)
-                .collect(),
+            flags: flag_names(m.flags),
             keywords: serde_json::from_str(&m.keywords).unwrap_or_default(),
             received_at: m.internal_date,
             sent_at: m.sent_at,
             preview: m.preview,
-            has_attachments: m.has_attachments,
+            has_attachments: m.attachment_count > 0,
+            attachment_count: m.attachment_count,
         }
     }
+}
+
+/// The names of flag bits.
+pub fn flag_names(bits: i32) -> Vec<String> {
+    flags::names(bits).into_iter().map(String::from).collect()
 }
 
 crate::list_type!(MessageList, MessageSummary);

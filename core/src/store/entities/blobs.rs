@@ -10,6 +10,9 @@ pub struct Model {
     pub size: i64,
     #[sea_orm(column_type = "Blob")]
     pub data: Vec<u8>,
+    /// Normalised words for search (see [`crate::mail::summary::search_words`]); Postgres
+    /// indexes them as the generated `search_tsv`.
+    pub search_text: String,
     pub created_at: DateTimeUtc,
 }
 

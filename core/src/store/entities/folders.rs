@@ -16,6 +16,12 @@ pub struct Model {
     pub uidnext: i64,
     pub highestmodseq: i64,
     pub subscribed: bool,
+    /// Messages in the folder (kept by every write, in its transaction).
+    pub total_messages: i64,
+    /// Messages without `\Seen`.
+    pub unseen_messages: i64,
+    /// Octets of its messages.
+    pub total_bytes: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

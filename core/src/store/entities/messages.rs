@@ -29,10 +29,14 @@ pub struct Model {
     pub subject: String,
     /// The first From address as shown (`Name <addr>`).
     pub from_addr: String,
+    /// The To and Cc addresses as shown, comma-separated.
+    pub to_addrs: String,
     /// The Date header.
     pub sent_at: Option<DateTimeUtc>,
     pub preview: String,
     pub has_attachments: bool,
+    /// Attachments listed in the summary.
+    pub attachment_count: i32,
     /// JSON [`crate::mail::summary::Summary`].
     pub summary: String,
     /// JSON [`crate::mail::authn::AuthOutcome`].

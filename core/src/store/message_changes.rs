@@ -1,0 +1,433 @@
+//! Changing messages: flags and keywords, moves between folders, deletion (to Trash, or for
+//! good from Trash). REST uses it today and IMAP will: every change bumps the folder's
+//! HIGHESTMODSEQ and the changed messages' MODSEQ, keeps the folder counters exact, logs
+//! expunged UIDs (for QRESYNC VANISHED), and yields the bus events to publish after commit.
+//!
+//! Each call is one transaction that first locks the mailbox row, so writes to one mailbox
+//! (deliveries included) never deadlock on its folder rows.
+
+use super::entities::{expunged, folders, mailboxes, messages};
+use super::{TenantStore, Tx};
+use crate::bus::MailboxEvent;
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use crate::mail::flags;
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
+
+/// Messages one call may change.
+pub const MAX_BATCH: usize = 1000;
+/// Keywords one message may carry.
+pub const MAX_KEYWORDS: usize = 50;
+/// Characters of one keyword.
+const MAX_KEYWORD_CHARS: usize = 64;
+
+/// What to do to messages. Flags are bits of [`crate::mail::flags`].
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    /// Flag bits to set.
+    pub set_flags: i32,
+    /// Flag bits to clear.
+    pub clear_flags: i32,
+    /// Keywords to add.
+    pub add_keywords: Vec<String>,
+    /// Keywords to remove.
+    pub remove_keywords: Vec<String>,
+    /// Move to this folder.
+    pub move_to: Option<Uuid>,
+}
+
+/// What a change did.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeReport {
+    /// Messages found (changed, or already as asked).
+    pub done: Vec<Uuid>,
+    /// Ids not found in the mailbox.
+    pub not_found: Vec<Uuid>,
+    /// Messages deleted for good.
+    pub expunged: Vec<Uuid>,
+    /// Events to publish after commit.
+    pub events: Vec<MailboxEvent>,
+}
+
+#[derive(Debug, Clone, FromQueryResult)]
+struct Row {
+    id: Uuid,
+    folder_id: Uuid,
+    uid: i64,
+    flags: i32,
+    keywords: String,
+    size: i64,
+}
+
+/// Checks a keyword is an IMAP flag keyword (an atom that is not a system flag).
+pub fn valid_keyword(k: &str) -> bool {
+    !k.is_empty()
+        && k.chars().count() <= MAX_KEYWORD_CHARS
+        && !k.starts_with('\\')
+        && k.bytes()
+            .all(|b| (0x21..0x7f).contains(&b) && !b"(){%*\"]\\".contains(&b))
+}
+
+impl Change {
+    /// Validates the keywords and the flag bits.
+    pub fn validate(&self) -> Result<()> {
+        for k in self.add_keywords.iter().chain(&self.remove_keywords) {
+            if !valid_keyword(k) {
+                return Err(Error::invalid(
+                    "keywords",
+                    format!(
+                        "{k:?} is not a keyword: 1-{MAX_KEYWORD_CHARS} printable ASCII characters without spaces, ( ) {{ % * \" ] \\, not starting with \\"
+                    ),
+                ));
+            }
+        }
+        if self.add_keywords.len() > MAX_KEYWORDS {
+            return Err(Error::invalid(
+                "keywords",
+                format!("a message carries at most {MAX_KEYWORDS} keywords"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl TenantStore {
+    async fn lock_mailbox(&self, tx: &Tx, mailbox: Uuid) -> Result<mailboxes::Model> {
+        self.mailbox_on(&**tx, mailbox).await?;
+        mailboxes::Entity::update_many()
+            .col_expr(
+                mailboxes::Column::UsedBytes,
+                Expr::col(mailboxes::Column::UsedBytes),
+            )
+            .filter(mailboxes::Column::Id.eq(mailbox))
+            .filter(mailboxes::Column::TenantId.eq(self.tid()))
+            .exec_with_returning(&**tx)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(Error::NotFound)
+    }
+
+    async fn rows(&self, tx: &Tx, mailbox: Uuid, ids: &[Uuid]) -> Result<Vec<Row>> {
+        if ids.len() > MAX_BATCH {
+            return Err(Error::invalid(
+                "ids",
+                format!("at most {MAX_BATCH} messages at once"),
+            ));
+        }
+        use messages::Column as C;
+        Ok(messages::Entity::find()
+            .select_only()
+            .columns([C::Id, C::FolderId, C::Uid, C::Flags, C::Keywords, C::Size])
+            .filter(C::TenantId.eq(self.tid()))
+            .filter(C::MailboxId.eq(mailbox))
+            .filter(C::Id.is_in(ids.to_vec()))
+            .into_model::<Row>()
+            .all(&**tx)
+            .await?)
+    }
+
+    /// Applies `change` to messages of a mailbox within reach. Ids of other mailboxes or
+    /// tenants are reported as not found; nothing is changed for them.
+    pub async fn change_messages(
+        &self,
+        mailbox: Uuid,
+        ids: &[Uuid],
+        change: &Change,
+    ) -> Result<ChangeReport> {
+        change.validate()?;
+        let tx = self.store.tx().await?;
+        let mbox = self.lock_mailbox(&tx, mailbox).await?;
+        let rows = self.rows(&tx, mailbox, ids).await?;
+        let mut report = report_for(ids, &rows);
+        if let Some(dest) = change.move_to {
+            folder_in(&tx, &mbox, dest).await?;
+        }
+        // Flags and keywords, grouped by folder: one MODSEQ per folder for the whole change.
+        let mut by_folder: BTreeMap<Uuid, Vec<(Row, i32, String)>> = BTreeMap::new();
+        for r in &rows {
+            let mut kw: Vec<String> = serde_json::from_str(&r.keywords).unwrap_or_default();
+            kw.retain(|k| !change.remove_keywords.contains(k));
+            for k in &change.add_keywords {
+                if !kw.contains(k) {
+                    kw.push(k.clone());
+                }
+            }
+            if kw.len() > MAX_KEYWORDS {
+                return Err(Error::invalid(
+                    "keywords",
+                    format!("a message carries at most {MAX_KEYWORDS} keywords"),
+                ));
+            }
+            let new_flags = (r.flags | change.set_flags) & !change.clear_flags;
+            let kw_json = serde_json::to_string(&kw).map_err(|e| Error::Internal(e.to_string()))?;
+            if new_flags != r.flags || kw_json != r.keywords {
+                by_folder
+                    .entry(r.folder_id)
+                    .or_default()
+                    .push((r.clone(), new_flags, kw_json));
+            }
+        }
+        for (folder, changed) in by_folder {
+            let unseen_delta: i64 = changed
+                .iter()
+                .map(|(r, f, _)| unseen(*f) - unseen(r.flags))
+                .sum();
+            let f = bump(&tx, folder, |u| {
+                u.col_expr(
+                    folders::Column::UnseenMessages,
+                    Expr::col(folders::Column::UnseenMessages).add(unseen_delta),
+                )
+            })
+            .await?;
+            for (r, new_flags, kw) in changed {
+                messages::Entity::update_many()
+                    .col_expr(messages::Column::Flags, Expr::value(new_flags))
+                    .col_expr(messages::Column::Keywords, Expr::value(kw))
+                    .col_expr(messages::Column::Modseq, Expr::value(f.highestmodseq))
+                    .filter(messages::Column::Id.eq(r.id))
+                    .exec(&*tx)
+                    .await?;
+                report
+                    .events
+                    .push(event(&mbox, folder, "flags", r.uid, f.highestmodseq));
+            }
+        }
+        if let Some(dest) = change.move_to {
+            let rows = self.rows(&tx, mailbox, ids).await?;
+            let moving: Vec<Row> = rows.into_iter().filter(|r| r.folder_id != dest).collect();
+            self.move_rows(&tx, &mbox, moving, dest, &mut report)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Deletes messages the way mail clients do: a message outside Trash moves to Trash; one
+    /// in Trash (or any, when the mailbox has no Trash folder) is deleted for good, its bytes
+    /// leave the quota and its UID is logged as expunged.
+    pub async fn delete_messages(&self, mailbox: Uuid, ids: &[Uuid]) -> Result<ChangeReport> {
+        let tx = self.store.tx().await?;
+        let mbox = self.lock_mailbox(&tx, mailbox).await?;
+        let rows = self.rows(&tx, mailbox, ids).await?;
+        let mut report = report_for(ids, &rows);
+        let trash = folders::Entity::find()
+            .filter(folders::Column::MailboxId.eq(mailbox))
+            .filter(folders::Column::TenantId.eq(self.tid()))
+            .filter(folders::Column::SpecialUse.eq("trash"))
+            .one(&*tx)
+            .await?
+            .map(|f| f.id);
+        let (gone, to_trash): (Vec<Row>, Vec<Row>) = rows
+            .into_iter()
+            .partition(|r| trash.is_none_or(|t| t == r.folder_id));
+        if let Some(t) = trash {
+            self.move_rows(&tx, &mbox, to_trash, t, &mut report).await?;
+        }
+        self.expunge_rows(&tx, &mbox, gone, &mut report).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Moves rows to `dest`: new UIDs there (in the order given), expunged from their folders.
+    async fn move_rows(
+        &self,
+        tx: &Tx,
+        mbox: &mailboxes::Model,
+        rows: Vec<Row>,
+        dest: Uuid,
+        report: &mut ChangeReport,
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let n = rows.len() as i64;
+        let bytes: i64 = rows.iter().map(|r| r.size).sum();
+        let new_unseen: i64 = rows.iter().map(|r| unseen(r.flags)).sum();
+        let d = bump(tx, dest, |u| {
+            u.col_expr(
+                folders::Column::Uidnext,
+                Expr::col(folders::Column::Uidnext).add(n),
+            )
+            .col_expr(
+                folders::Column::TotalMessages,
+                Expr::col(folders::Column::TotalMessages).add(n),
+            )
+            .col_expr(
+                folders::Column::UnseenMessages,
+                Expr::col(folders::Column::UnseenMessages).add(new_unseen),
+            )
+            .col_expr(
+                folders::Column::TotalBytes,
+                Expr::col(folders::Column::TotalBytes).add(bytes),
+            )
+        })
+        .await?;
+        let first_uid = d.uidnext - n;
+        self.leave_folders(tx, mbox, &rows, report).await?;
+        for (i, r) in rows.iter().enumerate() {
+            let uid = first_uid + i as i64;
+            messages::Entity::update_many()
+                .col_expr(messages::Column::FolderId, Expr::value(dest))
+                .col_expr(messages::Column::Uid, Expr::value(uid))
+                .col_expr(messages::Column::Modseq, Expr::value(d.highestmodseq))
+                .filter(messages::Column::Id.eq(r.id))
+                .exec(&**tx)
+                .await?;
+            report
+                .events
+                .push(event(mbox, dest, "appended", uid, d.highestmodseq));
+        }
+        Ok(())
+    }
+
+    /// Deletes rows for good.
+    async fn expunge_rows(
+        &self,
+        tx: &Tx,
+        mbox: &mailboxes::Model,
+        rows: Vec<Row>,
+        report: &mut ChangeReport,
+    ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let bytes: i64 = rows.iter().map(|r| r.size).sum();
+        self.leave_folders(tx, mbox, &rows, report).await?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        messages::Entity::delete_many()
+            .filter(messages::Column::TenantId.eq(self.tid()))
+            .filter(messages::Column::Id.is_in(ids.clone()))
+            .exec(&**tx)
+            .await?;
+        mailboxes::Entity::update_many()
+            .col_expr(
+                mailboxes::Column::UsedBytes,
+                Expr::col(mailboxes::Column::UsedBytes).sub(bytes),
+            )
+            .filter(mailboxes::Column::Id.eq(mbox.id))
+            .exec(&**tx)
+            .await?;
+        report.expunged.extend(ids);
+        Ok(())
+    }
+
+    /// Takes rows out of their folders' counters and logs their UIDs as expunged there.
+    async fn leave_folders(
+        &self,
+        tx: &Tx,
+        mbox: &mailboxes::Model,
+        rows: &[Row],
+        report: &mut ChangeReport,
+    ) -> Result<()> {
+        let mut by_folder: BTreeMap<Uuid, Vec<&Row>> = BTreeMap::new();
+        for r in rows {
+            by_folder.entry(r.folder_id).or_default().push(r);
+        }
+        let now = Utc::now();
+        for (folder, rows) in by_folder {
+            let n = rows.len() as i64;
+            let bytes: i64 = rows.iter().map(|r| r.size).sum();
+            let gone_unseen: i64 = rows.iter().map(|r| unseen(r.flags)).sum();
+            let f = bump(tx, folder, |u| {
+                u.col_expr(
+                    folders::Column::TotalMessages,
+                    Expr::col(folders::Column::TotalMessages).sub(n),
+                )
+                .col_expr(
+                    folders::Column::UnseenMessages,
+                    Expr::col(folders::Column::UnseenMessages).sub(gone_unseen),
+                )
+                .col_expr(
+                    folders::Column::TotalBytes,
+                    Expr::col(folders::Column::TotalBytes).sub(bytes),
+                )
+            })
+            .await?;
+            let log: Vec<expunged::ActiveModel> = rows
+                .iter()
+                .map(|r| expunged::ActiveModel {
+                    id: Set(new_id()),
+                    tenant_id: Set(mbox.tenant_id),
+                    mailbox_id: Set(mbox.id),
+                    folder_id: Set(folder),
+                    uid: Set(r.uid),
+                    modseq: Set(f.highestmodseq),
+                    expunged_at: Set(now),
+                })
+                .collect();
+            expunged::Entity::insert_many(log)
+                .exec_without_returning(&**tx)
+                .await?;
+            for r in rows {
+                report
+                    .events
+                    .push(event(mbox, folder, "expunged", r.uid, f.highestmodseq));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unseen(f: i32) -> i64 {
+    i64::from(f & flags::SEEN == 0)
+}
+
+fn report_for(ids: &[Uuid], rows: &[Row]) -> ChangeReport {
+    let found: BTreeSet<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut seen = BTreeSet::new();
+    ChangeReport {
+        done: found.iter().copied().collect(),
+        not_found: ids
+            .iter()
+            .filter(|i| !found.contains(i) && seen.insert(**i))
+            .copied()
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn event(m: &mailboxes::Model, folder: Uuid, kind: &str, uid: i64, modseq: i64) -> MailboxEvent {
+    MailboxEvent {
+        tenant_id: m.tenant_id,
+        mailbox_id: m.id,
+        folder_id: folder,
+        kind: kind.into(),
+        uid,
+        modseq,
+    }
+}
+
+async fn folder_in(tx: &Tx, m: &mailboxes::Model, id: Uuid) -> Result<()> {
+    folders::Entity::find_by_id(id)
+        .filter(folders::Column::MailboxId.eq(m.id))
+        .filter(folders::Column::TenantId.eq(m.tenant_id))
+        .one(&**tx)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| Error::invalid("folder_id", "no such folder in this mailbox"))
+}
+
+/// Raises a folder's HIGHESTMODSEQ by one (plus `more`), returning the row after the update.
+async fn bump(
+    tx: &Tx,
+    folder: Uuid,
+    more: impl FnOnce(sea_orm::UpdateMany<folders::Entity>) -> sea_orm::UpdateMany<folders::Entity>,
+) -> Result<folders::Model> {
+    more(folders::Entity::update_many().col_expr(
+        folders::Column::Highestmodseq,
+        Expr::col(folders::Column::Highestmodseq).add(1),
+    ))
+    .filter(folders::Column::Id.eq(folder))
+    .exec_with_returning(&**tx)
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(Error::NotFound)
+}
