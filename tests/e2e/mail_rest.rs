@@ -769,3 +769,218 @@ async fn another_tenant_and_another_mailbox_owner_get_404_everywhere() {
     assert_eq!(r.status, 200);
     assert_eq!(folder(&app, tok, &ana, "INBOX").await["unread"], 1);
 }
+
+const HTML_WITH_CID: &str = "From: Shop <news@shop.test>\r\nTo: ana@example.test\r\nSubject: =?UTF-8?B?U29tbWVyIMOgIFrDvHJpY2g=?=\r\nDate: 06 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p style=3D\"color:red;background:url(https://t.example/x)\" onmouseover=3D\"x()\">Caf=E9</p><img src=3D\"cid:logo@shop\"><img src=3D\"https://cdn.example/banner.png\" alt=3D\"banner\"><a href=3D\"javascript:alert(1)\">click</a><form action=3D\"https://evil.example\"><input name=3D\"pw\"></form>\r\n--r\r\nContent-Type: image/png; name=\"logo.png\"\r\nContent-ID: <logo@shop>\r\nContent-Disposition: inline; filename=\"logo.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--r--\r\n";
+
+#[tokio::test]
+async fn a_message_renders_sanitised_with_its_attachments() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana, _) = receiving(&app).await;
+    let tok = &t.owner_token;
+    let id = put(&app, tok, &ana, "INBOX", false, HTML_WITH_CID).await;
+    let r = app
+        .get(&format!("/v1/mailboxes/{ana}/messages/{id}"), tok)
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["subject"], "Sommer à Zürich", "RFC 2047 decoded");
+    assert_eq!(r.body["from_addresses"][0]["address"], "news@shop.test");
+    assert!(
+        r.body["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == "Subject" && h["value"] == "Sommer à Zürich")
+    );
+    let html = r.body["html"].as_str().unwrap();
+    assert!(html.contains("Café"), "ISO-8859-1 decoded: {html}");
+    assert!(
+        html.contains("color:red") || html.contains("color: red"),
+        "{html}"
+    );
+    for gone in [
+        "url(",
+        "onmouseover",
+        "javascript:",
+        "<form",
+        "<input",
+        "cdn.example",
+    ] {
+        assert!(!html.contains(gone), "{gone} survived: {html}");
+    }
+    assert_eq!(r.body["remote_content_blocked"], true);
+    let logo = &r.body["attachments"][0];
+    assert_eq!(logo["filename"], "logo.png");
+    assert_eq!(logo["content_type"], "image/png");
+    assert_eq!(logo["content_id"], "logo@shop");
+    let url = logo["url"].as_str().unwrap();
+    assert!(
+        html.contains(&format!("src=\"{url}\"")),
+        "cid rewritten: {html}"
+    );
+    // With remote content allowed the banner stays.
+    let r = app
+        .get(
+            &format!("/v1/mailboxes/{ana}/messages/{id}?allow_remote=true"),
+            tok,
+        )
+        .await;
+    assert!(
+        r.body["html"]
+            .as_str()
+            .unwrap()
+            .contains("https://cdn.example/banner.png")
+    );
+    assert_eq!(r.body["remote_content_blocked"], false);
+    // The attachment, decoded, never to be run by a browser.
+    let res = app
+        .http
+        .get(format!("{}{url}", app.base))
+        .bearer_auth(tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("filename=\"logo.png\"")
+    );
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"\x89PNG\r\n\x1a\n");
+    let pdf = put(&app, tok, &ana, "INBOX", false, WITH_ATTACHMENT).await;
+    let res = app
+        .http
+        .get(format!(
+            "{}/v1/mailboxes/{ana}/messages/{pdf}/attachments/0",
+            app.base
+        ))
+        .bearer_auth(tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    assert!(res.bytes().await.unwrap().starts_with(b"%PDF-1.4"));
+    let r = app
+        .get(
+            &format!("/v1/mailboxes/{ana}/messages/{pdf}/attachments/1"),
+            tok,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.headers["content-type"], "application/problem+json");
+    // A plain-text message has text and no HTML.
+    let plain = put(
+        &app,
+        tok,
+        &ana,
+        "INBOX",
+        false,
+        &msg(2, "bob@example.test", "plain", "", "just text"),
+    )
+    .await;
+    let r = app
+        .get(&format!("/v1/mailboxes/{ana}/messages/{plain}"), tok)
+        .await;
+    assert_eq!(r.body["text"].as_str().unwrap().trim(), "just text");
+    assert!(r.body["html"].is_null());
+}
+
+/// Moves in both directions, flag changes and deliveries on one mailbox at once: no deadlock,
+/// no error, and the folder counters equal what the lists show.
+#[tokio::test]
+async fn concurrent_changes_and_deliveries_keep_counters_exact() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana, _) = receiving(&app).await;
+    let tok = t.owner_token.clone();
+    let mut inbox_ids = Vec::new();
+    let mut archive_ids = Vec::new();
+    for i in 0..12 {
+        inbox_ids.push(
+            put(
+                &app,
+                &tok,
+                &ana,
+                "INBOX",
+                false,
+                &msg(1 + i % 9, "a@example.test", "x", "", "x"),
+            )
+            .await,
+        );
+        archive_ids.push(
+            put(
+                &app,
+                &tok,
+                &ana,
+                "Archive",
+                i % 2 == 0,
+                &msg(1 + i % 9, "b@example.test", "y", "", "y"),
+            )
+            .await,
+        );
+    }
+    let inbox = folder(&app, &tok, &ana, "INBOX").await["id"].clone();
+    let archive = folder(&app, &tok, &ana, "Archive").await["id"].clone();
+    let batch = format!("/v1/mailboxes/{ana}/messages/batch");
+    let mut tasks = Vec::new();
+    let app = std::sync::Arc::new(app);
+    for round in 0..6 {
+        for (ids, dest) in [(&inbox_ids, &archive), (&archive_ids, &inbox)] {
+            let (app, tok, batch) = (app.clone(), tok.clone(), batch.clone());
+            let body = json!({"ids": ids, "action": "move", "folder_id": dest});
+            tasks.push(tokio::spawn(async move {
+                app.post(&batch, &tok, body).await.status.as_u16()
+            }));
+        }
+        for action in ["mark_read", "mark_unread", "flag"] {
+            let (app, tok, batch) = (app.clone(), tok.clone(), batch.clone());
+            let ids: Vec<String> = inbox_ids.iter().chain(&archive_ids).cloned().collect();
+            let body = json!({"ids": ids, "action": action});
+            tasks.push(tokio::spawn(async move {
+                app.post(&batch, &tok, body).await.status.as_u16()
+            }));
+        }
+        let (app2, tok2, ana2) = (app.clone(), tok.clone(), ana.clone());
+        tasks.push(tokio::spawn(async move {
+            put(
+                &app2,
+                &tok2,
+                &ana2,
+                "INBOX",
+                round % 2 == 0,
+                &msg(5, "c@example.test", "z", "", "z"),
+            )
+            .await;
+            200
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    for name in ["INBOX", "Archive"] {
+        let f = folder(&app, &tok, &ana, name).await;
+        let all = walk(
+            &app,
+            &tok,
+            &format!("/v1/mailboxes/{ana}/messages?folder={name}&limit=200"),
+        )
+        .await;
+        let unread = all
+            .iter()
+            .filter(|m| !m["flags"].as_array().unwrap().contains(&json!("seen")))
+            .count();
+        let size: i64 = all.iter().map(|m| m["size"].as_i64().unwrap()).sum();
+        assert_eq!(f["total"], all.len() as i64, "{name}");
+        assert_eq!(f["unread"], unread as i64, "{name}");
+        assert_eq!(f["size"], size, "{name}");
+    }
+    let total = folder(&app, &tok, &ana, "INBOX").await["total"]
+        .as_i64()
+        .unwrap()
+        + folder(&app, &tok, &ana, "Archive").await["total"]
+            .as_i64()
+            .unwrap();
+    assert_eq!(total, 24 + 6);
+    let _ = (inbox, archive);
+}

@@ -8,3 +8,28 @@ pub mod mbox;
 pub mod render;
 pub mod search;
 pub mod summary;
+
+/// Every message file of `shared/data/mime-torture` (beside the checkout), for tests.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn torture_files() -> Vec<std::path::PathBuf> {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/mime-torture"
+    );
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(dir)];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_none_or(|x| x != "md") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    assert!(out.len() > 150, "corpus at {dir}: {} files", out.len());
+    out
+}

@@ -80,13 +80,24 @@ impl TenantStore {
 
     /// One folder of a mailbox.
     pub async fn folder(&self, mailbox: Uuid, id: Uuid) -> Result<folders::Model> {
+        self.find_folder(mailbox, id).await?.ok_or(Error::NotFound)
+    }
+
+    /// A folder of a mailbox within reach, named by id in a request field: a missing one is a
+    /// validation error on `folder_id` (the mailbox itself is still a 404).
+    pub async fn folder_of(&self, mailbox: Uuid, id: Uuid) -> Result<folders::Model> {
+        self.find_folder(mailbox, id)
+            .await?
+            .ok_or_else(|| Error::invalid("folder_id", "no such folder in this mailbox"))
+    }
+
+    async fn find_folder(&self, mailbox: Uuid, id: Uuid) -> Result<Option<folders::Model>> {
         self.mailbox(mailbox).await?;
-        folders::Entity::find_by_id(id)
+        Ok(folders::Entity::find_by_id(id)
             .filter(folders::Column::TenantId.eq(self.tid()))
             .filter(folders::Column::MailboxId.eq(mailbox))
             .one(self.store.db())
-            .await?
-            .ok_or(Error::NotFound)
+            .await?)
     }
 
     /// Creates a folder, and any missing parent (as IMAP CREATE does).

@@ -3,8 +3,8 @@
 //! HIGHESTMODSEQ and the changed messages' MODSEQ, keeps the folder counters exact, logs
 //! expunged UIDs (for QRESYNC VANISHED), and yields the bus events to publish after commit.
 //!
-//! Each call is one transaction that first locks the mailbox row, so writes to one mailbox
-//! (deliveries included) never deadlock on its folder rows.
+//! Each call is one transaction that locks the folders it touches in id order before the
+//! mailbox row (as deliveries do: folder, then mailbox), so writers never deadlock.
 
 use super::entities::{expunged, folders, mailboxes, messages};
 use super::{TenantStore, Tx};
@@ -98,20 +98,38 @@ impl Change {
 }
 
 impl TenantStore {
-    async fn lock_mailbox(&self, tx: &Tx, mailbox: Uuid) -> Result<mailboxes::Model> {
-        self.mailbox_on(&**tx, mailbox).await?;
-        mailboxes::Entity::update_many()
-            .col_expr(
-                mailboxes::Column::UsedBytes,
-                Expr::col(mailboxes::Column::UsedBytes),
-            )
-            .filter(mailboxes::Column::Id.eq(mailbox))
-            .filter(mailboxes::Column::TenantId.eq(self.tid()))
-            .exec_with_returning(&**tx)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(Error::NotFound)
+    /// Reads the rows of `ids` after locking every folder they are in, plus `extra` (a move's
+    /// target, Trash), in id order. Deliveries lock a folder before its mailbox row too, so
+    /// writers of one mailbox never deadlock; and a row whose folder we hold cannot change
+    /// under us (every change locks the folder of the row it changes), so flag-based counter
+    /// deltas stay exact.
+    async fn locked_rows(
+        &self,
+        tx: &Tx,
+        mailbox: Uuid,
+        ids: &[Uuid],
+        extra: &[Uuid],
+    ) -> Result<Vec<Row>> {
+        let mut held: BTreeSet<Uuid> = BTreeSet::new();
+        let mut rows = self.rows(tx, mailbox, ids).await?;
+        // A row may move meanwhile into a folder not yet held: lock that too and read again.
+        for _ in 0..3 {
+            let want: BTreeSet<Uuid> = rows
+                .iter()
+                .map(|r| r.folder_id)
+                .chain(extra.iter().copied())
+                .filter(|f| !held.contains(f))
+                .collect();
+            if want.is_empty() {
+                break;
+            }
+            for f in want {
+                lock_folder(tx, f).await?;
+                held.insert(f);
+            }
+            rows = self.rows(tx, mailbox, ids).await?;
+        }
+        Ok(rows)
     }
 
     async fn rows(&self, tx: &Tx, mailbox: Uuid, ids: &[Uuid]) -> Result<Vec<Row>> {
@@ -143,12 +161,14 @@ impl TenantStore {
     ) -> Result<ChangeReport> {
         change.validate()?;
         let tx = self.store.tx().await?;
-        let mbox = self.lock_mailbox(&tx, mailbox).await?;
-        let rows = self.rows(&tx, mailbox, ids).await?;
-        let mut report = report_for(ids, &rows);
+        let mbox = self.mailbox_on(&*tx, mailbox).await?;
         if let Some(dest) = change.move_to {
             folder_in(&tx, &mbox, dest).await?;
         }
+        let rows = self
+            .locked_rows(&tx, mailbox, ids, change.move_to.as_slice())
+            .await?;
+        let mut report = report_for(ids, &rows);
         // Flags and keywords, grouped by folder: one MODSEQ per folder for the whole change.
         let mut by_folder: BTreeMap<Uuid, Vec<(Row, i32, String)>> = BTreeMap::new();
         for r in &rows {
@@ -214,9 +234,7 @@ impl TenantStore {
     /// leave the quota and its UID is logged as expunged.
     pub async fn delete_messages(&self, mailbox: Uuid, ids: &[Uuid]) -> Result<ChangeReport> {
         let tx = self.store.tx().await?;
-        let mbox = self.lock_mailbox(&tx, mailbox).await?;
-        let rows = self.rows(&tx, mailbox, ids).await?;
-        let mut report = report_for(ids, &rows);
+        let mbox = self.mailbox_on(&*tx, mailbox).await?;
         let trash = folders::Entity::find()
             .filter(folders::Column::MailboxId.eq(mailbox))
             .filter(folders::Column::TenantId.eq(self.tid()))
@@ -224,6 +242,10 @@ impl TenantStore {
             .one(&*tx)
             .await?
             .map(|f| f.id);
+        let rows = self
+            .locked_rows(&tx, mailbox, ids, trash.as_slice())
+            .await?;
+        let mut report = report_for(ids, &rows);
         let (gone, to_trash): (Vec<Row>, Vec<Row>) = rows
             .into_iter()
             .partition(|r| trash.is_none_or(|t| t == r.folder_id));
@@ -412,6 +434,19 @@ async fn folder_in(tx: &Tx, m: &mailboxes::Model, id: Uuid) -> Result<()> {
         .await?
         .map(|_| ())
         .ok_or_else(|| Error::invalid("folder_id", "no such folder in this mailbox"))
+}
+
+/// Locks a folder row until commit (a no-op update).
+async fn lock_folder(tx: &Tx, folder: Uuid) -> Result<()> {
+    folders::Entity::update_many()
+        .col_expr(
+            folders::Column::Highestmodseq,
+            Expr::col(folders::Column::Highestmodseq),
+        )
+        .filter(folders::Column::Id.eq(folder))
+        .exec(&**tx)
+        .await?;
+    Ok(())
 }
 
 /// Raises a folder's HIGHESTMODSEQ by one (plus `more`), returning the row after the update.

@@ -6,7 +6,7 @@
 //! a page is an index range scan on `(folder_id, internal_date, id)` or
 //! `(mailbox_id, internal_date, id)` whatever the folder's size.
 
-use super::entities::{folders, messages};
+use super::entities::messages;
 use super::page::{DatePage, Page};
 use super::{Store, TenantStore};
 use crate::error::{Error, Result};
@@ -201,17 +201,6 @@ impl TenantStore {
         row_select()
             .filter(messages::Column::TenantId.eq(self.tid()))
             .filter(messages::Column::MailboxId.eq(mailbox))
-    }
-
-    /// A folder of a mailbox within reach, by id.
-    pub async fn folder_of(&self, mailbox: Uuid, id: Uuid) -> Result<folders::Model> {
-        self.mailbox(mailbox).await?;
-        folders::Entity::find_by_id(id)
-            .filter(folders::Column::TenantId.eq(self.tid()))
-            .filter(folders::Column::MailboxId.eq(mailbox))
-            .one(self.store.db())
-            .await?
-            .ok_or_else(|| Error::invalid("folder_id", "no such folder in this mailbox"))
     }
 
     /// A page of a folder's messages, filtered and in the order asked for.

@@ -146,10 +146,12 @@ impl Store {
     /// Stores a message's copies in one transaction. Copies for mailboxes deleted meanwhile are
     /// left out (they are not in the result). Returns each copy and the (mailbox, tenant) pairs.
     ///
-    /// Rows are locked in mailbox-id order (mailbox, then its folder), so two deliveries to
-    /// overlapping recipient sets cannot deadlock. Per new copy this is a dedup look-up, the
-    /// mailbox's quota update, the threading statements, the folder's UID allocation and the
-    /// message insert.
+    /// Copies are stored in mailbox-id order, each locking its folder row (UID allocation) and
+    /// then its mailbox row (quota use), so deliveries with overlapping recipients, and
+    /// message changes (which lock folders, then the mailbox), cannot deadlock. Both locks
+    /// are taken late, so writers to one busy mailbox wait only for each other's last steps.
+    /// Per new copy: mailbox and dedup look-ups, the threading statements, the UID allocation,
+    /// the message insert and the quota update.
     pub(crate) async fn store_copies(
         &self,
         tenant: Option<Uuid>,
@@ -203,18 +205,12 @@ impl Store {
             }
             let prefix = format!("{}{}", msg.trace_prefix, copy.extra_headers);
             let size = (prefix.len() + msg.body.len()) as i64;
-            // The mailbox must exist (and be the tenant's); its quota use grows in the same step.
-            let mut q = mailboxes::Entity::update_many()
-                .col_expr(
-                    mailboxes::Column::UsedBytes,
-                    Expr::col(mailboxes::Column::UsedBytes).add(size),
-                )
-                .filter(mailboxes::Column::Id.eq(copy.mailbox_id))
+            let mut q = mailboxes::Entity::find_by_id(copy.mailbox_id)
                 .filter(mailboxes::Column::DeletedAt.is_null());
             if let Some(t) = tenant {
                 q = q.filter(mailboxes::Column::TenantId.eq(t));
             }
-            let Some(mbox) = q.exec_with_returning(&*tx).await?.into_iter().next() else {
+            let Some(mbox) = q.one(&*tx).await? else {
                 if tenant.is_some() {
                     return Err(Error::NotFound);
                 }
@@ -272,6 +268,14 @@ impl Store {
             }
             .insert(&*tx)
             .await?;
+            mailboxes::Entity::update_many()
+                .col_expr(
+                    mailboxes::Column::UsedBytes,
+                    Expr::col(mailboxes::Column::UsedBytes).add(size),
+                )
+                .filter(mailboxes::Column::Id.eq(mbox.id))
+                .exec(&*tx)
+                .await?;
             out.push(StoredCopy {
                 mailbox_id: mbox.id,
                 message_id: id,
