@@ -13,12 +13,31 @@ env_args=(MAILROOM_DATA_DIR="$dir" MAILROOM_API_LISTEN="127.0.0.1:$PORT" MAILROO
 if [ "$backend" = postgres ]; then
   db=mailroom_bench_$$
   psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db"
-  env_args+=(MAILROOM_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db" MAILROOM_REDIS_URL=redis://127.0.0.1:6379
+  env_args+=(MAILROOM_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db${PG_URL_PARAMS:-}" MAILROOM_REDIS_URL=redis://127.0.0.1:6379
     MAILROOM_REDIS_KEY_PREFIX="bench-$$:")
 fi
 env "${env_args[@]}" ${EXTRA_ENV:-} "$BIN" serve &
 server_pid=$!
+analyze_pid=
+if [ "$backend" = postgres ] && [ "$(psql -h 127.0.0.1 -U postgres -Atc 'SHOW autovacuum')" = off ]; then
+  # This Postgres runs without autovacuum (production ones run with it). Without statistics,
+  # plans cached while the tables were empty stay (sequential scans as tables grow): analyze
+  # every 10 s, as autovacuum would.
+  (while sleep 10; do psql -h 127.0.0.1 -U postgres -d "$db" -qc ANALYZE 2>/dev/null; done) &
+  analyze_pid=$!
+fi
+# Before measuring reads on tables that no longer grow: end the ANALYZE loop, then do what
+# autovacuum and the checkpointer would have done after a bulk load (statistics, hint bits and
+# the visibility map, dirty pages written), so the first measurement does not pay for them.
+stop_analyze() {
+  [ -n "$analyze_pid" ] && kill "$analyze_pid" 2>/dev/null
+  analyze_pid=
+  if [ "$backend" = postgres ]; then
+    psql -h 127.0.0.1 -U postgres -d "$db" -qc "VACUUM (ANALYZE)" -qc CHECKPOINT
+  fi
+}
 bench_cleanup() {
+  [ -n "$analyze_pid" ] && kill "$analyze_pid" 2>/dev/null
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   if [ "$backend" = postgres ]; then psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; fi

@@ -12,6 +12,7 @@ MESSAGES=${MESSAGES:-100000} DURATION=${DURATION:-10s} SEED_CONCURRENCY=${SEED_C
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)"; exit 1; }
 seed=$(env "${env_args[@]}" "$BIN" bench read --messages "$MESSAGES" --concurrency "$SEED_CONCURRENCY")
 echo "$seed" | jq -c '{backend, messages, seed_secs, seed_per_sec}'
+stop_analyze
 owner=$(echo "$seed" | jq -r .owner) mb=$(echo "$seed" | jq -r .mailbox)
 mid=$(echo "$seed" | jq -r .message) word=$(echo "$seed" | jq -r .rare_word)
 token=$(curl -sSf "$API/v1/auth/login" -H "$j" -d "{\"email\":\"$owner\",\"password\":\"bench-owner-password\"}" | jq -r .access_token)
@@ -19,7 +20,7 @@ hits=$(curl -sSf "$API/v1/mailboxes/$mb/search?q=$word&limit=200" -H "authorizat
 echo "search '$word': $hits hits on the first page (limit 200)"
 for path in "messages?folder=INBOX" "threads?folder=INBOX" "messages/$mid" "search?q=$word"; do
   url="$API/v1/mailboxes/$mb/$path"
-  curl -sSf "$url" -H "authorization: Bearer $token" >/dev/null
+  for _ in 1 2 3 4 5; do curl -sSf "$url" -H "authorization: Bearer $token" >/dev/null; done
   echo "--- GET /v1/mailboxes/{id}/${path//$mid/\{mid\}}"
   wrk -t1 -c1 -d"$DURATION" --latency -H "authorization: Bearer $token" "$url" \
     | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"

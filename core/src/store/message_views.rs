@@ -324,20 +324,19 @@ impl TenantStore {
         } else {
             None
         };
-        let items = self.thread_summaries(mailbox, order).await?;
+        let items = self.thread_summaries(order).await?;
         Ok(Page { items, next_cursor })
     }
 
-    async fn thread_summaries(
-        &self,
-        mailbox: Uuid,
-        latest: Vec<MessageRow>,
-    ) -> Result<Vec<ThreadSummary>> {
+    async fn thread_summaries(&self, latest: Vec<MessageRow>) -> Result<Vec<ThreadSummary>> {
         use messages::Column as C;
         if latest.is_empty() {
             return Ok(Vec::new());
         }
         let db = self.store.db();
+        // The threads come from this mailbox's rows; filtering on the thread ids alone (and
+        // the tenant) lets SQLite's planner take the thread index instead of walking the
+        // mailbox.
         let ids: Vec<Uuid> = latest.iter().map(|r| r.thread_id).collect();
         let counts: HashMap<Uuid, (i64, i64)> = messages::Entity::find()
             .select_only()
@@ -348,7 +347,6 @@ impl TenantStore {
                 "unread",
             )
             .filter(C::TenantId.eq(self.tid()))
-            .filter(C::MailboxId.eq(mailbox))
             .filter(C::ThreadId.is_in(ids.clone()))
             .group_by(C::ThreadId)
             .into_tuple::<(Uuid, i64, i64)>()
@@ -362,7 +360,6 @@ impl TenantStore {
             .column(C::ThreadId)
             .column(C::FromAddr)
             .filter(C::TenantId.eq(self.tid()))
-            .filter(C::MailboxId.eq(mailbox))
             .filter(C::ThreadId.is_in(ids))
             .order_by_desc(C::InternalDate)
             .limit(2000)
@@ -428,9 +425,12 @@ impl TenantStore {
         }
         if !query.words.is_empty() {
             q = q.filter(if self.store.is_postgres() {
+                // The matching blobs once, as a hashed set (OFFSET 0 keeps the planner from
+                // turning it into a per-row probe); the mailbox's messages are then walked in
+                // date order against it, so a page costs the same whatever the mailbox size.
                 Expr::cust_with_values(
-                    "EXISTS (SELECT 1 FROM blobs b WHERE b.hash = messages.blob_hash \
-                     AND b.search_tsv @@ plainto_tsquery('simple', $1))",
+                    "messages.blob_hash IN (SELECT b.hash FROM blobs b \
+                     WHERE b.search_tsv @@ plainto_tsquery('simple', $1) OFFSET 0)",
                     [query.words.join(" ")],
                 )
             } else {
