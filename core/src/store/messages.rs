@@ -111,18 +111,6 @@ fn cut(s: &str, n: usize) -> String {
     s.chars().filter(|c| *c != '\0').take(n).collect()
 }
 
-fn first_from(s: &Summary) -> String {
-    s.from
-        .first()
-        .map(|a| match (&a.name, &a.address) {
-            (Some(n), Some(addr)) if !n.is_empty() => format!("{n} <{addr}>"),
-            (_, Some(addr)) => addr.clone(),
-            (Some(n), None) => n.clone(),
-            (None, None) => String::new(),
-        })
-        .unwrap_or_default()
-}
-
 /// The events of stored copies, for the bus.
 pub fn events_of(tenant_of: &[(Uuid, Uuid)], copies: &[StoredCopy]) -> Vec<MailboxEvent> {
     copies
@@ -254,7 +242,7 @@ impl Store {
                 thread_id: Set(thread),
                 message_id_header: Set(s.message_id.as_deref().map(|m| cut(m, 998))),
                 subject: Set(cut(s.subject.as_deref().unwrap_or(""), 2000)),
-                from_addr: Set(cut(&first_from(s), 2000)),
+                from_addr: Set(cut(&shown_addrs(s.from.first().cloned()), 2000)),
                 to_addrs: Set(to_addrs.clone()),
                 sent_at: Set(s.date),
                 preview: Set(cut(&s.preview, 256)),
