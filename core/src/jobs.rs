@@ -111,6 +111,7 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(c: &C, job: NewJob) -> Result<Uu
 impl SystemStore {
     /// Enqueues a job on its own.
     pub async fn enqueue_job(&self, job: NewJob) -> Result<Uuid> {
+        let _w = self.store.write_lock().await;
         enqueue(self.store.db(), job).await
     }
 
@@ -167,6 +168,7 @@ impl SystemStore {
     /// time). Returns how many.
     pub async fn bury_abandoned_jobs(&self) -> Result<u64> {
         let now = Utc::now();
+        let _w = self.store.write_lock().await;
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("dead"))
             .col_expr(
@@ -189,6 +191,7 @@ impl SystemStore {
     /// the worker that ran it.
     pub async fn complete_job(&self, id: Uuid, worker: &str) -> Result<bool> {
         let now = Utc::now();
+        let _w = self.store.write_lock().await;
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("done"))
             .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<i64>::None))
@@ -231,6 +234,7 @@ impl SystemStore {
         } else {
             q.col_expr(jobs::Column::RunAt, Expr::value(next))
         };
+        let _w = self.store.write_lock().await;
         let r = q
             .filter(jobs::Column::Id.eq(job.id))
             .filter(jobs::Column::Status.eq("running"))

@@ -930,7 +930,8 @@ async fn concurrent_changes_and_deliveries_keep_counters_exact() {
             let (app, tok, batch) = (app.clone(), tok.clone(), batch.clone());
             let body = json!({"ids": ids, "action": "move", "folder_id": dest});
             tasks.push(tokio::spawn(async move {
-                app.post(&batch, &tok, body).await.status.as_u16()
+                let r = app.post(&batch, &tok, body).await;
+                (r.status.as_u16(), r.body.to_string())
             }));
         }
         for action in ["mark_read", "mark_unread", "flag"] {
@@ -938,7 +939,8 @@ async fn concurrent_changes_and_deliveries_keep_counters_exact() {
             let ids: Vec<String> = inbox_ids.iter().chain(&archive_ids).cloned().collect();
             let body = json!({"ids": ids, "action": action});
             tasks.push(tokio::spawn(async move {
-                app.post(&batch, &tok, body).await.status.as_u16()
+                let r = app.post(&batch, &tok, body).await;
+                (r.status.as_u16(), r.body.to_string())
             }));
         }
         let (app2, tok2, ana2) = (app.clone(), tok.clone(), ana.clone());
@@ -952,11 +954,12 @@ async fn concurrent_changes_and_deliveries_keep_counters_exact() {
                 &msg(5, "c@example.test", "z", "", "z"),
             )
             .await;
-            200
+            (200, String::new())
         }));
     }
     for t in tasks {
-        assert_eq!(t.await.unwrap(), 200);
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
     }
     for name in ["INBOX", "Archive"] {
         let f = folder(&app, &tok, &ana, name).await;

@@ -181,6 +181,13 @@ impl Store {
         &self.db
     }
 
+    /// On SQLite, this process's turn to write, held until dropped; `None` on Postgres. A write
+    /// outside [`Store::tx`] (a single auto-commit statement) takes it too, so writers of this
+    /// process never meet in SQLite's lock, whose busy handler polls and can starve a writer.
+    pub(crate) async fn write_lock(&self) -> Option<OwnedMutexGuard<()>> {
+        self.lock_writer().await
+    }
+
     async fn lock_writer(&self) -> Option<OwnedMutexGuard<()>> {
         match &self.sqlite_writer {
             Some(m) => Some(m.clone().lock_owned().await),

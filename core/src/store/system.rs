@@ -73,6 +73,7 @@ impl SystemStore {
             Account::User(u) => (Some(u.id), None),
             Account::Mailbox(m) => (None, Some(m.id)),
         };
+        let _w = self.store.write_lock().await;
         let s = sessions::ActiveModel {
             id: Set(new_id()),
             user_id: Set(user_id),
@@ -144,6 +145,7 @@ impl SystemStore {
     }
 
     pub(crate) async fn touch_app_password(&self, id: Uuid) -> Result<()> {
+        let _w = self.store.write_lock().await;
         app_passwords::Entity::update_many()
             .col_expr(
                 app_passwords::Column::LastUsedAt,
@@ -162,6 +164,7 @@ impl SystemStore {
         ttl: Duration,
     ) -> Result<()> {
         let now = Utc::now();
+        let _w = self.store.write_lock().await;
         refresh_tokens::ActiveModel {
             id: Set(new_id()),
             session_id: Set(session),
@@ -191,6 +194,7 @@ impl SystemStore {
 
     /// Marks a refresh token used; false when another request used it first.
     pub(crate) async fn mark_refresh_used(&self, id: Uuid) -> Result<bool> {
+        let _w = self.store.write_lock().await;
         let r = refresh_tokens::Entity::update_many()
             .col_expr(
                 refresh_tokens::Column::UsedAt,
@@ -204,6 +208,7 @@ impl SystemStore {
     }
 
     pub(crate) async fn revoke_session(&self, id: Uuid) -> Result<()> {
+        let _w = self.store.write_lock().await;
         sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
             .filter(sessions::Column::Id.eq(id))
@@ -221,6 +226,7 @@ impl SystemStore {
     }
 
     pub(crate) async fn touch_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        let _w = self.store.write_lock().await;
         api_keys::Entity::update_many()
             .col_expr(api_keys::Column::LastUsedAt, Expr::value(Some(now)))
             .filter(api_keys::Column::Id.eq(id))
@@ -583,6 +589,7 @@ impl SystemStore {
 
     /// For `mailroom bench` only: marks a domain verified without asking DNS.
     pub async fn bench_mark_verified(&self, domain: Uuid) -> Result<()> {
+        let _w = self.store.write_lock().await;
         domains::Entity::update_many()
             .col_expr(domains::Column::Status, Expr::value("verified"))
             .col_expr(domains::Column::VerifiedAt, Expr::value(Some(Utc::now())))
