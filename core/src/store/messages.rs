@@ -11,27 +11,16 @@
 //!   exact under concurrency.
 //! - All copies of one delivery commit together or not at all: `250` is sent after that.
 
-use super::entities::{blobs, folders, mailboxes, messages, thread_refs, threads};
+use super::delivery::Item;
+use super::entities::{blobs, folders, messages};
 use super::page::{Page, PageRequest};
-use super::{Store, SystemStore, TenantStore, Tx};
+use super::{Store, SystemStore, TenantStore};
 use crate::bus::MailboxEvent;
 use crate::error::{Error, Result};
-use crate::ids::new_id;
-use crate::mail::flags;
-use crate::mail::search::shown_addrs;
-use crate::mail::summary::{Summary, normalize_subject};
+use crate::mail::summary::Summary;
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    UpdateMany,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
-
-/// How long after its latest message a thread still takes a reply matched by subject only.
-pub const SUBJECT_THREAD_WINDOW_DAYS: i64 = 7;
-/// Message-IDs of one message taken into account for threading.
-const MAX_THREAD_IDS: usize = 50;
 
 /// Where a copy goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,11 +95,6 @@ pub fn blob_hash(body: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Cuts a string to at most `n` characters, without NUL (Postgres text cannot hold it).
-fn cut(s: &str, n: usize) -> String {
-    s.chars().filter(|c| *c != '\0').take(n).collect()
-}
-
 /// The events of stored copies, for the bus.
 pub fn events_of(tenant_of: &[(Uuid, Uuid)], copies: &[StoredCopy]) -> Vec<MailboxEvent> {
     copies
@@ -131,328 +115,26 @@ pub fn events_of(tenant_of: &[(Uuid, Uuid)], copies: &[StoredCopy]) -> Vec<Mailb
 }
 
 impl Store {
-    /// Stores a message's copies in one transaction. Copies for mailboxes deleted meanwhile are
-    /// left out (they are not in the result). Returns each copy and the (mailbox, tenant) pairs.
-    ///
-    /// Copies are stored in mailbox-id order, each locking its folder row (UID allocation) and
-    /// then its mailbox row (quota use), so deliveries with overlapping recipients, and
-    /// message changes (which lock folders, then the mailbox), cannot deadlock. Both locks
-    /// are taken late, so writers to one busy mailbox wait only for each other's last steps.
-    /// Per new copy: mailbox and dedup look-ups, the threading statements, the UID allocation,
-    /// the message insert and the quota update.
+    /// Stores a message's copies in one transaction (a batch of one: see `delivery.rs`).
+    /// Copies for mailboxes deleted meanwhile are left out (they are not in the result), unless
+    /// `tenant` is set: then every copy must be a live mailbox of that tenant. Returns each
+    /// copy and the (mailbox, tenant) pairs.
     pub(crate) async fn store_copies(
         &self,
         tenant: Option<Uuid>,
         msg: &NewMessage<'_>,
         copies: &[NewCopy],
     ) -> Result<(Vec<StoredCopy>, Vec<(Uuid, Uuid)>)> {
-        let hash = blob_hash(msg.body);
-        let now = Utc::now();
-        let mut order: Vec<&NewCopy> = copies.iter().collect();
-        order.sort_by_key(|c| c.mailbox_id);
-        order.dedup_by_key(|c| c.mailbox_id);
-        let s = msg.summary;
-        let summary_json = serde_json::to_string(s).map_err(|e| Error::Internal(e.to_string()))?;
-        let to_addrs = cut(&shown_addrs(s.to.iter().chain(s.cc.iter()).cloned()), 2000);
-        let tx = self.tx().await?;
-        blobs::Entity::insert(blobs::ActiveModel {
-            hash: Set(hash.clone()),
-            size: Set(msg.body.len() as i64),
-            data: Set(msg.body.to_vec()),
-            search_text: Set(msg.search_text.clone()),
-            created_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(blobs::Column::Hash)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&*tx)
-        .await?;
-        let mut out = Vec::new();
-        let mut tenants = Vec::new();
-        for copy in order {
-            if let Some(window) = msg.dedup_window {
-                let earlier = messages::Entity::find()
-                    .filter(messages::Column::MailboxId.eq(copy.mailbox_id))
-                    .filter(messages::Column::BlobHash.eq(&hash))
-                    .filter(messages::Column::CreatedAt.gt(now - window))
-                    .one(&*tx)
-                    .await?;
-                if let Some(e) = earlier {
-                    out.push(StoredCopy {
-                        mailbox_id: e.mailbox_id,
-                        message_id: e.id,
-                        folder_id: e.folder_id,
-                        uid: e.uid,
-                        modseq: e.modseq,
-                        duplicate: true,
-                    });
-                    continue;
-                }
-            }
-            let prefix = format!("{}{}", msg.trace_prefix, copy.extra_headers);
-            let size = (prefix.len() + msg.body.len()) as i64;
-            let mut q = mailboxes::Entity::find_by_id(copy.mailbox_id)
-                .filter(mailboxes::Column::DeletedAt.is_null());
-            if let Some(t) = tenant {
-                q = q.filter(mailboxes::Column::TenantId.eq(t));
-            }
-            let Some(mbox) = q.one(&*tx).await? else {
-                if tenant.is_some() {
-                    return Err(Error::NotFound);
-                }
-                continue;
-            };
-            tenants.push((mbox.id, mbox.tenant_id));
-            let thread = assign_thread(&tx, &mbox, s, msg.internal_date).await?;
-            // Allocate UID and MODSEQ last: the folder row stays locked until commit.
-            let unseen = copy.flags & flags::SEEN == 0;
-            let f = allocate_in(&tx, &mbox, &copy.folder, |u| {
-                u.col_expr(
-                    folders::Column::TotalMessages,
-                    Expr::col(folders::Column::TotalMessages).add(1),
-                )
-                .col_expr(
-                    folders::Column::UnseenMessages,
-                    Expr::col(folders::Column::UnseenMessages).add(i64::from(unseen)),
-                )
-                .col_expr(
-                    folders::Column::TotalBytes,
-                    Expr::col(folders::Column::TotalBytes).add(size),
-                )
-            })
+        let mut out = self
+            .store_batch(&[Item {
+                tenant,
+                msg,
+                copies,
+            }])
             .await?;
-            let (uid, modseq) = (f.uidnext - 1, f.highestmodseq);
-            let id = new_id();
-            messages::ActiveModel {
-                id: Set(id),
-                tenant_id: Set(mbox.tenant_id),
-                mailbox_id: Set(mbox.id),
-                folder_id: Set(f.id),
-                uid: Set(uid),
-                modseq: Set(modseq),
-                blob_hash: Set(hash.clone()),
-                trace_prefix: Set(prefix),
-                size: Set(size),
-                flags: Set(copy.flags),
-                keywords: Set(serde_json::to_string(&copy.keywords)
-                    .map_err(|e| Error::Internal(e.to_string()))?),
-                internal_date: Set(msg.internal_date),
-                thread_id: Set(thread),
-                message_id_header: Set(s.message_id.as_deref().map(|m| cut(m, 998))),
-                subject: Set(cut(s.subject.as_deref().unwrap_or(""), 2000)),
-                from_addr: Set(cut(&shown_addrs(s.from.first().cloned()), 2000)),
-                to_addrs: Set(to_addrs.clone()),
-                sent_at: Set(s.date),
-                preview: Set(cut(&s.preview, 256)),
-                has_attachments: Set(!s.attachments.is_empty()),
-                attachment_count: Set(i32::try_from(s.attachments.len()).unwrap_or(i32::MAX)),
-                summary: Set(summary_json.clone()),
-                auth_results: Set(msg.auth_results.clone()),
-                pipeline: Set(copy.pipeline.to_string()),
-                source: Set(msg.source.to_string()),
-                created_at: Set(now),
-            }
-            .insert(&*tx)
-            .await?;
-            mailboxes::Entity::update_many()
-                .col_expr(
-                    mailboxes::Column::UsedBytes,
-                    Expr::col(mailboxes::Column::UsedBytes).add(size),
-                )
-                .filter(mailboxes::Column::Id.eq(mbox.id))
-                .exec(&*tx)
-                .await?;
-            out.push(StoredCopy {
-                mailbox_id: mbox.id,
-                message_id: id,
-                folder_id: f.id,
-                uid,
-                modseq,
-                duplicate: false,
-            });
-        }
-        tx.commit().await?;
-        Ok((out, tenants))
+        out.pop()
+            .ok_or_else(|| Error::Internal("a batch of one stored nothing".into()))
     }
-}
-
-/// Takes the next UID and MODSEQ of the target folder (and applies `more` to the same row
-/// update, e.g. counters), in one statement that locks the folder row until commit. A
-/// special-use target the mailbox lacks falls back to INBOX.
-pub(crate) async fn allocate_in(
-    tx: &Tx,
-    mbox: &mailboxes::Model,
-    target: &FolderTarget,
-    more: impl Fn(UpdateMany<folders::Entity>) -> UpdateMany<folders::Entity>,
-) -> Result<folders::Model> {
-    let alloc = |f: sea_orm::sea_query::SimpleExpr| {
-        more(
-            folders::Entity::update_many()
-                .col_expr(
-                    folders::Column::Uidnext,
-                    Expr::col(folders::Column::Uidnext).add(1),
-                )
-                .col_expr(
-                    folders::Column::Highestmodseq,
-                    Expr::col(folders::Column::Highestmodseq).add(1),
-                ),
-        )
-        .filter(folders::Column::MailboxId.eq(mbox.id))
-        .filter(folders::Column::TenantId.eq(mbox.tenant_id))
-        .filter(f)
-    };
-    let first = match target {
-        FolderTarget::Id(id) => folders::Column::Id.eq(*id),
-        FolderTarget::SpecialUse(role) => folders::Column::SpecialUse.eq(role.as_str()),
-    };
-    if let Some(f) = alloc(first)
-        .exec_with_returning(&**tx)
-        .await?
-        .into_iter()
-        .next()
-    {
-        return Ok(f);
-    }
-    match target {
-        FolderTarget::Id(_) => Err(Error::invalid("folder", "no such folder in this mailbox")),
-        FolderTarget::SpecialUse(_) => alloc(folders::Column::Name.eq("INBOX"))
-            .exec_with_returning(&**tx)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(Error::Internal("mailbox has no INBOX".into())),
-    }
-}
-
-/// Finds or creates the message's thread in `mbox`: by Message-ID / In-Reply-To / References
-/// (merging threads a message proves to be one), else by subject for replies within
-/// [`SUBJECT_THREAD_WINDOW_DAYS`], else a new thread. Registers every id the message names.
-async fn assign_thread(
-    tx: &Tx,
-    mbox: &mailboxes::Model,
-    s: &Summary,
-    date: DateTime<Utc>,
-) -> Result<Uuid> {
-    let mut ids: Vec<String> = Vec::new();
-    for id in s
-        .message_id
-        .iter()
-        .chain(s.in_reply_to.iter())
-        .chain(s.references.iter().rev())
-    {
-        let id = cut(id.trim(), 998);
-        if !id.is_empty() && !ids.contains(&id) && ids.len() < MAX_THREAD_IDS {
-            ids.push(id);
-        }
-    }
-    let known = if ids.is_empty() {
-        Vec::new()
-    } else {
-        thread_refs::Entity::find()
-            .filter(thread_refs::Column::MailboxId.eq(mbox.id))
-            .filter(thread_refs::Column::MessageIdHeader.is_in(ids.clone()))
-            .all(&**tx)
-            .await?
-    };
-    let mut found: Vec<Uuid> = known.iter().map(|r| r.thread_id).collect();
-    found.sort();
-    found.dedup();
-    let subject = s.subject.as_deref().unwrap_or("");
-    let key = cut(&normalize_subject(subject), 255);
-    let mut created = false;
-    let thread = if found.is_empty() {
-        let is_reply = !s.in_reply_to.is_empty()
-            || !s.references.is_empty()
-            || subject
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase()
-                != key;
-        let by_subject = if is_reply && !key.is_empty() {
-            threads::Entity::find()
-                .filter(threads::Column::MailboxId.eq(mbox.id))
-                .filter(threads::Column::SubjectKey.eq(key.as_str()))
-                .filter(
-                    threads::Column::LastMessageAt
-                        .gt(date - Duration::days(SUBJECT_THREAD_WINDOW_DAYS)),
-                )
-                .order_by_desc(threads::Column::LastMessageAt)
-                .one(&**tx)
-                .await?
-        } else {
-            None
-        };
-        match by_subject {
-            Some(t) => t.id,
-            None => {
-                let id = new_id();
-                threads::ActiveModel {
-                    id: Set(id),
-                    tenant_id: Set(mbox.tenant_id),
-                    mailbox_id: Set(mbox.id),
-                    subject_key: Set(key.clone()),
-                    last_message_at: Set(date),
-                    created_at: Set(Utc::now()),
-                }
-                .insert(&**tx)
-                .await?;
-                created = true;
-                id
-            }
-        }
-    } else {
-        // UUIDv7: the smallest id is the oldest thread; the others merge into it.
-        let winner = found[0];
-        let losers = found[1..].to_vec();
-        if !losers.is_empty() {
-            messages::Entity::update_many()
-                .col_expr(messages::Column::ThreadId, Expr::value(winner))
-                .filter(messages::Column::MailboxId.eq(mbox.id))
-                .filter(messages::Column::ThreadId.is_in(losers.clone()))
-                .exec(&**tx)
-                .await?;
-            thread_refs::Entity::update_many()
-                .col_expr(thread_refs::Column::ThreadId, Expr::value(winner))
-                .filter(thread_refs::Column::MailboxId.eq(mbox.id))
-                .filter(thread_refs::Column::ThreadId.is_in(losers.clone()))
-                .exec(&**tx)
-                .await?;
-            threads::Entity::delete_many()
-                .filter(threads::Column::MailboxId.eq(mbox.id))
-                .filter(threads::Column::Id.is_in(losers))
-                .exec(&**tx)
-                .await?;
-        }
-        winner
-    };
-    let new_refs: Vec<thread_refs::ActiveModel> = ids
-        .iter()
-        .filter(|i| !known.iter().any(|k| &k.message_id_header == *i))
-        .map(|id| thread_refs::ActiveModel {
-            id: Set(new_id()),
-            tenant_id: Set(mbox.tenant_id),
-            mailbox_id: Set(mbox.id),
-            message_id_header: Set(id.clone()),
-            thread_id: Set(thread),
-        })
-        .collect();
-    if !new_refs.is_empty() {
-        thread_refs::Entity::insert_many(new_refs)
-            .exec_without_returning(&**tx)
-            .await?;
-    }
-    if !created {
-        threads::Entity::update_many()
-            .col_expr(threads::Column::LastMessageAt, Expr::value(date))
-            .filter(threads::Column::Id.eq(thread))
-            .filter(threads::Column::LastMessageAt.lt(date))
-            .exec(&**tx)
-            .await?;
-    }
-    Ok(thread)
 }
 
 impl SystemStore {

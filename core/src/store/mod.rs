@@ -12,6 +12,7 @@ mod aliases;
 mod api_keys;
 mod audit;
 mod contacts;
+mod delivery;
 mod domains;
 mod folders;
 mod mailboxes;
@@ -30,14 +31,13 @@ pub use aliases::{GroupView, MAX_TARGETS, SEND_POLICIES};
 pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use audit::{Actor, ActorKind, AuditFilter};
 pub use contacts::{Book, ImportReport, MAX_BOOK, card_of};
+pub use delivery::SUBJECT_THREAD_WINDOW_DAYS;
 pub use domains::{DomainView, Verification};
 pub use folders::{MAX_FOLDERS, normalize_folder_name};
 pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS, Password};
 pub use message_changes::{Change, ChangeReport, MAX_BATCH, MAX_KEYWORDS};
 pub use message_views::{MAX_THREAD_PAGE, MessageFilter, MessageRow, Sort, ThreadSummary};
-pub use messages::{
-    FolderTarget, NewCopy, NewMessage, SUBJECT_THREAD_WINDOW_DAYS, StoredCopy, blob_hash,
-};
+pub use messages::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash};
 pub use page::{DatePage, Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
 pub use routing::{Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, split_address};

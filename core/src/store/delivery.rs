@@ -1,0 +1,893 @@
+//! The write path of new messages, for one message or a batch of them in one transaction.
+//!
+//! Storing a batch costs a fixed number of statements for the whole batch rather than about
+//! ten per message: one multi-row insert each for blobs, threads, thread references and
+//! messages, one look-up each for mailboxes, folders, duplicates and known thread references,
+//! and one update each for the folders' UIDs and counters and for the mailboxes' quota use.
+//! Only rarer work costs a statement per message: a reply matched by subject alone, a thread
+//! merge, a reply that moves an existing thread's date.
+//!
+//! Lock order, as everywhere (see `message_changes.rs`): the target folders, in id order, then
+//! the mailboxes, in id order, both taken late. Two batches, or a batch and a message change,
+//! therefore never wait for each other in a cycle; a deadlock Postgres still reports (a thread
+//! merge touches rows of other messages) rolls the batch back and it runs again.
+
+use super::entities::{blobs, folders, mailboxes, messages, thread_refs, threads};
+use super::messages::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash};
+use super::{Store, Tx};
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use crate::mail::flags;
+use crate::mail::search::shown_addrs;
+use crate::mail::summary::{Summary, normalize_subject};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, Statement,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use uuid::Uuid;
+
+/// How long after its latest message a thread still takes a reply matched by subject only.
+pub const SUBJECT_THREAD_WINDOW_DAYS: i64 = 7;
+/// Message-IDs of one message taken into account for threading.
+const MAX_THREAD_IDS: usize = 50;
+/// Rows per multi-row insert (well under both backends' bound-parameter limits).
+const INSERT_CHUNK: usize = 200;
+/// How often a batch Postgres rolled back for a deadlock or serialization failure runs again.
+const RETRIES: usize = 3;
+
+/// One message of a batch, with its copies.
+pub(crate) struct Item<'a> {
+    /// Set for a tenant's own import: every copy must be a live mailbox of this tenant.
+    pub tenant: Option<Uuid>,
+    /// The message.
+    pub msg: &'a NewMessage<'a>,
+    /// Its copies (one per mailbox; later ones for the same mailbox are ignored).
+    pub copies: &'a [NewCopy],
+}
+
+/// What became of one item: its copies (in mailbox-id order; copies for mailboxes deleted
+/// meanwhile are left out) and the (mailbox, tenant) pairs of the copies.
+pub(crate) type Outcome = (Vec<StoredCopy>, Vec<(Uuid, Uuid)>);
+
+/// Cuts a string to at most `n` characters, without NUL (Postgres text cannot hold it).
+pub(crate) fn cut(s: &str, n: usize) -> String {
+    s.chars().filter(|c| *c != '\0').take(n).collect()
+}
+
+/// A copy that will be stored.
+struct Planned {
+    item: usize,
+    id: Uuid,
+    mailbox_id: Uuid,
+    tenant_id: Uuid,
+    folder_id: Uuid,
+    thread_id: Uuid,
+    prefix: String,
+    size: i64,
+    flags: i32,
+    keywords: String,
+    pipeline: String,
+    uid: i64,
+    modseq: i64,
+}
+
+/// Where an item's copy ended up, before UIDs are known.
+enum Slot {
+    /// A new copy: index into the planned copies.
+    New(usize),
+    /// A duplicate of a copy stored earlier.
+    Earlier(StoredCopy),
+    /// A duplicate of a copy earlier in this batch.
+    InBatch(usize),
+}
+
+/// Per-item values computed once.
+struct Prepared {
+    hash: String,
+    summary_json: String,
+    to_addrs: String,
+    from_addr: String,
+    subject: String,
+    message_id: Option<String>,
+    preview: String,
+}
+
+fn is_retryable(e: &Error) -> bool {
+    let (Error::Db(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)))
+    | Error::Db(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)))) = e
+    else {
+        return false;
+    };
+    match e.as_ref() {
+        sea_orm::sqlx::Error::Database(d) => {
+            matches!(d.code().as_deref(), Some("40P01") | Some("40001"))
+        }
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Stores the items in one transaction: all or nothing. Postgres deadlocks and
+    /// serialization failures are retried.
+    pub(crate) async fn store_batch(&self, items: &[Item<'_>]) -> Result<Vec<Outcome>> {
+        let mut attempt = 0;
+        loop {
+            match self.try_store_batch(items).await {
+                Err(e) if attempt < RETRIES && is_retryable(&e) => {
+                    attempt += 1;
+                    tracing::info!(error = %e, attempt, "delivery batch rolled back; running it again");
+                }
+                r => return r,
+            }
+        }
+    }
+
+    async fn try_store_batch(&self, items: &[Item<'_>]) -> Result<Vec<Outcome>> {
+        let now = Utc::now();
+        let prepared: Vec<Prepared> = items
+            .iter()
+            .map(|i| prepare(i.msg))
+            .collect::<Result<_>>()?;
+        let mailbox_ids: BTreeSet<Uuid> = items
+            .iter()
+            .flat_map(|i| i.copies.iter().map(|c| c.mailbox_id))
+            .collect();
+        let tx = self.tx().await?;
+
+        // Blobs, once per distinct body.
+        let mut seen_hash = HashSet::new();
+        let new_blobs: Vec<blobs::ActiveModel> = items
+            .iter()
+            .zip(&prepared)
+            .filter(|(_, p)| seen_hash.insert(p.hash.clone()))
+            .map(|(i, p)| blobs::ActiveModel {
+                hash: Set(p.hash.clone()),
+                size: Set(i.msg.body.len() as i64),
+                data: Set(i.msg.body.to_vec()),
+                search_text: Set(i.msg.search_text.clone()),
+                created_at: Set(now),
+            })
+            .collect();
+        for chunk in chunks(new_blobs, 32) {
+            blobs::Entity::insert_many(chunk)
+                .on_conflict(
+                    OnConflict::column(blobs::Column::Hash)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&*tx)
+                .await?;
+        }
+
+        // The live mailboxes.
+        let mboxes: HashMap<Uuid, mailboxes::Model> = if mailbox_ids.is_empty() {
+            HashMap::new()
+        } else {
+            mailboxes::Entity::find()
+                .filter(mailboxes::Column::Id.is_in(mailbox_ids.iter().copied()))
+                .filter(mailboxes::Column::DeletedAt.is_null())
+                .all(&*tx)
+                .await?
+                .into_iter()
+                .map(|m| (m.id, m))
+                .collect()
+        };
+
+        // Copies stored earlier (a client retrying after a lost `250`).
+        let widest = items.iter().filter_map(|i| i.msg.dedup_window).max();
+        let mut earlier: HashMap<(Uuid, String), messages::Model> = HashMap::new();
+        if let Some(window) = widest {
+            let hashes: BTreeSet<&str> = items
+                .iter()
+                .zip(&prepared)
+                .filter(|(i, _)| i.msg.dedup_window.is_some())
+                .map(|(_, p)| p.hash.as_str())
+                .collect();
+            let rows = messages::Entity::find()
+                .filter(messages::Column::MailboxId.is_in(mboxes.keys().copied()))
+                .filter(messages::Column::BlobHash.is_in(hashes))
+                .filter(messages::Column::CreatedAt.gt(now - window))
+                .all(&*tx)
+                .await?;
+            for r in rows {
+                earlier
+                    .entry((r.mailbox_id, r.blob_hash.clone()))
+                    .or_insert(r);
+            }
+        }
+
+        // Which copies are new, and which are duplicates.
+        let mut planned: Vec<Planned> = Vec::new();
+        let mut slots: Vec<Vec<Slot>> = Vec::with_capacity(items.len());
+        let mut in_batch: HashMap<(Uuid, &str), usize> = HashMap::new();
+        for (n, (item, p)) in items.iter().zip(&prepared).enumerate() {
+            let mut order: Vec<&NewCopy> = item.copies.iter().collect();
+            order.sort_by_key(|c| c.mailbox_id);
+            order.dedup_by_key(|c| c.mailbox_id);
+            let mut mine = Vec::new();
+            for copy in order {
+                let Some(mbox) = mboxes.get(&copy.mailbox_id) else {
+                    if item.tenant.is_some() {
+                        return Err(Error::NotFound);
+                    }
+                    continue;
+                };
+                if item.tenant.is_some_and(|t| t != mbox.tenant_id) {
+                    return Err(Error::NotFound);
+                }
+                if let Some(window) = item.msg.dedup_window {
+                    if let Some(e) = earlier
+                        .get(&(mbox.id, p.hash.clone()))
+                        .filter(|e| e.created_at > now - window)
+                    {
+                        mine.push(Slot::Earlier(StoredCopy {
+                            mailbox_id: e.mailbox_id,
+                            message_id: e.id,
+                            folder_id: e.folder_id,
+                            uid: e.uid,
+                            modseq: e.modseq,
+                            duplicate: true,
+                        }));
+                        continue;
+                    }
+                    if let Some(&k) = in_batch.get(&(mbox.id, p.hash.as_str())) {
+                        mine.push(Slot::InBatch(k));
+                        continue;
+                    }
+                }
+                let prefix = format!("{}{}", item.msg.trace_prefix, copy.extra_headers);
+                let size = (prefix.len() + item.msg.body.len()) as i64;
+                in_batch.insert((mbox.id, p.hash.as_str()), planned.len());
+                mine.push(Slot::New(planned.len()));
+                planned.push(Planned {
+                    item: n,
+                    id: new_id(),
+                    mailbox_id: mbox.id,
+                    tenant_id: mbox.tenant_id,
+                    folder_id: Uuid::nil(),
+                    thread_id: Uuid::nil(),
+                    prefix,
+                    size,
+                    flags: copy.flags,
+                    keywords: serde_json::to_string(&copy.keywords)
+                        .map_err(|e| Error::Internal(e.to_string()))?,
+                    pipeline: copy.pipeline.to_string(),
+                    uid: 0,
+                    modseq: 0,
+                });
+            }
+            slots.push(mine);
+        }
+
+        // Threads.
+        let mut threader = Threader::load(&tx, items, &planned).await?;
+        for k in 0..planned.len() {
+            let (item, mailbox) = (&items[planned[k].item], planned[k].mailbox_id);
+            let thread = threader
+                .assign(&tx, &mut planned, k, mailbox, item.msg)
+                .await?;
+            planned[k].thread_id = thread;
+        }
+        threader.write(&tx).await?;
+
+        // Folders: UID, MODSEQ and counters, then the messages.
+        self.allocate(&tx, items, &mut planned).await?;
+        for chunk in chunks(
+            planned
+                .iter()
+                .map(|c| message_row(c, &items[c.item], &prepared[c.item], now))
+                .collect(),
+            INSERT_CHUNK,
+        ) {
+            messages::Entity::insert_many(chunk)
+                .exec_without_returning(&*tx)
+                .await?;
+        }
+
+        // Quota use, last.
+        let mut used: BTreeMap<Uuid, i64> = BTreeMap::new();
+        for c in &planned {
+            *used.entry(c.mailbox_id).or_default() += c.size;
+        }
+        self.add_used_bytes(&tx, &used).await?;
+        tx.commit().await?;
+
+        Ok(slots
+            .into_iter()
+            .map(|mine| {
+                let mut tenants = Vec::new();
+                let copies = mine
+                    .into_iter()
+                    .map(|s| {
+                        let c = match s {
+                            Slot::Earlier(c) => c,
+                            Slot::New(k) | Slot::InBatch(k) => {
+                                let p = &planned[k];
+                                StoredCopy {
+                                    mailbox_id: p.mailbox_id,
+                                    message_id: p.id,
+                                    folder_id: p.folder_id,
+                                    uid: p.uid,
+                                    modseq: p.modseq,
+                                    duplicate: matches!(s, Slot::InBatch(_)),
+                                }
+                            }
+                        };
+                        if let Some(m) = mboxes.get(&c.mailbox_id) {
+                            tenants.push((m.id, m.tenant_id));
+                        }
+                        c
+                    })
+                    .collect();
+                (copies, tenants)
+            })
+            .collect())
+    }
+
+    /// Resolves each copy's folder, locks the folders in id order, and takes a run of UIDs
+    /// (one MODSEQ step) per folder, with the counters, in one statement on Postgres.
+    async fn allocate(&self, tx: &Tx, items: &[Item<'_>], planned: &mut [Planned]) -> Result<()> {
+        if planned.is_empty() {
+            return Ok(());
+        }
+        let mailbox_ids: BTreeSet<Uuid> = planned.iter().map(|c| c.mailbox_id).collect();
+        let all = folders::Entity::find()
+            .filter(folders::Column::MailboxId.is_in(mailbox_ids))
+            .all(&**tx)
+            .await?;
+        // Each copy's target, in the order the copies were planned.
+        let mut totals: BTreeMap<Uuid, (i64, i64, i64)> = BTreeMap::new();
+        for (k, c) in planned.iter_mut().enumerate() {
+            let copy = items[c.item]
+                .copies
+                .iter()
+                .find(|x| x.mailbox_id == c.mailbox_id)
+                .ok_or_else(|| Error::Internal(format!("copy {k} lost its target")))?;
+            let mine = |f: &&folders::Model| f.mailbox_id == c.mailbox_id;
+            let folder = match &copy.folder {
+                FolderTarget::Id(id) => all
+                    .iter()
+                    .filter(mine)
+                    .find(|f| f.id == *id)
+                    .ok_or_else(|| Error::invalid("folder", "no such folder in this mailbox"))?,
+                FolderTarget::SpecialUse(role) => all
+                    .iter()
+                    .filter(mine)
+                    .find(|f| f.special_use.as_deref() == Some(role.as_str()))
+                    .or_else(|| all.iter().filter(mine).find(|f| f.name == "INBOX"))
+                    .ok_or_else(|| Error::Internal("mailbox has no INBOX".into()))?,
+            };
+            c.folder_id = folder.id;
+            let t = totals.entry(folder.id).or_default();
+            t.0 += 1;
+            t.1 += i64::from(c.flags & flags::SEEN == 0);
+            t.2 += c.size;
+        }
+        let after = self.bump_folders(tx, &totals).await?;
+        // UIDs in the order the copies were planned.
+        let mut next: HashMap<Uuid, i64> = after
+            .iter()
+            .map(|(id, (uidnext, _))| (*id, uidnext - totals[id].0))
+            .collect();
+        for c in planned.iter_mut() {
+            let uid = next
+                .get_mut(&c.folder_id)
+                .ok_or_else(|| Error::Internal("folder vanished while storing".into()))?;
+            c.uid = *uid;
+            *uid += 1;
+            c.modseq = after[&c.folder_id].1;
+        }
+        Ok(())
+    }
+
+    /// Adds (messages, unseen, bytes) to each folder and takes one MODSEQ step and as many
+    /// UIDs as messages; returns each folder's new (UIDNEXT, HIGHESTMODSEQ).
+    async fn bump_folders(
+        &self,
+        tx: &Tx,
+        totals: &BTreeMap<Uuid, (i64, i64, i64)>,
+    ) -> Result<HashMap<Uuid, (i64, i64)>> {
+        let mut after = HashMap::new();
+        if self.is_postgres() && totals.len() > 1 {
+            lock_in_order::<folders::Entity, _>(tx, folders::Column::Id, totals.keys()).await?;
+            let (values, params) = values_list(totals.iter().map(|(id, (n, unseen, bytes))| {
+                [(*id).into(), (*n).into(), (*unseen).into(), (*bytes).into()]
+            }));
+            let sql = format!(
+                "UPDATE folders AS f SET uidnext = f.uidnext + v.n, \
+                 highestmodseq = f.highestmodseq + 1, total_messages = f.total_messages + v.n, \
+                 unseen_messages = f.unseen_messages + v.unseen, total_bytes = f.total_bytes + v.bytes \
+                 FROM (VALUES {values}) AS v(id, n, unseen, bytes) WHERE f.id = v.id \
+                 RETURNING f.id, f.uidnext, f.highestmodseq"
+            );
+            for row in tx
+                .query_all_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    sql,
+                    params,
+                ))
+                .await?
+            {
+                after.insert(
+                    row.try_get::<Uuid>("", "id")?,
+                    (
+                        row.try_get::<i64>("", "uidnext")?,
+                        row.try_get::<i64>("", "highestmodseq")?,
+                    ),
+                );
+            }
+        } else {
+            // One row at a time, in id order.
+            for (id, (n, unseen, bytes)) in totals {
+                let f = folders::Entity::update_many()
+                    .col_expr(
+                        folders::Column::Uidnext,
+                        Expr::col(folders::Column::Uidnext).add(*n),
+                    )
+                    .col_expr(
+                        folders::Column::Highestmodseq,
+                        Expr::col(folders::Column::Highestmodseq).add(1),
+                    )
+                    .col_expr(
+                        folders::Column::TotalMessages,
+                        Expr::col(folders::Column::TotalMessages).add(*n),
+                    )
+                    .col_expr(
+                        folders::Column::UnseenMessages,
+                        Expr::col(folders::Column::UnseenMessages).add(*unseen),
+                    )
+                    .col_expr(
+                        folders::Column::TotalBytes,
+                        Expr::col(folders::Column::TotalBytes).add(*bytes),
+                    )
+                    .filter(folders::Column::Id.eq(*id))
+                    .exec_with_returning(&**tx)
+                    .await?;
+                if let Some(f) = f.into_iter().next() {
+                    after.insert(f.id, (f.uidnext, f.highestmodseq));
+                }
+            }
+        }
+        if after.len() != totals.len() {
+            return Err(Error::Internal("a folder was deleted while storing".into()));
+        }
+        Ok(after)
+    }
+
+    /// Adds stored bytes to each mailbox's quota use, locking the rows in id order.
+    async fn add_used_bytes(&self, tx: &Tx, used: &BTreeMap<Uuid, i64>) -> Result<()> {
+        if self.is_postgres() && used.len() > 1 {
+            lock_in_order::<mailboxes::Entity, _>(tx, mailboxes::Column::Id, used.keys()).await?;
+            let (values, params) =
+                values_list(used.iter().map(|(id, b)| [(*id).into(), (*b).into()]));
+            let sql = format!(
+                "UPDATE mailboxes AS m SET used_bytes = m.used_bytes + v.bytes \
+                 FROM (VALUES {values}) AS v(id, bytes) WHERE m.id = v.id"
+            );
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                params,
+            ))
+            .await?;
+        } else {
+            for (id, bytes) in used {
+                mailboxes::Entity::update_many()
+                    .col_expr(
+                        mailboxes::Column::UsedBytes,
+                        Expr::col(mailboxes::Column::UsedBytes).add(*bytes),
+                    )
+                    .filter(mailboxes::Column::Id.eq(*id))
+                    .exec(&**tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Locks rows by id, in id order (`SELECT … ORDER BY id FOR UPDATE`).
+async fn lock_in_order<E, C>(tx: &Tx, id: C, ids: impl Iterator<Item = &Uuid>) -> Result<()>
+where
+    E: EntityTrait,
+    C: ColumnTrait,
+{
+    E::find()
+        .select_only()
+        .column(id)
+        .filter(id.is_in(ids.copied()))
+        .order_by_asc(id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .all(&**tx)
+        .await?;
+    Ok(())
+}
+
+/// `($1::uuid, $2::bigint, …), (…)` for a Postgres `VALUES` list of (uuid, bigint…) rows, and
+/// its parameters.
+fn values_list<const N: usize>(
+    rows: impl Iterator<Item = [sea_orm::Value; N]>,
+) -> (String, Vec<sea_orm::Value>) {
+    let mut sql = String::new();
+    let mut params = Vec::new();
+    for row in rows {
+        if !params.is_empty() {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for (i, v) in row.into_iter().enumerate() {
+            params.push(v);
+            let cast = if i == 0 { "uuid" } else { "bigint" };
+            sql.push_str(&format!(
+                "{}${}::{cast}",
+                if i == 0 { "" } else { ", " },
+                params.len()
+            ));
+        }
+        sql.push(')');
+    }
+    (sql, params)
+}
+
+fn chunks<T>(mut v: Vec<T>, n: usize) -> Vec<Vec<T>> {
+    let mut out = Vec::new();
+    while v.len() > n {
+        let rest = v.split_off(n);
+        out.push(std::mem::replace(&mut v, rest));
+    }
+    if !v.is_empty() {
+        out.push(v);
+    }
+    out
+}
+
+fn prepare(msg: &NewMessage<'_>) -> Result<Prepared> {
+    let s = msg.summary;
+    Ok(Prepared {
+        hash: blob_hash(msg.body),
+        summary_json: serde_json::to_string(s).map_err(|e| Error::Internal(e.to_string()))?,
+        to_addrs: cut(&shown_addrs(s.to.iter().chain(s.cc.iter()).cloned()), 2000),
+        from_addr: cut(&shown_addrs(s.from.first().cloned()), 2000),
+        subject: cut(s.subject.as_deref().unwrap_or(""), 2000),
+        message_id: s.message_id.as_deref().map(|m| cut(m, 998)),
+        preview: cut(&s.preview, 256),
+    })
+}
+
+fn message_row(
+    c: &Planned,
+    item: &Item<'_>,
+    p: &Prepared,
+    now: DateTime<Utc>,
+) -> messages::ActiveModel {
+    let s = item.msg.summary;
+    messages::ActiveModel {
+        id: Set(c.id),
+        tenant_id: Set(c.tenant_id),
+        mailbox_id: Set(c.mailbox_id),
+        folder_id: Set(c.folder_id),
+        uid: Set(c.uid),
+        modseq: Set(c.modseq),
+        blob_hash: Set(p.hash.clone()),
+        trace_prefix: Set(c.prefix.clone()),
+        size: Set(c.size),
+        flags: Set(c.flags),
+        keywords: Set(c.keywords.clone()),
+        internal_date: Set(item.msg.internal_date),
+        thread_id: Set(c.thread_id),
+        message_id_header: Set(p.message_id.clone()),
+        subject: Set(p.subject.clone()),
+        from_addr: Set(p.from_addr.clone()),
+        to_addrs: Set(p.to_addrs.clone()),
+        sent_at: Set(s.date),
+        preview: Set(p.preview.clone()),
+        has_attachments: Set(!s.attachments.is_empty()),
+        attachment_count: Set(i32::try_from(s.attachments.len()).unwrap_or(i32::MAX)),
+        summary: Set(p.summary_json.clone()),
+        auth_results: Set(item.msg.auth_results.clone()),
+        pipeline: Set(c.pipeline.clone()),
+        source: Set(item.msg.source.to_string()),
+        created_at: Set(now),
+    }
+}
+
+/// The Message-IDs a message names for threading: its own, In-Reply-To, then References from
+/// the nearest, without repeats, at most [`MAX_THREAD_IDS`].
+fn thread_ids(s: &Summary) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for id in s
+        .message_id
+        .iter()
+        .chain(s.in_reply_to.iter())
+        .chain(s.references.iter().rev())
+    {
+        let id = cut(id.trim(), 998);
+        if !id.is_empty() && !ids.contains(&id) && ids.len() < MAX_THREAD_IDS {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// A thread created in this batch.
+struct NewThread {
+    tenant_id: Uuid,
+    mailbox_id: Uuid,
+    subject_key: String,
+    last_message_at: DateTime<Utc>,
+}
+
+/// Assigns threads to a batch's copies: by Message-ID / In-Reply-To / References (merging
+/// threads a message proves to be one), else by subject for replies within
+/// [`SUBJECT_THREAD_WINDOW_DAYS`], else a new thread; and registers every id a message names.
+/// What the database knows is read once for the batch; what the batch adds is kept here, so a
+/// reply threads with a parent earlier in the same batch.
+struct Threader {
+    /// (mailbox, Message-ID) → thread, from the database and from this batch.
+    refs: HashMap<(Uuid, String), Uuid>,
+    /// References to insert: (mailbox, Message-ID).
+    new_refs: Vec<(Uuid, Uuid, String)>,
+    /// Threads created in this batch.
+    new_threads: BTreeMap<Uuid, NewThread>,
+    /// Existing threads whose latest message becomes later: thread → date.
+    bumps: HashMap<Uuid, DateTime<Utc>>,
+}
+
+impl Threader {
+    async fn load(tx: &Tx, items: &[Item<'_>], planned: &[Planned]) -> Result<Self> {
+        let mut mailbox_ids = BTreeSet::new();
+        let mut ids = BTreeSet::new();
+        for c in planned {
+            mailbox_ids.insert(c.mailbox_id);
+            ids.extend(thread_ids(items[c.item].msg.summary));
+        }
+        let mut refs = HashMap::new();
+        if !ids.is_empty() {
+            let ids: Vec<String> = ids.into_iter().collect();
+            for part in ids.chunks(INSERT_CHUNK * 2) {
+                for r in thread_refs::Entity::find()
+                    .filter(thread_refs::Column::MailboxId.is_in(mailbox_ids.iter().copied()))
+                    .filter(thread_refs::Column::MessageIdHeader.is_in(part.to_vec()))
+                    .all(&**tx)
+                    .await?
+                {
+                    refs.insert((r.mailbox_id, r.message_id_header), r.thread_id);
+                }
+            }
+        }
+        Ok(Self {
+            refs,
+            new_refs: Vec::new(),
+            new_threads: BTreeMap::new(),
+            bumps: HashMap::new(),
+        })
+    }
+
+    async fn assign(
+        &mut self,
+        tx: &Tx,
+        planned: &mut [Planned],
+        k: usize,
+        mailbox: Uuid,
+        msg: &NewMessage<'_>,
+    ) -> Result<Uuid> {
+        let s = msg.summary;
+        let date = msg.internal_date;
+        let ids = thread_ids(s);
+        let mut found: Vec<Uuid> = ids
+            .iter()
+            .filter_map(|i| self.refs.get(&(mailbox, i.clone())).copied())
+            .collect();
+        found.sort();
+        found.dedup();
+        let subject = s.subject.as_deref().unwrap_or("");
+        let key = cut(&normalize_subject(subject), 255);
+        let thread = if found.is_empty() {
+            let is_reply = !s.in_reply_to.is_empty()
+                || !s.references.is_empty()
+                || subject
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase()
+                    != key;
+            let by_subject = if is_reply && !key.is_empty() {
+                self.by_subject(tx, mailbox, &key, date).await?
+            } else {
+                None
+            };
+            match by_subject {
+                Some(t) => t,
+                None => {
+                    let id = new_id();
+                    self.new_threads.insert(
+                        id,
+                        NewThread {
+                            tenant_id: planned[k].tenant_id,
+                            mailbox_id: mailbox,
+                            subject_key: key,
+                            last_message_at: date,
+                        },
+                    );
+                    id
+                }
+            }
+        } else {
+            // Threads already stored win over threads of this batch (rows of other messages
+            // point at them); among them the oldest (smallest UUIDv7).
+            let winner = found
+                .iter()
+                .copied()
+                .find(|t| !self.new_threads.contains_key(t))
+                .unwrap_or(found[0]);
+            let losers: Vec<Uuid> = found.into_iter().filter(|t| *t != winner).collect();
+            self.merge(tx, planned, mailbox, winner, &losers).await?;
+            winner
+        };
+        for id in ids {
+            if let std::collections::hash_map::Entry::Vacant(v) = self.refs.entry((mailbox, id)) {
+                self.new_refs
+                    .push((planned[k].tenant_id, mailbox, v.key().1.clone()));
+                v.insert(thread);
+            }
+        }
+        match self.new_threads.get_mut(&thread) {
+            Some(t) => t.last_message_at = Ord::max(t.last_message_at, date),
+            None => {
+                let b = self.bumps.entry(thread).or_insert(date);
+                *b = Ord::max(*b, date);
+            }
+        }
+        Ok(thread)
+    }
+
+    /// The newest thread of the mailbox with this subject key whose latest message is within
+    /// the window: one created in this batch, else a stored one.
+    async fn by_subject(
+        &self,
+        tx: &Tx,
+        mailbox: Uuid,
+        key: &str,
+        date: DateTime<Utc>,
+    ) -> Result<Option<Uuid>> {
+        let since = date - Duration::days(SUBJECT_THREAD_WINDOW_DAYS);
+        if let Some((id, _)) = self
+            .new_threads
+            .iter()
+            .filter(|(_, t)| t.mailbox_id == mailbox && t.subject_key == key)
+            .filter(|(_, t)| t.last_message_at > since)
+            .max_by_key(|(_, t)| t.last_message_at)
+        {
+            return Ok(Some(*id));
+        }
+        Ok(threads::Entity::find()
+            .filter(threads::Column::MailboxId.eq(mailbox))
+            .filter(threads::Column::SubjectKey.eq(key))
+            .filter(threads::Column::LastMessageAt.gt(since))
+            .order_by_desc(threads::Column::LastMessageAt)
+            .one(&**tx)
+            .await?
+            .map(|t| t.id))
+    }
+
+    /// Makes `losers` one thread with `winner`: rows already stored are updated, the batch's
+    /// own copies, references and threads are changed here.
+    async fn merge(
+        &mut self,
+        tx: &Tx,
+        planned: &mut [Planned],
+        mailbox: Uuid,
+        winner: Uuid,
+        losers: &[Uuid],
+    ) -> Result<()> {
+        if losers.is_empty() {
+            return Ok(());
+        }
+        let stored: Vec<Uuid> = losers
+            .iter()
+            .copied()
+            .filter(|t| !self.new_threads.contains_key(t))
+            .collect();
+        if !stored.is_empty() {
+            messages::Entity::update_many()
+                .col_expr(messages::Column::ThreadId, Expr::value(winner))
+                .filter(messages::Column::MailboxId.eq(mailbox))
+                .filter(messages::Column::ThreadId.is_in(stored.clone()))
+                .exec(&**tx)
+                .await?;
+            thread_refs::Entity::update_many()
+                .col_expr(thread_refs::Column::ThreadId, Expr::value(winner))
+                .filter(thread_refs::Column::MailboxId.eq(mailbox))
+                .filter(thread_refs::Column::ThreadId.is_in(stored.clone()))
+                .exec(&**tx)
+                .await?;
+            threads::Entity::delete_many()
+                .filter(threads::Column::MailboxId.eq(mailbox))
+                .filter(threads::Column::Id.is_in(stored))
+                .exec(&**tx)
+                .await?;
+        }
+        let mut latest = None;
+        for l in losers {
+            if let Some(t) = self.new_threads.remove(l) {
+                latest = Ord::max(latest, Some(t.last_message_at));
+            }
+            if let Some(d) = self.bumps.remove(l) {
+                latest = Ord::max(latest, Some(d));
+            }
+        }
+        for t in self.refs.values_mut() {
+            if losers.contains(t) {
+                *t = winner;
+            }
+        }
+        for c in planned.iter_mut() {
+            if losers.contains(&c.thread_id) {
+                c.thread_id = winner;
+            }
+        }
+        if let Some(d) = latest {
+            match self.new_threads.get_mut(&winner) {
+                Some(t) => t.last_message_at = Ord::max(t.last_message_at, d),
+                None => {
+                    let b = self.bumps.entry(winner).or_insert(d);
+                    *b = Ord::max(*b, d);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the batch's threads and references, and moves stored threads' dates.
+    async fn write(self, tx: &Tx) -> Result<()> {
+        let now = Utc::now();
+        let rows: Vec<threads::ActiveModel> = self
+            .new_threads
+            .iter()
+            .map(|(id, t)| threads::ActiveModel {
+                id: Set(*id),
+                tenant_id: Set(t.tenant_id),
+                mailbox_id: Set(t.mailbox_id),
+                subject_key: Set(t.subject_key.clone()),
+                last_message_at: Set(t.last_message_at),
+                created_at: Set(now),
+            })
+            .collect();
+        for chunk in chunks(rows, INSERT_CHUNK) {
+            threads::Entity::insert_many(chunk)
+                .exec_without_returning(&**tx)
+                .await?;
+        }
+        let refs: Vec<thread_refs::ActiveModel> = self
+            .new_refs
+            .iter()
+            .map(|(tenant, mailbox, mid)| thread_refs::ActiveModel {
+                id: Set(new_id()),
+                tenant_id: Set(*tenant),
+                mailbox_id: Set(*mailbox),
+                message_id_header: Set(mid.clone()),
+                thread_id: Set(self.refs[&(*mailbox, mid.clone())]),
+            })
+            .collect();
+        for chunk in chunks(refs, INSERT_CHUNK) {
+            thread_refs::Entity::insert_many(chunk)
+                .exec_without_returning(&**tx)
+                .await?;
+        }
+        let mut bumps: Vec<(Uuid, DateTime<Utc>)> = self.bumps.into_iter().collect();
+        bumps.sort();
+        for (thread, date) in bumps {
+            threads::Entity::update_many()
+                .col_expr(threads::Column::LastMessageAt, Expr::value(date))
+                .filter(threads::Column::Id.eq(thread))
+                .filter(threads::Column::LastMessageAt.lt(date))
+                .exec(&**tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
