@@ -43,7 +43,7 @@ pub fn msg(day: u32, from: &str, subject: &str, extra: &str, body: &str) -> Stri
 
 const WITH_ATTACHMENT: &str = "From: Bob <bob@example.test>\r\nTo: ana@example.test\r\nSubject: Report attached\r\nDate: 05 Dec 2026 10:00:00 +0000\r\nMessage-ID: <att-1@test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nSee the quarterly numbers.\r\n--b1\r\nContent-Type: application/pdf; name=\"q3.pdf\"\r\nContent-Disposition: attachment; filename=\"q3.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--b1--\r\n";
 
-async fn folders(app: &TestApp, token: &str, mailbox: &str) -> Vec<Value> {
+pub async fn folders(app: &TestApp, token: &str, mailbox: &str) -> Vec<Value> {
     let r = app
         .get(&format!("/v1/mailboxes/{mailbox}/folders"), token)
         .await;
@@ -51,7 +51,7 @@ async fn folders(app: &TestApp, token: &str, mailbox: &str) -> Vec<Value> {
     r.body["items"].as_array().unwrap().clone()
 }
 
-async fn folder(app: &TestApp, token: &str, mailbox: &str, name: &str) -> Value {
+pub async fn folder(app: &TestApp, token: &str, mailbox: &str, name: &str) -> Value {
     folders(app, token, mailbox)
         .await
         .into_iter()

@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod auth;
+mod batches;
 mod cli;
 mod common;
 mod contacts;

@@ -12,10 +12,14 @@ use super::search::index_text;
 use super::summary::{Summary, summarize_with_text};
 use crate::bus::Bus;
 use crate::error::{Error, Result};
-use crate::store::{FolderTarget, NewCopy, NewMessage, StoredCopy, SystemStore, TenantStore};
+use crate::store::{
+    FolderTarget, GroupCommitter, NewCopy, NewMessage, StoredCopy, SystemStore, TenantStore,
+    events_of,
+};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::BoxFuture;
 use serde_json::json;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -151,10 +155,12 @@ pub struct Pipeline {
     stages: Arc<Vec<Arc<dyn Stage>>>,
     hostname: String,
     dedup_window: Duration,
+    committer: GroupCommitter,
 }
 
 impl Pipeline {
     /// A pipeline with today's stages. `authn`: `None` skips authentication (tests, imports).
+    /// Starts the group committer of deliveries, so it must be called on a Tokio runtime.
     pub fn new(
         sys: SystemStore,
         bus: Bus,
@@ -163,12 +169,13 @@ impl Pipeline {
         dedup_window: Duration,
     ) -> Self {
         Self {
-            sys,
             bus,
             authn,
             stages: Arc::new(vec![Arc::new(NoSpam), Arc::new(NoRules)]),
             hostname: hostname.to_string(),
             dedup_window,
+            committer: GroupCommitter::start(sys.store.clone()),
+            sys,
         }
     }
 
@@ -297,11 +304,12 @@ impl Pipeline {
             return Err(Refusal::Reject("no deliverable recipients".into()));
         }
         let auth_json = auth.as_ref().and_then(|a| serde_json::to_string(a).ok());
+        let search_text = index_text(&summary, &text);
         let msg = NewMessage {
-            body,
+            body: Cow::Owned(body.to_vec()),
             trace_prefix: prefix,
-            summary: &summary,
-            search_text: index_text(&summary, &text),
+            summary: Cow::Owned(summary),
+            search_text,
             auth_results: auth_json,
             internal_date: Utc::now(),
             source: "smtp",
@@ -310,7 +318,9 @@ impl Pipeline {
         let (stored, events) = if copies.is_empty() {
             (Vec::new(), Vec::new())
         } else {
-            self.sys.deliver(&msg, &copies).await.map_err(temp)?
+            let (stored, tenants) = self.committer.store(msg, copies).await.map_err(temp)?;
+            let events = events_of(&tenants, &stored);
+            (stored, events)
         };
         self.bus.publish(&events).await;
         Ok(Delivered {
@@ -351,9 +361,9 @@ impl Pipeline {
         }
         copy.folder = FolderTarget::Id(folder);
         let msg = NewMessage {
-            body: raw,
+            body: Cow::Borrowed(raw),
             trace_prefix: String::new(),
-            summary: &summary,
+            summary: Cow::Borrowed(&summary),
             search_text: index_text(&summary, &text),
             auth_results: None,
             internal_date: internal_date.or(summary.date).unwrap_or_else(Utc::now),

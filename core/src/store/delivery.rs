@@ -546,9 +546,9 @@ fn chunks<T>(mut v: Vec<T>, n: usize) -> Vec<Vec<T>> {
 }
 
 fn prepare(msg: &NewMessage<'_>) -> Result<Prepared> {
-    let s = msg.summary;
+    let s = &msg.summary;
     Ok(Prepared {
-        hash: blob_hash(msg.body),
+        hash: blob_hash(&msg.body),
         summary_json: serde_json::to_string(s).map_err(|e| Error::Internal(e.to_string()))?,
         to_addrs: cut(&shown_addrs(s.to.iter().chain(s.cc.iter()).cloned()), 2000),
         from_addr: cut(&shown_addrs(s.from.first().cloned()), 2000),
@@ -564,7 +564,7 @@ fn message_row(
     p: &Prepared,
     now: DateTime<Utc>,
 ) -> messages::ActiveModel {
-    let s = item.msg.summary;
+    let s = &item.msg.summary;
     messages::ActiveModel {
         id: Set(c.id),
         tenant_id: Set(c.tenant_id),
@@ -643,7 +643,7 @@ impl Threader {
         let mut ids = BTreeSet::new();
         for c in planned {
             mailbox_ids.insert(c.mailbox_id);
-            ids.extend(thread_ids(items[c.item].msg.summary));
+            ids.extend(thread_ids(&items[c.item].msg.summary));
         }
         let mut refs = HashMap::new();
         if !ids.is_empty() {
@@ -675,7 +675,7 @@ impl Threader {
         mailbox: Uuid,
         msg: &NewMessage<'_>,
     ) -> Result<Uuid> {
-        let s = msg.summary;
+        let s = &msg.summary;
         let date = msg.internal_date;
         let ids = thread_ids(s);
         let mut found: Vec<Uuid> = ids

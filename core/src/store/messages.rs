@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::mail::summary::Summary;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// Where a copy goes.
@@ -50,13 +51,14 @@ pub struct NewCopy {
 
 /// A message to store, parsed once.
 pub struct NewMessage<'a> {
-    /// The bytes received (after dot-unstuffing), or imported.
-    pub body: &'a [u8],
+    /// The bytes received (after dot-unstuffing), or imported (owned when the message is
+    /// handed to the group committer).
+    pub body: Cow<'a, [u8]>,
     /// Trace header fields to put before the body (may be empty).
     pub trace_prefix: String,
     /// The parse-once summary of `body`. Its offsets are relative to the body: a reader adds
     /// the copy's `trace_prefix` length.
-    pub summary: &'a Summary,
+    pub summary: Cow<'a, Summary>,
     /// The words the message is found by ([`crate::mail::search::index_text`]).
     pub search_text: String,
     /// SPF/DKIM/DMARC results (JSON), for SMTP deliveries.
@@ -138,16 +140,33 @@ impl Store {
 }
 
 impl SystemStore {
-    /// Stores an inbound message's copies (the MX path: the mailboxes come from the resolver,
-    /// each copy's tenant from its mailbox row).
-    pub async fn deliver(
+    /// Stores inbound messages and their copies in one transaction, all or nothing (the MX
+    /// path: mailboxes come from the resolver, each copy's tenant from its mailbox row; copies
+    /// for mailboxes deleted meanwhile are left out). Deliveries from SMTP reach this through
+    /// the group committer ([`super::GroupCommitter`]). Returns, per message, its copies in
+    /// mailbox-id order and the events to publish once committed.
+    pub async fn deliver_batch(
         &self,
-        msg: &NewMessage<'_>,
-        copies: &[NewCopy],
-    ) -> Result<(Vec<StoredCopy>, Vec<MailboxEvent>)> {
-        let (stored, tenants) = self.store.store_copies(None, msg, copies).await?;
-        let events = events_of(&tenants, &stored);
-        Ok((stored, events))
+        batch: &[(NewMessage<'_>, Vec<NewCopy>)],
+    ) -> Result<Vec<(Vec<StoredCopy>, Vec<MailboxEvent>)>> {
+        let items: Vec<Item<'_>> = batch
+            .iter()
+            .map(|(msg, copies)| Item {
+                tenant: None,
+                msg,
+                copies,
+            })
+            .collect();
+        Ok(self
+            .store
+            .store_batch(&items)
+            .await?
+            .into_iter()
+            .map(|(stored, tenants)| {
+                let events = events_of(&tenants, &stored);
+                (stored, events)
+            })
+            .collect())
     }
 
     /// The stored bytes of a message row: trace prefix then blob.

@@ -15,10 +15,12 @@ mod contacts;
 mod delivery;
 mod domains;
 mod folders;
+mod group_commit;
 mod mailboxes;
 mod message_changes;
 mod message_views;
 mod messages;
+mod nodelay;
 mod page;
 mod platform;
 mod routing;
@@ -34,10 +36,11 @@ pub use contacts::{Book, ImportReport, MAX_BOOK, card_of};
 pub use delivery::SUBJECT_THREAD_WINDOW_DAYS;
 pub use domains::{DomainView, Verification};
 pub use folders::{MAX_FOLDERS, normalize_folder_name};
+pub use group_commit::{COMMITTERS, GroupCommitter, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES};
 pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS, Password};
 pub use message_changes::{Change, ChangeReport, MAX_BATCH, MAX_KEYWORDS};
 pub use message_views::{MAX_THREAD_PAGE, MessageFilter, MessageRow, Sort, ThreadSummary};
-pub use messages::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash};
+pub use messages::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash, events_of};
 pub use page::{DatePage, Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
 pub use routing::{Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, split_address};
@@ -109,7 +112,7 @@ impl Store {
                 ))
             })?;
         }
-        let mut opts = ConnectOptions::new(url);
+        let mut opts = ConnectOptions::new(url.clone());
         opts.max_connections(cfg.database_max_connections.max(1))
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
@@ -121,6 +124,20 @@ impl Store {
             });
         // Opening a fresh SQLite file turns it to WAL, which takes an exclusive lock SQLite does
         // not wait for: processes starting together on one data directory open it in turn.
+        if !sqlite {
+            // After each new connection (see nodelay.rs).
+            let peers = postgres_peers(&url).await;
+            opts.map_sqlx_postgres_pool_opts(move |o| {
+                let peers = peers.clone();
+                o.after_connect(move |_, _| {
+                    let peers = peers.clone();
+                    Box::pin(async move {
+                        nodelay::set_on_connections_to(&peers);
+                        Ok(())
+                    })
+                })
+            });
+        }
         let guard = if sqlite {
             Some(lock_data_dir(&cfg.data_dir).await?)
         } else {
@@ -214,6 +231,21 @@ impl Store {
             txn,
             _writer: writer,
         })
+    }
+}
+
+/// The addresses a Postgres URL's host resolves to (none for a Unix socket or a bad URL).
+async fn postgres_peers(url: &str) -> Vec<std::net::SocketAddr> {
+    use std::str::FromStr;
+    let Ok(o) = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url) else {
+        return Vec::new();
+    };
+    if o.get_host().starts_with('/') {
+        return Vec::new();
+    }
+    match tokio::net::lookup_host((o.get_host(), o.get_port())).await {
+        Ok(a) => a.collect(),
+        Err(_) => Vec::new(),
     }
 }
 

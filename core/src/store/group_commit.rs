@@ -1,0 +1,128 @@
+//! Group commit of deliveries: messages that arrive while a transaction is being written wait
+//! for it and then go to the database together, in one transaction (one flush to disk, and a
+//! fixed number of statements for the batch, see `delivery.rs`).
+//!
+//! Nothing waits on purpose: a committer takes whatever is queued the moment it is free, so
+//! one delivery alone is stored at once, and under load batches grow by themselves. A caller
+//! hears back only after the transaction holding its message committed, so `250` still means
+//! stored. When a batch fails, each of its messages is stored again on its own: one message
+//! that cannot be stored does not fail the others.
+
+use super::Store;
+use super::delivery::Item;
+use super::messages::StoredCopy;
+use super::messages::{NewCopy, NewMessage};
+use crate::error::{Error, Result};
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// Messages per transaction, at most.
+pub const MAX_BATCH_MESSAGES: usize = 64;
+/// Message bytes per transaction, at most (a larger message goes alone).
+pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+/// Transactions written at once: while one waits for its flush, the next is being built.
+pub const COMMITTERS: usize = 2;
+/// Deliveries waiting for a committer, at most; senders beyond wait for room.
+const QUEUE: usize = 1024;
+
+/// What became of one message: its copies, and each copy's (mailbox, tenant).
+pub type Outcome = (Vec<StoredCopy>, Vec<(uuid::Uuid, uuid::Uuid)>);
+
+struct Job {
+    msg: NewMessage<'static>,
+    copies: Vec<NewCopy>,
+    reply: oneshot::Sender<Result<Outcome>>,
+}
+
+/// The queue in front of the committers. Cheap to clone.
+#[derive(Clone)]
+pub struct GroupCommitter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl GroupCommitter {
+    /// Starts [`COMMITTERS`] committers on the current Tokio runtime. They stop when every
+    /// clone of the returned handle is dropped and the queue is empty.
+    pub fn start(store: Store) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..COMMITTERS {
+            tokio::spawn(run(store.clone(), rx.clone()));
+        }
+        Self { queue }
+    }
+
+    /// Stores one message's copies (the MX path: no tenant scope); returns when they are
+    /// committed, or with the error that kept them out: the copies (in mailbox-id order;
+    /// none for mailboxes deleted meanwhile) and each copy's (mailbox, tenant).
+    pub async fn store(&self, msg: NewMessage<'static>, copies: Vec<NewCopy>) -> Result<Outcome> {
+        let stopped = || Error::Internal("the group committer stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { msg, copies, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// Takes what is queued (up to the bounds), stores it, answers; until the queue closes.
+async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let batch = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else {
+                return;
+            };
+            let mut bytes = first.msg.body.len();
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH_MESSAGES && bytes < MAX_BATCH_BYTES {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        bytes += job.msg.body.len();
+                        batch.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        commit(&store, batch).await;
+    }
+}
+
+async fn commit(store: &Store, batch: Vec<Job>) {
+    let items: Vec<Item<'_>> = batch.iter().map(item).collect();
+    let result = store.store_batch(&items).await;
+    drop(items);
+    match result {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
+            }
+        }
+        Err(e) if batch.len() > 1 => {
+            tracing::warn!(error = %e, messages = batch.len(), "delivery batch failed; storing its messages one by one");
+            for job in batch {
+                let r = store
+                    .store_batch(&[item(&job)])
+                    .await
+                    .and_then(|mut o| o.pop().ok_or_else(|| Error::Internal("empty batch".into())));
+                let _ = job.reply.send(r);
+            }
+        }
+        Err(e) => {
+            if let Some(job) = batch.into_iter().next() {
+                let _ = job.reply.send(Err(e));
+            }
+        }
+    }
+}
+
+fn item(job: &Job) -> Item<'_> {
+    Item {
+        tenant: None,
+        msg: &job.msg,
+        copies: &job.copies,
+    }
+}
