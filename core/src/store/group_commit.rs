@@ -21,7 +21,7 @@ pub const MAX_BATCH_MESSAGES: usize = 64;
 /// Message bytes per transaction, at most (a larger message goes alone).
 pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Transactions written at once: while one waits for its flush, the next is being built.
-pub const COMMITTERS: usize = 2;
+pub const COMMITTERS: usize = 4;
 /// Deliveries waiting for a committer, at most; senders beyond wait for room.
 const QUEUE: usize = 1024;
 

@@ -15,6 +15,7 @@
 
 use super::entities::{aliases, domains, group_members, local_parts, mailboxes};
 use crate::error::Result;
+use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use std::collections::{HashSet, VecDeque};
@@ -34,6 +35,10 @@ pub struct Delivery {
     pub mailbox_id: Uuid,
     /// Its address.
     pub address: String,
+    /// Whether it has used its whole quota (as read while resolving: the SMTP server answers
+    /// a lone full mailbox with `452` without asking again).
+    #[serde(skip)]
+    pub full: bool,
 }
 
 /// Why an address is refused.
@@ -103,6 +108,22 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
     }
 
     async fn entry(&self, domain: Uuid, local: &str) -> Result<Option<Target>> {
+        // The common case, a mailbox, in one query.
+        let owner = Query::select()
+            .column(local_parts::Column::OwnerId)
+            .from(local_parts::Entity)
+            .and_where(local_parts::Column::DomainId.eq(domain))
+            .and_where(local_parts::Column::LocalPart.eq(local))
+            .and_where(local_parts::Column::OwnerType.eq("mailbox"))
+            .to_owned();
+        if let Some(m) = mailboxes::Entity::find()
+            .filter(mailboxes::Column::Id.in_subquery(owner))
+            .filter(mailboxes::Column::DeletedAt.is_null())
+            .one(self.db)
+            .await?
+        {
+            return Ok(Some(Target::Mailbox(m)));
+        }
         let Some(lp) = local_parts::Entity::find()
             .filter(local_parts::Column::DomainId.eq(domain))
             .filter(local_parts::Column::LocalPart.eq(local))
@@ -236,6 +257,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
                         r.trace.push(format!("{addr}: mailbox {}", m.address));
                         r.mailboxes.push(Delivery {
                             mailbox_id: m.id,
+                            full: m.quota_bytes.is_some_and(|q| m.used_bytes >= q),
                             address: m.address,
                         });
                     }

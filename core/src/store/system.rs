@@ -578,15 +578,6 @@ impl SystemStore {
         Ok(true)
     }
 
-    /// Whether a mailbox has used its whole quota.
-    pub async fn mailbox_is_full(&self, mailbox: Uuid) -> Result<bool> {
-        let m = mailboxes::Entity::find_by_id(mailbox)
-            .one(self.store.db())
-            .await?
-            .ok_or(Error::NotFound)?;
-        Ok(m.quota_bytes.is_some_and(|q| m.used_bytes >= q))
-    }
-
     /// For `mailroom bench` only: marks a domain verified without asking DNS.
     pub async fn bench_mark_verified(&self, domain: Uuid) -> Result<()> {
         let _w = self.store.write_lock().await;

@@ -71,15 +71,8 @@ impl Recipients for StoreRecipients {
             return Verdict::Unknown;
         }
         // One full mailbox does not block a list; a single full mailbox asks the sender to retry.
-        if r.mailboxes.len() == 1 {
-            match self.sys.mailbox_is_full(r.mailboxes[0].mailbox_id).await {
-                Ok(true) => return Verdict::OverQuota,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "quota check failed");
-                    return Verdict::TryLater;
-                }
-            }
+        if r.mailboxes.len() == 1 && r.mailboxes[0].full {
+            return Verdict::OverQuota;
         }
         if self.resolved.len() >= MAX_REMEMBERED {
             self.resolved.clear();
