@@ -5,8 +5,10 @@
 #
 #   bash bench/smtp.sh sqlite|postgres
 #
-# MESSAGES (5000), SIZE (4096), MAILBOXES (100). smtp-source comes from Debian's postfix
-# package, unpacked (not installed) into target/postfix: no MTA is installed.
+# MESSAGES (5000), SIZE (4096), MAILBOXES (100); PG_URL_PARAMS is appended to the Postgres URL
+# (e.g. '?sslmode=disable': sqlx uses TLS whenever the server offers it). smtp-source comes
+# from Debian's postfix package, unpacked (not installed) into target/postfix: no MTA is
+# installed.
 cd "$(dirname "$0")/.."
 MESSAGES=${MESSAGES:-5000} SIZE=${SIZE:-4096} MAILBOXES=${MAILBOXES:-100}
 export SIZE

@@ -3,8 +3,9 @@
 //! HIGHESTMODSEQ and the changed messages' MODSEQ, keeps the folder counters exact, logs
 //! expunged UIDs (for QRESYNC VANISHED), and yields the bus events to publish after commit.
 //!
-//! Each call is one transaction that locks the folders it touches in id order before the
-//! mailbox row (as deliveries do: folder, then mailbox), so writers never deadlock.
+//! Each call is one transaction that locks all the mailbox's folders in id order before the
+//! mailbox row (deliveries lock their folders in id order, then mailboxes), so writers never
+//! deadlock.
 
 use super::entities::{expunged, folders, mailboxes, messages};
 use super::{TenantStore, Tx};
@@ -15,7 +16,8 @@ use crate::mail::flags;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -98,38 +100,27 @@ impl Change {
 }
 
 impl TenantStore {
-    /// Reads the rows of `ids` after locking every folder they are in, plus `extra` (a move's
-    /// target, Trash), in id order. Deliveries lock a folder before its mailbox row too, so
-    /// writers of one mailbox never deadlock; and a row whose folder we hold cannot change
-    /// under us (every change locks the folder of the row it changes), so flag-based counter
-    /// deltas stay exact.
-    async fn locked_rows(
-        &self,
-        tx: &Tx,
-        mailbox: Uuid,
-        ids: &[Uuid],
-        extra: &[Uuid],
-    ) -> Result<Vec<Row>> {
-        let mut held: BTreeSet<Uuid> = BTreeSet::new();
-        let mut rows = self.rows(tx, mailbox, ids).await?;
-        // A row may move meanwhile into a folder not yet held: lock that too and read again.
-        for _ in 0..3 {
-            let want: BTreeSet<Uuid> = rows
-                .iter()
-                .map(|r| r.folder_id)
-                .chain(extra.iter().copied())
-                .filter(|f| !held.contains(f))
-                .collect();
-            if want.is_empty() {
-                break;
-            }
-            for f in want {
-                lock_folder(tx, f).await?;
-                held.insert(f);
-            }
-            rows = self.rows(tx, mailbox, ids).await?;
+    /// Reads the rows of `ids` after locking every folder of the mailbox, in id order (on
+    /// Postgres; SQLite has one writer at a time). Deliveries lock the folders they store into
+    /// in id order too, then mailbox rows, so writers never wait for each other in a cycle;
+    /// and a row whose folder we hold cannot change under us (every change locks the folder
+    /// of the row it changes), so flag-based counter deltas stay exact. (Locking the folders a
+    /// change's rows are in one by one, as they were found, deadlocked against moves in the
+    /// other direction.) A move's target and Trash are folders of the mailbox: held too.
+    async fn locked_rows(&self, tx: &Tx, mailbox: Uuid, ids: &[Uuid]) -> Result<Vec<Row>> {
+        if self.store.is_postgres() {
+            folders::Entity::find()
+                .select_only()
+                .column(folders::Column::Id)
+                .filter(folders::Column::MailboxId.eq(mailbox))
+                .filter(folders::Column::TenantId.eq(self.tid()))
+                .order_by_asc(folders::Column::Id)
+                .lock_exclusive()
+                .into_tuple::<Uuid>()
+                .all(&**tx)
+                .await?;
         }
-        Ok(rows)
+        self.rows(tx, mailbox, ids).await
     }
 
     async fn rows(&self, tx: &Tx, mailbox: Uuid, ids: &[Uuid]) -> Result<Vec<Row>> {
@@ -165,9 +156,7 @@ impl TenantStore {
         if let Some(dest) = change.move_to {
             folder_in(&tx, &mbox, dest).await?;
         }
-        let rows = self
-            .locked_rows(&tx, mailbox, ids, change.move_to.as_slice())
-            .await?;
+        let rows = self.locked_rows(&tx, mailbox, ids).await?;
         let mut report = report_for(ids, &rows);
         // Flags and keywords, grouped by folder: one MODSEQ per folder for the whole change.
         let mut by_folder: BTreeMap<Uuid, Vec<(Row, i32, String)>> = BTreeMap::new();
@@ -242,9 +231,7 @@ impl TenantStore {
             .one(&*tx)
             .await?
             .map(|f| f.id);
-        let rows = self
-            .locked_rows(&tx, mailbox, ids, trash.as_slice())
-            .await?;
+        let rows = self.locked_rows(&tx, mailbox, ids).await?;
         let mut report = report_for(ids, &rows);
         let (gone, to_trash): (Vec<Row>, Vec<Row>) = rows
             .into_iter()
@@ -434,19 +421,6 @@ async fn folder_in(tx: &Tx, m: &mailboxes::Model, id: Uuid) -> Result<()> {
         .await?
         .map(|_| ())
         .ok_or_else(|| Error::invalid("folder_id", "no such folder in this mailbox"))
-}
-
-/// Locks a folder row until commit (a no-op update).
-async fn lock_folder(tx: &Tx, folder: Uuid) -> Result<()> {
-    folders::Entity::update_many()
-        .col_expr(
-            folders::Column::Highestmodseq,
-            Expr::col(folders::Column::Highestmodseq),
-        )
-        .filter(folders::Column::Id.eq(folder))
-        .exec(&**tx)
-        .await?;
-    Ok(())
 }
 
 /// Raises a folder's HIGHESTMODSEQ by one (plus `more`), returning the row after the update.
