@@ -95,6 +95,25 @@ struct Prepared {
     preview: String,
 }
 
+/// Runs a transaction again (up to [`RETRIES`] times) when Postgres rolled it back for a
+/// deadlock or a serialization failure.
+pub(crate) async fn retrying<T, F, Fut>(mut run: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match run().await {
+            Err(e) if attempt < RETRIES && is_retryable(&e) => {
+                attempt += 1;
+                tracing::info!(error = %e, attempt, "transaction rolled back; running it again");
+            }
+            r => return r,
+        }
+    }
+}
+
 fn is_retryable(e: &Error) -> bool {
     let (Error::Db(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)))
     | Error::Db(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)))) = e
@@ -113,16 +132,7 @@ impl Store {
     /// Stores the items in one transaction: all or nothing. Postgres deadlocks and
     /// serialization failures are retried.
     pub(crate) async fn store_batch(&self, items: &[Item<'_>]) -> Result<Vec<Outcome>> {
-        let mut attempt = 0;
-        loop {
-            match self.try_store_batch(items).await {
-                Err(e) if attempt < RETRIES && is_retryable(&e) => {
-                    attempt += 1;
-                    tracing::info!(error = %e, attempt, "delivery batch rolled back; running it again");
-                }
-                r => return r,
-            }
-        }
+        retrying(|| self.try_store_batch(items)).await
     }
 
     async fn try_store_batch(&self, items: &[Item<'_>]) -> Result<Vec<Outcome>> {

@@ -7,6 +7,7 @@
 //! mailbox row (deliveries lock their folders in id order, then mailboxes), so writers never
 //! deadlock.
 
+use super::delivery::retrying;
 use super::entities::{expunged, folders, mailboxes, messages};
 use super::{TenantStore, Tx};
 use crate::bus::MailboxEvent;
@@ -144,6 +145,8 @@ impl TenantStore {
 
     /// Applies `change` to messages of a mailbox within reach. Ids of other mailboxes or
     /// tenants are reported as not found; nothing is changed for them.
+    /// A Postgres deadlock (a delivery merging threads updates rows of other messages) runs
+    /// the change again.
     pub async fn change_messages(
         &self,
         mailbox: Uuid,
@@ -151,6 +154,15 @@ impl TenantStore {
         change: &Change,
     ) -> Result<ChangeReport> {
         change.validate()?;
+        retrying(|| self.try_change_messages(mailbox, ids, change)).await
+    }
+
+    async fn try_change_messages(
+        &self,
+        mailbox: Uuid,
+        ids: &[Uuid],
+        change: &Change,
+    ) -> Result<ChangeReport> {
         let tx = self.store.tx().await?;
         let mbox = self.mailbox_on(&*tx, mailbox).await?;
         if let Some(dest) = change.move_to {
@@ -222,6 +234,10 @@ impl TenantStore {
     /// in Trash (or any, when the mailbox has no Trash folder) is deleted for good, its bytes
     /// leave the quota and its UID is logged as expunged.
     pub async fn delete_messages(&self, mailbox: Uuid, ids: &[Uuid]) -> Result<ChangeReport> {
+        retrying(|| self.try_delete_messages(mailbox, ids)).await
+    }
+
+    async fn try_delete_messages(&self, mailbox: Uuid, ids: &[Uuid]) -> Result<ChangeReport> {
         let tx = self.store.tx().await?;
         let mbox = self.mailbox_on(&*tx, mailbox).await?;
         let trash = folders::Entity::find()
