@@ -35,6 +35,8 @@ pub const SUBJECT_THREAD_WINDOW_DAYS: i64 = 7;
 const MAX_THREAD_IDS: usize = 50;
 /// Rows per multi-row insert (well under both backends' bound-parameter limits).
 const INSERT_CHUNK: usize = 200;
+/// Blobs per multi-row insert (their rows carry whole messages).
+const BLOB_CHUNK: usize = 32;
 /// How often a batch Postgres rolled back for a deadlock or serialization failure runs again.
 const RETRIES: usize = 3;
 
@@ -63,6 +65,8 @@ struct Planned {
     id: Uuid,
     mailbox_id: Uuid,
     tenant_id: Uuid,
+    /// Where it goes; `folder_id` once resolved.
+    target: FolderTarget,
     folder_id: Uuid,
     thread_id: Uuid,
     prefix: String,
@@ -149,27 +153,26 @@ impl Store {
 
         // Blobs, once per distinct body.
         let mut seen_hash = HashSet::new();
-        let new_blobs: Vec<blobs::ActiveModel> = items
+        let distinct: Vec<(&Item<'_>, &Prepared)> = items
             .iter()
             .zip(&prepared)
-            .filter(|(_, p)| seen_hash.insert(p.hash.clone()))
-            .map(|(i, p)| blobs::ActiveModel {
+            .filter(|(_, p)| seen_hash.insert(p.hash.as_str()))
+            .collect();
+        for part in distinct.chunks(BLOB_CHUNK) {
+            blobs::Entity::insert_many(part.iter().map(|(i, p)| blobs::ActiveModel {
                 hash: Set(p.hash.clone()),
                 size: Set(i.msg.body.len() as i64),
                 data: Set(i.msg.body.to_vec()),
                 search_text: Set(i.msg.search_text.clone()),
                 created_at: Set(now),
-            })
-            .collect();
-        for chunk in chunks(new_blobs, 32) {
-            blobs::Entity::insert_many(chunk)
-                .on_conflict(
-                    OnConflict::column(blobs::Column::Hash)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(&*tx)
-                .await?;
+            }))
+            .on_conflict(
+                OnConflict::column(blobs::Column::Hash)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&*tx)
+            .await?;
         }
 
         // The live mailboxes.
@@ -257,6 +260,7 @@ impl Store {
                     id: new_id(),
                     mailbox_id: mbox.id,
                     tenant_id: mbox.tenant_id,
+                    target: copy.folder.clone(),
                     folder_id: Uuid::nil(),
                     thread_id: Uuid::nil(),
                     prefix,
@@ -275,26 +279,20 @@ impl Store {
         // Threads.
         let mut threader = Threader::load(&tx, items, &planned).await?;
         for k in 0..planned.len() {
-            let (item, mailbox) = (&items[planned[k].item], planned[k].mailbox_id);
-            let thread = threader
-                .assign(&tx, &mut planned, k, mailbox, item.msg)
-                .await?;
-            planned[k].thread_id = thread;
+            let msg = items[planned[k].item].msg;
+            planned[k].thread_id = threader.assign(&tx, &mut planned, k, msg).await?;
         }
         threader.write(&tx).await?;
 
         // Folders: UID, MODSEQ and counters, then the messages.
-        self.allocate(&tx, items, &mut planned).await?;
-        for chunk in chunks(
-            planned
-                .iter()
-                .map(|c| message_row(c, &items[c.item], &prepared[c.item], now))
-                .collect(),
-            INSERT_CHUNK,
-        ) {
-            messages::Entity::insert_many(chunk)
-                .exec_without_returning(&*tx)
-                .await?;
+        self.allocate(&tx, &mut planned).await?;
+        for part in planned.chunks(INSERT_CHUNK) {
+            messages::Entity::insert_many(
+                part.iter()
+                    .map(|c| message_row(c, &items[c.item], &prepared[c.item], now)),
+            )
+            .exec_without_returning(&*tx)
+            .await?;
         }
 
         // Quota use, last.
@@ -339,7 +337,7 @@ impl Store {
 
     /// Resolves each copy's folder, locks the folders in id order, and takes a run of UIDs
     /// (one MODSEQ step) per folder, with the counters, in one statement on Postgres.
-    async fn allocate(&self, tx: &Tx, items: &[Item<'_>], planned: &mut [Planned]) -> Result<()> {
+    async fn allocate(&self, tx: &Tx, planned: &mut [Planned]) -> Result<()> {
         if planned.is_empty() {
             return Ok(());
         }
@@ -350,14 +348,9 @@ impl Store {
             .await?;
         // Each copy's target, in the order the copies were planned.
         let mut totals: BTreeMap<Uuid, (i64, i64, i64)> = BTreeMap::new();
-        for (k, c) in planned.iter_mut().enumerate() {
-            let copy = items[c.item]
-                .copies
-                .iter()
-                .find(|x| x.mailbox_id == c.mailbox_id)
-                .ok_or_else(|| Error::Internal(format!("copy {k} lost its target")))?;
+        for c in planned.iter_mut() {
             let mine = |f: &&folders::Model| f.mailbox_id == c.mailbox_id;
-            let folder = match &copy.folder {
+            let folder = match &c.target {
                 FolderTarget::Id(id) => all
                     .iter()
                     .filter(mine)
@@ -543,18 +536,6 @@ fn values_list<const N: usize>(
     (sql, params)
 }
 
-fn chunks<T>(mut v: Vec<T>, n: usize) -> Vec<Vec<T>> {
-    let mut out = Vec::new();
-    while v.len() > n {
-        let rest = v.split_off(n);
-        out.push(std::mem::replace(&mut v, rest));
-    }
-    if !v.is_empty() {
-        out.push(v);
-    }
-    out
-}
-
 fn prepare(msg: &NewMessage<'_>) -> Result<Prepared> {
     let s = &msg.summary;
     Ok(Prepared {
@@ -682,9 +663,9 @@ impl Threader {
         tx: &Tx,
         planned: &mut [Planned],
         k: usize,
-        mailbox: Uuid,
         msg: &NewMessage<'_>,
     ) -> Result<Uuid> {
+        let mailbox = planned[k].mailbox_id;
         let s = &msg.summary;
         let date = msg.internal_date;
         let ids = thread_ids(s);
@@ -855,38 +836,31 @@ impl Threader {
     /// Writes the batch's threads and references, and moves stored threads' dates.
     async fn write(self, tx: &Tx) -> Result<()> {
         let now = Utc::now();
-        let rows: Vec<threads::ActiveModel> = self
-            .new_threads
-            .iter()
-            .map(|(id, t)| threads::ActiveModel {
-                id: Set(*id),
+        let new_threads: Vec<(&Uuid, &NewThread)> = self.new_threads.iter().collect();
+        for part in new_threads.chunks(INSERT_CHUNK) {
+            threads::Entity::insert_many(part.iter().map(|(id, t)| threads::ActiveModel {
+                id: Set(**id),
                 tenant_id: Set(t.tenant_id),
                 mailbox_id: Set(t.mailbox_id),
                 subject_key: Set(t.subject_key.clone()),
                 last_message_at: Set(t.last_message_at),
                 created_at: Set(now),
-            })
-            .collect();
-        for chunk in chunks(rows, INSERT_CHUNK) {
-            threads::Entity::insert_many(chunk)
-                .exec_without_returning(&**tx)
-                .await?;
+            }))
+            .exec_without_returning(&**tx)
+            .await?;
         }
-        let refs: Vec<thread_refs::ActiveModel> = self
-            .new_refs
-            .iter()
-            .map(|(tenant, mailbox, mid)| thread_refs::ActiveModel {
-                id: Set(new_id()),
-                tenant_id: Set(*tenant),
-                mailbox_id: Set(*mailbox),
-                message_id_header: Set(mid.clone()),
-                thread_id: Set(self.refs[&(*mailbox, mid.clone())]),
-            })
-            .collect();
-        for chunk in chunks(refs, INSERT_CHUNK) {
-            thread_refs::Entity::insert_many(chunk)
-                .exec_without_returning(&**tx)
-                .await?;
+        for part in self.new_refs.chunks(INSERT_CHUNK) {
+            thread_refs::Entity::insert_many(part.iter().map(|(tenant, mailbox, mid)| {
+                thread_refs::ActiveModel {
+                    id: Set(new_id()),
+                    tenant_id: Set(*tenant),
+                    mailbox_id: Set(*mailbox),
+                    message_id_header: Set(mid.clone()),
+                    thread_id: Set(self.refs[&(*mailbox, mid.clone())]),
+                }
+            }))
+            .exec_without_returning(&**tx)
+            .await?;
         }
         let mut bumps: Vec<(Uuid, DateTime<Utc>)> = self.bumps.into_iter().collect();
         bumps.sort();
