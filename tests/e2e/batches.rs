@@ -216,12 +216,14 @@ async fn a_batch_is_all_or_nothing_and_the_committer_isolates_a_bad_message() {
         )
     };
     // A copy aimed at a folder of another mailbox cannot be stored.
-    let bad = (
-        new_message(&message("bad@x", "bad", "")),
-        vec![copy(&ana, FolderTarget::Id(bo_inbox))],
-    );
+    let bad = || {
+        (
+            new_message(&message("bad@x", "bad", "")),
+            vec![copy(&ana, FolderTarget::Id(bo_inbox))],
+        )
+    };
     let sys = app.store().system();
-    assert!(sys.deliver_batch(&[good(0), bad, good(1)]).await.is_err());
+    assert!(sys.deliver_batch(&[good(0), bad(), good(1)]).await.is_err());
     assert!(
         all_messages(&app, tok, &ana).await.is_empty(),
         "nothing of a failed batch is stored"
@@ -229,18 +231,13 @@ async fn a_batch_is_all_or_nothing_and_the_committer_isolates_a_bad_message() {
     assert_eq!(folder(&app, tok, &ana, "INBOX").await["total"], 0);
 
     // Through the group committer, queued together: the good ones are stored, the bad one
-    // alone gets the error.
+    // alone gets the error. This test runs on one thread: `join_all` queues all eight before
+    // the committers (spawned, not yet run) take the first, which takes the rest with it, so
+    // they form one batch, which fails and is stored message by message.
     let committer = GroupCommitter::start(app.store().clone());
     let mut jobs = Vec::new();
     for i in 0..8 {
-        let (msg, copies) = if i == 3 {
-            (
-                new_message(&message("bad@x", "bad", "")),
-                vec![copy(&ana, FolderTarget::Id(bo_inbox))],
-            )
-        } else {
-            good(i)
-        };
+        let (msg, copies) = if i == 3 { bad() } else { good(i) };
         let c = committer.clone();
         jobs.push(async move { c.store(msg, copies).await });
     }

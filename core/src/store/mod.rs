@@ -122,11 +122,13 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });
-        // Opening a fresh SQLite file turns it to WAL, which takes an exclusive lock SQLite does
-        // not wait for: processes starting together on one data directory open it in turn.
-        if !sqlite {
-            // After each new connection (see nodelay.rs).
-            let peers = postgres_peers(&url).await;
+        // After each new Postgres connection: TCP_NODELAY (see nodelay.rs).
+        let peers = if sqlite {
+            Vec::new()
+        } else {
+            postgres_peers(&url).await
+        };
+        if !peers.is_empty() {
             opts.map_sqlx_postgres_pool_opts(move |o| {
                 let peers = peers.clone();
                 o.after_connect(move |_, _| {
@@ -138,6 +140,8 @@ impl Store {
                 })
             });
         }
+        // Opening a fresh SQLite file turns it to WAL, which takes an exclusive lock SQLite does
+        // not wait for: processes starting together on one data directory open it in turn.
         let guard = if sqlite {
             Some(lock_data_dir(&cfg.data_dir).await?)
         } else {
@@ -202,10 +206,6 @@ impl Store {
     /// outside [`Store::tx`] (a single auto-commit statement) takes it too, so writers of this
     /// process never meet in SQLite's lock, whose busy handler polls and can starve a writer.
     pub(crate) async fn write_lock(&self) -> Option<OwnedMutexGuard<()>> {
-        self.lock_writer().await
-    }
-
-    async fn lock_writer(&self) -> Option<OwnedMutexGuard<()>> {
         match &self.sqlite_writer {
             Some(m) => Some(m.clone().lock_owned().await),
             None => None,
@@ -217,7 +217,7 @@ impl Store {
     /// instead fail at once with "database is locked" when another process (a second
     /// `mailroom`, the CLI) wrote in between.
     pub(crate) async fn tx(&self) -> Result<Tx> {
-        let writer = self.lock_writer().await;
+        let writer = self.write_lock().await;
         let txn = if self.sqlite_writer.is_some() {
             let opts = TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),

@@ -133,11 +133,8 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
             return Ok(None);
         };
         Ok(match lp.owner_type.as_str() {
-            "mailbox" => mailboxes::Entity::find_by_id(lp.owner_id)
-                .filter(mailboxes::Column::DeletedAt.is_null())
-                .one(self.db)
-                .await?
-                .map(Target::Mailbox),
+            // A live mailbox was found above: this one is deleted.
+            "mailbox" => None,
             "alias" => aliases::Entity::find_by_id(lp.owner_id)
                 .one(self.db)
                 .await?
