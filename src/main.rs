@@ -20,11 +20,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Everything in one process: REST API, SMTP server and job runner.
+    /// Everything in one process: REST API, SMTP server (MX) and job runner.
     Serve(RunArgs),
     /// The REST API only.
     Api(RunArgs),
-    /// The SMTP server and the job runner (IMAP and POP3 join later).
+    /// The SMTP server (MX) and the job runner.
     Worker(RunArgs),
     /// Applies database migrations and exits.
     Migrate,

@@ -108,7 +108,7 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         (name = "api-keys", description = "Scoped API keys"),
         (name = "audit", description = "The audit log"),
         (name = "domains", description = "Custom domains, proved by DNS"),
-        (name = "events", description = "What happened in the tenant (delivered by webhooks later)"),
+        (name = "events", description = "What happened in the tenant (the domain events; `GET /v1/events`)"),
         (name = "mailboxes", description = "Mailboxes, passwords and app passwords"),
         (name = "messages", description = "Stored mail: lists, raw bytes, imports"),
         (name = "folders", description = "A mailbox's folders"),

@@ -49,7 +49,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// First platform admin, created at start when both are set and no such user exists.
     pub bootstrap: BootstrapConfig,
-    /// The name this deployment's mail servers answer to (MX target, autoconfig, SRV targets).
+    /// The name this deployment's mail servers answer to (the MX target, the SPF include).
     pub public_hostname: String,
     /// DNS resolution (domain verification, later SPF/DKIM/DMARC).
     pub dns: DnsConfig,

@@ -10,11 +10,7 @@ pub enum Rec {
     Txt(String, Vec<String>),
     /// MX: name, exchange, preference.
     Mx(String, String, u16),
-    /// CNAME: name, target.
-    Cname(String, String),
-    /// SRV: name, target, port.
-    Srv(String, String, u16),
-    /// A record (dnsmasq answers a CNAME only when it knows the target).
+    /// A record: name, address.
     Host(String, String),
 }
 
@@ -67,8 +63,6 @@ impl DnsServer {
                 // No shell: each comma-separated part is one character-string, taken literally.
                 Rec::Txt(name, parts) => format!("--txt-record={name},{}", parts.join(",")),
                 Rec::Mx(name, host, pref) => format!("--mx-host={name},{host},{pref}"),
-                Rec::Cname(name, target) => format!("--cname={name},{target}"),
-                Rec::Srv(name, target, port) => format!("--srv-host={name},{target},{port},0,1"),
                 Rec::Host(name, ip) => format!("--host-record={name},{ip}"),
             });
         }

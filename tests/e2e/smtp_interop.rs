@@ -18,7 +18,7 @@ fn corpus() -> Vec<PathBuf> {
             }
         }
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mime-torture");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mime-torture");
     let mut out = Vec::new();
     walk(&dir, &mut out);
     out.sort();

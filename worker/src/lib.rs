@@ -1,4 +1,4 @@
-//! Mailroom's worker: the job runner (and, in later steps, the SMTP, IMAP and POP3 servers).
+//! Mailroom's worker: the job runner and the SMTP server (MX).
 
 pub mod jobs;
 pub mod runner;

@@ -66,7 +66,7 @@ impl Role {
                     | MailboxesRead
                     | MessagesRead
                     | MessagesWrite
-                    | WebhooksRead
+                    | EventsRead
                     | ContactsRead
             ),
             // Platform admins act through the platform endpoints, not through tenant scopes.
@@ -101,15 +101,14 @@ pub enum Scope {
     MailboxesWrite,
     MessagesRead,
     MessagesWrite,
-    WebhooksRead,
-    WebhooksWrite,
+    EventsRead,
     ContactsRead,
     ContactsWrite,
 }
 
 impl Scope {
     /// Every scope, in a stable order.
-    pub const ALL: [Scope; 17] = [
+    pub const ALL: [Scope; 16] = [
         Scope::TenantsRead,
         Scope::TenantsWrite,
         Scope::UsersRead,
@@ -123,8 +122,7 @@ impl Scope {
         Scope::MailboxesWrite,
         Scope::MessagesRead,
         Scope::MessagesWrite,
-        Scope::WebhooksRead,
-        Scope::WebhooksWrite,
+        Scope::EventsRead,
         Scope::ContactsRead,
         Scope::ContactsWrite,
     ];
@@ -145,8 +143,7 @@ impl Scope {
             Scope::MailboxesWrite => "mailboxes:write",
             Scope::MessagesRead => "messages:read",
             Scope::MessagesWrite => "messages:write",
-            Scope::WebhooksRead => "webhooks:read",
-            Scope::WebhooksWrite => "webhooks:write",
+            Scope::EventsRead => "events:read",
             Scope::ContactsRead => "contacts:read",
             Scope::ContactsWrite => "contacts:write",
         }
@@ -166,7 +163,6 @@ impl Scope {
             Scope::DomainsWrite => Scope::DomainsRead,
             Scope::MailboxesWrite => Scope::MailboxesRead,
             Scope::MessagesWrite => Scope::MessagesRead,
-            Scope::WebhooksWrite => Scope::WebhooksRead,
             Scope::ContactsWrite => Scope::ContactsRead,
             _ => return None,
         })

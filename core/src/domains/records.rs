@@ -21,10 +21,10 @@ pub enum Status {
 /// One record to publish, with what was found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordCheck {
-    /// `ownership`, `mx`, `spf`, `dkim`, `dmarc`, `autoconfig`, `autodiscover`, `srv_imaps`,
-    /// `srv_pop3s` or `srv_submissions`.
+    /// `ownership`, `mx`, `spf`, `dkim` or `dmarc`. (Client-discovery records, SRV and
+    /// autoconfig, join the list when the services they point to exist.)
     pub purpose: String,
-    /// `TXT`, `MX`, `CNAME` or `SRV`.
+    /// `TXT` or `MX`.
     #[serde(rename = "type")]
     pub rtype: String,
     /// Where to publish it.
@@ -67,8 +67,6 @@ pub struct Plan {
     pub mx_hosts: Vec<String>,
     /// SPF include domain.
     pub spf_include: String,
-    /// The deployment's mail host name.
-    pub public_hostname: String,
     /// DMARC policy to suggest.
     pub dmarc_policy: String,
     /// DKIM keys to list.
@@ -84,42 +82,18 @@ impl Plan {
     /// Checks every record against DNS, concurrently.
     pub async fn check(&self, dns: &Dns) -> Vec<RecordCheck> {
         let d = &self.domain;
-        let host = &self.public_hostname;
         let ownership_name = format!("{}.{d}", self.verification_prefix);
         let dmarc_name = format!("_dmarc.{d}");
-        let (autoconfig_name, autodiscover_name) =
-            (format!("autoconfig.{d}"), format!("autodiscover.{d}"));
-        let (imaps_name, pop3s_name, submissions_name) = (
-            format!("_imaps._tcp.{d}"),
-            format!("_pop3s._tcp.{d}"),
-            format!("_submissions._tcp.{d}"),
-        );
         let dkim_names: Vec<String> = self
             .dkim
             .iter()
             .map(|k| format!("{}._domainkey.{d}", k.selector))
             .collect();
-        let (
-            ownership,
-            mx,
-            spf,
-            dmarc,
-            autoconfig,
-            autodiscover,
-            imaps,
-            pop3s,
-            submissions,
-            dkim_answers,
-        ) = tokio::join!(
+        let (ownership, mx, spf, dmarc, dkim_answers) = tokio::join!(
             dns.txt(&ownership_name),
             dns.mx(d),
             dns.txt(d),
             dns.txt(&dmarc_name),
-            dns.cname(&autoconfig_name),
-            dns.cname(&autodiscover_name),
-            dns.srv(&imaps_name),
-            dns.srv(&pop3s_name),
-            dns.srv(&submissions_name),
             futures_util::future::join_all(dkim_names.iter().map(|n| dns.txt(n))),
         );
 
@@ -134,27 +108,6 @@ impl Plan {
             out.push(check_dkim(d, k, answer));
         }
         out.push(check_dmarc(&dmarc_name, &self.dmarc_policy, dmarc));
-        out.push(check_cname(
-            "autoconfig",
-            &autoconfig_name,
-            host,
-            autoconfig,
-        ));
-        out.push(check_cname(
-            "autodiscover",
-            &autodiscover_name,
-            host,
-            autodiscover,
-        ));
-        out.push(check_srv("srv_imaps", &imaps_name, host, 993, imaps));
-        out.push(check_srv("srv_pop3s", &pop3s_name, host, 995, pop3s));
-        out.push(check_srv(
-            "srv_submissions",
-            &submissions_name,
-            host,
-            465,
-            submissions,
-        ));
         out
     }
 }
@@ -368,39 +321,6 @@ fn check_dmarc(name: &str, policy: &str, answer: Answer<String>) -> RecordCheck 
             "{} DMARC records; receivers ignore all of them when there is more than one",
             many.len()
         )),
-    })
-}
-
-fn check_cname(purpose: &str, name: &str, target: &str, answer: Answer<String>) -> RecordCheck {
-    let mut r = record(purpose, "CNAME", name, target.to_string(), false);
-    r.found = found_strings(&answer, Clone::clone);
-    settle(r, &answer, |r| {
-        if r.found.iter().any(|f| f == target) {
-            Ok(())
-        } else {
-            Err(format!("points elsewhere, not to {target}"))
-        }
-    })
-}
-
-fn check_srv(
-    purpose: &str,
-    name: &str,
-    target: &str,
-    port: u16,
-    answer: Answer<crate::dns::Srv>,
-) -> RecordCheck {
-    let mut r = record(purpose, "SRV", name, format!("0 1 {port} {target}"), false);
-    r.found = found_strings(&answer, |s| {
-        format!("{} {} {} {}", s.priority, s.weight, s.port, s.target)
-    });
-    let ok = matches!(&answer, Answer::Found(v) if v.iter().any(|s| s.target == target && s.port == port));
-    settle(r, &answer, |_| {
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("does not point to {target} port {port}"))
-        }
     })
 }
 

@@ -9,14 +9,11 @@ pub mod render;
 pub mod search;
 pub mod summary;
 
-/// Every message file of `shared/data/mime-torture` (beside the checkout), for tests.
+/// Every message file of the repository's `tests/data/mime-torture` corpus, for tests.
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(crate) fn torture_files() -> Vec<std::path::PathBuf> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/mime-torture"
-    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/mime-torture");
     let mut out = Vec::new();
     let mut stack = vec![std::path::PathBuf::from(dir)];
     while let Some(d) = stack.pop() {

@@ -362,7 +362,6 @@ impl TenantStore {
             token: view.domain.verification_token.clone(),
             mx_hosts: svc.cfg.mx_hosts(&svc.public_hostname),
             spf_include: svc.cfg.spf_include(&svc.public_hostname),
-            public_hostname: svc.public_hostname.clone(),
             dmarc_policy: view.domain.dmarc_policy.clone(),
             dkim,
         }

@@ -375,10 +375,12 @@ impl Session {
             )),
             Command::Expn(_) => Step::Reply(Reply::new(502, Some("5.5.1"), "EXPN is not offered")),
             Command::Help => Step::Reply(Reply::new(214, Some("2.0.0"), "see RFC 5321")),
+            // This server is the MX: it takes mail for our domains and relays nothing, so it
+            // has no use for authentication (RFC 4954 §4: not advertised, so not implemented).
             Command::Auth(_) => self.error(Reply::new(
-                503,
+                502,
                 Some("5.5.1"),
-                "authentication is offered on the submission port",
+                "authentication is not offered here: this server only receives mail for its domains",
             )),
         }
     }
@@ -513,6 +515,13 @@ mod tests {
             assert!(r.lines.iter().any(|l| l == cap), "{cap}");
         }
         assert!(r.lines.iter().any(|l| l.starts_with("SIZE ")));
+        // The MX neither advertises nor implements AUTH, and does not point elsewhere.
+        assert!(!r.lines.iter().any(|l| l.starts_with("AUTH")));
+        let Step::Reply(auth) = say(&mut s, "AUTH PLAIN AGFAYg==").await else {
+            panic!("AUTH closed the session")
+        };
+        assert_eq!((auth.code, auth.enhanced), (502, Some("5.5.1")));
+        assert!(!auth.lines.concat().contains("submission"), "{auth:?}");
         assert_eq!(
             code(&say(&mut s, "MAIL FROM:<x@sender.example> BODY=8BITMIME").await),
             250

@@ -127,10 +127,9 @@ impl DomainResponse {
 /// One DNS record to publish, with what was found.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DnsRecord {
-    /// `ownership`, `mx`, `spf`, `dkim`, `dmarc`, `autoconfig`, `autodiscover`, `srv_imaps`,
-    /// `srv_pop3s` or `srv_submissions`.
+    /// `ownership`, `mx`, `spf`, `dkim` or `dmarc`.
     pub purpose: String,
-    /// `TXT`, `MX`, `CNAME` or `SRV`.
+    /// `TXT` or `MX`.
     #[serde(rename = "type")]
     pub rtype: String,
     /// Where to publish it.

@@ -60,7 +60,7 @@ crate::list_type!(EventList, EventResponse);
 ), security(("bearer" = [])))]
 #[get("/v1/events")]
 pub async fn list(auth: Authed, q: web::Query<EventQuery>) -> Result<HttpResponse, ApiError> {
-    let store = auth.tenant(Scope::WebhooksRead)?;
+    let store = auth.tenant(Scope::EventsRead)?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let page = store.list_events(q.kind.as_deref(), page).await?;
     Ok(HttpResponse::Ok().json(EventList::from_page(page, EventResponse::from)))
