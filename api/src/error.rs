@@ -83,6 +83,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// The offending fields, for validation problems.
+    pub fn fields(&self) -> &[FieldError] {
+        &self.errors
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -163,69 +168,10 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Maps actix's JSON body errors: wrong media type 415, too large 413, bad syntax or shape 400.
-pub fn json_error(
-    err: actix_web::error::JsonPayloadError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError as J;
-    let e = match &err {
-        J::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
-        J::Overflow { limit } | J::OverflowKnownLength { limit, .. } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body is larger than the limit of {limit} bytes"),
-        ),
-        J::Deserialize(de) if de.is_data() => {
-            let msg = de.to_string();
-            let field = backticked(&msg).unwrap_or_else(|| "body".into());
-            let code = if msg.starts_with("unknown field") {
-                "unknown_field"
-            } else {
-                "invalid_body"
-            };
-            ApiError::invalid(code, msg.clone(), vec![FieldError::new(field, msg)])
-        }
-        J::Deserialize(de) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {de}"),
-        ),
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", err.to_string()),
-    };
-    e.into()
-}
-
-/// Maps query-string errors to 400.
-pub fn query_error(
-    err: actix_web::error::QueryPayloadError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    let msg = err.to_string();
-    let field = backticked(&msg).unwrap_or_else(|| "query".into());
-    ApiError::invalid(
-        "invalid_query",
-        msg.clone(),
-        vec![FieldError::new(field, msg)],
-    )
-    .into()
-}
-
 /// A malformed id in a path names nothing: 404, like an id of another tenant.
 pub fn path_error(
     _err: actix_web::error::PathError,
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
     ApiError::not_found("not_found").into()
-}
-
-/// The first name between backticks in a serde message ("unknown field `x`").
-fn backticked(msg: &str) -> Option<String> {
-    let start = msg.find('`')? + 1;
-    let len = msg[start..].find('`')?;
-    Some(msg[start..start + len].to_string())
 }

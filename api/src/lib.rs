@@ -1,5 +1,6 @@
 //! Mailroom's REST API: an actix-web app over the core store, and its OpenAPI document.
 
+pub mod body;
 pub mod error;
 pub mod extract;
 pub mod fallback;
@@ -41,7 +42,7 @@ pub struct AppState {
 /// handle; it installs no signal handlers (the binary owns shutdown).
 pub fn start(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let metrics = Metrics::new().map_err(std::io::Error::other)?;
-    let max_body = state.config.api.max_body_bytes;
+    let _max_body = state.config.api.max_body_bytes;
     let workers = state.config.api.workers;
     let state = web::Data::new(state);
     let metrics = web::Data::new(metrics);
@@ -52,12 +53,6 @@ pub fn start(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
             .app_data(state.clone())
             .app_data(metrics.clone())
             .app_data(routes.clone())
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(max_body)
-                    .error_handler(error::json_error),
-            )
-            .app_data(web::QueryConfig::default().error_handler(error::query_error))
             .app_data(web::PathConfig::default().error_handler(error::path_error))
             .wrap(actix_web::middleware::from_fn(middleware::request_context))
             .configure(routes::configure)

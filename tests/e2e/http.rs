@@ -102,6 +102,108 @@ async fn bad_requests_get_problem_json_with_stable_codes() {
 }
 
 #[tokio::test]
+async fn bad_fields_are_named_and_bodies_must_be_objects() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let tok = Some(t.owner_token.as_str());
+    // The field is named, not the value.
+    let r = app
+        .call(Method::POST, "/v1/users", tok, Some(json!({"email": 42})))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (400, "invalid_body"),
+        "{r:?}"
+    );
+    assert_eq!(r.body["errors"][0]["field"], "email", "{r:?}");
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected a string"),
+        "{r:?}"
+    );
+    assert!(!r.text.contains("line 1 column"), "{r:?}");
+    // A required field left out is named too.
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/users",
+            tok,
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.body["errors"][0]["field"], "email", "{r:?}");
+    // Nested fields by their path.
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/tenants",
+            Some(&app.admin_token),
+            Some(json!({"name": "N", "slug": format!("s{}", rand_suffix()), "owner": {"email": [1]}})),
+        )
+        .await;
+    assert_eq!(r.body["errors"][0]["field"], "owner.email", "{r:?}");
+    // Arrays, numbers and strings are not bodies, even where every field is optional.
+    for body in [json!([]), json!([{"name": "x"}]), json!(7), json!("x")] {
+        let r = app
+            .call(
+                Method::PATCH,
+                &format!("/v1/users/{}", t.owner_id),
+                tok,
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, "invalid_body"),
+            "{body}: {r:?}"
+        );
+        assert_eq!(r.body["errors"][0]["field"], "body");
+    }
+    // One rule for unknown fields everywhere, optional bodies included.
+    let d = app
+        .call(
+            Method::POST,
+            "/v1/domains",
+            tok,
+            Some(json!({"name": format!("d{}.com", rand_suffix())})),
+        )
+        .await;
+    let rotate = format!("/v1/domains/{}/dkim/rotate", d.body["id"].as_str().unwrap());
+    let r = app
+        .call(
+            Method::POST,
+            &rotate,
+            tok,
+            Some(json!({"algoritm": "ed25519-sha256"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (400, "unknown_field"),
+        "{r:?}"
+    );
+    assert_eq!(r.body["errors"][0]["field"], "algoritm");
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/auth/logout",
+            None,
+            Some(json!({"refresh": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (400, "unknown_field"),
+        "{r:?}"
+    );
+    // A query parameter by its name.
+    let r = app.get("/v1/users?limit=many", &t.owner_token).await;
+    assert_eq!(r.body["errors"][0]["field"], "limit", "{r:?}");
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id_and_a_given_one_is_echoed() {
     let app = TestApp::spawn().await;
     let r = app

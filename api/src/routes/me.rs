@@ -1,6 +1,7 @@
 //! `GET /v1/me`.
 
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, get, post, web};
@@ -90,7 +91,7 @@ pub struct ChangePasswordRequest {
 pub async fn change_password(
     auth: Authed,
     state: web::Data<AppState>,
-    body: web::Json<ChangePasswordRequest>,
+    body: Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .auth

@@ -1,8 +1,9 @@
 use super::AliasResponse;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, post};
 use mailroom_core::auth::Scope;
 use mailroom_core::validate;
 use serde::Deserialize;
@@ -32,7 +33,7 @@ pub struct CreateAliasRequest {
 #[post("/v1/aliases")]
 pub async fn create(
     auth: Authed,
-    body: web::Json<CreateAliasRequest>,
+    body: Json<CreateAliasRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MailboxesWrite)?;
     let local = validate::local_part("local_part", &body.local_part, true)

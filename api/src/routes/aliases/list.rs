@@ -1,8 +1,9 @@
 use super::{AliasList, AliasResponse};
+use crate::body::Query;
 use crate::error::ApiError;
 use crate::extract::Authed;
 use crate::routes::mailboxes::list::MailboxQuery;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use mailroom_core::auth::Scope;
 use mailroom_core::store::PageRequest;
 
@@ -11,7 +12,7 @@ use mailroom_core::store::PageRequest;
     (status = 200, body = AliasList),
 ), security(("bearer" = [])))]
 #[get("/v1/aliases")]
-pub async fn list(auth: Authed, q: web::Query<MailboxQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(auth: Authed, q: Query<MailboxQuery>) -> Result<HttpResponse, ApiError> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let page = auth
         .tenant(Scope::MailboxesRead)?

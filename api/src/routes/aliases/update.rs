@@ -1,4 +1,5 @@
 use super::AliasResponse;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, patch, web};
@@ -26,7 +27,7 @@ pub struct UpdateAliasRequest {
 pub async fn update(
     auth: Authed,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateAliasRequest>,
+    body: Json<UpdateAliasRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let a = auth
         .tenant(Scope::MailboxesWrite)?

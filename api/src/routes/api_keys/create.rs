@@ -1,8 +1,9 @@
 use super::{ApiKeyResponse, CreatedApiKeyResponse};
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, post};
 use chrono::{DateTime, Utc};
 use mailroom_core::FieldError;
 use mailroom_core::auth::Scope;
@@ -34,7 +35,7 @@ pub struct CreateApiKeyRequest {
 #[post("/v1/api-keys")]
 pub async fn create(
     auth: Authed,
-    body: web::Json<CreateApiKeyRequest>,
+    body: Json<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::ApiKeysWrite)?;
     let b = body.into_inner();

@@ -1,8 +1,9 @@
 use super::{ApiKeyList, ApiKeyResponse};
+use crate::body::Query;
 use crate::error::ApiError;
 use crate::extract::Authed;
 use crate::routes::PageQuery;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use mailroom_core::auth::Scope;
 
 /// Lists API keys (admins: all of the tenant's; members: their own). No secrets.
@@ -10,7 +11,7 @@ use mailroom_core::auth::Scope;
     (status = 200, body = ApiKeyList),
 ), security(("bearer" = [])))]
 #[get("/v1/api-keys")]
-pub async fn list(auth: Authed, q: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(auth: Authed, q: Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     let page = auth
         .tenant(Scope::ApiKeysRead)?
         .list_api_keys(q.page()?)

@@ -1,6 +1,7 @@
+use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use chrono::{DateTime, Utc};
 use mailroom_core::auth::Scope;
 use mailroom_core::store::entities::audit_log;
@@ -90,7 +91,7 @@ crate::list_type!(AuditList, AuditEntry);
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[get("/v1/audit-log")]
-pub async fn list(auth: Authed, q: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(auth: Authed, q: Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = AuditFilter {

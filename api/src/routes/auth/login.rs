@@ -1,5 +1,6 @@
 use super::TokenResponse;
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::client_info;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -28,7 +29,7 @@ pub struct LoginRequest {
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let pair = state
         .auth

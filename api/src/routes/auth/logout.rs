@@ -1,4 +1,5 @@
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::bearer;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -24,9 +25,9 @@ pub struct LogoutRequest {
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Option<web::Json<LogoutRequest>>,
+    body: Json<LogoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let refresh = body.and_then(|b| b.into_inner().refresh_token);
+    let refresh = body.into_inner().refresh_token;
     let principal = match bearer(&req) {
         Some(t) => Some(state.auth.authenticate(&t).await?),
         None => None,

@@ -1,5 +1,6 @@
 use super::TokenResponse;
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use actix_web::{HttpResponse, post, web};
 use serde::Deserialize;
@@ -22,7 +23,7 @@ pub struct RefreshRequest {
 #[post("/v1/auth/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let pair = state.auth.refresh(&body.refresh_token).await?;
     Ok(HttpResponse::Ok()

@@ -1,8 +1,9 @@
 use super::{BookQuery, ContactRequest, ContactResponse};
+use crate::body::{Json, Query};
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, post};
 use mailroom_core::auth::Scope;
 
 /// Adds a contact to a book.
@@ -15,8 +16,8 @@ use mailroom_core::auth::Scope;
 #[post("/v1/contacts")]
 pub async fn create(
     auth: Authed,
-    book: web::Query<BookQuery>,
-    body: web::Json<ContactRequest>,
+    book: Query<BookQuery>,
+    body: Json<ContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::ContactsWrite)?;
     let card = body.into_inner().apply(Default::default());

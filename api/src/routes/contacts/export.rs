@@ -1,8 +1,9 @@
 use super::BookQuery;
+use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::web::Bytes;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use mailroom_core::auth::Scope;
 use mailroom_core::contacts::format::{CSV_HEADER, write_csv_row, write_vcard};
 use mailroom_core::store::{Book, PageRequest, card_of};
@@ -30,8 +31,8 @@ const CHUNK: u64 = 200;
 #[get("/v1/contacts/export")]
 pub async fn export(
     auth: Authed,
-    book: web::Query<BookQuery>,
-    q: web::Query<ExportQuery>,
+    book: Query<BookQuery>,
+    q: Query<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::ContactsRead)?;
     let book: Book = book.book(&auth)?;

@@ -1,4 +1,5 @@
 use super::BookQuery;
+use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::http::StatusCode;
@@ -41,7 +42,7 @@ pub struct ImportResponse {
 pub async fn import(
     auth: Authed,
     req: HttpRequest,
-    book: web::Query<BookQuery>,
+    book: Query<BookQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::ContactsWrite)?;

@@ -1,7 +1,8 @@
 use super::{BookQuery, ContactList, ContactResponse};
+use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use mailroom_core::auth::Scope;
 use mailroom_core::store::PageRequest;
 use serde::Deserialize;
@@ -27,8 +28,8 @@ pub struct ContactQuery {
 #[get("/v1/contacts")]
 pub async fn list(
     auth: Authed,
-    book: web::Query<BookQuery>,
-    q: web::Query<ContactQuery>,
+    book: Query<BookQuery>,
+    q: Query<ContactQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::ContactsRead)?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;

@@ -1,4 +1,5 @@
 use super::{ContactRequest, ContactResponse};
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, patch, web};
@@ -18,7 +19,7 @@ use uuid::Uuid;
 pub async fn update(
     auth: Authed,
     id: web::Path<Uuid>,
-    body: web::Json<ContactRequest>,
+    body: Json<ContactRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::ContactsWrite)?;
     let id = id.into_inner();

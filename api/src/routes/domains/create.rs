@@ -1,5 +1,6 @@
 use super::DomainResponse;
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
@@ -29,7 +30,7 @@ pub struct CreateDomainRequest {
 pub async fn create(
     auth: Authed,
     state: web::Data<AppState>,
-    body: web::Json<CreateDomainRequest>,
+    body: Json<CreateDomainRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let v = auth
         .tenant(Scope::DomainsWrite)?

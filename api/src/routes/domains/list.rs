@@ -1,5 +1,6 @@
 use super::{DomainList, DomainResponse};
 use crate::AppState;
+use crate::body::Query;
 use crate::error::ApiError;
 use crate::extract::Authed;
 use crate::routes::PageQuery;
@@ -14,7 +15,7 @@ use mailroom_core::auth::Scope;
 pub async fn list(
     auth: Authed,
     state: web::Data<AppState>,
-    q: web::Query<PageQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = auth
         .tenant(Scope::DomainsRead)?

@@ -1,5 +1,6 @@
 use super::DomainResponse;
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, post, web};
@@ -32,11 +33,12 @@ pub async fn rotate_dkim(
     auth: Authed,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: Option<web::Json<RotateDkimRequest>>,
+    body: Json<RotateDkimRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::DomainsWrite)?;
     let name = body
-        .and_then(|b| b.into_inner().algorithm)
+        .into_inner()
+        .algorithm
         .unwrap_or_else(|| "rsa-sha256".into());
     let Some(algorithm) = Algorithm::parse(&name) else {
         return Err(mailroom_core::Error::invalid(

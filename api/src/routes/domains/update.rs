@@ -1,5 +1,6 @@
 use super::DomainResponse;
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, patch, web};
@@ -34,7 +35,7 @@ pub async fn update(
     auth: Authed,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateDomainRequest>,
+    body: Json<UpdateDomainRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::DomainsWrite)?;
     let (id, b) = (id.into_inner(), body.into_inner());

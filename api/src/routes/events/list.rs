@@ -1,6 +1,7 @@
+use crate::body::Query;
 use crate::error::ApiError;
 use crate::extract::Authed;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use chrono::{DateTime, Utc};
 use mailroom_core::auth::Scope;
 use mailroom_core::store::PageRequest;
@@ -59,7 +60,7 @@ crate::list_type!(EventList, EventResponse);
     (status = 200, body = EventList),
 ), security(("bearer" = [])))]
 #[get("/v1/events")]
-pub async fn list(auth: Authed, q: web::Query<EventQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(auth: Authed, q: Query<EventQuery>) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::EventsRead)?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let page = store.list_events(q.kind.as_deref(), page).await?;

@@ -1,4 +1,5 @@
 use super::FolderResponse;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
@@ -29,7 +30,7 @@ pub struct CreateFolderRequest {
 pub async fn create(
     auth: Authed,
     id: web::Path<Uuid>,
-    body: web::Json<CreateFolderRequest>,
+    body: Json<CreateFolderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let f = auth

@@ -1,4 +1,5 @@
 use super::FolderResponse;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, patch, web};
@@ -32,7 +33,7 @@ pub struct UpdateFolderRequest {
 pub async fn update(
     auth: Authed,
     path: web::Path<(Uuid, Uuid)>,
-    body: web::Json<UpdateFolderRequest>,
+    body: Json<UpdateFolderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, fid) = path.into_inner();
     let f = auth

@@ -1,8 +1,9 @@
 use super::GroupResponse;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, post};
 use mailroom_core::auth::Scope;
 use mailroom_core::validate::{self, Checker};
 use serde::Deserialize;
@@ -37,7 +38,7 @@ pub struct CreateGroupRequest {
 #[post("/v1/groups")]
 pub async fn create(
     auth: Authed,
-    body: web::Json<CreateGroupRequest>,
+    body: Json<CreateGroupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MailboxesWrite)?;
     let b = body.into_inner();

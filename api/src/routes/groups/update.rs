@@ -1,4 +1,5 @@
 use super::GroupResponse;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, patch, web};
@@ -34,7 +35,7 @@ pub struct UpdateGroupRequest {
 pub async fn update(
     auth: Authed,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateGroupRequest>,
+    body: Json<UpdateGroupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MailboxesWrite)?;
     let b = body.into_inner();

@@ -1,6 +1,7 @@
 //! `/v1/mailboxes/{id}/app-passwords`: per-device passwords for IMAP, POP3, SMTP and login.
 
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
@@ -89,7 +90,7 @@ pub async fn create(
     auth: Authed,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<CreateAppPasswordRequest>,
+    body: Json<CreateAppPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MailboxesWrite)?;
     Checker::new()

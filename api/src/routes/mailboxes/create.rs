@@ -1,5 +1,6 @@
 use super::MailboxResponse;
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
@@ -46,7 +47,7 @@ pub struct CreateMailboxRequest {
 pub async fn create(
     auth: Authed,
     state: web::Data<AppState>,
-    body: web::Json<CreateMailboxRequest>,
+    body: Json<CreateMailboxRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MailboxesWrite)?;
     let b = body.into_inner();

@@ -1,6 +1,7 @@
 //! `/v1/mailboxes/{id}/identities`: the addresses a mailbox may send as (RFC 8621 Identity):
 //! its own, and aliases, groups or sub-addresses of the tenant that deliver to it.
 
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
@@ -126,7 +127,7 @@ pub async fn list(auth: Authed, id: web::Path<Uuid>) -> Result<HttpResponse, Api
 pub async fn create(
     auth: Authed,
     id: web::Path<Uuid>,
-    body: web::Json<IdentityRequest>,
+    body: Json<IdentityRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let i = auth
@@ -151,7 +152,7 @@ pub async fn create(
 pub async fn update(
     auth: Authed,
     path: web::Path<(Uuid, Uuid)>,
-    body: web::Json<IdentityRequest>,
+    body: Json<IdentityRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, iid) = path.into_inner();
     let b = body.into_inner();

@@ -1,7 +1,8 @@
 use super::{MailboxList, MailboxResponse};
+use crate::body::Query;
 use crate::error::ApiError;
 use crate::extract::Authed;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use mailroom_core::auth::Scope;
 use mailroom_core::store::PageRequest;
 use serde::Deserialize;
@@ -25,7 +26,7 @@ pub struct MailboxQuery {
     (status = 200, body = MailboxList),
 ), security(("bearer" = [])))]
 #[get("/v1/mailboxes")]
-pub async fn list(auth: Authed, q: web::Query<MailboxQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(auth: Authed, q: Query<MailboxQuery>) -> Result<HttpResponse, ApiError> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let page = auth
         .tenant(Scope::MailboxesRead)?

@@ -1,3 +1,4 @@
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, post, web};
@@ -27,7 +28,7 @@ pub struct SetPasswordRequest {
 pub async fn set_password(
     auth: Authed,
     id: web::Path<Uuid>,
-    body: web::Json<SetPasswordRequest>,
+    body: Json<SetPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MailboxesWrite)?;
     store.not_confined()?;

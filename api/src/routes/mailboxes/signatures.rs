@@ -1,6 +1,7 @@
 //! `/v1/mailboxes/{id}/signatures`: several signatures per mailbox, one default. HTML is
 //! sanitised (scripts, event handlers, forms, `javascript:` URLs and style sheets removed).
 
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
@@ -125,7 +126,7 @@ pub async fn get(auth: Authed, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResp
 pub async fn create(
     auth: Authed,
     id: web::Path<Uuid>,
-    body: web::Json<SignatureRequest>,
+    body: Json<SignatureRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let s = auth
@@ -150,7 +151,7 @@ pub async fn create(
 pub async fn update(
     auth: Authed,
     path: web::Path<(Uuid, Uuid)>,
-    body: web::Json<SignatureRequest>,
+    body: Json<SignatureRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, sid) = path.into_inner();
     let s = auth

@@ -1,4 +1,5 @@
 use super::MailboxResponse;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::tenants::present;
@@ -41,7 +42,7 @@ pub struct UpdateMailboxRequest {
 pub async fn update(
     auth: Authed,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateMailboxRequest>,
+    body: Json<UpdateMailboxRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MailboxesWrite)?;
     let b = body.into_inner();

@@ -1,6 +1,7 @@
 //! `POST /v1/mailboxes/{id}/messages/batch`.
 
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, post, web};
@@ -101,7 +102,7 @@ pub async fn batch(
     auth: Authed,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<BatchRequest>,
+    body: Json<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MessagesWrite)?;
     if body.ids.is_empty() || body.ids.len() > MAX_BATCH {

@@ -1,6 +1,7 @@
 //! `GET /v1/mailboxes/{id}/messages/{mid}`: one message as a reader shows it.
 
 use super::MessageSummary;
+use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, get, web};
@@ -141,7 +142,7 @@ pub fn attachment_list(s: &Summary, mailbox: Uuid, mid: Uuid) -> Vec<AttachmentI
 pub async fn get(
     auth: Authed,
     path: web::Path<(Uuid, Uuid)>,
-    q: web::Query<RenderQuery>,
+    q: Query<RenderQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (mailbox, mid) = path.into_inner();
     let (m, raw) = auth

@@ -2,6 +2,7 @@
 //! (`application/mbox`) into a folder, through the same ingest pipeline as SMTP.
 
 use crate::AppState;
+use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::http::StatusCode;
@@ -82,7 +83,7 @@ pub async fn import(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    q: web::Query<ImportQuery>,
+    q: Query<ImportQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MessagesWrite)?;

@@ -1,6 +1,7 @@
 //! `GET /v1/mailboxes/{id}/messages`.
 
 use super::{MessageList, MessageSummary};
+use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, get, web};
@@ -73,7 +74,7 @@ pub async fn folder_param(
 pub async fn list(
     auth: Authed,
     id: web::Path<Uuid>,
-    q: web::Query<MessagesQuery>,
+    q: Query<MessagesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MessagesRead)?;
     let mailbox = id.into_inner();

@@ -1,6 +1,7 @@
 //! `GET /v1/mailboxes/{id}/search`.
 
 use super::{MessageList, MessageSummary};
+use crate::body::Query as QueryString;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, get, web};
@@ -39,7 +40,7 @@ pub struct SearchQuery {
 pub async fn search(
     auth: Authed,
     id: web::Path<Uuid>,
-    q: web::Query<SearchQuery>,
+    q: QueryString<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MessagesRead)?;
     let page = DatePage::parse(q.limit, q.cursor.as_deref())?;

@@ -2,6 +2,7 @@
 
 use super::MessageSummary;
 use crate::AppState;
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, patch, web};
@@ -73,7 +74,7 @@ pub async fn update(
     auth: Authed,
     state: web::Data<AppState>,
     path: web::Path<(Uuid, Uuid)>,
-    body: web::Json<MessagePatch>,
+    body: Json<MessagePatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (mailbox, mid) = path.into_inner();
     let store = auth.tenant(Scope::MessagesWrite)?;

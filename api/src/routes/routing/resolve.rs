@@ -1,6 +1,7 @@
+use crate::body::Query;
 use crate::error::ApiError;
 use crate::extract::Authed;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use mailroom_core::auth::Scope;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -56,7 +57,7 @@ pub struct ResolveResponse {
     (status = 200, body = ResolveResponse),
 ), security(("bearer" = [])))]
 #[get("/v1/routing/resolve")]
-pub async fn resolve(auth: Authed, q: web::Query<ResolveQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn resolve(auth: Authed, q: Query<ResolveQuery>) -> Result<HttpResponse, ApiError> {
     let r = auth
         .tenant(Scope::MailboxesRead)?
         .resolve_address(&q.address)

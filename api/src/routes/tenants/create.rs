@@ -1,9 +1,10 @@
 use super::{CreatedTenantResponse, Limits, TenantResponse};
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
 use crate::routes::users::UserResponse;
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, post};
 use mailroom_core::auth::Scope;
 use mailroom_core::store::NewTenant;
 use mailroom_core::validate::{self, Checker};
@@ -47,7 +48,7 @@ pub struct OwnerRequest {
 #[post("/v1/tenants")]
 pub async fn create(
     auth: Authed,
-    body: web::Json<CreateTenantRequest>,
+    body: Json<CreateTenantRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.platform(Scope::TenantsWrite)?;
     let b = body.into_inner();

@@ -1,4 +1,5 @@
 use super::{TenantResponse, TenantStatus, present};
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, patch, web};
@@ -57,7 +58,7 @@ pub struct LimitsPatch {
 pub async fn update(
     auth: Authed,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateTenantRequest>,
+    body: Json<UpdateTenantRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.platform(Scope::TenantsWrite)?;
     let b = body.into_inner();

@@ -1,6 +1,7 @@
 //! `GET /v1/mailboxes/{id}/threads/{tid}`.
 
 use super::ThreadMessages;
+use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::messages::MessageSummary;
@@ -34,7 +35,7 @@ pub struct ThreadQuery {
 pub async fn get(
     auth: Authed,
     path: web::Path<(Uuid, Uuid)>,
-    q: web::Query<ThreadQuery>,
+    q: Query<ThreadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (mailbox, thread) = path.into_inner();
     let page = DatePage::parse(q.limit, q.cursor.as_deref())?;

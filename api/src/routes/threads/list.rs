@@ -1,6 +1,7 @@
 //! `GET /v1/mailboxes/{id}/threads`.
 
 use super::{ThreadItem, ThreadList};
+use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::messages::list::folder_param;
@@ -38,7 +39,7 @@ pub struct ThreadsQuery {
 pub async fn list(
     auth: Authed,
     id: web::Path<Uuid>,
-    q: web::Query<ThreadsQuery>,
+    q: Query<ThreadsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::MessagesRead)?;
     let mailbox = id.into_inner();

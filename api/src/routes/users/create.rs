@@ -1,8 +1,9 @@
 use super::{TenantRole, UserResponse};
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, post};
 use mailroom_core::auth::Scope;
 use mailroom_core::store::NewUser;
 use mailroom_core::validate::{self, Checker};
@@ -32,10 +33,7 @@ pub struct CreateUserRequest {
     (status = 409, description = "email taken", body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[post("/v1/users")]
-pub async fn create(
-    auth: Authed,
-    body: web::Json<CreateUserRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create(auth: Authed, body: Json<CreateUserRequest>) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::UsersWrite)?;
     let b = body.into_inner();
     let mut c = Checker::new();

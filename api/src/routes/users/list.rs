@@ -1,8 +1,9 @@
 use super::{UserList, UserResponse};
+use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::PageQuery;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use mailroom_core::auth::Scope;
 
 /// Lists the tenant's users.
@@ -11,7 +12,7 @@ use mailroom_core::auth::Scope;
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[get("/v1/users")]
-pub async fn list(auth: Authed, q: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(auth: Authed, q: Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     let page = auth.tenant(Scope::UsersRead)?.list_users(q.page()?).await?;
     Ok(HttpResponse::Ok().json(UserList::from_page(page, UserResponse::from)))
 }

@@ -1,4 +1,5 @@
 use super::{TenantRole, UserResponse, UserStatus};
+use crate::body::Json;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpResponse, patch, web};
@@ -39,7 +40,7 @@ pub struct UpdateUserRequest {
 pub async fn update(
     auth: Authed,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateUserRequest>,
+    body: Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::UsersWrite)?;
     let b = body.into_inner();
