@@ -278,6 +278,98 @@ pub async fn smtp(
     Ok(())
 }
 
+/// Times failed logins, the cost an attacker can make the server pay and the time that could
+/// tell accounts apart: an unknown address, a user with a wrong password, and a mailbox with
+/// `app_passwords` app passwords (a wrong password, then a wrong app-password-shaped one).
+/// Each case runs `rounds` times, one at a time. Prints one JSON object (milliseconds).
+pub async fn login(cfg: &Config, rounds: usize, app_passwords: u64) -> anyhow::Result<()> {
+    use mailroom_core::auth::{Auth, ClientInfo};
+    let store = crate::open_store(cfg, true).await?;
+    let sys = store.system();
+    let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let Seeded {
+        ts,
+        domain_id,
+        domain,
+        hash,
+    } = seed_tenant(cfg, &sys, &slug).await?;
+    let mailbox = ts
+        .create_mailbox(
+            NewMailbox {
+                domain_id,
+                local_part: "ana".into(),
+                display_name: "Ana".into(),
+                password: Password::Hashed(hash),
+                quota_bytes: None,
+                pop3_after_download: None,
+            },
+            cfg.mailboxes.default_quota_bytes,
+        )
+        .await?;
+    for i in 0..app_passwords {
+        ts.create_app_password(mailbox.id, &format!("device {i}"), app_passwords)
+            .await?;
+    }
+    let mut auth_cfg = cfg.auth.clone();
+    auth_cfg.login_max_failures_per_account = u64::MAX;
+    auth_cfg.login_max_attempts_per_ip = u64::MAX;
+    let secrets = Secrets::load(cfg)?;
+    let auth = Auth::new(
+        &store,
+        &secrets.jwt,
+        auth_cfg,
+        mailroom_core::ratelimit::RateLimiter::memory(),
+    );
+    let client = ClientInfo::default();
+    let cases = [
+        (
+            "unknown_address",
+            format!("nobody@{domain}"),
+            "wrong password 1",
+        ),
+        (
+            "user_wrong_password",
+            format!("owner@{slug}.example"),
+            "wrong password 1",
+        ),
+        (
+            "mailbox_wrong_password",
+            format!("ana@{domain}"),
+            "wrong password 1",
+        ),
+        (
+            "mailbox_wrong_app_password",
+            format!("ana@{domain}"),
+            "abcd efgh ijkl mnop",
+        ),
+    ];
+    let mut out = serde_json::Map::new();
+    for (name, login, password) in &cases {
+        let mut times = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let r = auth.login(login, password, None, &client).await;
+            anyhow::ensure!(r.is_err(), "{name}: a wrong password logged in");
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+        let p50 = times.get(times.len() / 2).copied().unwrap_or(0.0);
+        out.insert(
+            (*name).to_string(),
+            serde_json::json!({"mean_ms": (mean * 10.0).round() / 10.0, "p50_ms": (p50 * 10.0).round() / 10.0}),
+        );
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "backend": if store.is_postgres() { "postgres" } else { "sqlite" },
+            "rounds": rounds, "app_passwords": app_passwords, "failed_logins": out,
+        })
+    );
+    Ok(())
+}
+
 /// A bench tenant with a verified domain: its store handle, the domain's id and name, and a
 /// precomputed mailbox password hash (so seeding does not spend its time in argon2).
 struct Seeded {

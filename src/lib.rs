@@ -33,13 +33,102 @@ pub struct Parts {
     pub smtp: bool,
 }
 
-/// Opens the database, applying migrations when asked.
+/// Opens the database, applying migrations when asked. A failure says which database and
+/// which setting chooses it.
 pub async fn open_store(cfg: &Config, migrate: bool) -> anyhow::Result<Store> {
-    let store = Store::connect(cfg).await?;
+    let which = if cfg.database_url.is_empty() {
+        format!(
+            "the SQLite database in {} (data_dir, MAILROOM_DATA_DIR)",
+            cfg.data_dir.display()
+        )
+    } else {
+        format!(
+            "the database at {} (database_url, MAILROOM_DATABASE_URL)",
+            redact_url(&cfg.database_url)
+        )
+    };
+    let store = Store::connect(cfg)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open {which}: {e}"))?;
     if migrate {
-        store.migrate().await?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot migrate {which}: {e}"))?;
     }
     Ok(store)
+}
+
+/// A connection URL with its password replaced by `***`, fit for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Where a running Mailroom can be found: printed once it is ready.
+pub struct Where {
+    data_dir: String,
+    database: String,
+    bus: String,
+}
+
+impl Where {
+    /// What the configuration says about storage.
+    pub fn of(cfg: &Config) -> Self {
+        Self {
+            data_dir: cfg.data_dir.display().to_string(),
+            database: if cfg.database_url.is_empty() {
+                format!("SQLite {}", cfg.data_dir.join("mailroom.db").display())
+            } else {
+                format!("Postgres {}", redact_url(&cfg.database_url))
+            },
+            bus: if cfg.redis_url.is_empty() {
+                "in-process".into()
+            } else {
+                format!("Redis {}", redact_url(&cfg.redis_url))
+            },
+        }
+    }
+
+    /// Logs, once, every address and store of the running parts.
+    pub fn announce(&self, running: &Running) {
+        let mut lines = vec!["Mailroom is ready".to_string()];
+        if let Some(a) = running.api_addr {
+            lines.push(format!("  REST API   http://{a}/v1"));
+            lines.push(format!(
+                "  API docs   http://{a}/docs (document: http://{a}/openapi.json)"
+            ));
+            lines.push(format!(
+                "  health     http://{a}/healthz, http://{a}/readyz, http://{a}/metrics"
+            ));
+        }
+        if let Some(a) = running.smtp_addr {
+            lines.push(format!("  SMTP (MX)  {a}"));
+        }
+        lines.push(format!("  data dir   {}", self.data_dir));
+        lines.push(format!("  database   {}", self.database));
+        lines.push(format!("  event bus  {}", self.bus));
+        tracing::info!("{}", lines.join("\n"));
+    }
+}
+
+/// Binds a listening socket, saying which setting to change when the address is taken.
+fn bind(addr: &str, what: &str, setting: &str, var: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {addr} for {what}: {e}; set {setting} ({var}) to a free address"
+        )
+    })
 }
 
 /// A running Mailroom.
@@ -96,6 +185,29 @@ pub async fn start(
     listener: Option<TcpListener>,
 ) -> anyhow::Result<Running> {
     let cfg = Arc::new(cfg);
+    // Listening sockets first: a taken port fails the start before anything else runs.
+    let smtp_listener = if parts.smtp && cfg.smtp.enabled {
+        let l = bind(
+            &cfg.smtp.listen,
+            "SMTP",
+            "smtp.listen",
+            "MAILROOM_SMTP_LISTEN",
+        )?;
+        l.set_nonblocking(true)?;
+        Some(tokio::net::TcpListener::from_std(l)?)
+    } else {
+        None
+    };
+    let api_listener = match (parts.api, listener) {
+        (false, _) => None,
+        (true, Some(l)) => Some(l),
+        (true, None) => Some(bind(
+            &cfg.api.listen,
+            "the API",
+            "api.listen",
+            "MAILROOM_API_LISTEN",
+        )?),
+    };
     let boot = &cfg.bootstrap;
     if !boot.admin_email.is_empty()
         && !boot.admin_password.is_empty()
@@ -146,7 +258,7 @@ pub async fn start(
         smtp_task: None,
         shutdown,
     };
-    if parts.smtp && cfg.smtp.enabled {
+    if let Some(listener) = smtp_listener {
         let tls = if cfg.smtp.starttls {
             Some(
                 mailroom_worker::smtp::tls::server_config(
@@ -160,11 +272,6 @@ pub async fn start(
         } else {
             None
         };
-        let listener = tokio::net::TcpListener::bind(&cfg.smtp.listen)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("cannot listen on {} (smtp.listen): {e}", cfg.smtp.listen)
-            })?;
         running.smtp_addr = Some(listener.local_addr()?);
         let server = SmtpServer::new(
             cfg.smtp.clone(),
@@ -183,18 +290,13 @@ pub async fn start(
         let runner = Runner::new(ctx, cfg.jobs.clone());
         running.jobs_task = Some(tokio::spawn(runner.run(shutdown_rx)));
     }
-    if parts.api {
+    if let Some(listener) = api_listener {
         let limiter = if cfg.redis_url.is_empty() {
             RateLimiter::memory()
         } else {
             RateLimiter::redis(&cfg.redis_url, &cfg.redis_key_prefix).await?
         };
         let auth = Auth::new(&store, &secrets.jwt, cfg.auth.clone(), limiter.clone());
-        let listener = match listener {
-            Some(l) => l,
-            None => TcpListener::bind(&cfg.api.listen)
-                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.api.listen))?,
-        };
         running.api_addr = Some(listener.local_addr()?);
         let server = mailroom_api::start(
             listener,

@@ -1,6 +1,6 @@
 //! The `mailroom` command.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Parser, Subcommand};
 use mailroom::{Parts, open_store, start};
 use mailroom_core::config::Config;
@@ -65,6 +65,14 @@ enum Bench {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// Times failed logins: an unknown address, a user, and a mailbox with app passwords.
+    Login {
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// App passwords of the mailbox.
+        #[arg(long, default_value_t = 10)]
+        app_passwords: u64,
+    },
     /// Seeds a tenant with mailboxes, aliases and groups, then times recipient resolution.
     Directory {
         #[arg(long, default_value_t = 10_000)]
@@ -116,11 +124,14 @@ enum Admin {
 }
 
 fn init_logging(cfg: &Config) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("MAILROOM_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,actix_server=warn")
     });
+    // Colours only for a person at a terminal; files, pipes and journald get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if cfg.log_format == "json" {
         builder.json().init();
@@ -145,13 +156,9 @@ fn password_or_stdin(given: Option<String>) -> anyhow::Result<String> {
 
 async fn run_until_signal(cfg: Config, parts: Parts, args: RunArgs) -> anyhow::Result<()> {
     let store = open_store(&cfg, cfg.auto_migrate && !args.no_migrate).await?;
+    let summary = mailroom::Where::of(&cfg);
     let mut running = start(cfg, store, parts, None).await?;
-    if let Some(addr) = running.smtp_addr {
-        tracing::info!("Mailroom SMTP (MX) on {addr}");
-    }
-    if let Some(addr) = running.api_addr {
-        tracing::info!("Mailroom API on http://{addr} (interactive docs at http://{addr}/docs)");
-    }
+    summary.announce(&running);
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -168,14 +175,66 @@ async fn run_until_signal(cfg: Config, parts: Parts, args: RunArgs) -> anyhow::R
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run(cli)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailroom: error: {}", one_line(&e));
+            if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+                eprintln!("{}", e.backtrace());
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line, each cause once (a cause whose words its parent
+/// already says is left out).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if !out.contains(text.trim()) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(text.trim());
+        }
+    }
+    out
+}
+
+/// Validation errors of admin commands name the command-line flags (`--owner-email`), not the
+/// API's field names.
+fn as_flags(e: mailroom_core::Error) -> anyhow::Error {
+    match e {
+        mailroom_core::Error::Validation(fields) => anyhow::anyhow!(
+            "invalid arguments: {}",
+            fields
+                .iter()
+                .map(|f| format!("--{}: {}", f.field.replace('_', "-"), f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        mailroom_core::Error::Rejected { field, message, .. } => {
+            anyhow::anyhow!("invalid argument --{}: {message}", field.replace('_', "-"))
+        }
+        other => other.into(),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Openapi = cli.command {
         print!("{}", mailroom_api::openapi::json());
         return Ok(());
     }
-    let cfg = Config::load(cli.config.as_deref(), std::env::vars()).context("configuration")?;
+    let cfg = Config::load(cli.config.as_deref(), std::env::vars())?;
     init_logging(&cfg);
     match cli.command {
         Command::Serve(a) => {
@@ -225,6 +284,10 @@ async fn main() -> anyhow::Result<()> {
             lookups,
             concurrency,
         }) => mailroom::bench::directory(&cfg, mailboxes, lookups, concurrency).await,
+        Command::Bench(Bench::Login {
+            rounds,
+            app_passwords,
+        }) => mailroom::bench::login(&cfg, rounds, app_passwords).await,
         Command::Bench(Bench::Read {
             messages,
             concurrency,
@@ -247,7 +310,8 @@ async fn main() -> anyhow::Result<()> {
                 } => {
                     let user = sys
                         .create_platform_admin(&email, &name, &password_or_stdin(password)?)
-                        .await?;
+                        .await
+                        .map_err(as_flags)?;
                     println!(
                         "{}",
                         serde_json::json!({"id": user.id, "email": user.email, "role": user.role})
@@ -268,7 +332,7 @@ async fn main() -> anyhow::Result<()> {
                     ));
                     let pw = password_or_stdin(owner_password)?;
                     c.push(mailroom_core::validate::password("owner_password", &pw));
-                    c.finish()?;
+                    c.finish().map_err(as_flags)?;
                     let (t, o) = sys
                         .platform("cli")
                         .create_tenant(NewTenant {
@@ -279,7 +343,8 @@ async fn main() -> anyhow::Result<()> {
                             owner_email: email,
                             owner_password: pw,
                         })
-                        .await?;
+                        .await
+                        .map_err(as_flags)?;
                     println!(
                         "{}",
                         serde_json::json!({"id": t.id, "slug": t.slug, "owner": {"id": o.id, "email": o.email}})
@@ -287,7 +352,8 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Admin::ResetPassword { email, password } => {
                     sys.reset_password(&email, &password_or_stdin(password)?)
-                        .await?;
+                        .await
+                        .map_err(as_flags)?;
                     eprintln!("password reset; the user's sessions were ended");
                 }
             }

@@ -393,11 +393,10 @@ impl Config {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
                 let value: toml::Table = toml::from_str(&text)
-                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+                    .map_err(|e| Error::Config(toml_error(path, &text, &e)))?;
                 // Validate the file on its own first so its errors name the file.
-                toml::Value::Table(value.clone())
-                    .try_into::<Config>()
-                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+                toml::from_str::<Config>(&text)
+                    .map_err(|e| Error::Config(toml_error(path, &text, &e)))?;
                 value
             }
             None => toml::Table::new(),
@@ -411,9 +410,12 @@ impl Config {
                 continue;
             }
             let Some((path, default)) = known.get(&name) else {
+                let hint = match closest(&name, known.keys()) {
+                    Some(near) => format!("did you mean {near}?"),
+                    None => "the README's Configuration section lists every setting".into(),
+                };
                 return Err(Error::Config(format!(
-                    "unknown environment variable {name}; settings are: {}",
-                    known.keys().cloned().collect::<Vec<_>>().join(", ")
+                    "unknown environment variable {name}; {hint}"
                 )));
             };
             let value = parse_like(default, &raw).ok_or_else(|| {
@@ -535,6 +537,46 @@ impl Config {
 }
 
 /// Every settable key as its environment name → (TOML path, default value).
+/// A TOML error on one line: the file, the line, the message.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("{} line {line}: {message}", path.display())
+        }
+        None => format!("{}: {message}", path.display()),
+    }
+}
+
+/// The known name nearest to a misspelt one (by edit distance), if any is near.
+fn closest<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+    known
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, _)| *d <= 3.max(name.len() / 5))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 fn env_names() -> BTreeMap<String, (Vec<String>, toml::Value)> {
     let mut out = BTreeMap::new();
     if let Ok(toml::Value::Table(t)) = toml::Value::try_from(Config::default()) {

@@ -35,7 +35,7 @@ pub enum Error {
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
     /// The input is invalid; lists every offending field.
-    #[error("invalid input")]
+    #[error("invalid input: {}", list_fields(.0))]
     Validation(Vec<FieldError>),
     /// One field holds a value refused for a specific, stable reason (`public_suffix`).
     #[error("{field}: {message}")]
@@ -68,6 +68,15 @@ pub enum Error {
     /// Anything else that should not happen.
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// `email: not a valid address; password: too short`.
+fn list_fields(fields: &[FieldError]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Error {

@@ -177,6 +177,152 @@ fn migrate_and_openapi_work_and_bad_configuration_is_refused_clearly() {
     );
 }
 
+/// Every failure is one line on stderr that names what to change, a non-zero exit, and no
+/// backtrace (the test clears RUST_BACKTRACE).
+fn one_clear_line(out: &Output, wants: &[&str]) {
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    let last = lines.last().copied().unwrap_or_default();
+    assert!(last.starts_with("mailroom: error: "), "{err}");
+    for w in wants {
+        assert!(last.contains(w), "{w:?} missing from {last:?}");
+    }
+    assert!(
+        !err.contains("backtrace") && !err.contains("Caused by"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "colour codes on a pipe: {err}");
+}
+
+#[test]
+fn errors_say_which_argument_or_setting_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mailroom(
+        dir.path(),
+        &[
+            "admin",
+            "create-platform-admin",
+            "--email",
+            "not-an-address",
+            "--password",
+            "short",
+        ],
+        None,
+    );
+    one_clear_line(&out, &["--email", "email address", "--password", "10"]);
+    let out = mailroom(
+        dir.path(),
+        &[
+            "admin",
+            "create-tenant",
+            "--name",
+            "N",
+            "--slug",
+            "Bad Slug!",
+            "--owner-email",
+            "x@y.test",
+            "--owner-password",
+            PASSWORD,
+        ],
+        None,
+    );
+    one_clear_line(&out, &["--slug"]);
+
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[api]\nlisten = \"127.0.0.1:0\"\nlissten = \"x\"\n").unwrap();
+    let out = mailroom(
+        dir.path(),
+        &["--config", cfg.to_str().unwrap(), "migrate"],
+        None,
+    );
+    one_clear_line(&out, &["bad.toml line 3", "lissten"]);
+
+    let run = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mailroom"));
+        cmd.args(args)
+            .env_clear()
+            .env("MAILROOM_DATA_DIR", dir.path())
+            .env("MAILROOM_LOG", "warn");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&[("MAILROOM_DATABSE_URL", "x")], &["migrate"]);
+    one_clear_line(
+        &out,
+        &[
+            "MAILROOM_DATABSE_URL",
+            "did you mean MAILROOM_DATABASE_URL?",
+        ],
+    );
+    // A database that does not answer: which one (password hidden) and which setting.
+    let refused = crate::dns::free_port();
+    let out = run(
+        &[(
+            "MAILROOM_DATABASE_URL",
+            &format!("postgres://mailroom:s3cret@127.0.0.1:{refused}/mailroom"),
+        )],
+        &["migrate"],
+    );
+    one_clear_line(&out, &["MAILROOM_DATABASE_URL", "mailroom:***@127.0.0.1"]);
+    assert!(!text(&out.stderr).contains("s3cret"));
+    // A port in use: the setting to change, before anything else starts.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&[("MAILROOM_API_LISTEN", &addr)], &["serve"]);
+    one_clear_line(&out, &[&addr, "MAILROOM_API_LISTEN"]);
+    let out = run(
+        &[
+            ("MAILROOM_SMTP_LISTEN", &addr),
+            ("MAILROOM_API_LISTEN", "127.0.0.1:0"),
+        ],
+        &["worker"],
+    );
+    one_clear_line(&out, &[&addr, "MAILROOM_SMTP_LISTEN"]);
+}
+
+/// `serve` says where everything is once it is ready, in plain text on a pipe.
+#[test]
+fn serve_announces_where_everything_is() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailroom"))
+        .arg("serve")
+        .env_clear()
+        .env("MAILROOM_DATA_DIR", dir.path())
+        .env("MAILROOM_API_LISTEN", "127.0.0.1:0")
+        .env("MAILROOM_SMTP_LISTEN", "127.0.0.1:0")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Some(Ok(line)) = lines.next() {
+        let done = line.contains("event bus");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let all = seen.join("\n");
+    for want in [
+        "Mailroom is ready",
+        "REST API   http://127.0.0.1:",
+        "/docs",
+        "SMTP (MX)  127.0.0.1:",
+        "data dir",
+        "database   SQLite",
+        "event bus  in-process",
+    ] {
+        assert!(all.contains(want), "{want:?} missing from:\n{all}");
+    }
+    assert!(!all.contains('\u{1b}'), "colour codes on a pipe:\n{all}");
+}
+
 fn readme_block(marker: &str) -> String {
     let readme =
         std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))

@@ -491,7 +491,7 @@ async fn another_tenant_cannot_see_or_touch_a_mailbox() {
 }
 
 #[tokio::test]
-async fn one_address_may_be_a_user_and_a_mailbox_with_different_passwords() {
+async fn one_address_names_one_principal_and_as_chooses_the_mailbox() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
     let (domain_id, domain) = fixture_verified_domain(&app, &t.owner_token).await;
@@ -504,12 +504,48 @@ async fn one_address_may_be_a_user_and_a_mailbox_with_different_passwords() {
         )
         .await;
     assert_eq!(r.status, 201, "{r:?}");
+    let user_id = r.body["id"].clone();
     let r = app.post("/v1/mailboxes", &t.owner_token, json!({"domain_id": domain_id, "local_part": "boss", "password": "the mailbox password"})).await;
     assert_eq!(r.status, 201, "{r:?}");
-    let as_user = app.login(&address, "the admin password").await;
+    let mailbox_id = r.body["id"].clone();
+    // Without `as`, the address names the user; the answer says so.
+    let r = app.try_login(&address, "the admin password").await;
+    assert_eq!(
+        (r.body["kind"].clone(), r.body["principal_id"].clone()),
+        (json!("user"), user_id)
+    );
+    let as_user = r.body["access_token"].as_str().unwrap().to_string();
     assert_eq!(app.get("/v1/me", &as_user).await.body["kind"], "user");
-    let as_mailbox = app.login(&address, "the mailbox password").await;
+    // The mailbox password does not open the user: one principal, one password check.
+    assert_eq!(
+        app.try_login(&address, "the mailbox password").await.status,
+        401
+    );
+    // `as: mailbox` names the mailbox.
+    let login_as = |kind: &str, password: &str| {
+        app.call(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": address, "password": password, "as": kind})),
+        )
+    };
+    let r = login_as("mailbox", "the mailbox password").await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["kind"].clone()),
+        (200, json!("mailbox")),
+        "{r:?}"
+    );
+    assert_eq!(r.body["principal_id"], mailbox_id);
+    let as_mailbox = r.body["access_token"].as_str().unwrap().to_string();
     assert_eq!(app.get("/v1/me", &as_mailbox).await.body["kind"], "mailbox");
+    assert_eq!(login_as("mailbox", "the admin password").await.status, 401);
+    assert_eq!(login_as("user", "the admin password").await.status, 200);
+    let bad = login_as("robot", "x").await;
+    assert_eq!(
+        (bad.status.as_u16(), bad.body["errors"][0]["field"].clone()),
+        (400, json!("as"))
+    );
     assert_eq!(
         app.try_login(&address, "neither password").await.status,
         401

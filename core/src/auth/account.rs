@@ -4,6 +4,17 @@
 use crate::store::entities::{mailboxes, users};
 use uuid::Uuid;
 
+/// Which principal a login names when one address is both a user's login and a mailbox's
+/// address (a tenant's admin may also have a mailbox at the same address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginKind {
+    /// The person (owner, admin, member, platform admin).
+    User,
+    /// The mailbox's owner (mailbox password or app password).
+    Mailbox,
+}
+
 /// A login account.
 #[derive(Debug, Clone)]
 pub(crate) enum Account {

@@ -12,6 +12,7 @@ mod service;
 mod tokens;
 
 pub(crate) use account::Account;
+pub use account::LoginKind;
 pub use password::{hash_password, verify_password};
 pub use principal::{ClientInfo, Principal, PrincipalKind};
 pub use scopes::{Role, Scope};

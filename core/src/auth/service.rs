@@ -1,6 +1,6 @@
 //! Login, token refresh, logout and per-request authentication.
 
-use super::account::Account;
+use super::account::{Account, LoginKind};
 use super::password::verify_password;
 use super::principal::{ClientInfo, Principal, PrincipalKind};
 use super::scopes::{Role, Scope};
@@ -17,6 +17,10 @@ use uuid::Uuid;
 /// A fresh pair of tokens.
 #[derive(Debug, Clone)]
 pub struct TokenPair {
+    /// Who logged in: a user or a mailbox's owner.
+    pub kind: LoginKind,
+    /// The user's or the mailbox's id.
+    pub principal_id: Uuid,
     /// The JWT to send as `Authorization: Bearer …`.
     pub access_token: String,
     /// Exchange at `/v1/auth/refresh` for a new pair; single use.
@@ -50,16 +54,18 @@ impl Auth {
     }
 
     /// Checks a login (a user's email, or a mailbox address) and password (for a mailbox also
-    /// any of its app passwords), and opens a session. When the login is both a user's email and
-    /// a mailbox's address, the user is tried first, then the mailbox.
+    /// any of its app passwords), and opens a session. An address names one account: when it is
+    /// both a user's email and a mailbox's address, the user, unless `kind` names the mailbox.
     ///
     /// Failures are counted per account and attempts per client address; past either limit the
-    /// answer is `rate_limited` without checking the password. The error for an unknown login
-    /// and a wrong password is the same, and takes about the same time.
+    /// answer is `rate_limited` without checking the password. Every attempt costs exactly one
+    /// argon2 verification (a dummy one for an unknown login), whatever the account and its
+    /// number of app passwords, so the answer's time tells nothing about the account.
     pub async fn login(
         &self,
         login: &str,
         password: &str,
+        kind: Option<LoginKind>,
         client: &ClientInfo,
     ) -> Result<TokenPair> {
         let login = login.trim().to_ascii_lowercase();
@@ -75,18 +81,18 @@ impl Auth {
             .check()?;
         self.ensure_not_locked(&account_key).await?;
 
-        let candidates = self.sys.accounts_by_login(&login).await?;
-        if candidates.is_empty() {
-            verify_password(password, None).await?;
-        }
-        let mut account = None;
-        for a in candidates {
-            if self.check_password(&a, password).await? {
-                account = Some(a);
-                break;
+        // One address names one principal (the user when it is both, unless `kind` says
+        // otherwise), and every attempt costs exactly one password verification: an unknown
+        // address is checked against a dummy hash.
+        let account = self.sys.account_by_login(&login, kind).await?;
+        let verified = match &account {
+            Some(a) => self.check_password(a, password).await?,
+            None => {
+                verify_password(password, None).await?;
+                false
             }
-        }
-        let Some(account) = account else {
+        };
+        let Some(account) = account.filter(|_| verified) else {
             self.count_failure(&account_key).await?;
             return Err(Error::Unauthenticated("invalid email or password"));
         };
@@ -105,23 +111,29 @@ impl Auth {
         self.pair(&account, session, refresh)
     }
 
-    /// The password, or for a mailbox also one of its app passwords.
+    /// The password, or for a mailbox one of its app passwords: one argon2 verification
+    /// either way. Input shaped like an app password (16 letters, spaces ignored) is looked
+    /// up by its SHA-256 first; when no app password has it, the mailbox password is checked.
     async fn check_password(&self, account: &Account, password: &str) -> Result<bool> {
         match account {
             Account::User(u) => verify_password(password, Some(&u.password_hash)).await,
             Account::Mailbox(m) => {
-                if verify_password(password, Some(&m.password_hash)).await? {
-                    return Ok(true);
-                }
-                // App passwords are shown with spaces between groups; people paste them either way.
-                let compact: String = password.chars().filter(|c| !c.is_whitespace()).collect();
-                for (id, hash) in self.sys.app_password_hashes(m.id).await? {
-                    if verify_password(&compact, Some(&hash)).await? {
-                        self.sys.touch_app_password(id).await?;
-                        return Ok(true);
+                let app = match crate::store::app_password_lookup_of_input(password) {
+                    Some(lookup) => self.sys.app_password_by_lookup(m.id, &lookup).await?,
+                    None => None,
+                };
+                match app {
+                    Some((id, hash)) => {
+                        let compact: String =
+                            password.chars().filter(|c| !c.is_whitespace()).collect();
+                        let ok = verify_password(&compact, Some(&hash)).await?;
+                        if ok {
+                            self.sys.touch_app_password(id).await?;
+                        }
+                        Ok(ok)
                     }
+                    None => verify_password(password, Some(&m.password_hash)).await,
                 }
-                Ok(false)
             }
         }
     }
@@ -368,6 +380,12 @@ impl Auth {
             ttl as i64,
         )?;
         Ok(TokenPair {
+            kind: if account.is_mailbox() {
+                LoginKind::Mailbox
+            } else {
+                LoginKind::User
+            },
+            principal_id: account.id(),
             access_token,
             refresh_token,
             expires_in: ttl,

@@ -517,6 +517,7 @@ impl TenantStore {
             mailbox_id: Set(mailbox),
             name: Set(name.to_string()),
             password_hash: Set(hash),
+            lookup: Set(Some(app_password_lookup(&secret))),
             created_at: Set(Utc::now()),
             last_used_at: Set(None),
             revoked_at: Set(None),
@@ -572,6 +573,18 @@ impl TenantStore {
 }
 
 /// Sixteen random lower-case letters (75 bits).
+/// The lookup key of an app password as typed: the SHA-256 of its letters, without the spaces
+/// it is shown with. `None` when the input cannot be an app password (16 letters a–z).
+pub(crate) fn app_password_lookup_of_input(input: &str) -> Option<String> {
+    let compact: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+    (compact.len() == 16 && compact.bytes().all(|b| b.is_ascii_lowercase()))
+        .then(|| app_password_lookup(&compact))
+}
+
+fn app_password_lookup(secret: &str) -> String {
+    crate::auth::sha256_hex(secret)
+}
+
 fn app_password_secret() -> Result<String> {
     let bytes = crate::secrets::random_bytes::<32>()?;
     // Rejection sampling keeps the letters uniform: 234 = 9 × 26.

@@ -37,6 +37,7 @@ pub use delivery::SUBJECT_THREAD_WINDOW_DAYS;
 pub use domains::{DomainView, Verification};
 pub use folders::{MAX_FOLDERS, normalize_folder_name};
 pub use group_commit::{COMMITTERS, GroupCommitter, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES};
+pub(crate) use mailboxes::app_password_lookup_of_input;
 pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS, Password};
 pub use message_changes::{Change, ChangeReport, MAX_BATCH, MAX_KEYWORDS};
 pub use message_views::{MAX_THREAD_PAGE, MessageFilter, MessageRow, Sort, ThreadSummary};

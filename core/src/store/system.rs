@@ -10,7 +10,7 @@ use super::entities::{
 use super::platform::PlatformStore;
 use super::users::{delete_user_rows, revoke_user_sessions};
 use super::{Store, on_unique};
-use crate::auth::Account;
+use crate::auth::{Account, LoginKind};
 use crate::auth::{ClientInfo, Role, hash_password};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
@@ -95,18 +95,23 @@ impl SystemStore {
 
     /// The accounts a login names: a user with that email, then a live mailbox with that
     /// address (a person may have both, with different passwords).
-    pub(crate) async fn accounts_by_login(&self, login: &str) -> Result<Vec<Account>> {
-        let mut out = Vec::new();
-        if let Some(u) = self.user_by_email(login).await? {
-            out.push(Account::User(u));
-        }
-        let m = mailboxes::Entity::find()
+    pub(crate) async fn account_by_login(
+        &self,
+        login: &str,
+        kind: Option<LoginKind>,
+    ) -> Result<Option<Account>> {
+        // Both look-ups run whatever they find, so an answer takes as long for any address.
+        let user = self.user_by_email(login).await?;
+        let mailbox = mailboxes::Entity::find()
             .filter(mailboxes::Column::Address.eq(login))
             .filter(mailboxes::Column::DeletedAt.is_null())
             .one(self.store.db())
             .await?;
-        out.extend(m.map(Account::Mailbox));
-        Ok(out)
+        Ok(match kind {
+            Some(LoginKind::User) => user.map(Account::User),
+            Some(LoginKind::Mailbox) => mailbox.map(Account::Mailbox),
+            None => user.map(Account::User).or(mailbox.map(Account::Mailbox)),
+        })
     }
 
     /// A user, or a live mailbox, by id.
@@ -131,16 +136,21 @@ impl SystemStore {
         }
     }
 
-    /// The password hashes of a mailbox's app passwords that are not revoked.
-    pub(crate) async fn app_password_hashes(&self, mailbox: Uuid) -> Result<Vec<(Uuid, String)>> {
+    /// The live app password of a mailbox with this lookup key (id, argon2 hash), if any.
+    pub(crate) async fn app_password_by_lookup(
+        &self,
+        mailbox: Uuid,
+        lookup: &str,
+    ) -> Result<Option<(Uuid, String)>> {
         Ok(app_passwords::Entity::find()
             .select_only()
             .column(app_passwords::Column::Id)
             .column(app_passwords::Column::PasswordHash)
             .filter(app_passwords::Column::MailboxId.eq(mailbox))
+            .filter(app_passwords::Column::Lookup.eq(lookup))
             .filter(app_passwords::Column::RevokedAt.is_null())
             .into_tuple()
-            .all(self.store.db())
+            .one(self.store.db())
             .await?)
     }
 
@@ -345,11 +355,9 @@ impl SystemStore {
         name: &str,
         password: &str,
     ) -> Result<users::Model> {
+        // Every offending field at once.
         let mut c = crate::validate::Checker::new();
-        let email = match crate::validate::normalize_email("email", email) {
-            Ok(e) => e,
-            Err(e) => return Err(Error::Validation(vec![e])),
-        };
+        let email = c.take(crate::validate::normalize_email("email", email));
         c.push(crate::validate::password("password", password))
             .finish()?;
         let hash = hash_password(password).await?;

@@ -11,6 +11,9 @@ pub struct Model {
     pub name: String,
     /// argon2id.
     pub password_hash: String,
+    /// SHA-256 (hex) of the secret, to find it at login without trying every hash; `None`
+    /// for app passwords made before lookups existed (they no longer log in).
+    pub lookup: Option<String>,
     pub created_at: DateTimeUtc,
     pub last_used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
