@@ -11,6 +11,7 @@ use mailroom_core::domains::DomainService;
 use mailroom_core::mail::authn::Authenticator;
 use mailroom_core::mail::ingest::Pipeline;
 use mailroom_core::ratelimit::RateLimiter;
+use mailroom_core::redis_link::RedisLink;
 use mailroom_core::secrets::Secrets;
 use mailroom_core::store::Store;
 use mailroom_worker::Runner;
@@ -145,6 +146,7 @@ pub struct Running {
     api_task: Option<JoinHandle<std::io::Result<()>>>,
     jobs_task: Option<JoinHandle<()>>,
     smtp_task: Option<JoinHandle<()>>,
+    watch_task: Option<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -162,6 +164,9 @@ impl Running {
             let _ = t.await;
         }
         if let Some(t) = self.smtp_task {
+            let _ = t.await;
+        }
+        if let Some(t) = self.watch_task {
             let _ = t.await;
         }
     }
@@ -221,10 +226,22 @@ pub async fn start(
     let (shutdown, shutdown_rx) = watch::channel(false);
     let secrets = Secrets::load(&cfg)?;
     let domains = DomainService::new(&cfg, &secrets.master)?;
-    let bus = if cfg.redis_url.is_empty() {
-        Bus::memory()
+    // One Redis connection for the bus and the rate limiter; Redis may be down at start.
+    let redis = if cfg.redis_url.is_empty() {
+        None
     } else {
-        Bus::redis(&cfg.redis_url, &cfg.redis_key_prefix).await?
+        Some(
+            RedisLink::open(&cfg.redis_url, store.health().clone()).map_err(|e| {
+                anyhow::anyhow!(
+                    "redis_url ({}): {e}; set redis_url (MAILROOM_REDIS_URL) to redis://host:port",
+                    redact_url(&cfg.redis_url)
+                )
+            })?,
+        )
+    };
+    let bus = match &redis {
+        None => Bus::memory(),
+        Some(link) => Bus::redis(link.clone(), &cfg.redis_key_prefix).await,
     };
     let hostname = cfg.smtp.hostname(&cfg.public_hostname).to_string();
     let authn = if cfg.smtp.authenticate {
@@ -256,6 +273,12 @@ pub async fn start(
         api_task: None,
         jobs_task: None,
         smtp_task: None,
+        // The health monitor: database, writes, the data directory's free space.
+        watch_task: Some(tokio::spawn(store.clone().watch(
+            cfg.data_dir.clone(),
+            cfg.storage.min_free_bytes,
+            shutdown_rx.clone(),
+        ))),
         shutdown,
     };
     if let Some(listener) = smtp_listener {
@@ -291,10 +314,9 @@ pub async fn start(
         running.jobs_task = Some(tokio::spawn(runner.run(shutdown_rx)));
     }
     if let Some(listener) = api_listener {
-        let limiter = if cfg.redis_url.is_empty() {
-            RateLimiter::memory()
-        } else {
-            RateLimiter::redis(&cfg.redis_url, &cfg.redis_key_prefix).await?
+        let limiter = match &redis {
+            None => RateLimiter::memory(),
+            Some(link) => RateLimiter::redis(link.clone(), &cfg.redis_key_prefix),
         };
         let auth = Auth::new(&store, &secrets.jwt, cfg.auth.clone(), limiter.clone());
         running.api_addr = Some(listener.local_addr()?);

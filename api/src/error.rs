@@ -5,6 +5,7 @@ use crate::middleware::current_request_id;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use mailroom_core::health::Part;
 use mailroom_core::{Error, FieldError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -48,6 +49,8 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     retry_after: Option<u64>,
+    /// A storage outage: the part and the error (the middleware tells the health state).
+    outage: Option<(Part, String)>,
 }
 
 impl ApiError {
@@ -59,6 +62,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            outage: None,
         }
     }
 
@@ -84,6 +88,11 @@ impl ApiError {
         self.code
     }
 
+    /// The storage outage this answers, if any: the part and the error.
+    pub fn outage(&self) -> Option<&(Part, String)> {
+        self.outage.as_ref()
+    }
+
     /// The offending fields, for validation problems.
     pub fn fields(&self) -> &[FieldError] {
         &self.errors
@@ -99,6 +108,33 @@ impl std::fmt::Display for ApiError {
 /// The one table from core errors to HTTP.
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
+        // Storage outages are the caller's to retry, not a bug: 503 with Retry-After. They are
+        // logged once per outage by the health state (the middleware reports them).
+        match e.outage() {
+            Some(mailroom_core::Outage::StorageFull) => {
+                return Self {
+                    retry_after: Some(60),
+                    outage: Some((Part::Writes, e.to_string())),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "storage_full",
+                        "the storage is full; nothing was changed; try again later",
+                    )
+                };
+            }
+            Some(mailroom_core::Outage::Unavailable) => {
+                return Self {
+                    retry_after: Some(5),
+                    outage: Some((Part::Database, e.to_string())),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "database_unavailable",
+                        "the database is unavailable; nothing was changed; try again shortly",
+                    )
+                };
+            }
+            None => {}
+        }
         let code = e.code();
         match e {
             Error::NotFound => Self::not_found(code),

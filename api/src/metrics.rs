@@ -1,7 +1,7 @@
 //! Prometheus metrics of the API.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    up: IntGaugeVec,
+    failures: IntGaugeVec,
 }
 
 impl Metrics {
@@ -34,12 +36,30 @@ impl Metrics {
             ]),
             &["method", "route"],
         )?;
+        let up = IntGaugeVec::new(
+            Opts::new(
+                "mailroom_dependency_up",
+                "1 while a part works, 0 during an outage (database, writes, disk, redis)",
+            ),
+            &["part"],
+        )?;
+        let failures = IntGaugeVec::new(
+            Opts::new(
+                "mailroom_dependency_outage_failures",
+                "operations that failed during the current outage of a part",
+            ),
+            &["part"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(up.clone()))?;
+        registry.register(Box::new(failures.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            up,
+            failures,
         })
     }
 
@@ -51,6 +71,18 @@ impl Metrics {
         self.latency
             .with_label_values(&[method, route])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets the health gauges from the health state.
+    pub fn set_health(&self, health: &mailroom_core::health::Health) {
+        for (part, status) in health.report() {
+            self.up
+                .with_label_values(&[part.name()])
+                .set(i64::from(status.status == "ok"));
+            self.failures
+                .with_label_values(&[part.name()])
+                .set(status.failures.unwrap_or(0) as i64);
+        }
     }
 
     /// The text exposition format.

@@ -1,6 +1,8 @@
 //! Request context: a request id on every request and response, a tracing span, access logs and
 //! Prometheus metrics.
 
+use crate::AppState;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -66,8 +68,29 @@ pub async fn request_context(
     if let Some(m) = metrics {
         m.observe(&method, &route, status, elapsed);
     }
+    // A storage outage is logged once by the health state, not once per request.
+    let outage = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+        .and_then(|e| e.outage().cloned());
+    if let Some((part, error)) = &outage
+        && let Some(state) = res.request().app_data::<web::Data<AppState>>()
+    {
+        state.store.health().failed(*part, error);
+    }
+    let probe = matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
     span.in_scope(|| {
-        if status >= 500 {
+        if probe {
+            // Load balancers and scrapers ask every few seconds; their answers are in metrics.
+            tracing::debug!(status, elapsed_ms = elapsed.as_millis() as u64, "request");
+        } else if outage.is_some() {
+            tracing::info!(
+                status,
+                elapsed_ms = elapsed.as_millis() as u64,
+                "request refused: storage outage"
+            );
+        } else if status >= 500 {
             tracing::error!(
                 status,
                 elapsed_ms = elapsed.as_millis() as u64,

@@ -6,9 +6,8 @@
 //! `<prefix>mailbox:<mailbox id>` and every process re-broadcasts what it hears to its own
 //! subscribers, so a delivery on one worker wakes an IDLE on another.
 
-use crate::error::Result;
+use crate::redis_link::RedisLink;
 use futures_util::StreamExt;
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -26,7 +25,7 @@ pub struct MailboxEvent {
     pub mailbox_id: Uuid,
     /// The folder.
     pub folder_id: Uuid,
-    /// `appended`, `flags`, `expunged`.
+    /// `appended`, `flags`, `expunged`, or [`RESYNC`].
     pub kind: String,
     /// The UID concerned.
     pub uid: i64,
@@ -34,11 +33,38 @@ pub struct MailboxEvent {
     pub modseq: i64,
 }
 
+/// The kind of the event that tells subscribers notifications may have been lost (the Redis
+/// subscription was down): re-read what changed from the change log by MODSEQ.
+pub const RESYNC: &str = "resync";
+
+impl MailboxEvent {
+    /// A [`RESYNC`] event (no tenant, mailbox or folder: it concerns every one).
+    pub fn resync() -> Self {
+        Self {
+            tenant_id: Uuid::nil(),
+            mailbox_id: Uuid::nil(),
+            folder_id: Uuid::nil(),
+            kind: RESYNC.into(),
+            uid: 0,
+            modseq: 0,
+        }
+    }
+}
+
+async fn subscribe(
+    client: &redis::Client,
+    pattern: &str,
+) -> redis::RedisResult<redis::aio::PubSub> {
+    let mut ps = client.get_async_pubsub().await?;
+    ps.psubscribe(pattern).await?;
+    Ok(ps)
+}
+
 /// Publishes and subscribes to mailbox events. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
     local: broadcast::Sender<MailboxEvent>,
-    redis: Option<(ConnectionManager, String)>,
+    redis: Option<(RedisLink, String)>,
 }
 
 impl Bus {
@@ -48,35 +74,55 @@ impl Bus {
         Self { local, redis: None }
     }
 
-    /// A bus over Redis pub/sub. Fails when Redis cannot be reached now; later outages lose
-    /// notifications only (and are logged), and the subscription reconnects by itself.
-    pub async fn redis(url: &str, prefix: &str) -> Result<Self> {
-        let client = redis::Client::open(url)?;
-        let conn = crate::ratelimit::redis_manager(&client).await?;
+    /// A bus over Redis pub/sub. Starts whether or not Redis answers: the subscription
+    /// (re)connects in the background, with a back-off, and after each reconnection every
+    /// subscriber gets a [`RESYNC`] event, because notifications may have been lost meanwhile.
+    pub async fn redis(link: RedisLink, prefix: &str) -> Self {
         let (local, _) = broadcast::channel(CAPACITY);
         let pattern = format!("{prefix}mailbox:*");
-        // Subscribe before returning, so an event published right after start is heard.
-        let first = client.get_async_pubsub().await?;
+        let client = link.client().clone();
+        // Subscribe before returning when Redis answers, so an event published right after
+        // start is heard; otherwise the background task keeps trying.
+        let first = match tokio::time::timeout(Duration::from_secs(2), subscribe(&client, &pattern))
+            .await
+        {
+            Ok(Ok(ps)) => Some(ps),
+            Ok(Err(e)) => {
+                link.failed(&e);
+                None
+            }
+            Err(_) => {
+                link.failed(&"no answer within 2 s");
+                None
+            }
+        };
         let tx = local.clone();
+        let sub_link = link.clone();
         tokio::spawn(async move {
-            let mut pubsub = Some(first);
+            // Without a first subscription, notifications published meanwhile were dropped.
+            let mut lost = first.is_none();
+            let mut pubsub = first;
+            let mut backoff = Duration::from_millis(200);
             loop {
-                let mut ps = match pubsub.take() {
+                let ps = match pubsub.take() {
                     Some(p) => p,
-                    None => match client.get_async_pubsub().await {
+                    None => match subscribe(&client, &pattern).await {
                         Ok(p) => p,
                         Err(e) => {
-                            tracing::warn!(error = %e, "event bus: cannot reach Redis; retrying");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            sub_link.failed(&e);
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_secs(10));
                             continue;
                         }
                     },
                 };
-                if let Err(e) = ps.psubscribe(&pattern).await {
-                    tracing::warn!(error = %e, "event bus: subscribe failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
+                backoff = Duration::from_millis(200);
+                sub_link.ok();
+                if lost {
+                    // Whatever was published while we were away is gone: listeners re-read.
+                    let _ = tx.send(MailboxEvent::resync());
                 }
+                let mut ps = ps;
                 let mut stream = ps.on_message();
                 while let Some(msg) = stream.next().await {
                     let payload: Vec<u8> = msg.get_payload_bytes().to_vec();
@@ -87,17 +133,20 @@ impl Bus {
                         Err(e) => tracing::warn!(error = %e, "event bus: unreadable event"),
                     }
                 }
-                tracing::warn!("event bus: Redis subscription ended; reconnecting");
+                lost = true;
+                sub_link.failed(&"the Redis subscription ended");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        Ok(Self {
+        Self {
             local,
-            redis: Some((conn, prefix.to_string())),
-        })
+            redis: Some((link, prefix.to_string())),
+        }
     }
 
-    /// Publishes committed changes. Never fails: a lost notification is logged.
+    /// Publishes committed changes. Never fails and never waits on a down Redis: while Redis
+    /// is down (or backing off after a failure) the notifications are dropped; listeners
+    /// re-read from the change log when they get [`RESYNC`].
     pub async fn publish(&self, events: &[MailboxEvent]) {
         match &self.redis {
             None => {
@@ -105,7 +154,10 @@ impl Bus {
                     let _ = self.local.send(ev.clone());
                 }
             }
-            Some((conn, prefix)) => {
+            Some((link, prefix)) => {
+                if events.is_empty() {
+                    return;
+                }
                 let mut pipe = redis::pipe();
                 for ev in events {
                     let Ok(body) = serde_json::to_string(ev) else {
@@ -114,11 +166,8 @@ impl Bus {
                     pipe.publish(format!("{prefix}mailbox:{}", ev.mailbox_id), body)
                         .ignore();
                 }
-                let mut c = conn.clone();
-                let r: redis::RedisResult<()> = pipe.query_async(&mut c).await;
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "event bus: publish failed; listeners refresh later");
-                }
+                link.run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+                    .await;
             }
         }
     }

@@ -59,6 +59,25 @@ pub struct Config {
     pub mailboxes: MailboxesConfig,
     /// The inbound SMTP server (MX).
     pub smtp: SmtpConfig,
+    /// Local storage: how much room the data directory must keep.
+    pub storage: StorageConfig,
+}
+
+/// Local storage limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Below this many free bytes in `data_dir`, new mail is refused at `MAIL FROM` with
+    /// `452 4.3.1` (senders retry later) and `/readyz` reports the disk; 0 turns the check off.
+    pub min_free_bytes: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            min_free_bytes: 100 * 1024 * 1024,
+        }
+    }
 }
 
 /// The inbound SMTP server (MX).
@@ -338,6 +357,7 @@ impl Default for Config {
             domains: DomainsConfig::default(),
             mailboxes: MailboxesConfig::default(),
             smtp: SmtpConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }

@@ -79,7 +79,25 @@ fn list_fields(fields: &[FieldError]) -> String {
         .join("; ")
 }
 
+/// A failure of the storage that is an outage, not a bug: the caller should answer "try again
+/// later" (SMTP 4xx, HTTP 503) and say which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// The disk (or the Postgres tablespace) is full: SMTP `452 4.3.1`.
+    StorageFull,
+    /// The database does not answer or failed in a way a later attempt may not: `451 4.3.0`.
+    Unavailable,
+}
+
 impl Error {
+    /// Whether this error is a storage outage, and which.
+    pub fn outage(&self) -> Option<Outage> {
+        match self {
+            Error::Db(e) => crate::store::db_outage(e),
+            _ => None,
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub fn code(&self) -> &'static str {
         match self {

@@ -12,13 +12,15 @@ pub mod crypto;
 pub mod dns;
 pub mod domains;
 pub mod error;
+pub mod health;
 pub mod ids;
 pub mod jobs;
 pub mod mail;
 pub mod net;
 pub mod ratelimit;
+pub mod redis_link;
 pub mod secrets;
 pub mod store;
 pub mod validate;
 
-pub use error::{Error, FieldError, Result};
+pub use error::{Error, FieldError, Outage, Result};

@@ -2,20 +2,10 @@
 //! state DESIGN.md allows to be lost: Redis down or flushed only resets them.
 
 use crate::error::{Error, Result};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use crate::redis_link::RedisLink;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// A self-reconnecting Redis connection with short time-outs: Redis holds only what may be
-/// lost, so a slow Redis must not hold up a login or a delivery.
-pub(crate) async fn redis_manager(client: &redis::Client) -> Result<ConnectionManager> {
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(Duration::from_millis(500)))
-        .set_number_of_retries(2);
-    Ok(ConnectionManager::new_with_config(client.clone(), config).await?)
-}
 
 /// Counters kept in process before expired ones are swept.
 const MEMORY_SWEEP_AT: usize = 10_000;
@@ -46,16 +36,16 @@ type Counters = Arc<Mutex<HashMap<String, (u64, Instant)>>>;
 
 /// A rate limiter shared by every request of a process (in-process) or of a deployment (Redis).
 ///
-/// When Redis fails, the Redis limiter counts in process instead (and logs it): an outage of
-/// Redis must not turn every login into an error. `/readyz` reports the outage.
+/// When Redis fails, the Redis limiter counts in process instead: an outage of Redis must not
+/// turn every login into an error. The outage is logged once and `/readyz` reports it.
 #[derive(Clone)]
 pub enum RateLimiter {
     /// Counters in this process.
     Memory(Counters),
     /// Counters in Redis, shared by replicas.
     Redis {
-        /// The connection (reconnects by itself).
-        conn: ConnectionManager,
+        /// The connection (reconnects by itself; skipped for a while after a failure).
+        link: Box<RedisLink>,
         /// Prefix of every key.
         prefix: String,
         /// Counters used while Redis does not answer.
@@ -69,14 +59,13 @@ impl RateLimiter {
         RateLimiter::Memory(Arc::default())
     }
 
-    /// A limiter over Redis. Fails when Redis cannot be reached now.
-    pub async fn redis(url: &str, prefix: &str) -> Result<Self> {
-        let conn = redis_manager(&redis::Client::open(url)?).await?;
-        Ok(RateLimiter::Redis {
-            conn,
+    /// A limiter over Redis (which need not answer yet).
+    pub fn redis(link: RedisLink, prefix: &str) -> Self {
+        RateLimiter::Redis {
+            link: Box::new(link),
             prefix: format!("{prefix}rl:"),
             fallback: Arc::default(),
-        })
+        }
     }
 
     /// Counts one event for `key` and says whether it is within `limit` per `window_secs`.
@@ -84,29 +73,29 @@ impl RateLimiter {
         let (count, ttl) = match self {
             RateLimiter::Memory(m) => memory_hit(m, key, window_secs)?,
             RateLimiter::Redis {
-                conn,
+                link,
                 prefix,
                 fallback,
             } => {
                 let k = format!("{prefix}{key}");
-                let mut c = conn.clone();
-                let r: redis::RedisResult<(u64, i64)> = redis::pipe()
-                    .atomic()
-                    .incr(&k, 1)
-                    .cmd("EXPIRE")
-                    .arg(&k)
-                    .arg(window_secs)
-                    .arg("NX")
-                    .ignore()
-                    .ttl(&k)
-                    .query_async(&mut c)
+                let r = link
+                    .run(|mut c| async move {
+                        redis::pipe()
+                            .atomic()
+                            .incr(&k, 1)
+                            .cmd("EXPIRE")
+                            .arg(&k)
+                            .arg(window_secs)
+                            .arg("NX")
+                            .ignore()
+                            .ttl(&k)
+                            .query_async::<(u64, i64)>(&mut c)
+                            .await
+                    })
                     .await;
                 match r {
-                    Ok((count, ttl)) => (count, ttl.max(0) as u64),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Redis unavailable: rate limiting in process");
-                        memory_hit(fallback, key, window_secs)?
-                    }
+                    Some((count, ttl)) => (count, ttl.max(0) as u64),
+                    None => memory_hit(fallback, key, window_secs)?,
                 }
             }
         };
@@ -121,20 +110,23 @@ impl RateLimiter {
         let (count, ttl) = match self {
             RateLimiter::Memory(m) => memory_peek(m, key)?,
             RateLimiter::Redis {
-                conn,
+                link,
                 prefix,
                 fallback,
             } => {
                 let k = format!("{prefix}{key}");
-                let mut c = conn.clone();
-                let r: redis::RedisResult<(Option<u64>, i64)> =
-                    redis::pipe().get(&k).ttl(&k).query_async(&mut c).await;
+                let r = link
+                    .run(|mut c| async move {
+                        redis::pipe()
+                            .get(&k)
+                            .ttl(&k)
+                            .query_async::<(Option<u64>, i64)>(&mut c)
+                            .await
+                    })
+                    .await;
                 match r {
-                    Ok((count, ttl)) => (count.unwrap_or(0), ttl.max(0) as u64),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Redis unavailable: rate limiting in process");
-                        memory_peek(fallback, key)?
-                    }
+                    Some((count, ttl)) => (count.unwrap_or(0), ttl.max(0) as u64),
+                    None => memory_peek(fallback, key)?,
                 }
             }
         };
@@ -151,29 +143,38 @@ impl RateLimiter {
                 lock(m)?.remove(key);
             }
             RateLimiter::Redis {
-                conn,
+                link,
                 prefix,
                 fallback,
             } => {
                 lock(fallback)?.remove(key);
-                let mut c = conn.clone();
-                if let Err(e) = redis::cmd("DEL")
-                    .arg(format!("{prefix}{key}"))
-                    .query_async::<()>(&mut c)
-                    .await
-                {
-                    tracing::warn!(error = %e, "Redis unavailable: counter not reset");
-                }
+                let k = format!("{prefix}{key}");
+                link.run(|mut c| async move {
+                    redis::cmd("DEL").arg(&k).query_async::<()>(&mut c).await
+                })
+                .await;
             }
         }
         Ok(())
     }
 
-    /// Checks Redis answers (always fine in process).
+    /// Whether counters live in Redis.
+    pub fn is_redis(&self) -> bool {
+        matches!(self, RateLimiter::Redis { .. })
+    }
+
+    /// Asks Redis whether it answers, past any back-off (always fine in process); the
+    /// answer updates the health state.
     pub async fn ping(&self) -> Result<()> {
-        if let RateLimiter::Redis { conn, .. } = self {
-            let mut c = conn.clone();
-            redis::cmd("PING").query_async::<String>(&mut c).await?;
+        if let RateLimiter::Redis { link, .. } = self {
+            let mut c = link.conn_now();
+            match redis::cmd("PING").query_async::<String>(&mut c).await {
+                Ok(_) => link.ok(),
+                Err(e) => {
+                    link.failed(&e);
+                    return Err(e.into());
+                }
+            }
         }
         Ok(())
     }

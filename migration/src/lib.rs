@@ -14,6 +14,7 @@ mod m20261126_000009_create_contacts;
 mod m20261202_000010_create_message_store;
 mod m20261202_000011_message_views;
 mod m20261206_000012_app_password_lookup;
+mod m20261206_000013_health_probes;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_create_message_store::Migration),
             Box::new(m20261202_000011_message_views::Migration),
             Box::new(m20261206_000012_app_password_lookup::Migration),
+            Box::new(m20261206_000013_health_probes::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ mod common;
 mod contacts;
 mod dns;
 mod domains;
+mod faults;
 mod folders;
 mod http;
 mod isolation;

@@ -24,6 +24,18 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// A failed look at the queue: an outage goes to the health state (logged once per
+    /// outage), anything else is logged here.
+    fn trouble(&self, e: &mailroom_core::Error, what: &str) {
+        if e.outage().is_some() {
+            self.sys
+                .health()
+                .failed(mailroom_core::health::Part::Database, e);
+        } else {
+            tracing::warn!(error = %e, "{what}");
+        }
+    }
+
     /// A runner named uniquely for this process.
     pub fn new(ctx: JobContext, cfg: JobsConfig) -> Self {
         let sys = ctx.sys.clone();
@@ -59,7 +71,7 @@ impl Runner {
                     Ok(n) => {
                         tracing::warn!(count = n, "jobs marked dead after their worker was lost")
                     }
-                    Err(e) => tracing::warn!(error = %e, "could not bury abandoned jobs"),
+                    Err(e) => self.trouble(&e, "could not bury abandoned jobs"),
                 }
             }
             if last_schedule.elapsed() >= schedule_every {
@@ -71,7 +83,7 @@ impl Runner {
                 {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(count = n, "domain re-checks scheduled"),
-                    Err(e) => tracing::warn!(error = %e, "could not schedule domain re-checks"),
+                    Err(e) => self.trouble(&e, "could not schedule domain re-checks"),
                 }
             }
             let free = self.cfg.concurrency.saturating_sub(running.len());
@@ -79,7 +91,7 @@ impl Runner {
                 match self.sys.claim_jobs(&self.id, free as u64, lease).await {
                     Ok(jobs) => jobs,
                     Err(e) => {
-                        tracing::warn!(error = %e, "could not claim jobs");
+                        self.trouble(&e, "could not claim jobs");
                         Vec::new()
                     }
                 }

@@ -133,6 +133,8 @@ pub struct SmtpEnvelope {
 pub enum Refusal {
     /// `451 4.3.0`: nothing was stored; try again.
     TryLater(String),
+    /// `452 4.3.1`: the storage is full; nothing was stored; try again later.
+    StorageFull(String),
     /// `550 5.7.1` (a stage rejected) or `554 5.1.1` (no recipient left).
     Reject(String),
 }
@@ -240,9 +242,18 @@ impl Pipeline {
         env: &SmtpEnvelope,
         body: &[u8],
     ) -> std::result::Result<Delivered, Refusal> {
-        let temp = |e: Error| {
-            tracing::warn!(error = %e, session = %env.session_id, "delivery failed");
-            Refusal::TryLater("temporary failure storing the message; try again".into())
+        let temp = |e: Error| match e.outage() {
+            // Outages are logged once by the health state, not once per message.
+            Some(crate::Outage::StorageFull) => {
+                Refusal::StorageFull("insufficient system storage; try again later".into())
+            }
+            Some(crate::Outage::Unavailable) => {
+                Refusal::TryLater("temporary failure storing the message; try again".into())
+            }
+            None => {
+                tracing::warn!(error = %e, session = %env.session_id, "delivery failed");
+                Refusal::TryLater("temporary failure storing the message; try again".into())
+            }
         };
         let (summary, text) = summarize_with_text(body);
         let auth = match &self.authn {

@@ -102,16 +102,21 @@ async fn commit(store: &Store, batch: Vec<Job>) {
             }
         }
         Err(e) if batch.len() > 1 => {
+            store.report_failure(&e);
             tracing::warn!(error = %e, messages = batch.len(), "delivery batch failed; storing its messages one by one");
             for job in batch {
                 let r = store
                     .store_batch(&[item(&job)])
                     .await
                     .and_then(|mut o| o.pop().ok_or_else(|| Error::Internal("empty batch".into())));
+                if let Err(e) = &r {
+                    store.report_failure(e);
+                }
                 let _ = job.reply.send(r);
             }
         }
         Err(e) => {
+            store.report_failure(&e);
             if let Some(job) = batch.into_iter().next() {
                 let _ = job.reply.send(Err(e));
             }

@@ -28,6 +28,7 @@ mod signatures;
 mod system;
 mod tenant;
 mod users;
+mod watch;
 
 pub use aliases::{GroupView, MAX_TARGETS, SEND_POLICIES};
 pub use api_keys::{ApiKeyRecord, NewApiKey};
@@ -51,9 +52,11 @@ pub use signatures::{
 pub use system::SystemStore;
 pub use tenant::TenantStore;
 pub use users::{NewUser, UserPatch};
+pub use watch::free_bytes;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::health::{Health, Part};
 use mailroom_migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
@@ -76,12 +79,15 @@ pub struct Store {
     /// began reading later tries to write while another writer committed. Write transactions
     /// therefore queue on this lock on SQLite; Postgres needs none.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// What is up and what is down, shared with this process's other parts.
+    health: Health,
 }
 
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
 pub(crate) struct Tx {
     txn: DatabaseTransaction,
     _writer: Option<OwnedMutexGuard<()>>,
+    health: Health,
 }
 
 impl std::ops::Deref for Tx {
@@ -92,10 +98,23 @@ impl std::ops::Deref for Tx {
 }
 
 impl Tx {
-    /// Commits; the writer lock is released after the commit.
+    /// Commits; the writer lock is released after the commit (or its failure). The outcome
+    /// tells the health state whether writes work.
     pub(crate) async fn commit(self) -> Result<()> {
-        self.txn.commit().await?;
-        Ok(())
+        let health = self.health.clone();
+        match self.txn.commit().await {
+            Ok(()) => {
+                health.ok(Part::Writes);
+                Ok(())
+            }
+            Err(e) => {
+                let e = Error::from(e);
+                if e.outage().is_some() {
+                    health.failed(Part::Writes, &e);
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -123,6 +142,26 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
             });
+        // A connection whose transaction could not be ended must not be used again. When a
+        // COMMIT fails (SQLITE_FULL on a full disk), SQLite may roll the transaction back by
+        // itself; sqlx's ROLLBACK then fails and sqlx keeps counting the transaction as open,
+        // so the next BEGIN on that connection would become a SAVEPOINT inside a transaction
+        // that never ends: writes "committed" there are lost, and its locks are never released.
+        // So on release, once queued commands (the rollback) have run, a connection still
+        // counted in a transaction is closed, which also makes SQLite release its locks.
+        opts.map_sqlx_sqlite_pool_opts(|o| {
+            o.after_release(|conn, _| {
+                Box::pin(async move {
+                    use sea_orm::sqlx::Connection;
+                    conn.ping().await?;
+                    let clean = !conn.is_in_transaction();
+                    if !clean {
+                        tracing::debug!("closing an SQLite connection left inside a transaction");
+                    }
+                    Ok(clean)
+                })
+            })
+        });
         // After each new Postgres connection: TCP_NODELAY (see nodelay.rs).
         let peers = if sqlite {
             Vec::new()
@@ -156,6 +195,7 @@ impl Store {
         Ok(Self {
             db,
             sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))),
+            health: Health::default(),
         })
     }
 
@@ -199,6 +239,19 @@ impl Store {
         SystemStore::new(self.clone())
     }
 
+    /// The health state: database, writes, disk, Redis.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Reports a failed write (an outage: a full disk, a lost connection) to the health state;
+    /// other errors are faults of the request and say nothing about the store.
+    pub fn report_failure(&self, e: &Error) {
+        if e.outage().is_some() {
+            self.health.failed(Part::Writes, e);
+        }
+    }
+
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
     }
@@ -231,6 +284,7 @@ impl Store {
         Ok(Tx {
             txn,
             _writer: writer,
+            health: self.health.clone(),
         })
     }
 }
@@ -279,5 +333,52 @@ pub(crate) fn on_unique(e: sea_orm::DbErr, code: &'static str, detail: &str) -> 
     match e.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::conflict(code, detail),
         _ => Error::Db(e),
+    }
+}
+
+/// Whether a database error is an outage (and which) rather than a fault of the statement.
+/// SQLite reports a full disk as `SQLITE_FULL` (13), Postgres as SQLSTATE `53100`; lost
+/// connections, pool time-outs, I/O errors, shutdowns and resource exhaustion are outages too.
+pub(crate) fn db_outage(e: &sea_orm::DbErr) -> Option<crate::error::Outage> {
+    use crate::error::Outage;
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) => return Some(Outage::Unavailable),
+        DbErr::Conn(RuntimeErr::SqlxError(s))
+        | DbErr::Exec(RuntimeErr::SqlxError(s))
+        | DbErr::Query(RuntimeErr::SqlxError(s)) => s,
+        DbErr::Conn(_) => return Some(Outage::Unavailable),
+        _ => return None,
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => Some(Outage::Unavailable),
+        Sqlx::Database(d) => {
+            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+            if d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                // SQLite: the extended result code, its primary code in the low byte.
+                return match code.parse::<u32>().unwrap_or(0) & 0xff {
+                    13 => Some(Outage::StorageFull),
+                    // IOERR, CANTOPEN, READONLY, CORRUPT-free I/O trouble.
+                    10 | 14 | 8 => Some(Outage::Unavailable),
+                    _ => None,
+                };
+            }
+            match code.as_str() {
+                "53100" => Some(Outage::StorageFull),
+                c if c.starts_with("53") || c.starts_with("08") || c.starts_with("58") => {
+                    Some(Outage::Unavailable)
+                }
+                "57P01" | "57P02" | "57P03" | "25006" => Some(Outage::Unavailable),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }

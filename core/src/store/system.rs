@@ -33,6 +33,11 @@ impl SystemStore {
         Self { store }
     }
 
+    /// The process's health state.
+    pub fn health(&self) -> &crate::health::Health {
+        self.store.health()
+    }
+
     /// A platform handle acting as Mailroom itself (for the `admin` CLI).
     pub fn platform(&self, label: &str) -> PlatformStore {
         PlatformStore::new(self.store.clone(), Actor::system(label))

@@ -1,6 +1,7 @@
 //! The production [`Recipients`]: the address resolver and mailbox quotas.
 
 use super::session::{Recipients, Verdict};
+use mailroom_core::health::Part;
 use mailroom_core::store::SystemStore;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -46,11 +47,20 @@ impl StoreRecipients {
 }
 
 impl Recipients for StoreRecipients {
+    fn storage_low(&self) -> bool {
+        self.sys.health().is_down(Part::Disk)
+    }
+
     async fn check(&mut self, address: &str) -> Verdict {
         let r = match self.sys.resolve_address(address).await {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(error = %e, "recipient check failed");
+                // An outage is logged once by the health state; anything else here is a bug.
+                if e.outage().is_some() {
+                    self.sys.health().failed(Part::Database, &e);
+                } else {
+                    tracing::warn!(error = %e, "recipient check failed");
+                }
                 return Verdict::TryLater;
             }
         };

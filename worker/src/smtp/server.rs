@@ -475,6 +475,7 @@ impl SmtpServer {
                 Reply::new(250, Some("2.0.0"), format!("message accepted, id {id}"))
             }
             Err(Refusal::TryLater(why)) => Reply::new(451, Some("4.3.0"), why),
+            Err(Refusal::StorageFull(why)) => Reply::new(452, Some("4.3.1"), why),
             Err(Refusal::Reject(why)) => Reply::new(550, Some("5.7.1"), why),
         }
     }

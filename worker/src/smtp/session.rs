@@ -51,6 +51,11 @@ pub enum Verdict {
 pub trait Recipients {
     /// The verdict for one recipient address.
     async fn check(&mut self, address: &str) -> Verdict;
+
+    /// Whether the storage is too full to take mail now (answered at MAIL: `452 4.3.1`).
+    fn storage_low(&self) -> bool {
+        false
+    }
 }
 
 /// What the network loop must do next.
@@ -241,6 +246,13 @@ impl Session {
                 self.error(bad_sequence("a transaction is already open; RSET first"))
             }
             Command::Mail { from, params } => {
+                if rcpts.storage_low() {
+                    return Step::Reply(Reply::new(
+                        452,
+                        Some("4.3.1"),
+                        "insufficient system storage; try again later",
+                    ));
+                }
                 if let Some((_, size)) = params.iter().find(|(k, _)| k == "SIZE") {
                     match size.as_deref().and_then(|s| s.parse::<usize>().ok()) {
                         Some(n) if n > self.limits.max_message => {
