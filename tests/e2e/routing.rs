@@ -410,3 +410,64 @@ async fn another_tenant_cannot_see_touch_or_resolve_aliases_and_groups() {
         "admin_required"
     );
 }
+
+/// An alias, group, nested group or catch-all of tenant A whose destination is a mailbox of
+/// tenant B does not reach into B: to A the address is external, like any domain elsewhere.
+/// Over SMTP it is deferred (451, no outbound yet) and nothing lands in B's mailbox, even a
+/// suspended or full one.
+#[tokio::test]
+async fn expansion_never_crosses_into_another_tenant() {
+    let app = TestApp::spawn().await;
+    let a = app.tenant().await;
+    let b = app.tenant().await;
+    let (ad_id, ad) = fixture_verified_domain(&app, &a.owner_token).await;
+    let (bd_id, _) = fixture_verified_domain(&app, &b.owner_token).await;
+    let (_, ana) = mailbox(&app, &a.owner_token, &ad_id, "ana").await;
+    let (bea_id, bea) = mailbox(&app, &b.owner_token, &bd_id, "bea").await;
+    alias(&app, &a.owner_token, &ad_id, "fwd", &[&bea]).await;
+    group(&app, &a.owner_token, &ad_id, "mixed", &[&ana, &bea]).await;
+    let inner = format!("mixed@{ad}");
+    group(&app, &a.owner_token, &ad_id, "outer", &[&inner]).await;
+    alias(&app, &a.owner_token, &ad_id, "*", &[&bea]).await;
+    for (address, local) in [
+        (format!("fwd@{ad}"), vec![]),
+        (format!("mixed@{ad}"), vec![ana.clone()]),
+        (format!("outer@{ad}"), vec![ana.clone()]),
+        (format!("nobody@{ad}"), vec![]),
+    ] {
+        let r = resolve(&app, &a.owner_token, &address).await;
+        assert_eq!(delivered(&r), local, "{address}: {r}");
+        assert_eq!(r["external"], json!([bea]), "{address}: {r}");
+    }
+    // Over SMTP: deferred, never delivered into B (also while B's mailbox is suspended).
+    app.patch(
+        &format!("/v1/mailboxes/{bea_id}"),
+        &b.owner_token,
+        json!({"status": "suspended"}),
+    )
+    .await;
+    let smtp = crate::smtp::smtp_addr(&app);
+    for rcpt in [
+        format!("fwd@{ad}"),
+        format!("mixed@{ad}"),
+        format!("outer@{ad}"),
+        format!("nobody@{ad}"),
+    ] {
+        let mut w = crate::smtp_wire::Wire::connect(smtp).await;
+        assert_eq!(w.code("EHLO c.test").await, 250);
+        assert_eq!(w.code("MAIL FROM:<x@outside.example>").await, 250);
+        let r = w.cmd(&format!("RCPT TO:<{rcpt}>")).await;
+        assert!(r.starts_with("451 4.3.0"), "{rcpt}: {r}");
+    }
+    app.patch(
+        &format!("/v1/mailboxes/{bea_id}"),
+        &b.owner_token,
+        json!({"status": "active"}),
+    )
+    .await;
+    assert!(
+        crate::smtp::all_messages(&app, &b.owner_token, &bea_id)
+            .await
+            .is_empty()
+    );
+}

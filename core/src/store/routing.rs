@@ -11,7 +11,9 @@
 //!
 //! Aliases and groups expand recursively (a group may contain groups); an address already
 //! expanded is not expanded again (loops are cut), and expansion stops at a depth and a
-//! recipient limit.
+//! recipient limit. Expansion never leaves the tenant of the address: a destination on another
+//! tenant's domain is external (it will go out through the outbound path and come back in as
+//! that tenant's mail, subject to its rules, quotas and suspensions).
 
 use super::entities::{aliases, domains, group_members, local_parts, mailboxes};
 use crate::error::Result;
@@ -97,11 +99,12 @@ pub fn split_address(address: &str) -> Option<(String, String)> {
 }
 
 impl<C: ConnectionTrait> Resolver<'_, C> {
-    async fn domain(&self, name: &str) -> Result<Option<domains::Model>> {
+    /// A verified domain by name, of `tenant` when given.
+    async fn domain(&self, name: &str, tenant: Option<Uuid>) -> Result<Option<domains::Model>> {
         let mut q = domains::Entity::find()
             .filter(domains::Column::Name.eq(name))
             .filter(domains::Column::Status.eq("verified"));
-        if let Some(t) = self.tenant {
+        if let Some(t) = tenant {
             q = q.filter(domains::Column::TenantId.eq(t));
         }
         Ok(q.one(self.db).await?)
@@ -166,6 +169,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
         if let Some(target_id) = domain.alias_of
             && let Some(target) = domains::Entity::find_by_id(target_id)
                 .filter(domains::Column::Status.eq("verified"))
+                .filter(domains::Column::TenantId.eq(domain.tenant_id))
                 .one(self.db)
                 .await?
         {
@@ -206,6 +210,9 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
         r.address = format!("{local}@{domain}");
         let mut seen: HashSet<String> = HashSet::new();
         let mut seen_mailboxes: HashSet<Uuid> = HashSet::new();
+        // Expansion stays inside the tenant the address belongs to: a destination on another
+        // tenant's domain is external to this one, exactly like a domain elsewhere.
+        let mut tenant = self.tenant;
         let mut queue: VecDeque<(String, String, usize)> = VecDeque::from([(local, domain, 0)]);
         while let Some((local, domain_name, depth)) = queue.pop_front() {
             if r.mailboxes.len() + r.external.len() > MAX_RECIPIENTS {
@@ -217,7 +224,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
                 r.trace.push(format!("{addr}: already expanded (loop cut)"));
                 continue;
             }
-            let Some(domain) = self.domain(&domain_name).await? else {
+            let Some(domain) = self.domain(&domain_name, tenant).await? else {
                 if top {
                     r.rejected = Some(Rejection {
                         code: "not_our_domain",
@@ -231,6 +238,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
                 }
                 continue;
             };
+            tenant = Some(domain.tenant_id);
             match self.lookup(&domain, &local, &mut r.trace).await? {
                 None if top => {
                     r.rejected = Some(Rejection {
