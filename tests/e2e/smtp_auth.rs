@@ -16,12 +16,16 @@ const ZONE: &str = "sender.example";
 const SEED: [u8; 32] = [7; 32];
 
 fn signed(body: &str) -> Vec<u8> {
+    signed_as(ZONE, body)
+}
+
+fn signed_as(domain: &str, body: &str) -> Vec<u8> {
     let public = ed25519_dalek::SigningKey::from_bytes(&SEED)
         .verifying_key()
         .to_bytes();
     let key = Ed25519Key::from_seed_and_public_key(&SEED, &public).unwrap();
     let sig = DkimSigner::from_key(key)
-        .domain(ZONE)
+        .domain(domain)
         .selector("sel")
         .headers(["From", "To", "Subject", "Message-ID"])
         .sign(body.as_bytes())
@@ -30,17 +34,22 @@ fn signed(body: &str) -> Vec<u8> {
 }
 
 fn records() -> Vec<Rec> {
+    records_for(ZONE)
+}
+
+/// SPF (127.0.0.1 only), the Ed25519 DKIM key and a DMARC record for `zone`.
+fn records_for(zone: &str) -> Vec<Rec> {
     let public = ed25519_dalek::SigningKey::from_bytes(&SEED)
         .verifying_key()
         .to_bytes();
     let p = base64::engine::general_purpose::STANDARD.encode(public);
     vec![
-        Rec::Txt(ZONE.into(), vec!["v=spf1 ip4:127.0.0.1 -all".into()]),
+        Rec::Txt(zone.into(), vec!["v=spf1 ip4:127.0.0.1 -all".into()]),
         Rec::Txt(
-            format!("sel._domainkey.{ZONE}"),
+            format!("sel._domainkey.{zone}"),
             vec![format!("v=DKIM1; k=ed25519; p={p}")],
         ),
-        Rec::Txt(format!("_dmarc.{ZONE}"), vec!["v=DMARC1; p=reject".into()]),
+        Rec::Txt(format!("_dmarc.{zone}"), vec!["v=DMARC1; p=reject".into()]),
     ]
 }
 
@@ -176,4 +185,106 @@ async fn spf_fail_and_dns_outages_are_reported_not_fatal() {
     )
     .unwrap();
     assert!(stored.contains("spf=temperror"), "{stored}");
+}
+
+/// Group sending policies judge the authenticated From (DMARC pass): `members` takes mail from
+/// its member addresses only, `tenant` from the tenant's own domains only; a forged From (no
+/// DMARC pass) passes neither. A refusal is `550 5.7.1` and stores nothing.
+#[tokio::test]
+async fn group_policies_admit_only_authenticated_members_or_colleagues() {
+    use crate::mailboxes::{fixture_verified_domain, mailbox};
+    use serde_json::json;
+    let app = TestApp::spawn_with(|c| c.smtp.authenticate = true).await;
+    let t = app.tenant().await;
+    let (d_id, own) = fixture_verified_domain(&app, &t.owner_token).await;
+    let (ana_id, ana) = mailbox(&app, &t.owner_token, &d_id, "ana").await;
+    let mut recs = records();
+    recs.extend(records_for(&own));
+    let dns = DnsServer::start(&[ZONE, "example", &own, "com"], &recs).await;
+    // The running app asks this DNS server from now on.
+    let mut app = app;
+    let cfg = {
+        let mut c = app.cfg.clone();
+        c.dns.nameservers = vec![dns.addr()];
+        c.dns.timeout_ms = 1000;
+        c
+    };
+    app.stop().await;
+    let app = TestApp::boot(cfg, tempfile::tempdir().unwrap()).await;
+    let bea = format!("bea@{ZONE}");
+    for (local, policy) in [("board", "members"), ("staff", "tenant")] {
+        let r = app
+            .post(
+                "/v1/groups",
+                &t.owner_token,
+                json!({"domain_id": d_id, "local_part": local, "members": [ana], "send_policy": policy}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    let send = |from: String, to: String, body: Vec<u8>| {
+        let addr = smtp_addr(&app);
+        async move {
+            let mut w = Wire::connect(addr).await;
+            bdat(&mut w, &from, &[&to], &body).await
+        }
+    };
+    let mail = |from: &str, to: &str, subject: &str| {
+        format!(
+            "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@x>\r\n\r\nhi\r\n"
+        )
+    };
+    let board = format!("board@{own}");
+    let staff = format!("staff@{own}");
+    let colleague = format!("carl@{own}");
+    // A member, authenticated: delivered.
+    let r = send(
+        ana.clone(),
+        board.clone(),
+        signed_as(&own, &mail(&ana, &board, "member")),
+    )
+    .await;
+    assert!(r.starts_with("250"), "{r}");
+    // The same From, forged (unsigned, from an address SPF does not list): refused.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut w = Wire::from_stream(sock.connect(smtp_addr(&app)).await.unwrap()).await;
+    let r = bdat(
+        &mut w,
+        &ana,
+        &[&board],
+        mail(&ana, &board, "forged").as_bytes(),
+    )
+    .await;
+    assert!(r.starts_with("550 5.7.1") && r.contains("DMARC"), "{r}");
+    // Authenticated, but not a member: refused.
+    let r = send(
+        colleague.clone(),
+        board.clone(),
+        signed_as(&own, &mail(&colleague, &board, "not-member")),
+    )
+    .await;
+    assert!(r.starts_with("550 5.7.1") && r.contains("members"), "{r}");
+    // `tenant`: a colleague on the tenant's domain passes, an authenticated outsider does not.
+    let r = send(
+        colleague.clone(),
+        staff.clone(),
+        signed_as(&own, &mail(&colleague, &staff, "colleague")),
+    )
+    .await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = send(
+        bea.clone(),
+        staff.clone(),
+        signed(&mail(&bea, &staff, "outsider")),
+    )
+    .await;
+    assert!(r.starts_with("550 5.7.1"), "{r}");
+    let subjects: Vec<String> = inbox(&app, &t.owner_token, &ana_id)
+        .await
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(subjects, ["colleague", "member"]);
+    drop(dns);
 }

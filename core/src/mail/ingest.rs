@@ -122,6 +122,8 @@ pub struct SmtpEnvelope {
     pub rcpts: Vec<String>,
     /// The mailboxes they expand to, as resolved at RCPT; empty: resolve `rcpts` here.
     pub mailboxes: Vec<Uuid>,
+    /// The sending policies of the groups they reach, as resolved at RCPT (with `mailboxes`).
+    pub guards: Vec<crate::store::SendGuard>,
     /// Whether the session ran TLS.
     pub tls: bool,
     /// Session id, for the Received header and logs.
@@ -272,6 +274,7 @@ impl Pipeline {
         };
         // Expansion: aliases, groups, domain aliases, catch-alls; each mailbox once.
         let mut mailboxes: Vec<Uuid> = env.mailboxes.clone();
+        let mut guards = env.guards.clone();
         for rcpt in env.rcpts.iter().filter(|_| env.mailboxes.is_empty()) {
             let r = self.sys.resolve_address(rcpt).await.map_err(temp)?;
             if r.rejected.is_some() {
@@ -282,6 +285,16 @@ impl Pipeline {
                     mailboxes.push(d.mailbox_id);
                 }
             }
+            guards.extend(r.send_policies);
+        }
+        // Groups that take mail only from members or the tenant: one refusal refuses the
+        // message (one reply per DATA), so nothing is delivered in part and nothing is lost.
+        if let Some(why) = super::policy::refusal(&guards, &summary, auth.as_ref(), &self.sys)
+            .await
+            .map_err(temp)?
+        {
+            tracing::info!(from = %env.mail_from, why, "refused by a group's sending policy");
+            return Err(Refusal::Reject(why));
         }
         let mut prefix = String::new();
         prefix.push_str(&self.received(env));

@@ -5,6 +5,7 @@ pub mod authn;
 pub mod flags;
 pub mod ingest;
 pub mod mbox;
+pub mod policy;
 pub mod render;
 pub mod search;
 pub mod summary;

@@ -514,6 +514,16 @@ impl TenantStore {
 }
 
 impl SystemStore {
+    /// The tenant whose verified domain (or verified domain alias) `name` is, if any.
+    pub async fn tenant_of_domain(&self, name: &str) -> Result<Option<Uuid>> {
+        Ok(domains::Entity::find()
+            .filter(domains::Column::Name.eq(name.trim_end_matches('.').to_ascii_lowercase()))
+            .filter(domains::Column::Status.eq("verified"))
+            .one(self.store.db())
+            .await?
+            .map(|d| d.tenant_id))
+    }
+
     /// Resolves a recipient address across every tenant (for the SMTP server).
     pub async fn resolve_address(&self, address: &str) -> Result<Resolution> {
         Resolver {

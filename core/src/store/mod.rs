@@ -45,7 +45,9 @@ pub use message_views::{MAX_THREAD_PAGE, MessageFilter, MessageRow, Sort, Thread
 pub use messages::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash, events_of};
 pub use page::{DatePage, Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
-pub use routing::{Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, split_address};
+pub use routing::{
+    Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, SendGuard, split_address,
+};
 pub use signatures::{
     IdentityInput, MAX_IDENTITIES, MAX_SIGNATURES, SignatureInput, sanitize_html,
 };

@@ -15,7 +15,7 @@
 //! tenant's domain is external (it will go out through the outbound path and come back in as
 //! that tenant's mail, subject to its rules, quotas and suspensions).
 
-use super::entities::{aliases, domains, group_members, local_parts, mailboxes};
+use super::entities::{aliases, domains, group_members, groups, local_parts, mailboxes};
 use crate::error::Result;
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -53,6 +53,22 @@ pub struct Rejection {
     pub detail: String,
 }
 
+/// A group with a sending policy that the address reaches: the sender must be allowed by it
+/// (checked once the message and its authentication results are known).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendGuard {
+    /// The group's address.
+    pub group: String,
+    /// `tenant` or `members` (`anyone` needs no guard).
+    pub policy: String,
+    /// The group's tenant (`tenant`: the sender's domain must be one of its verified domains).
+    #[serde(skip)]
+    pub tenant_id: Uuid,
+    /// The group's member addresses, lower case (`members`: the sender must be one of them).
+    #[serde(skip)]
+    pub members: Vec<String>,
+}
+
 /// The answer.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Resolution {
@@ -64,6 +80,9 @@ pub struct Resolution {
     pub external: Vec<String>,
     /// Set when the address must be refused (at SMTP: 550).
     pub rejected: Option<Rejection>,
+    /// Groups reached with a sending policy to enforce (a group reached through another
+    /// group is sent to by that group, which is its member, so it sets no guard).
+    pub send_policies: Vec<SendGuard>,
     /// How the answer was reached, step by step.
     pub trace: Vec<String>,
 }
@@ -78,7 +97,7 @@ pub(crate) struct Resolver<'a, C> {
 enum Target {
     Mailbox(mailboxes::Model),
     Alias(aliases::Model),
-    Group(Uuid),
+    Group(groups::Model),
 }
 
 /// Splits and normalises `local@domain` (the domain to punycode, both lower case).
@@ -142,7 +161,10 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
                 .one(self.db)
                 .await?
                 .map(Target::Alias),
-            "group" => Some(Target::Group(lp.owner_id)),
+            "group" => groups::Entity::find_by_id(lp.owner_id)
+                .one(self.db)
+                .await?
+                .map(Target::Group),
             _ => None,
         })
     }
@@ -213,8 +235,10 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
         // Expansion stays inside the tenant the address belongs to: a destination on another
         // tenant's domain is external to this one, exactly like a domain elsewhere.
         let mut tenant = self.tenant;
-        let mut queue: VecDeque<(String, String, usize)> = VecDeque::from([(local, domain, 0)]);
-        while let Some((local, domain_name, depth)) = queue.pop_front() {
+        // (local part, domain, depth, reached through a group)
+        let mut queue: VecDeque<(String, String, usize, bool)> =
+            VecDeque::from([(local, domain, 0, false)]);
+        while let Some((local, domain_name, depth, via_group)) = queue.pop_front() {
             if r.mailboxes.len() + r.external.len() > MAX_RECIPIENTS {
                 break;
             }
@@ -280,7 +304,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
                         .push(format!("{addr}: alias to {}", dests.join(", ")));
                     for d in dests {
                         if let Some((l, dn)) = split_address(&d) {
-                            queue.push_back((l, dn, depth + 1));
+                            queue.push_back((l, dn, depth + 1, via_group));
                         }
                     }
                 }
@@ -291,16 +315,28 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
                 }
                 Some(Target::Group(g)) => {
                     let members: Vec<String> = group_members::Entity::find()
-                        .filter(group_members::Column::GroupId.eq(g))
+                        .filter(group_members::Column::GroupId.eq(g.id))
                         .all(self.db)
                         .await?
                         .into_iter()
                         .map(|m| m.address)
                         .collect();
                     r.trace.push(format!("{addr}: group of {}", members.len()));
+                    if g.send_policy != "anyone" && !via_group {
+                        r.trace.push(format!(
+                            "{addr}: only senders allowed by policy {}",
+                            g.send_policy
+                        ));
+                        r.send_policies.push(SendGuard {
+                            group: addr.clone(),
+                            policy: g.send_policy.clone(),
+                            tenant_id: g.tenant_id,
+                            members: members.iter().map(|m| m.to_ascii_lowercase()).collect(),
+                        });
+                    }
                     for d in members {
                         if let Some((l, dn)) = split_address(&d) {
-                            queue.push_back((l, dn, depth + 1));
+                            queue.push_back((l, dn, depth + 1, true));
                         }
                     }
                 }

@@ -2,7 +2,7 @@
 
 use super::session::{Recipients, Verdict};
 use mailroom_core::health::Part;
-use mailroom_core::store::SystemStore;
+use mailroom_core::store::{SendGuard, SystemStore};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ const MAX_REMEMBERED: usize = 1000;
 /// what each accepted address expands to, so DATA does not resolve it again.
 pub struct StoreRecipients {
     sys: SystemStore,
-    resolved: HashMap<String, Vec<Uuid>>,
+    resolved: HashMap<String, (Vec<Uuid>, Vec<SendGuard>)>,
 }
 
 impl StoreRecipients {
@@ -25,24 +25,26 @@ impl StoreRecipients {
         }
     }
 
-    /// The mailboxes the accepted `rcpts` expand to, each once, as resolved at RCPT; empty when
-    /// one of them was not resolved here (the pipeline then resolves them itself). Forgets
-    /// every resolution: the next transaction starts afresh.
-    pub fn take_mailboxes(&mut self, rcpts: &[String]) -> Vec<Uuid> {
+    /// The mailboxes the accepted `rcpts` expand to, each once, and the sending policies they
+    /// reach, as resolved at RCPT; empty when one of them was not resolved here (the pipeline
+    /// then resolves them itself). Forgets every resolution: the next transaction starts afresh.
+    pub fn take_mailboxes(&mut self, rcpts: &[String]) -> (Vec<Uuid>, Vec<SendGuard>) {
         let mut out = Vec::new();
+        let mut guards = Vec::new();
         for r in rcpts {
-            let Some(ids) = self.resolved.get(&r.to_lowercase()) else {
+            let Some((ids, g)) = self.resolved.get(&r.to_lowercase()) else {
                 self.resolved.clear();
-                return Vec::new();
+                return (Vec::new(), Vec::new());
             };
             for id in ids {
                 if !out.contains(id) {
                     out.push(*id);
                 }
             }
+            guards.extend(g.iter().cloned());
         }
         self.resolved.clear();
-        out
+        (out, guards)
     }
 }
 
@@ -89,7 +91,10 @@ impl Recipients for StoreRecipients {
         }
         self.resolved.insert(
             address.to_lowercase(),
-            r.mailboxes.iter().map(|d| d.mailbox_id).collect(),
+            (
+                r.mailboxes.iter().map(|d| d.mailbox_id).collect(),
+                r.send_policies,
+            ),
         );
         Verdict::Accept
     }

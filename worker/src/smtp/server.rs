@@ -454,11 +454,13 @@ impl SmtpServer {
             Ok(env) => env,
             Err(r) => return r,
         };
+        let (mailboxes, guards) = rcpts.take_mailboxes(&env.recipients);
         let envelope = SmtpEnvelope {
             peer: client,
             helo: env.helo.clone(),
             mail_from: env.from.clone(),
-            mailboxes: rcpts.take_mailboxes(&env.recipients),
+            mailboxes,
+            guards,
             rcpts: env.recipients.clone(),
             tls,
             session_id: id.to_string(),
