@@ -5,7 +5,7 @@
 use crate::common::*;
 use crate::smtp::{all_messages, receiving};
 use crate::smtp_wire::code_of;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,14 +30,24 @@ fn start(app: &TestApp, port: u16) -> std::process::Child {
         .env("MAILROOM_SMTP_AUTHENTICATE", "false")
         .env("MAILROOM_JOBS_ENABLED", "false")
         .env("MAILROOM_PUBLIC_HOSTNAME", "mx.crash.test")
-        .env("MAILROOM_LOG", "error")
+        .env("MAILROOM_LOG", "info")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stderr(log(app));
     cmd.spawn().unwrap()
 }
 
-/// One delivery over a fresh connection; true when the server answered 250 to the message.
-async fn deliver(port: u16, rcpt: &str, n: usize) -> Option<bool> {
+/// The servers' log (appended to by every round), read when the test fails.
+fn log(app: &TestApp) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(app.dir.path().join("crash-test.log"))
+        .unwrap()
+}
+
+/// One delivery over a fresh connection: `Some(Some(reply))` when the server answered 250 to
+/// the message (the reply names the session), `Some(None)` for any other answer.
+async fn deliver(port: u16, rcpt: &str, n: usize) -> Option<Option<String>> {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .ok()?;
@@ -54,19 +64,23 @@ async fn deliver(port: u16, rcpt: &str, n: usize) -> Option<bool> {
     let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut all)).await;
     let text = String::from_utf8_lossy(&all);
     // Replies: greeting, EHLO (multi-line), MAIL, RCPT, BDAT, QUIT.
-    let codes: Vec<u16> = text
+    let finals: Vec<&str> = text
         .lines()
         .filter(|l| l.len() >= 4 && l.as_bytes()[3] == b' ')
-        .map(code_of)
         .collect();
-    Some(codes.get(4) == Some(&250))
+    Some(
+        finals
+            .get(4)
+            .filter(|l| code_of(l) == 250)
+            .map(|l| l.to_string()),
+    )
 }
 
 #[tokio::test]
 async fn every_acknowledged_message_survives_kills_exactly_once() {
     let app = TestApp::spawn().await;
     let (t, _, _, ana_id, ana) = receiving(&app).await;
-    let acked: Arc<Mutex<HashSet<usize>>> = Arc::default();
+    let acked: Arc<Mutex<HashMap<usize, String>>> = Arc::default();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut seed = u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap());
     let mut rand = move |n: u64| {
@@ -94,10 +108,13 @@ async fn every_acknowledged_message_survives_kills_exactly_once() {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     match deliver(port, &rcpt, n).await {
-                        Some(true) => {
-                            acked.lock().unwrap().insert(n);
+                        Some(Some(reply)) => {
+                            acked
+                                .lock()
+                                .unwrap()
+                                .insert(n, format!("round {round}: {reply}"));
                         }
-                        Some(false) => {}
+                        Some(None) => {}
                         None => tokio::time::sleep(Duration::from_millis(20)).await,
                     }
                 }
@@ -124,9 +141,23 @@ async fn every_acknowledged_message_survives_kills_exactly_once() {
             .entry(m["message_id"].as_str().unwrap().to_string())
             .or_default() += 1;
     }
-    for n in &acked {
+    for (n, reply) in &acked {
         let id = format!("crash-{n}@outside.example");
-        assert_eq!(counts.get(&id), Some(&1), "{id} was acknowledged");
+        if counts.get(&id) != Some(&1) {
+            // What the server said about that session, for whoever debugs this.
+            let session = reply.rsplit(' ').next().unwrap_or_default();
+            let log =
+                std::fs::read_to_string(app.dir.path().join("crash-test.log")).unwrap_or_default();
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains(session) || l.contains("WARN") || l.contains("ERROR"))
+                .collect();
+            panic!(
+                "{id} was acknowledged ({reply}) but is stored {:?} times; server log:\n{}",
+                counts.get(&id),
+                lines.join("\n")
+            );
+        }
     }
     assert!(counts.values().all(|c| *c == 1), "a message stored twice");
     eprintln!(
