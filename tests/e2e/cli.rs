@@ -341,6 +341,38 @@ fn readme_block(marker: &str) -> String {
         .to_string()
 }
 
+/// The README's quickstart, run verbatim: it starts the real binary itself (on free ports, in
+/// a fresh data directory) and ends with the message read over REST.
+#[tokio::test]
+async fn the_readme_quickstart_works() {
+    let work = tempfile::tempdir().unwrap();
+    let port = || crate::dns::free_port().to_string();
+    let out = tokio::process::Command::new("bash")
+        .args(["-c", &readme_block("quickstart")])
+        .current_dir(work.path())
+        .env_remove("MAILROOM_DATABASE_URL")
+        .env_remove("MAILROOM_REDIS_URL")
+        .env("MAILROOM", env!("CARGO_BIN_EXE_mailroom"))
+        .env("API_PORT", port())
+        .env("SMTP_PORT", port())
+        .env("DNS_PORT", port())
+        .env("TMPDIR", work.path())
+        .output()
+        .await
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "quickstart failed:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains(r#"{"verified":true}"#), "{stdout}");
+    assert!(
+        stdout.contains(r#""subject":"Hello from the quickstart""#) && stdout.contains("It works."),
+        "{stdout}"
+    );
+}
+
 /// The README's walk-throughs, run verbatim with curl, jq and dnsmasq against a real server.
 #[tokio::test]
 async fn the_readme_walkthroughs_work() {
