@@ -12,7 +12,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     info(
         title = "Mailroom API",
         description = "Multi-tenant mail backend. Authenticate with `Authorization: Bearer <access token or API key>`. \
-Errors are `application/problem+json` with a stable `code`. Lists are paginated with `?limit=&cursor=`."
+Errors are `application/problem+json` with a stable `code`. Lists are paginated with `?limit=&cursor=`. \
+A known path asked with a method it does not serve answers 405 `method_not_allowed` with `Allow`."
     ),
     paths(
         routes::health::healthz,
@@ -100,7 +101,7 @@ Errors are `application/problem+json` with a stable `code`. Lists are paginated 
         routes::contacts::update::update,
         routes::contacts::delete::delete,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &CommonResponses),
     tags(
         (name = "auth", description = "Login, tokens, the current principal"),
         (name = "tenants", description = "Tenants (platform admins)"),
@@ -137,6 +138,135 @@ impl Modify for Security {
                         .build(),
                 ),
             );
+        }
+    }
+}
+
+/// Documents on every operation the statuses any route may answer, as shared responses:
+/// 400 for bad input (a body or a query), 401 and 403 where a bearer token is taken, 404 where
+/// the path names an object, 413 and 415 where a body is read, and 500 and 503 everywhere under
+/// `/v1`. (A known path with a method it does not serve answers 405 with `Allow`.)
+struct CommonResponses;
+
+const COMMON: [(&str, &str, &str); 8] = [
+    (
+        "400",
+        "BadRequest",
+        "invalid input: `validation_failed`, `invalid_body`, `unknown_field`, `malformed_json`, `invalid_query`; `errors[]` names the fields",
+    ),
+    (
+        "401",
+        "Unauthenticated",
+        "no valid credentials: `unauthenticated` (with `WWW-Authenticate: Bearer`)",
+    ),
+    (
+        "403",
+        "Forbidden",
+        "the credentials do not allow this: `insufficient_scope`, `admin_required`, `tenant_suspended`, …",
+    ),
+    (
+        "404",
+        "NotFound",
+        "no such object for these credentials (another tenant's object is the same): `not_found`",
+    ),
+    (
+        "413",
+        "PayloadTooLarge",
+        "the body is larger than `api.max_body_bytes`: `payload_too_large`",
+    ),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "the body is not of a type this route reads: `unsupported_media_type`",
+    ),
+    (
+        "500",
+        "InternalError",
+        "a bug: `internal_error`, with the request id to quote",
+    ),
+    (
+        "503",
+        "ServiceUnavailable",
+        "the storage is unavailable or full: `database_unavailable`, `storage_full` (with `Retry-After`)",
+    ),
+];
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        if let Some(c) = openapi.components.as_mut() {
+            for (_, name, description) in COMMON {
+                c.responses.insert(
+                    name.into(),
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(
+                                "application/problem+json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("Problem")))
+                                    .build(),
+                            )
+                            .build(),
+                    ),
+                );
+            }
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let api = path.starts_with("/v1/");
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let security = serde_json::to_value(&op.security).unwrap_or_default();
+                let reqs = security.as_array().cloned().unwrap_or_default();
+                let bearer = reqs.iter().any(|r| r.get("bearer").is_some());
+                let optional = reqs
+                    .iter()
+                    .any(|r| r.as_object().is_some_and(|o| o.is_empty()));
+                let params = op.parameters.as_deref().unwrap_or_default();
+                let param_in = |want: ParameterIn| {
+                    params.iter().any(|p| {
+                        matches!(p, RefOr::T(p) if std::mem::discriminant(&p.parameter_in) == std::mem::discriminant(&want))
+                    })
+                };
+                let mut wanted = Vec::new();
+                if op.request_body.is_some() {
+                    wanted.extend(["400", "413", "415"]);
+                }
+                if param_in(ParameterIn::Query) {
+                    wanted.push("400");
+                }
+                if bearer {
+                    wanted.push("401");
+                    if !optional {
+                        wanted.push("403");
+                    }
+                }
+                if param_in(ParameterIn::Path) {
+                    wanted.push("404");
+                }
+                if api {
+                    wanted.extend(["500", "503"]);
+                }
+                for code in wanted {
+                    if let Some((_, name, _)) = COMMON.iter().find(|(c, _, _)| *c == code) {
+                        op.responses
+                            .responses
+                            .entry(code.to_string())
+                            .or_insert_with(|| {
+                                RefOr::Ref(Ref::new(format!("#/components/responses/{name}")))
+                            });
+                    }
+                }
+            }
         }
     }
 }

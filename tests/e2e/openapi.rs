@@ -66,3 +66,37 @@ fn every_route_is_in_the_document_and_every_documented_route_exists() {
     );
     assert_eq!(doc["openapi"], "3.1.0");
 }
+
+/// Every status a route can answer is documented: bad input and body limits where a body is
+/// read, 401/403 where a token is taken, 404 where the path names an object, 500/503 under /v1.
+#[test]
+fn every_operation_documents_the_statuses_it_can_answer() {
+    let doc: serde_json::Value = serde_json::from_str(&mailroom_api::openapi::json()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let codes: Vec<&str> = op["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let has = |c: &str| codes.contains(&c);
+            let at = format!("{method} {path}: {codes:?}");
+            if path.starts_with("/v1/") {
+                assert!(has("500") && has("503"), "{at}");
+            }
+            if op.get("requestBody").is_some() {
+                assert!(has("400") && has("413") && has("415"), "{at}");
+            }
+            if op["security"].to_string().contains("bearer") {
+                assert!(has("401"), "{at}");
+            }
+            if path.contains('{') {
+                assert!(has("404"), "{at}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 80, "{checked}");
+}
