@@ -532,3 +532,60 @@ async fn messages_are_invisible_to_another_tenant() {
         .await;
     assert_eq!(r.status, 404);
 }
+
+/// Session ids name one session: distinct across many concurrent connections and across a
+/// restart, in the `250` reply as in the `Received:` field.
+#[tokio::test]
+async fn session_ids_are_unique_across_connections_and_restarts() {
+    let mut app = TestApp::spawn().await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    let mut ids = std::collections::HashSet::new();
+    let mut total = 0;
+    for round in 0..2 {
+        let addr = smtp_addr(&app);
+        let mut replies = Vec::new();
+        // 16 at a time: the per-address connection cap is 20.
+        for batch in 0..6 {
+            replies.extend(
+                futures_util::future::join_all((0..16).map(|n| {
+                    let ana = ana.clone();
+                    async move {
+                        let mut w = Wire::connect(addr).await;
+                        let body = format!("Subject: id {round}-{batch}-{n}\r\n\r\nx\r\n");
+                        bdat(&mut w, "x@outside.example", &[&ana], body.as_bytes()).await
+                    }
+                }))
+                .await,
+            );
+        }
+        for r in replies {
+            assert_eq!(code_of(&r), 250, "{r}");
+            let id = r.trim().rsplit(' ').next().unwrap().to_string();
+            assert_eq!(id.len(), 32, "{r}");
+            ids.insert(id);
+            total += 1;
+        }
+        // Restart on the same data.
+        let (cfg, dir) = (
+            app.cfg.clone(),
+            std::mem::replace(&mut app.dir, tempfile::tempdir().unwrap()),
+        );
+        app.stop().await;
+        app = TestApp::boot(cfg, dir).await;
+    }
+    assert_eq!(ids.len(), total, "repeated session ids");
+    // The id of the reply is the one in the stored Received field.
+    let items = all_messages(&app, &t.owner_token, &ana_id).await;
+    let stored = raw(
+        &app,
+        &t.owner_token,
+        &ana_id,
+        items[0]["id"].as_str().unwrap(),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&stored);
+    assert!(
+        ids.iter().any(|id| text.contains(&format!("id {id}"))),
+        "{text}"
+    );
+}

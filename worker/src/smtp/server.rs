@@ -211,7 +211,9 @@ impl SmtpServer {
                 .await;
             return;
         };
-        let id = uuid::Uuid::now_v7().simple().to_string()[..16].to_string();
+        // A whole UUIDv7: time-ordered, and its 74 random bits keep ids unique across
+        // processes and restarts (a prefix of it repeated within a millisecond).
+        let id = uuid::Uuid::now_v7().simple().to_string();
         let span = tracing::info_span!("smtp", session = %id, client = %client);
         let _enter = span.enter();
         let limit = Duration::from_secs(self.cfg.max_session_secs);
