@@ -124,8 +124,14 @@ impl Where {
 }
 
 /// Binds a listening socket, saying which setting to change when the address is taken.
-fn bind(addr: &str, what: &str, setting: &str, var: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).map_err(|e| {
+fn bind(
+    addr: &str,
+    backlog: u32,
+    what: &str,
+    setting: &str,
+    var: &str,
+) -> anyhow::Result<TcpListener> {
+    mailroom_worker::net::bind(addr, backlog).map_err(|e| {
         anyhow::anyhow!(
             "cannot listen on {addr} for {what}: {e}; set {setting} ({var}) to a free address"
         )
@@ -194,11 +200,11 @@ pub async fn start(
     let smtp_listener = if parts.smtp && cfg.smtp.enabled {
         let l = bind(
             &cfg.smtp.listen,
+            cfg.smtp.listen_backlog,
             "SMTP",
             "smtp.listen",
             "MAILROOM_SMTP_LISTEN",
         )?;
-        l.set_nonblocking(true)?;
         Some(tokio::net::TcpListener::from_std(l)?)
     } else {
         None
@@ -208,6 +214,7 @@ pub async fn start(
         (true, Some(l)) => Some(l),
         (true, None) => Some(bind(
             &cfg.api.listen,
+            1024,
             "the API",
             "api.listen",
             "MAILROOM_API_LISTEN",
@@ -284,7 +291,7 @@ pub async fn start(
     if let Some(listener) = smtp_listener {
         let tls = if cfg.smtp.starttls {
             Some(
-                mailroom_worker::smtp::tls::server_config(
+                mailroom_worker::net::tls::server_config(
                     &cfg.smtp.tls_cert,
                     &cfg.smtp.tls_key,
                     &cfg.data_dir,

@@ -102,8 +102,18 @@ pub struct SmtpConfig {
     pub max_connections_per_ip: usize,
     /// Time to wait for a command, in seconds (RFC 5321 §4.5.3.2.7 asks for 5 minutes).
     pub command_timeout_secs: u64,
+    /// Time to wait for a command while the server is busy (over three quarters of
+    /// `max_connections` open), in seconds: idle clients then give way to senders.
+    pub busy_command_timeout_secs: u64,
     /// Time to wait for each block of message data, in seconds.
     pub data_timeout_secs: u64,
+    /// The slowest average rate a message's data may arrive at, in bytes per second, after
+    /// `min_data_rate_grace_secs` (0: no minimum).
+    pub min_data_rate_bytes_per_sec: u64,
+    /// How long a message's data may take before its minimum rate applies, in seconds.
+    pub min_data_rate_grace_secs: u64,
+    /// The listen backlog (connections the kernel queues before they are accepted).
+    pub listen_backlog: u32,
     /// Longest session, in seconds.
     pub max_session_secs: u64,
     /// PEM certificate chain for STARTTLS; empty: a self-signed one generated on first start
@@ -136,7 +146,11 @@ impl Default for SmtpConfig {
             max_connections: 1000,
             max_connections_per_ip: 20,
             command_timeout_secs: 300,
+            busy_command_timeout_secs: 10,
             data_timeout_secs: 180,
+            min_data_rate_bytes_per_sec: 1024,
+            min_data_rate_grace_secs: 30,
+            listen_backlog: 1024,
             max_session_secs: 3600,
             tls_cert: String::new(),
             tls_key: String::new(),

@@ -23,6 +23,7 @@ mod outage;
 mod routing;
 mod signatures;
 mod smtp;
+mod smtp_abuse;
 mod smtp_auth;
 mod smtp_crash;
 mod smtp_interop;
