@@ -494,6 +494,7 @@ pub async fn read(cfg: &Config, messages: usize, concurrency: usize) -> anyhow::
         None,
         "bench.example",
         chrono::Duration::hours(24),
+        cfg.smtp.delivery_memory_bytes,
     );
     let ts = std::sync::Arc::new(ts);
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

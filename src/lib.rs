@@ -270,6 +270,7 @@ pub async fn start(
         authn,
         &hostname,
         chrono::Duration::seconds(cfg.smtp.dedup_window_secs.min(i64::MAX as u64) as i64),
+        cfg.smtp.delivery_memory_bytes,
     );
     let mut running = Running {
         api_addr: None,
@@ -309,6 +310,7 @@ pub async fn start(
             store.system(),
             pipeline.clone(),
             tls,
+            cfg.data_dir.join("spool"),
         );
         running.smtp_task = Some(tokio::spawn(server.run(listener, shutdown_rx.clone())));
     }

@@ -114,6 +114,9 @@ pub struct SmtpConfig {
     pub min_data_rate_grace_secs: u64,
     /// The listen backlog (connections the kernel queues before they are accepted).
     pub listen_backlog: u32,
+    /// Message bytes held in memory for delivery (parsing and storing) at once; messages
+    /// arriving beyond it wait their turn, spooled to `<data_dir>/spool` while received.
+    pub delivery_memory_bytes: usize,
     /// Longest session, in seconds.
     pub max_session_secs: u64,
     /// PEM certificate chain for STARTTLS; empty: a self-signed one generated on first start
@@ -151,6 +154,7 @@ impl Default for SmtpConfig {
             min_data_rate_bytes_per_sec: 1024,
             min_data_rate_grace_secs: 30,
             listen_backlog: 1024,
+            delivery_memory_bytes: 64 * 1024 * 1024,
             max_session_secs: 3600,
             tls_cert: String::new(),
             tls_key: String::new(),

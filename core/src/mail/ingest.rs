@@ -160,6 +160,9 @@ pub struct Pipeline {
     hostname: String,
     dedup_window: Duration,
     committer: GroupCommitter,
+    /// Message bytes in memory for delivery at once, in KiB (see [`Pipeline::reserve`]).
+    budget: Arc<tokio::sync::Semaphore>,
+    budget_kib: u32,
 }
 
 impl Pipeline {
@@ -171,8 +174,12 @@ impl Pipeline {
         authn: Option<Authenticator>,
         hostname: &str,
         dedup_window: Duration,
+        memory_budget: usize,
     ) -> Self {
+        let budget_kib = (memory_budget / 1024).clamp(1, u32::MAX as usize >> 3) as u32;
         Self {
+            budget: Arc::new(tokio::sync::Semaphore::new(budget_kib as usize)),
+            budget_kib,
             bus,
             authn,
             stages: Arc::new(vec![Arc::new(NoSpam), Arc::new(NoRules)]),
@@ -187,6 +194,19 @@ impl Pipeline {
     pub fn with_stages(mut self, stages: Vec<Arc<dyn Stage>>) -> Self {
         self.stages = Arc::new(stages);
         self
+    }
+
+    /// Waits until a message of `size` bytes may be held in memory for delivery: messages
+    /// being parsed and stored take at most the configured budget at once (a message larger
+    /// than the budget waits for all of it), so many large messages arriving together do not
+    /// exhaust memory. Hold the permit until the message is stored.
+    pub async fn reserve(&self, size: usize) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        let kib = (size.div_ceil(1024) as u32).clamp(1, self.budget_kib);
+        self.budget
+            .clone()
+            .acquire_many_owned(kib)
+            .await
+            .map_err(|_| Error::Internal("the delivery memory budget closed".into()))
     }
 
     /// The event bus changes are published on.
@@ -242,7 +262,7 @@ impl Pipeline {
     pub async fn deliver_smtp(
         &self,
         env: &SmtpEnvelope,
-        body: &[u8],
+        body: Vec<u8>,
     ) -> std::result::Result<Delivered, Refusal> {
         let temp = |e: Error| match e.outage() {
             // Outages are logged once by the health state, not once per message.
@@ -257,11 +277,11 @@ impl Pipeline {
                 Refusal::TryLater("temporary failure storing the message; try again".into())
             }
         };
-        let (summary, text) = summarize_with_text(body);
+        let (summary, text) = summarize_with_text(&body);
         let auth = match &self.authn {
             Some(a) => Some(
                 a.check(
-                    body,
+                    &body,
                     &SmtpPeer {
                         ip: env.peer,
                         helo: env.helo.clone(),
@@ -305,7 +325,7 @@ impl Pipeline {
         let mut discarded = 0;
         for m in mailboxes {
             let input = StageInput {
-                body,
+                body: &body,
                 summary: &summary,
                 auth: auth.as_ref(),
                 mailbox_id: m,
@@ -330,7 +350,7 @@ impl Pipeline {
         let auth_json = auth.as_ref().and_then(|a| serde_json::to_string(a).ok());
         let search_text = index_text(&summary, &text);
         let msg = NewMessage {
-            body: Cow::Owned(body.to_vec()),
+            body: Cow::Owned(body),
             trace_prefix: prefix,
             summary: Cow::Owned(summary),
             search_text,

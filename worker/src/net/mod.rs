@@ -8,8 +8,10 @@ pub mod conn;
 pub mod listener;
 pub mod pace;
 pub mod proxy;
+pub mod spool;
 pub mod tls;
 
 pub use conn::Conn;
 pub use listener::{Load, NetConfig, Protocol, Refusal, Session, bind, serve};
 pub use pace::Pace;
+pub use spool::Spool;

@@ -27,12 +27,16 @@ enum State {
     Cr,
 }
 
-/// Collects one message's data, dot-unstuffed, up to a size limit.
+/// Collects one message's data, dot-unstuffed, up to a size limit. The bytes collected so far
+/// can be taken out at any time ([`DataReader::take_output`]), so a large message need not be
+/// held in memory by the reader.
 #[derive(Debug)]
 pub struct DataReader {
     state: State,
     max: usize,
     out: Vec<u8>,
+    /// Bytes emitted in all (taken out or not).
+    len: usize,
     overflow: bool,
 }
 
@@ -44,8 +48,14 @@ impl DataReader {
             state: State::LineStart,
             max,
             out: Vec::new(),
+            len: 0,
             overflow: false,
         }
+    }
+
+    /// Takes the bytes collected since the last call (none once the limit was passed).
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
     }
 
     /// Whether the message was larger than the limit.
@@ -53,7 +63,8 @@ impl DataReader {
         self.overflow
     }
 
-    /// The message so far (complete once [`DataStatus::Done`] was returned).
+    /// The message so far, less what [`DataReader::take_output`] took (complete once
+    /// [`DataStatus::Done`] was returned and nothing was taken).
     pub fn into_message(self) -> Vec<u8> {
         self.out
     }
@@ -62,11 +73,12 @@ impl DataReader {
         if self.overflow {
             return;
         }
-        if self.out.len() + bytes.len() > self.max {
+        if self.len + bytes.len() > self.max {
             self.overflow = true;
             self.out = Vec::new();
             return;
         }
+        self.len += bytes.len();
         self.out.extend_from_slice(bytes);
     }
 

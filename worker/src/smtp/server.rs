@@ -14,12 +14,13 @@ use super::data::{DataReader, DataStatus};
 use super::recipients::StoreRecipients;
 use super::reply::Reply;
 use super::session::{Limits, Session, Step};
-use crate::net::{self, Conn, NetConfig, Pace, Protocol, Refusal};
+use crate::net::{self, Conn, NetConfig, Pace, Protocol, Refusal, Spool};
 use mailroom_core::config::SmtpConfig;
 use mailroom_core::mail::ingest::{Pipeline, Refusal as Undelivered, SmtpEnvelope};
 use mailroom_core::store::SystemStore;
 use std::io;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,6 +42,8 @@ pub struct SmtpServer {
     sys: SystemStore,
     pipeline: Pipeline,
     tls: Option<TlsAcceptor>,
+    /// Where messages being received wait once over 1 MiB.
+    spool_dir: PathBuf,
 }
 
 impl Protocol for SmtpServer {
@@ -74,6 +77,7 @@ impl SmtpServer {
         sys: SystemStore,
         pipeline: Pipeline,
         tls: Option<Arc<rustls::ServerConfig>>,
+        spool_dir: PathBuf,
     ) -> Self {
         Self {
             cfg: Arc::new(cfg),
@@ -81,6 +85,7 @@ impl SmtpServer {
             sys,
             pipeline,
             tls: tls.map(TlsAcceptor::from),
+            spool_dir,
         }
     }
 
@@ -123,6 +128,8 @@ impl SmtpServer {
         let mut rcpts = StoreRecipients::new(self.sys.clone());
         let mut reader = CommandReader::new();
         reader.push(&pending);
+        // The BDAT chunks of the message being received.
+        let mut bdat_spool: Option<Spool> = None;
         let mut out: Vec<u8> = session.greeting().to_wire();
         let mut buf = vec![0u8; READ_CHUNK];
         let mut waiting_since = Instant::now();
@@ -135,7 +142,15 @@ impl SmtpServer {
                     out.clear();
                     let rest = reader.take_rest();
                     let (reply, close, leftover) = self
-                        .bdat(s, &mut session, &mut rcpts, size, last, rest)
+                        .bdat(
+                            s,
+                            &mut session,
+                            &mut rcpts,
+                            &mut bdat_spool,
+                            size,
+                            last,
+                            rest,
+                        )
                         .await?;
                     reader.push(&leftover);
                     out.extend_from_slice(&reply.to_wire());
@@ -260,40 +275,46 @@ impl SmtpServer {
         rest: Vec<u8>,
     ) -> io::Result<(Reply, Vec<u8>)> {
         let mut dr = DataReader::new(self.cfg.max_message_bytes);
+        let mut spool = Spool::new(self.spool_dir.clone());
         let mut pace = self.pace();
         let mut buf = vec![0u8; READ_CHUNK];
         let mut chunk = rest;
         let leftover = loop {
-            if let DataStatus::Done { consumed } = dr.push(&chunk) {
+            let status = dr.push(&chunk);
+            spool.write(&dr.take_output()).await;
+            if let DataStatus::Done { consumed } = status {
                 break chunk[consumed..].to_vec();
             }
             let n = self.read_data(&mut s.conn, &mut buf, &mut pace).await?;
             chunk = buf[..n].to_vec();
         };
         let overflowed = dr.overflowed();
-        let message = dr.into_message();
         let reply = self
-            .finish(session, rcpts, s.client, &s.id, &message, overflowed)
+            .finish(session, rcpts, s.client, &s.id, spool, overflowed)
             .await;
         Ok((reply, leftover))
     }
 
-    /// Reads one BDAT chunk; returns the reply, whether to close, and the bytes after it.
+    /// Reads one BDAT chunk into the message's spool; returns the reply, whether to close,
+    /// and the bytes after it.
+    #[allow(clippy::too_many_arguments)]
     async fn bdat(
         &self,
         s: &mut net::Session,
         session: &mut Session,
         rcpts: &mut StoreRecipients,
+        bdat_spool: &mut Option<Spool>,
         size: u64,
         last: bool,
         mut rest: Vec<u8>,
     ) -> io::Result<(Reply, bool, Vec<u8>)> {
         let allowed = session.bdat();
         // The chunk is read in full whatever becomes of it, so the command stream stays in step.
+        let spool = bdat_spool.get_or_insert_with(|| Spool::new(self.spool_dir.clone()));
         let mut want = size;
         let take = want.min(rest.len() as u64) as usize;
-        if allowed.is_ok() {
-            session.bdat_push(&rest[..take]);
+        if allowed.is_ok() && session.bdat_push(take) {
+            spool.write(&rest[..take]).await;
         }
         rest.drain(..take);
         want -= take as u64;
@@ -302,13 +323,14 @@ impl SmtpServer {
         while want > 0 {
             let n = self.read_data(&mut s.conn, &mut buf, &mut pace).await?;
             let take = (want as usize).min(n);
-            if allowed.is_ok() {
-                session.bdat_push(&buf[..take]);
+            if allowed.is_ok() && session.bdat_push(take) {
+                spool.write(&buf[..take]).await;
             }
             want -= take as u64;
             rest = buf[take..n].to_vec();
         }
         if let Err(step) = allowed {
+            *bdat_spool = None;
             return Ok(match step {
                 Step::Close(r) => (r, true, rest),
                 Step::Reply(r) | Step::ReadData(r) | Step::StartTls(r) => (r, false, rest),
@@ -321,25 +343,49 @@ impl SmtpServer {
                 rest,
             ));
         }
-        let (message, overflowed) = session.take_bdat();
+        let overflowed = session.take_bdat();
+        let spool = bdat_spool
+            .take()
+            .unwrap_or_else(|| Spool::new(self.spool_dir.clone()));
         let reply = self
-            .finish(session, rcpts, s.client, &s.id, &message, overflowed)
+            .finish(session, rcpts, s.client, &s.id, spool, overflowed)
             .await;
         Ok((reply, false, rest))
     }
 
-    /// Ends a transaction: checks, delivery, and the reply.
+    /// Ends a transaction: checks, delivery, and the reply. The message is read back from
+    /// its spool only once the delivery memory budget has room for it.
     async fn finish(
         &self,
         session: &mut Session,
         rcpts: &mut StoreRecipients,
         client: IpAddr,
         id: &str,
-        message: &[u8],
+        spool: Spool,
         overflowed: bool,
     ) -> Reply {
         let tls = session.is_tls();
-        let env = match session.data_received(message, overflowed) {
+        let _budget = match self.pipeline.reserve(spool.len()).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "no delivery memory budget");
+                session.abandon();
+                return Reply::new(451, Some("4.3.0"), "temporary failure; try again");
+            }
+        };
+        let message = match spool.into_bytes().await {
+            Ok(m) => m,
+            Err(_) => {
+                // Logged by the spool; nothing was stored.
+                session.abandon();
+                return Reply::new(
+                    452,
+                    Some("4.3.1"),
+                    "insufficient system storage; try again later",
+                );
+            }
+        };
+        let env = match session.data_received(&message, overflowed) {
             Ok(env) => env,
             Err(r) => return r,
         };
@@ -354,13 +400,14 @@ impl SmtpServer {
             tls,
             session_id: id.to_string(),
         };
+        let size = message.len();
         match self.pipeline.deliver_smtp(&envelope, message).await {
             Ok(d) => {
                 tracing::info!(
                     from = %env.from,
                     recipients = env.recipients.len(),
                     copies = d.copies.len(),
-                    size = message.len(),
+                    size,
                     "message accepted"
                 );
                 Reply::new(250, Some("2.0.0"), format!("message accepted, id {id}"))

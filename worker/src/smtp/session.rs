@@ -123,7 +123,8 @@ pub struct Session {
     tls_available: bool,
     errors: usize,
     envelope: Envelope,
-    bdat_buf: Vec<u8>,
+    /// Bytes of the BDAT chunks so far (the bytes themselves are the network loop's).
+    bdat_len: usize,
     bdat_overflow: bool,
 }
 
@@ -147,7 +148,7 @@ impl Session {
             tls_available,
             errors: 0,
             envelope: Envelope::default(),
-            bdat_buf: Vec::new(),
+            bdat_len: 0,
             bdat_overflow: false,
         }
     }
@@ -164,7 +165,7 @@ impl Session {
 
     fn reset(&mut self) {
         let helo = std::mem::take(&mut self.envelope.helo);
-        self.bdat_buf = Vec::new();
+        self.bdat_len = 0;
         self.bdat_overflow = false;
         self.envelope = Envelope {
             helo,
@@ -397,6 +398,12 @@ impl Session {
         }
     }
 
+    /// The message's data could not be kept (the spool failed): the transaction ends, and the
+    /// network loop answers `452 4.3.1`.
+    pub fn abandon(&mut self) {
+        self.reset();
+    }
+
     /// The message's data arrived. Returns the envelope to deliver (the network loop answers
     /// `250` only once every copy is committed) or the refusal to send; the transaction ends
     /// either way.
@@ -446,24 +453,20 @@ impl Session {
         }
     }
 
-    /// Adds a BDAT chunk's bytes to the message; past the size limit the message is dropped
-    /// and remembered as too large.
-    pub fn bdat_push(&mut self, bytes: &[u8]) {
-        if self.bdat_overflow {
-            return;
-        }
-        if self.bdat_buf.len() + bytes.len() > self.limits.max_message {
+    /// Counts `n` more bytes of BDAT chunks; false once the message is over the size limit
+    /// (it is then remembered as too large, and its bytes are to be dropped).
+    pub fn bdat_push(&mut self, n: usize) -> bool {
+        if !self.bdat_overflow && self.bdat_len + n > self.limits.max_message {
             self.bdat_overflow = true;
-            self.bdat_buf = Vec::new();
-        } else {
-            self.bdat_buf.extend_from_slice(bytes);
         }
+        self.bdat_len += n;
+        !self.bdat_overflow
     }
 
-    /// The message the BDAT chunks made, and whether it overflowed.
-    pub fn take_bdat(&mut self) -> (Vec<u8>, bool) {
-        let overflow = std::mem::take(&mut self.bdat_overflow);
-        (std::mem::take(&mut self.bdat_buf), overflow)
+    /// Ends the BDAT message: whether it overflowed.
+    pub fn take_bdat(&mut self) -> bool {
+        self.bdat_len = 0;
+        std::mem::take(&mut self.bdat_overflow)
     }
 
     /// Whether the TLS layer is up.
