@@ -15,6 +15,7 @@ mod m20261202_000010_create_message_store;
 mod m20261202_000011_message_views;
 mod m20261206_000012_app_password_lookup;
 mod m20261206_000013_health_probes;
+mod m20261206_000014_blob_parts;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_message_views::Migration),
             Box::new(m20261206_000012_app_password_lookup::Migration),
             Box::new(m20261206_000013_health_probes::Migration),
+            Box::new(m20261206_000014_blob_parts::Migration),
         ]
     }
 }

@@ -590,7 +590,7 @@ async fn session_ids_are_unique_across_connections_and_restarts() {
     );
 }
 
-/// Messages over 1 MiB are spooled to an unnamed file while they arrive (DATA, with
+/// Messages over 256 KiB are spooled to an unnamed file while they arrive (DATA, with
 /// dot-stuffed lines, and BDAT in chunks) and come back byte for byte; nothing is left in the
 /// spool directory.
 #[tokio::test]

@@ -12,7 +12,7 @@
 //! therefore never wait for each other in a cycle; a deadlock Postgres still reports (a thread
 //! merge touches rows of other messages) rolls the batch back and it runs again.
 
-use super::entities::{blobs, folders, mailboxes, messages, thread_refs, threads};
+use super::entities::{blob_parts, blobs, folders, mailboxes, messages, thread_refs, threads};
 use super::messages::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash};
 use super::{Store, Tx};
 use crate::error::{Error, Result};
@@ -37,6 +37,9 @@ const MAX_THREAD_IDS: usize = 50;
 const INSERT_CHUNK: usize = 200;
 /// Blobs per multi-row insert (their rows carry whole messages).
 const BLOB_CHUNK: usize = 32;
+/// Bytes of a body per database value: the first part in `blobs.data`, the rest in
+/// `blob_parts` (see the migration that made them).
+pub(crate) const BLOB_PART: usize = 1024 * 1024;
 /// How often a batch Postgres rolled back for a deadlock or serialization failure runs again.
 const RETRIES: usize = 3;
 
@@ -158,11 +161,31 @@ impl Store {
             .zip(&prepared)
             .filter(|(_, p)| seen_hash.insert(p.hash.as_str()))
             .collect();
+        // Bodies past one part keep their first part in `blobs` and the rest in `blob_parts`;
+        // those already stored (a delivery of the same bytes) are not written again.
+        let large: Vec<&str> = distinct
+            .iter()
+            .filter(|(i, _)| i.msg.body.len() > BLOB_PART)
+            .map(|(_, p)| p.hash.as_str())
+            .collect();
+        let stored_large: HashSet<String> = if large.is_empty() {
+            HashSet::new()
+        } else {
+            blobs::Entity::find()
+                .select_only()
+                .column(blobs::Column::Hash)
+                .filter(blobs::Column::Hash.is_in(large.iter().copied()))
+                .into_tuple::<String>()
+                .all(&*tx)
+                .await?
+                .into_iter()
+                .collect()
+        };
         for part in distinct.chunks(BLOB_CHUNK) {
             blobs::Entity::insert_many(part.iter().map(|(i, p)| blobs::ActiveModel {
                 hash: Set(p.hash.clone()),
                 size: Set(i.msg.body.len() as i64),
-                data: Set(i.msg.body.to_vec()),
+                data: Set(i.msg.body[..i.msg.body.len().min(BLOB_PART)].to_vec()),
                 search_text: Set(i.msg.search_text.clone()),
                 created_at: Set(now),
             }))
@@ -173,6 +196,26 @@ impl Store {
             )
             .exec_without_returning(&*tx)
             .await?;
+        }
+        for (i, p) in distinct
+            .iter()
+            .filter(|(i, p)| i.msg.body.len() > BLOB_PART && !stored_large.contains(&p.hash))
+        {
+            // One statement per part: no value larger than a part passes through the driver.
+            for (n, bytes) in i.msg.body[BLOB_PART..].chunks(BLOB_PART).enumerate() {
+                blob_parts::Entity::insert(blob_parts::ActiveModel {
+                    hash: Set(p.hash.clone()),
+                    seq: Set(n as i32 + 1),
+                    data: Set(bytes.to_vec()),
+                })
+                .on_conflict(
+                    OnConflict::columns([blob_parts::Column::Hash, blob_parts::Column::Seq])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&*tx)
+                .await?;
+            }
         }
 
         // The live mailboxes.

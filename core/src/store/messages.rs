@@ -12,7 +12,7 @@
 //! - All copies of one delivery commit together or not at all: `250` is sent after that.
 
 use super::delivery::Item;
-use super::entities::{blobs, folders, messages};
+use super::entities::{blob_parts, blobs, folders, messages};
 use super::page::{Page, PageRequest};
 use super::{Store, SystemStore, TenantStore};
 use crate::bus::MailboxEvent;
@@ -180,16 +180,36 @@ impl SystemStore {
 }
 
 async fn raw_of(store: &Store, m: &messages::Model) -> Result<Vec<u8>> {
-    let data: Vec<u8> = blobs::Entity::find_by_id(m.blob_hash.clone())
+    let (size, first): (i64, Vec<u8>) = blobs::Entity::find_by_id(m.blob_hash.clone())
         .select_only()
+        .column(blobs::Column::Size)
         .column(blobs::Column::Data)
         .into_tuple()
         .one(store.db())
         .await?
         .ok_or(Error::Internal(format!("blob {} missing", m.blob_hash)))?;
-    let mut out = Vec::with_capacity(m.trace_prefix.len() + data.len());
+    let size = usize::try_from(size).unwrap_or(0);
+    let mut out = Vec::with_capacity(m.trace_prefix.len() + size.max(first.len()));
     out.extend_from_slice(m.trace_prefix.as_bytes());
-    out.extend_from_slice(&data);
+    out.extend_from_slice(&first);
+    // The rest of a large body, part by part.
+    let mut seq = 1;
+    while out.len() - m.trace_prefix.len() < size {
+        let part: Option<Vec<u8>> = blob_parts::Entity::find_by_id((m.blob_hash.clone(), seq))
+            .select_only()
+            .column(blob_parts::Column::Data)
+            .into_tuple()
+            .one(store.db())
+            .await?;
+        let Some(part) = part else {
+            return Err(Error::Internal(format!(
+                "blob {} is missing part {seq}",
+                m.blob_hash
+            )));
+        };
+        out.extend_from_slice(&part);
+        seq += 1;
+    }
     Ok(out)
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// Bytes kept in memory before they go to a file.
-pub const MEMORY_LIMIT: usize = 1024 * 1024;
+pub const MEMORY_LIMIT: usize = 256 * 1024;
 
 /// One upload being received.
 pub struct Spool {

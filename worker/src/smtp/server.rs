@@ -42,7 +42,7 @@ pub struct SmtpServer {
     sys: SystemStore,
     pipeline: Pipeline,
     tls: Option<TlsAcceptor>,
-    /// Where messages being received wait once over 1 MiB.
+    /// Where messages being received wait once over 256 KiB.
     spool_dir: PathBuf,
 }
 
@@ -286,7 +286,8 @@ impl SmtpServer {
                 break chunk[consumed..].to_vec();
             }
             let n = self.read_data(&mut s.conn, &mut buf, &mut pace).await?;
-            chunk = buf[..n].to_vec();
+            chunk.clear();
+            chunk.extend_from_slice(&buf[..n]);
         };
         let overflowed = dr.overflowed();
         let reply = self

@@ -5,6 +5,7 @@ pub mod aliases;
 pub mod api_keys;
 pub mod app_passwords;
 pub mod audit_log;
+pub mod blob_parts;
 pub mod blobs;
 pub mod contacts;
 pub mod dkim_keys;
