@@ -162,7 +162,7 @@ impl Default for SmtpConfig {
             proxy_protocol: false,
             dedup_window_secs: 24 * 3600,
             authenticate: true,
-            auth_deadline_ms: 10_000,
+            auth_deadline_ms: 2_000,
         }
     }
 }

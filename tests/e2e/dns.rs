@@ -17,20 +17,33 @@ pub enum Rec {
 pub struct DnsServer {
     pub port: u16,
     zones: Vec<String>,
+    /// TTL of the answers (dnsmasq's default for its own records is 0: never cached).
+    ttl: u32,
     child: Option<Child>,
 }
 
 impl DnsServer {
     /// Serves `records`, answering NXDOMAIN/NODATA for anything else under `zones`.
     pub async fn start(zones: &[&str], records: &[Rec]) -> DnsServer {
+        Self::start_with_ttl(zones, records, 0).await
+    }
+
+    /// Like [`DnsServer::start`], with answers valid for `ttl` seconds.
+    pub async fn start_with_ttl(zones: &[&str], records: &[Rec], ttl: u32) -> DnsServer {
         let port = free_port();
         let mut s = DnsServer {
             port,
             zones: zones.iter().map(|z| z.to_string()).collect(),
+            ttl,
             child: None,
         };
         s.serve(records).await;
         s
+    }
+
+    /// Stops answering (the server is gone, as in an outage).
+    pub fn kill(&mut self) {
+        self.stop();
     }
 
     /// `ip:port` for `MAILROOM_DNS_NAMESERVERS`.
@@ -54,7 +67,8 @@ impl DnsServer {
             "--pid-file=",
             "--log-facility=/dev/null",
         ])
-        .arg(format!("--port={}", self.port));
+        .arg(format!("--port={}", self.port))
+        .arg(format!("--local-ttl={}", self.ttl));
         for z in &self.zones {
             cmd.arg(format!("--local=/{z}/"));
         }

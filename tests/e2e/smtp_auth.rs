@@ -288,3 +288,48 @@ async fn group_policies_admit_only_authenticated_members_or_colleagues() {
     assert_eq!(subjects, ["colleague", "member"]);
     drop(dns);
 }
+
+/// Answers are cached for their TTL and shared by every session: once the DNS server is gone,
+/// a sender seen before still authenticates (from the cache), promptly.
+#[tokio::test]
+async fn authentication_answers_are_cached_across_sessions() {
+    let mut dns = DnsServer::start_with_ttl(&[ZONE, "example"], &records(), 300).await;
+    let app = TestApp::spawn_with(|c| {
+        c.smtp.authenticate = true;
+        c.dns.nameservers = vec![dns.addr()];
+        c.dns.timeout_ms = 500;
+    })
+    .await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    let send = |subject: &str| {
+        let body = format!(
+            "From: bea@{ZONE}\r\nTo: {ana}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@{ZONE}>\r\n\r\nhi\r\n"
+        );
+        let (addr, ana) = (smtp_addr(&app), ana.clone());
+        async move {
+            let mut w = Wire::connect(addr).await;
+            bdat(&mut w, &format!("bea@{ZONE}"), &[&ana], &signed(&body)).await
+        }
+    };
+    assert_eq!(code_of(&send("first").await), 250);
+    dns.kill();
+    assert_eq!(code_of(&send("second").await), 250);
+    let items = inbox(&app, &t.owner_token, &ana_id).await;
+    let second = String::from_utf8(
+        raw(
+            &app,
+            &t.owner_token,
+            &ana_id,
+            items[0]["id"].as_str().unwrap(),
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(second.contains("Subject: second"), "{second}");
+    for want in ["spf=pass", "dkim=pass", "dmarc=pass"] {
+        assert!(
+            second.contains(want),
+            "{want} missing, DNS being down:\n{second}"
+        );
+    }
+}

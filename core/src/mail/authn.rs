@@ -7,6 +7,7 @@
 //! asks DNS afresh. A panic inside the verification library is caught and reported as
 //! `permerror` for the step that panicked, so a hostile message cannot take a session down.
 
+use super::dns_cache::DnsCache;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Policy;
@@ -77,6 +78,8 @@ pub struct Authenticator {
 
 struct Inner {
     resolver: MessageAuthenticator,
+    /// Answers shared by every check of this process, kept for their TTL.
+    cache: DnsCache,
     /// The authserv-id, already in header syntax (token or quoted-string).
     authserv_id: String,
     /// As given, for the SPF `%{r}` macro.
@@ -129,13 +132,18 @@ impl Authenticator {
         };
         opts.timeout = timeout;
         opts.attempts = 2;
-        opts.cache_size = 0;
+        // The resolver's own cache keeps negative answers (a domain without a DMARC record,
+        // the parent domains of DMARC's tree walk) for at least a minute; positive answers are
+        // kept, parsed, by the shared `DnsCache`.
+        opts.cache_size = 4096;
+        opts.negative_min_ttl = Some(Duration::from_secs(60));
         opts.edns0 = true;
         let resolver = MessageAuthenticator::new(config, opts)
             .map_err(|e| format!("cannot build the DNS resolver: {e}"))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 resolver,
+                cache: DnsCache::default(),
                 authserv_id: pvalue(&host_domain),
                 host_domain,
                 deadline: deadline.min(MAX_DEADLINE),
@@ -150,6 +158,7 @@ impl Authenticator {
         let now = Instant::now();
         let end = now.checked_add(self.inner.deadline).unwrap_or(now);
         let a = &self.inner.resolver;
+        let c = &self.inner.cache;
 
         let helo = peer.helo.trim().trim_end_matches('.');
         let mail_from = envelope_address(&peer.mail_from);
@@ -171,17 +180,17 @@ impl Authenticator {
             } else {
                 SpfParameters::verify_mail_from(peer.ip, helo, host, mail_from)
             };
-            a.verify_spf(params).await
+            a.verify_spf(c.params(params)).await
         });
         let dkim_step = async {
             match &msg {
-                Some(m) => Some(bounded(end, a.verify_dkim(m)).await),
+                Some(m) => Some(bounded(end, a.verify_dkim(c.params(m))).await),
                 None => None,
             }
         };
         let arc_step = async {
             match &msg {
-                Some(m) => Some(bounded(end, a.verify_arc(m)).await),
+                Some(m) => Some(bounded(end, a.verify_arc(c.params(m))).await),
                 None => None,
             }
         };
@@ -201,7 +210,12 @@ impl Authenticator {
             Some(m) => {
                 bounded(
                     end,
-                    a.verify_dmarc(DmarcParameters::new(m, dkim_outputs, &spf_domain, &spf_out)),
+                    a.verify_dmarc(c.params(DmarcParameters::new(
+                        m,
+                        dkim_outputs,
+                        &spf_domain,
+                        &spf_out,
+                    ))),
                 )
                 .await
             }
