@@ -9,7 +9,7 @@ use crate::common::*;
 use crate::smtp::{all_messages, receiving, smtp_addr};
 use crate::smtp_wire::code_of;
 use reqwest::Method;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -324,4 +324,151 @@ async fn too_little_free_space_refuses_mail_before_the_data() {
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     drop(ana);
+}
+
+/// A TCP relay in front of Postgres that, once armed, lets the next `COMMIT` of a transaction
+/// that inserted messages reach the server and then cuts the connection before the reply
+/// comes back: the commit happens, and the client cannot know.
+struct CommitCutter {
+    addr: std::net::SocketAddr,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cuts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CommitCutter {
+    async fn start(upstream: std::net::SocketAddr) -> CommitCutter {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let armed = Arc::new(AtomicBool::new(false));
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let (a, c) = (armed.clone(), cuts.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (armed, cuts) = (a.clone(), c.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let down = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    // Frontend messages are read whole: the start-up packet (no type byte),
+                    // then type, length, body. Prepared statements that insert messages are
+                    // remembered by name, as later executions only name them.
+                    let mut pending: Vec<u8> = Vec::new();
+                    let mut started = false;
+                    let mut inserting: HashSet<Vec<u8>> = HashSet::new();
+                    let mut inserted = false;
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        pending.extend_from_slice(&buf[..n]);
+                        let mut cut = false;
+                        loop {
+                            let at = usize::from(started);
+                            let Some(len) = pending.get(at..at + 4) else {
+                                break;
+                            };
+                            let end = at + u32::from_be_bytes(len.try_into().unwrap()) as usize;
+                            if pending.len() < end {
+                                break;
+                            }
+                            let msg: Vec<u8> = pending.drain(..end).collect();
+                            if !started {
+                                started = true;
+                                continue;
+                            }
+                            let cstrs: Vec<&[u8]> = msg[5..].split(|b| *b == 0).collect();
+                            match msg[0] {
+                                b'P' if cstrs.len() > 1
+                                    && cstrs[1].starts_with(b"INSERT INTO \"messages\"") =>
+                                {
+                                    inserting.insert(cstrs[0].to_vec());
+                                    inserted = true;
+                                }
+                                b'B' if cstrs.len() > 1 && inserting.contains(cstrs[1]) => {
+                                    inserted = true;
+                                }
+                                b'Q' if cstrs.first() == Some(&&b"COMMIT"[..]) => {
+                                    cut |= inserted && armed.swap(false, Ordering::SeqCst);
+                                    inserted = false;
+                                }
+                                _ => {}
+                            }
+                        }
+                        if cut {
+                            // No reply reaches the client from now on; the server gets the
+                            // COMMIT and time to carry it out; then the link is gone.
+                            cuts.fetch_add(1, Ordering::SeqCst);
+                            down.abort();
+                            let _ = sw.write_all(&buf[..n]).await;
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            return;
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    down.abort();
+                });
+            }
+        });
+        CommitCutter { addr, armed, cuts }
+    }
+}
+
+/// The connection to Postgres breaks after `COMMIT` was sent and before its reply came: the
+/// server finds out whether the transaction committed before it answers. It did, so the
+/// sender gets `250` (not a `451` that would make it send the message again), and the
+/// message is stored once.
+#[tokio::test]
+async fn a_commit_whose_reply_is_lost_is_found_out_before_answering() {
+    use std::sync::atomic::Ordering;
+    if !is_postgres() {
+        eprintln!("Postgres only: SQLite commits in process, its outcome is always known");
+        return;
+    }
+    let shared = std::env::var("MAILROOM_TEST_DATABASE_URL").unwrap();
+    let opts: sea_orm::sqlx::postgres::PgConnectOptions = shared.parse().unwrap();
+    let upstream = tokio::net::lookup_host((opts.get_host(), opts.get_port()))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let cutter = CommitCutter::start(upstream).await;
+    let app = TestApp::spawn_isolated_with(|c| {
+        // The same database, through the relay, in clear (the relay reads statements).
+        let (base, _) = c
+            .database_url
+            .split_once('?')
+            .unwrap_or((&c.database_url, ""));
+        let name = base.rsplit_once('/').unwrap().1.to_string();
+        c.database_url = format!(
+            "postgres://{}@{}/{name}?sslmode=disable",
+            opts.get_username(),
+            cutter.addr
+        );
+    })
+    .await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    let addr = smtp_addr(&app);
+
+    cutter.armed.store(true, Ordering::SeqCst);
+    let reply = deliver(addr, &ana, 1).await;
+    assert_eq!(cutter.cuts.load(Ordering::SeqCst), 1, "no commit was cut");
+    let (code, line) = reply.expect("the SMTP connection broke");
+    let stored = all_messages(&app, &t.owner_token, &ana_id).await;
+    assert_eq!(stored.len(), 1, "the message was not committed: {line}");
+    assert_eq!(code, 250, "committed, yet answered: {line}");
+
+    // A sender that retries anyway (it saw the connection drop) still finds one copy.
+    assert_eq!(deliver(addr, &ana, 1).await.map(|r| r.0), Some(250));
+    assert_eq!(all_messages(&app, &t.owner_token, &ana_id).await.len(), 1);
 }

@@ -40,6 +40,8 @@ const BLOB_CHUNK: usize = 32;
 /// Bytes of a body per database value: the first part in `blobs.data`, the rest in
 /// `blob_parts` (see the migration that made them).
 pub(crate) const BLOB_PART: usize = 1024 * 1024;
+/// How long a commit whose reply was lost is asked after before it counts as failed.
+const COMMIT_CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 /// How often a batch Postgres rolled back for a deadlock or serialization failure runs again.
 const RETRIES: usize = 3;
 
@@ -153,6 +155,19 @@ impl Store {
             .flat_map(|i| i.copies.iter().map(|c| c.mailbox_id))
             .collect();
         let tx = self.tx().await?;
+        // On Postgres, the transaction's id: if the connection breaks while COMMIT is in
+        // flight, it tells whether the commit happened (see `committed_after_all`).
+        let xid = if tx.get_database_backend() == DbBackend::Postgres {
+            tx.query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT txid_current() AS xid",
+            ))
+            .await?
+            .map(|r| r.try_get::<i64>("", "xid"))
+            .transpose()?
+        } else {
+            None
+        };
 
         // Blobs, once per distinct body.
         let mut seen_hash = HashSet::new();
@@ -344,7 +359,11 @@ impl Store {
             *used.entry(c.mailbox_id).or_default() += c.size;
         }
         self.add_used_bytes(&tx, &used).await?;
-        tx.commit().await?;
+        if let Err(e) = tx.commit().await
+            && !self.committed_after_all(&e, xid).await
+        {
+            return Err(e);
+        }
 
         Ok(slots
             .into_iter()
@@ -376,6 +395,53 @@ impl Store {
                 (copies, tenants)
             })
             .collect())
+    }
+
+    /// After a commit that failed with the database unreachable (the connection broke while
+    /// COMMIT was in flight, the server shut down), whether transaction `xid` committed all the
+    /// same. Answering `451` for a message that is stored would make its sender deliver it
+    /// twice, so the server is asked (`txid_status`) until it answers or
+    /// [`COMMIT_CHECK_DEADLINE`] passes. Unknown by then counts as not committed: the `451`
+    /// stands, and the sender's retry of the same bytes is recognised as a duplicate.
+    async fn committed_after_all(&self, e: &Error, xid: Option<i64>) -> bool {
+        let Some(xid) = xid else {
+            return false;
+        };
+        if e.outage() != Some(crate::error::Outage::Unavailable) {
+            return false;
+        }
+        let end = std::time::Instant::now() + COMMIT_CHECK_DEADLINE;
+        let ask = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT txid_status($1) AS status",
+            [xid.into()],
+        );
+        loop {
+            let status = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                self.db().query_one_raw(ask.clone()),
+            )
+            .await;
+            let status = match status {
+                Ok(Ok(Some(row))) => row.try_get::<Option<String>>("", "status").ok().flatten(),
+                _ => Some("unreachable".into()),
+            };
+            match status.as_deref() {
+                Some("committed") => {
+                    tracing::warn!(error = %e, xid, "the reply to COMMIT was lost, but the transaction committed");
+                    return true;
+                }
+                Some("aborted") | None => return false,
+                // In progress, or the database is still away.
+                _ if std::time::Instant::now() < end => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                _ => {
+                    tracing::warn!(error = %e, xid, "the outcome of a commit is unknown; answering as failed");
+                    return false;
+                }
+            }
+        }
     }
 
     /// Resolves each copy's folder, locks the folders in id order, and takes a run of UIDs
