@@ -153,6 +153,7 @@ pub struct Running {
     jobs_task: Option<JoinHandle<()>>,
     smtp_task: Option<JoinHandle<()>>,
     watch_task: Option<JoinHandle<()>>,
+    stats_task: Option<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -170,6 +171,9 @@ impl Running {
             let _ = t.await;
         }
         if let Some(t) = self.smtp_task {
+            let _ = t.await;
+        }
+        if let Some(t) = self.stats_task {
             let _ = t.await;
         }
         if let Some(t) = self.watch_task {
@@ -287,6 +291,10 @@ pub async fn start(
             cfg.storage.min_free_bytes,
             shutdown_rx.clone(),
         ))),
+        // Postgres planner statistics, fresh within seconds of a bulk import.
+        stats_task: Some(tokio::spawn(
+            store.clone().keep_statistics(shutdown_rx.clone()),
+        )),
         shutdown,
     };
     if let Some(listener) = smtp_listener {

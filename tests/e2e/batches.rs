@@ -252,3 +252,62 @@ async fn a_batch_is_all_or_nothing_and_the_committer_isolates_a_bad_message() {
     assert_eq!(uids, (1..=7).collect::<Vec<_>>(), "no UID lost or repeated");
     assert_eq!(folder(&app, tok, &ana, "INBOX").await["total"], 7);
 }
+
+/// Postgres plans from statistics, which autovacuum may take a minute to gather (or never,
+/// where it is off): after a bulk import the server analyses the changed tables by itself
+/// within seconds, so the planner sees the mailbox as it is and searches use their index.
+#[tokio::test]
+async fn statistics_follow_a_bulk_import_within_seconds() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    if !is_postgres() {
+        eprintln!("Postgres only: SQLite's queries do not depend on statistics");
+        return;
+    }
+    let app = TestApp::spawn_isolated_with(|_| {}).await;
+    let (t, _, _, ana, _) = receiving(&app).await;
+    let sys = app.store().system();
+    const N: usize = 2000;
+    for chunk in (0..N).collect::<Vec<_>>().chunks(250) {
+        let batch: Vec<_> = chunk
+            .iter()
+            .map(|n| {
+                let word = if n % 100 == 0 { "zanzibar" } else { "plain" };
+                let body = message(&format!("bulk-{n}@x"), &format!("{word} {n}"), "");
+                (new_message(&body), vec![copy(&ana, inbox())])
+            })
+            .collect();
+        sys.deliver_batch(&batch).await.unwrap();
+    }
+    let db = sea_orm::Database::connect(&app.cfg.database_url)
+        .await
+        .unwrap();
+    let estimate = |table: &'static str| {
+        let db = db.clone();
+        async move {
+            db.query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT reltuples::float8 AS n FROM pg_class WHERE relname = '{table}'"),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<f64>("", "n")
+            .unwrap()
+        }
+    };
+    for table in ["messages", "blobs"] {
+        assert!(
+            eventually(30, || async { estimate(table).await >= N as f64 * 0.9 }).await,
+            "the planner still thinks {table} holds {} rows",
+            estimate(table).await
+        );
+    }
+    let r = app
+        .get(
+            &format!("/v1/mailboxes/{ana}/search?q=zanzibar&limit=100"),
+            &t.owner_token,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["items"].as_array().unwrap().len(), N / 100);
+}

@@ -364,6 +364,7 @@ impl Store {
         {
             return Err(e);
         }
+        self.written.add(planned.len());
 
         Ok(slots
             .into_iter()

@@ -25,6 +25,7 @@ mod page;
 mod platform;
 mod routing;
 mod signatures;
+mod stats;
 mod system;
 mod tenant;
 mod users;
@@ -83,6 +84,8 @@ pub struct Store {
     sqlite_writer: Option<Arc<Mutex<()>>>,
     /// What is up and what is down, shared with this process's other parts.
     health: Health,
+    /// Messages this process stored since the planner statistics were last looked at.
+    written: Arc<stats::Written>,
 }
 
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -198,6 +201,7 @@ impl Store {
             db,
             sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))),
             health: Health::default(),
+            written: Arc::default(),
         })
     }
 
