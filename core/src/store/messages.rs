@@ -168,15 +168,6 @@ impl SystemStore {
             })
             .collect())
     }
-
-    /// The stored bytes of a message row: trace prefix then blob.
-    pub async fn raw_message_by_id(&self, id: Uuid) -> Result<Vec<u8>> {
-        let m = messages::Entity::find_by_id(id)
-            .one(self.store.db())
-            .await?
-            .ok_or(Error::NotFound)?;
-        raw_of(&self.store, &m).await
-    }
 }
 
 async fn raw_of(store: &Store, m: &messages::Model) -> Result<Vec<u8>> {
