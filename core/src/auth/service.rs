@@ -250,88 +250,99 @@ impl Auth {
         let Some(claims) = self.keys.check(token) else {
             return Err(invalid);
         };
-        let Some(session) = self.sys.session(claims.sid).await? else {
+        // The session, its account and the account's tenant, in one query.
+        let Some(f) = self.sys.session_facts(claims.sid).await? else {
             return Err(invalid);
         };
-        let owner = if claims.mbx {
-            session.mailbox_id
-        } else {
-            session.user_id
-        };
-        if session.revoked_at.is_some() || owner != Some(claims.sub) {
+        let owner = if claims.mbx { f.mailbox_id } else { f.user_id };
+        if f.revoked_at.is_some() || owner != Some(claims.sub) {
             return Err(invalid);
         }
-        let Some(account) = self.sys.account(claims.sub, claims.mbx).await? else {
-            return Err(invalid);
-        };
-        let tenant = self
-            .usable(&account)
-            .await?
-            .map(|t| TenantId::from_uuid(t.id));
-        let principal = match &account {
-            Account::User(u) => {
-                let role = role_of(&u.role, u.id)?;
-                Principal::new(
-                    PrincipalKind::User,
-                    u.id,
-                    u.email.clone(),
-                    role,
-                    tenant,
-                    role.scopes(),
-                )
-            }
-            Account::Mailbox(m) => Principal::new(
+        let principal = if claims.mbx {
+            let (Some(address), Some(status)) = (f.m_address, f.m_status) else {
+                return Err(invalid);
+            };
+            let tenant = usable_tenant(
+                Some(&status)
+                    .filter(|s| *s != "active")
+                    .map(|_| Error::forbidden("mailbox_suspended", "this mailbox is suspended")),
+                f.m_tenant,
+                f.t_id,
+                f.t_status.as_deref(),
+            )?;
+            Principal::new(
                 PrincipalKind::Mailbox,
-                m.id,
-                m.address.clone(),
+                claims.sub,
+                address,
                 Role::Mailbox,
-                tenant,
+                tenant.map(TenantId::from_uuid),
                 Role::Mailbox.scopes(),
             )
-            .confined_to(m.id),
+            .confined_to(claims.sub)
+        } else {
+            let (Some(email), Some(role), Some(status)) = (f.u_email, f.u_role, f.u_status) else {
+                return Err(invalid);
+            };
+            let tenant = usable_tenant(
+                user_disabled(&status),
+                f.u_tenant,
+                f.t_id,
+                f.t_status.as_deref(),
+            )?;
+            let role = role_of(&role, claims.sub)?;
+            Principal::new(
+                PrincipalKind::User,
+                claims.sub,
+                email,
+                role,
+                tenant.map(TenantId::from_uuid),
+                role.scopes(),
+            )
         };
-        Ok(principal.with_session(session.id))
+        Ok(principal.with_session(claims.sid))
     }
 
     async fn authenticate_key(&self, key: &str) -> Result<Principal> {
         let invalid = Error::Unauthenticated("invalid, expired or revoked API key");
-        let Some(k) = self.sys.api_key_by_hash(&sha256_hex(key)).await? else {
+        // The key, its creator and the creator's tenant, in one query.
+        let Some(k) = self.sys.key_facts(&sha256_hex(key)).await? else {
             return Err(invalid);
         };
         let now = Utc::now();
-        if k.revoked_at.is_some() || k.expires_at.is_some_and(|e| e <= now) {
+        if k.k_revoked_at.is_some() || k.k_expires_at.is_some_and(|e| e <= now) {
             return Err(invalid);
         }
-        let Some(account) = self.sys.account(k.created_by, false).await? else {
+        let (Some(email), Some(role), Some(status)) = (k.u_email, k.u_role, k.u_status) else {
             return Err(invalid);
         };
-        let Account::User(user) = &account else {
+        let tenant = usable_tenant(
+            user_disabled(&status),
+            k.u_tenant,
+            k.t_id,
+            k.t_status.as_deref(),
+        )?;
+        if tenant != Some(k.k_tenant) {
             return Err(invalid);
-        };
-        let tenant = self.usable(&account).await?;
-        let Some(tenant) = tenant.filter(|t| t.id == k.tenant_id) else {
-            return Err(invalid);
-        };
-        let role = role_of(&user.role, user.id)?;
-        let scopes: Vec<Scope> = parse_scopes(&k.scopes)
+        }
+        let role = role_of(&role, k.user_id)?;
+        let scopes: Vec<Scope> = parse_scopes(&k.k_scopes)
             .into_iter()
             .filter(|s| role.allows(*s))
             .collect();
-        if k.last_used_at
+        if k.k_last_used_at
             .is_none_or(|t| (now - t).num_seconds() >= LAST_USED_GRANULARITY_SECS)
         {
-            self.sys.touch_api_key(k.id, now).await?;
+            self.sys.touch_api_key(k.k_id, now).await?;
         }
-        let tenant_id = Some(TenantId::from_uuid(tenant.id));
         Ok(Principal::new(
             PrincipalKind::ApiKey,
-            user.id,
-            user.email.clone(),
+            k.user_id,
+            email,
             role,
-            tenant_id,
+            Some(TenantId::from_uuid(k.k_tenant)),
             scopes,
         )
-        .with_api_key(k.id, k.name))
+        .with_api_key(k.k_id, k.k_name))
     }
 
     /// Refuses disabled users, suspended mailboxes and accounts of suspended or deleted tenants;
@@ -420,6 +431,38 @@ impl Auth {
 /// holds no addresses).
 fn account_key(login: &str) -> String {
     format!("login:account:{}", sha256_hex(login))
+}
+
+/// The refusal for a user that is not active, as [`AuthService::usable`] gives it.
+fn user_disabled(status: &str) -> Option<Error> {
+    (status != "active").then(|| Error::forbidden("user_disabled", "this account is disabled"))
+}
+
+/// The same judgement as [`AuthService::usable`], from the facts of one query: the account's
+/// own refusal first, then its tenant (`account_tenant`), which must be live (`live_tenant`)
+/// and active. Returns the tenant (none for platform admins).
+fn usable_tenant(
+    refusal: Option<Error>,
+    account_tenant: Option<Uuid>,
+    live_tenant: Option<Uuid>,
+    tenant_status: Option<&str>,
+) -> Result<Option<Uuid>> {
+    if let Some(e) = refusal {
+        return Err(e);
+    }
+    let Some(tid) = account_tenant else {
+        return Ok(None);
+    };
+    if live_tenant != Some(tid) {
+        return Err(Error::Unauthenticated("invalid credentials"));
+    }
+    if tenant_status != Some("active") {
+        return Err(Error::forbidden(
+            "tenant_suspended",
+            "this tenant is suspended",
+        ));
+    }
+    Ok(Some(tid))
 }
 
 fn role_of(role: &str, id: Uuid) -> Result<Role> {

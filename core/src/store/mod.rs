@@ -11,6 +11,7 @@ pub mod entities;
 mod aliases;
 mod api_keys;
 mod audit;
+mod auth_facts;
 mod contacts;
 mod delivery;
 mod domains;

@@ -233,13 +233,6 @@ impl SystemStore {
         Ok(())
     }
 
-    pub(crate) async fn api_key_by_hash(&self, hash: &str) -> Result<Option<api_keys::Model>> {
-        Ok(api_keys::Entity::find()
-            .filter(api_keys::Column::KeyHash.eq(hash))
-            .one(self.store.db())
-            .await?)
-    }
-
     pub(crate) async fn touch_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
         let _w = self.store.write_lock().await;
         api_keys::Entity::update_many()
