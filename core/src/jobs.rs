@@ -111,8 +111,8 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(c: &C, job: NewJob) -> Result<Uu
 impl SystemStore {
     /// Enqueues a job on its own.
     pub async fn enqueue_job(&self, job: NewJob) -> Result<Uuid> {
-        let _w = self.store.write_lock().await;
-        enqueue(self.store.db(), job).await
+        let w = self.store.writer().await;
+        enqueue(&*w, job).await
     }
 
     /// Claims up to `n` due jobs for `worker`, each leased for `lease`. A job is due when it is
@@ -168,7 +168,7 @@ impl SystemStore {
     /// time). Returns how many.
     pub async fn bury_abandoned_jobs(&self) -> Result<u64> {
         let now = Utc::now();
-        let _w = self.store.write_lock().await;
+        let w = self.store.writer().await;
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("dead"))
             .col_expr(
@@ -182,7 +182,7 @@ impl SystemStore {
             .filter(jobs::Column::Status.eq("running"))
             .filter(jobs::Column::LockedUntil.lt(now.timestamp_millis()))
             .filter(Expr::col(jobs::Column::Attempts).gte(Expr::col(jobs::Column::MaxAttempts)))
-            .exec(self.store.db())
+            .exec(&*w)
             .await?;
         Ok(r.rows_affected)
     }
@@ -191,7 +191,7 @@ impl SystemStore {
     /// the worker that ran it.
     pub async fn complete_job(&self, id: Uuid, worker: &str) -> Result<bool> {
         let now = Utc::now();
-        let _w = self.store.write_lock().await;
+        let w = self.store.writer().await;
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("done"))
             .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<i64>::None))
@@ -201,7 +201,7 @@ impl SystemStore {
             .filter(jobs::Column::Id.eq(id))
             .filter(jobs::Column::Status.eq("running"))
             .filter(jobs::Column::LockedBy.eq(worker))
-            .exec(self.store.db())
+            .exec(&*w)
             .await?;
         Ok(r.rows_affected == 1)
     }
@@ -234,12 +234,12 @@ impl SystemStore {
         } else {
             q.col_expr(jobs::Column::RunAt, Expr::value(next))
         };
-        let _w = self.store.write_lock().await;
+        let w = self.store.writer().await;
         let r = q
             .filter(jobs::Column::Id.eq(job.id))
             .filter(jobs::Column::Status.eq("running"))
             .filter(jobs::Column::LockedBy.eq(worker))
-            .exec(self.store.db())
+            .exec(&*w)
             .await?;
         Ok(match (r.rows_affected, dead) {
             (0, _) => FailOutcome::LostLease,

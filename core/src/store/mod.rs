@@ -89,6 +89,19 @@ pub struct Store {
     written: Arc<stats::Written>,
 }
 
+/// A connection taken for one auto-commit write, with this process's SQLite write lock.
+pub(crate) struct Writer<'a> {
+    db: &'a DatabaseConnection,
+    _lock: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = DatabaseConnection;
+    fn deref(&self) -> &DatabaseConnection {
+        self.db
+    }
+}
+
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
 pub(crate) struct Tx {
     txn: DatabaseTransaction,
@@ -263,10 +276,20 @@ impl Store {
         &self.db
     }
 
-    /// On SQLite, this process's turn to write, held until dropped; `None` on Postgres. A write
-    /// outside [`Store::tx`] (a single auto-commit statement) takes it too, so writers of this
-    /// process never meet in SQLite's lock, whose busy handler polls and can starve a writer.
-    pub(crate) async fn write_lock(&self) -> Option<OwnedMutexGuard<()>> {
+    /// The connection for a write outside [`Store::tx`] (a single auto-commit statement),
+    /// holding this process's turn to write on SQLite until dropped. With [`Store::tx`] it is
+    /// the only way to the SQLite write lock, so no writer can forget it.
+    pub(crate) async fn writer(&self) -> Writer<'_> {
+        Writer {
+            db: &self.db,
+            _lock: self.write_lock().await,
+        }
+    }
+
+    /// On SQLite, this process's turn to write, held until dropped; `None` on Postgres. Writers
+    /// of this process therefore never meet in SQLite's lock, whose busy handler polls and can
+    /// starve a writer. Taken only by [`Store::tx`] and [`Store::writer`].
+    async fn write_lock(&self) -> Option<OwnedMutexGuard<()>> {
         match &self.sqlite_writer {
             Some(m) => Some(m.clone().lock_owned().await),
             None => None,

@@ -78,7 +78,7 @@ impl SystemStore {
             Account::User(u) => (Some(u.id), None),
             Account::Mailbox(m) => (None, Some(m.id)),
         };
-        let _w = self.store.write_lock().await;
+        let w = self.store.writer().await;
         let s = sessions::ActiveModel {
             id: Set(new_id()),
             user_id: Set(user_id),
@@ -93,7 +93,7 @@ impl SystemStore {
             expires_at: Set(now + ttl),
             revoked_at: Set(None),
         }
-        .insert(self.store.db())
+        .insert(&*w)
         .await?;
         Ok(s.id)
     }
@@ -160,14 +160,14 @@ impl SystemStore {
     }
 
     pub(crate) async fn touch_app_password(&self, id: Uuid) -> Result<()> {
-        let _w = self.store.write_lock().await;
+        let w = self.store.writer().await;
         app_passwords::Entity::update_many()
             .col_expr(
                 app_passwords::Column::LastUsedAt,
                 Expr::value(Some(Utc::now())),
             )
             .filter(app_passwords::Column::Id.eq(id))
-            .exec(self.store.db())
+            .exec(&*w)
             .await?;
         Ok(())
     }
@@ -179,7 +179,7 @@ impl SystemStore {
         ttl: Duration,
     ) -> Result<()> {
         let now = Utc::now();
-        let _w = self.store.write_lock().await;
+        let w = self.store.writer().await;
         refresh_tokens::ActiveModel {
             id: Set(new_id()),
             session_id: Set(session),
@@ -188,7 +188,7 @@ impl SystemStore {
             expires_at: Set(now + ttl),
             used_at: Set(None),
         }
-        .insert(self.store.db())
+        .insert(&*w)
         .await?;
         Ok(())
     }
@@ -209,7 +209,7 @@ impl SystemStore {
 
     /// Marks a refresh token used; false when another request used it first.
     pub(crate) async fn mark_refresh_used(&self, id: Uuid) -> Result<bool> {
-        let _w = self.store.write_lock().await;
+        let w = self.store.writer().await;
         let r = refresh_tokens::Entity::update_many()
             .col_expr(
                 refresh_tokens::Column::UsedAt,
@@ -217,28 +217,28 @@ impl SystemStore {
             )
             .filter(refresh_tokens::Column::Id.eq(id))
             .filter(refresh_tokens::Column::UsedAt.is_null())
-            .exec(self.store.db())
+            .exec(&*w)
             .await?;
         Ok(r.rows_affected == 1)
     }
 
     pub(crate) async fn revoke_session(&self, id: Uuid) -> Result<()> {
-        let _w = self.store.write_lock().await;
+        let w = self.store.writer().await;
         sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
             .filter(sessions::Column::Id.eq(id))
             .filter(sessions::Column::RevokedAt.is_null())
-            .exec(self.store.db())
+            .exec(&*w)
             .await?;
         Ok(())
     }
 
     pub(crate) async fn touch_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        let _w = self.store.write_lock().await;
+        let w = self.store.writer().await;
         api_keys::Entity::update_many()
             .col_expr(api_keys::Column::LastUsedAt, Expr::value(Some(now)))
             .filter(api_keys::Column::Id.eq(id))
-            .exec(self.store.db())
+            .exec(&*w)
             .await?;
         Ok(())
     }
@@ -586,12 +586,12 @@ impl SystemStore {
 
     /// For `mailroom bench` only: marks a domain verified without asking DNS.
     pub async fn bench_mark_verified(&self, domain: Uuid) -> Result<()> {
-        let _w = self.store.write_lock().await;
+        let w = self.store.writer().await;
         domains::Entity::update_many()
             .col_expr(domains::Column::Status, Expr::value("verified"))
             .col_expr(domains::Column::VerifiedAt, Expr::value(Some(Utc::now())))
             .filter(domains::Column::Id.eq(domain))
-            .exec(self.store.db())
+            .exec(&*w)
             .await?;
         Ok(())
     }
