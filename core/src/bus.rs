@@ -4,11 +4,14 @@
 //! the database, so a lost event costs a listener a refresh, never a message. In-process by
 //! default (a broadcast channel); with Redis, events are published on
 //! `<prefix>mailbox:<mailbox id>` and every process re-broadcasts what it hears to its own
-//! subscribers, so a delivery on one worker wakes an IDLE on another.
+//! subscribers, so a delivery on one worker wakes an IDLE on another. A subscriber takes every
+//! event ([`Bus::subscribe`]) or one mailbox's ([`Bus::subscribe_mailbox`]).
 
 use crate::redis_link::RedisLink;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -60,25 +63,80 @@ async fn subscribe(
     Ok(ps)
 }
 
+/// Events buffered per subscriber of one mailbox.
+const MAILBOX_CAPACITY: usize = 256;
+
+/// Where events go in this process: every subscriber of all events, and the subscribers of
+/// each mailbox (an IMAP IDLE hears its own mailbox only).
+struct Fanout {
+    all: broadcast::Sender<MailboxEvent>,
+    by_mailbox: Mutex<HashMap<Uuid, broadcast::Sender<MailboxEvent>>>,
+}
+
+impl Fanout {
+    fn new() -> Arc<Self> {
+        let (all, _) = broadcast::channel(CAPACITY);
+        Arc::new(Self {
+            all,
+            by_mailbox: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Hands `ev` to the subscribers of all events and to those of its mailbox (a
+    /// [`RESYNC`] to every mailbox's); forgets mailboxes nobody listens to any more.
+    fn send(&self, ev: MailboxEvent) {
+        if let Ok(mut map) = self.by_mailbox.lock() {
+            if ev.kind == RESYNC {
+                map.retain(|_, tx| tx.send(ev.clone()).is_ok());
+            } else if let Some(tx) = map.get(&ev.mailbox_id)
+                && tx.send(ev.clone()).is_err()
+            {
+                // Nobody listens to this mailbox any more.
+                map.remove(&ev.mailbox_id);
+            }
+        }
+        let _ = self.all.send(ev);
+    }
+
+    fn subscribe_mailbox(&self, mailbox: Uuid) -> broadcast::Receiver<MailboxEvent> {
+        match self.by_mailbox.lock() {
+            Ok(mut map) => {
+                // Mailboxes whose listeners all left and that had no event since.
+                if map.len() % 1024 == 1023 && !map.contains_key(&mailbox) {
+                    map.retain(|_, tx| tx.receiver_count() > 0);
+                }
+                map.entry(mailbox)
+                    .or_insert_with(|| broadcast::channel(MAILBOX_CAPACITY).0)
+                    .subscribe()
+            }
+            // A poisoned map: a receiver that hears nothing but never errs (the listener
+            // still catches up from the change log on its own schedule).
+            Err(_) => broadcast::channel(1).0.subscribe(),
+        }
+    }
+}
+
 /// Publishes and subscribes to mailbox events. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
-    local: broadcast::Sender<MailboxEvent>,
+    local: Arc<Fanout>,
     redis: Option<(RedisLink, String)>,
 }
 
 impl Bus {
     /// An in-process bus.
     pub fn memory() -> Self {
-        let (local, _) = broadcast::channel(CAPACITY);
-        Self { local, redis: None }
+        Self {
+            local: Fanout::new(),
+            redis: None,
+        }
     }
 
     /// A bus over Redis pub/sub. Starts whether or not Redis answers: the subscription
     /// (re)connects in the background, with a back-off, and after each reconnection every
     /// subscriber gets a [`RESYNC`] event, because notifications may have been lost meanwhile.
     pub async fn redis(link: RedisLink, prefix: &str) -> Self {
-        let (local, _) = broadcast::channel(CAPACITY);
+        let local = Fanout::new();
         let pattern = format!("{prefix}mailbox:*");
         let client = link.client().clone();
         // Subscribe before returning when Redis answers, so an event published right after
@@ -120,16 +178,14 @@ impl Bus {
                 sub_link.ok();
                 if lost {
                     // Whatever was published while we were away is gone: listeners re-read.
-                    let _ = tx.send(MailboxEvent::resync());
+                    tx.send(MailboxEvent::resync());
                 }
                 let mut ps = ps;
                 let mut stream = ps.on_message();
                 while let Some(msg) = stream.next().await {
                     let payload: Vec<u8> = msg.get_payload_bytes().to_vec();
                     match serde_json::from_slice::<MailboxEvent>(&payload) {
-                        Ok(ev) => {
-                            let _ = tx.send(ev);
-                        }
+                        Ok(ev) => tx.send(ev),
                         Err(e) => tracing::warn!(error = %e, "event bus: unreadable event"),
                     }
                 }
@@ -151,7 +207,7 @@ impl Bus {
         match &self.redis {
             None => {
                 for ev in events {
-                    let _ = self.local.send(ev.clone());
+                    self.local.send(ev.clone());
                 }
             }
             Some((link, prefix)) => {
@@ -174,6 +230,49 @@ impl Bus {
 
     /// Every event published from now on (by any process sharing the Redis, with Redis).
     pub fn subscribe(&self) -> broadcast::Receiver<MailboxEvent> {
-        self.local.subscribe()
+        self.local.all.subscribe()
+    }
+
+    /// The events of one mailbox published from now on, and every [`RESYNC`]: what an IMAP
+    /// IDLE or a live view of that mailbox listens to. A receiver that lagged (more than 256
+    /// events behind) or got a [`RESYNC`] re-reads the change log from its last MODSEQ.
+    pub fn subscribe_mailbox(&self, mailbox: Uuid) -> broadcast::Receiver<MailboxEvent> {
+        self.local.subscribe_mailbox(mailbox)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(mailbox: Uuid, uid: i64) -> MailboxEvent {
+        MailboxEvent {
+            tenant_id: Uuid::nil(),
+            mailbox_id: mailbox,
+            folder_id: Uuid::nil(),
+            kind: "appended".into(),
+            uid,
+            modseq: uid,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mailbox_subscriber_hears_its_mailbox_and_resyncs_only() {
+        let bus = Bus::memory();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut on_a = bus.subscribe_mailbox(a);
+        let mut all = bus.subscribe();
+        bus.publish(&[event(b, 1), event(a, 2)]).await;
+        bus.local.send(MailboxEvent::resync());
+        let got = on_a.recv().await.unwrap();
+        assert_eq!((got.mailbox_id, got.uid), (a, 2));
+        assert_eq!(on_a.recv().await.unwrap().kind, RESYNC);
+        assert!(on_a.try_recv().is_err());
+        assert_eq!(all.recv().await.unwrap().mailbox_id, b);
+        assert_eq!(all.recv().await.unwrap().mailbox_id, a);
+        // A mailbox nobody listens to any more is forgotten at its next event.
+        drop(on_a);
+        bus.publish(&[event(a, 3)]).await;
+        assert!(bus.local.by_mailbox.lock().unwrap().is_empty());
     }
 }

@@ -654,3 +654,46 @@ async fn large_messages_are_spooled_and_come_back_exactly() {
     let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "files left in {}", spool.display());
 }
+
+/// A listener of one mailbox (what an IMAP IDLE will be) hears that mailbox's deliveries, with
+/// folder, UID and MODSEQ, and not the other mailboxes' (in process, and through Redis).
+#[tokio::test]
+async fn a_mailbox_subscription_hears_only_its_own_mailbox() {
+    let app = TestApp::spawn().await;
+    let (t, d, _, ana_id, ana) = receiving(&app).await;
+    let (_, bo) = mailbox(&app, &t.owner_token, &d, "bo").await;
+    let ana_uuid: uuid::Uuid = ana_id.parse().unwrap();
+    let bus = app.running.as_ref().unwrap().pipeline.bus();
+    let mut on_ana = bus.subscribe_mailbox(ana_uuid);
+    for rcpt in [&bo, &ana] {
+        let mut w = Wire::connect(smtp_addr(&app)).await;
+        let reply = bdat(
+            &mut w,
+            "x@outside.example",
+            &[rcpt],
+            b"Subject: hi\r\n\r\nhi\r\n",
+        )
+        .await;
+        assert_eq!(code_of(&reply), 250, "{reply}");
+    }
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let ev = on_ana.recv().await.unwrap();
+            if ev.kind != mailroom_core::bus::RESYNC {
+                return ev;
+            }
+        }
+    })
+    .await
+    .expect("no event for ana");
+    assert_eq!(
+        first.mailbox_id, ana_uuid,
+        "heard another mailbox: {first:?}"
+    );
+    assert_eq!(
+        (first.kind.as_str(), first.uid),
+        ("appended", 1),
+        "{first:?}"
+    );
+    assert!(first.modseq > 0 && !first.folder_id.is_nil(), "{first:?}");
+}
