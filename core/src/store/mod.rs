@@ -10,6 +10,7 @@ pub mod entities;
 
 mod aliases;
 mod api_keys;
+mod app_passwords;
 mod audit;
 mod auth_facts;
 mod contacts;
@@ -34,13 +35,13 @@ mod watch;
 
 pub use aliases::{GroupView, MAX_TARGETS, SEND_POLICIES};
 pub use api_keys::{ApiKeyRecord, NewApiKey};
+pub(crate) use app_passwords::app_password_lookup_of_input;
 pub use audit::{Actor, ActorKind, AuditFilter};
 pub use contacts::{Book, ImportReport, MAX_BOOK, card_of};
 pub use delivery::SUBJECT_THREAD_WINDOW_DAYS;
 pub use domains::{DomainView, Verification};
 pub use folders::{MAX_FOLDERS, normalize_folder_name};
 pub use group_commit::{COMMITTERS, GroupCommitter, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES};
-pub(crate) use mailboxes::app_password_lookup_of_input;
 pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS, Password};
 pub use message_changes::{Change, ChangeReport, MAX_BATCH, MAX_KEYWORDS};
 pub use message_views::{MAX_THREAD_PAGE, MessageFilter, MessageRow, Sort, ThreadSummary};
