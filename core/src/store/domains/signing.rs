@@ -1,0 +1,166 @@
+//! DKIM keys of a tenant's domains: creation (sealed at rest), rotation driven by what DNS
+//! shows, and opening the signing keys for the outbound pipeline.
+
+use super::DomainView;
+use crate::domains::DomainService;
+use crate::domains::dkim::{self, Algorithm};
+use crate::domains::records::{RecordCheck, Status};
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use crate::store::TenantStore;
+use crate::store::Tx;
+use crate::store::entities::{dkim_keys, domains};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+impl TenantStore {
+    /// Stores a new DKIM key of `domain`, its private half sealed.
+    pub(super) async fn insert_key(
+        &self,
+        tx: &Tx,
+        svc: &DomainService,
+        domain: &domains::Model,
+        key: dkim::KeyPair,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> Result<dkim_keys::Model> {
+        let id = new_id();
+        let selector = dkim::new_selector(key.algorithm, now)?;
+        let sealed = svc.sealer.seal(id.as_bytes(), &key.private_pkcs8)?;
+        Ok(dkim_keys::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(self.tid()),
+            domain_id: Set(domain.id),
+            selector: Set(selector),
+            algorithm: Set(key.algorithm.as_str().into()),
+            public_key: Set(key.public_b64),
+            private_key: Set(sealed),
+            status: Set(status.into()),
+            created_at: Set(now),
+            activated_at: Set((status == "active").then_some(now)),
+            retire_at: Set(None),
+        }
+        .insert(&**tx)
+        .await?)
+    }
+
+    /// DKIM rotation steps driven by what DNS shows.
+    pub(super) async fn advance_dkim(
+        &self,
+        tx: &Tx,
+        keys: &[dkim_keys::Model],
+        records: &[RecordCheck],
+        now: DateTime<Utc>,
+        svc: &DomainService,
+    ) -> Result<()> {
+        let published = |k: &dkim_keys::Model| {
+            records.iter().any(|r| {
+                r.purpose == "dkim"
+                    && r.name.starts_with(&format!("{}._domainkey.", k.selector))
+                    && r.status == Status::Ok
+            })
+        };
+        let grace = Duration::seconds(svc.cfg.dkim_rotation_grace_secs as i64);
+        for new in keys
+            .iter()
+            .filter(|k| k.status == "pending" && published(k))
+        {
+            for old in keys
+                .iter()
+                .filter(|k| k.status == "active" && k.algorithm == new.algorithm)
+            {
+                let mut am: dkim_keys::ActiveModel = old.clone().into();
+                am.status = Set("retiring".into());
+                am.retire_at = Set(Some(now + grace));
+                am.update(&**tx).await?;
+            }
+            let mut am: dkim_keys::ActiveModel = new.clone().into();
+            am.status = Set("active".into());
+            am.activated_at = Set(Some(now));
+            am.update(&**tx).await?;
+            self.event(
+                &**tx,
+                "domain.dkim_rotated",
+                new.domain_id,
+                json!({"selector": new.selector, "algorithm": new.algorithm}),
+            )
+            .await?;
+        }
+        for old in keys
+            .iter()
+            .filter(|k| k.status == "retiring" && k.retire_at.is_some_and(|t| t <= now))
+        {
+            let mut am: dkim_keys::ActiveModel = old.clone().into();
+            am.status = Set("retired".into());
+            // A retired key never signs again: its private half is destroyed.
+            am.private_key = Set(String::new());
+            am.update(&**tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts a DKIM rotation: a new key with a new selector. The current key keeps signing until
+    /// the new record is seen in DNS; then it is retired after the grace period.
+    pub async fn rotate_dkim(
+        &self,
+        svc: &DomainService,
+        id: Uuid,
+        algorithm: Algorithm,
+    ) -> Result<DomainView> {
+        let view = self.domain(id).await?;
+        if view
+            .keys
+            .iter()
+            .any(|k| k.status == "pending" && k.algorithm == algorithm.as_str())
+        {
+            return Err(Error::conflict(
+                "rotation_in_progress",
+                "a new key is already waiting to be published; publish it and verify, or remove the domain's pending key first",
+            ));
+        }
+        let key = dkim::generate(algorithm).await?;
+        let now = Utc::now();
+        let tx = self.store.tx().await?;
+        let fresh = self.domain_on(&*tx, id).await?;
+        let k = self
+            .insert_key(&tx, svc, &fresh.domain, key, "pending", now)
+            .await?;
+        self.audit(
+            &*tx,
+            "domain.dkim_rotate",
+            "domain",
+            Some(id),
+            json!({"selector": k.selector, "algorithm": k.algorithm}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.domain(id).await
+    }
+
+    /// Opens a domain's signing keys (for the outbound pipeline): the active and retiring ones.
+    pub async fn signing_keys(
+        &self,
+        svc: &DomainService,
+        id: Uuid,
+    ) -> Result<Vec<(String, Algorithm, Vec<u8>)>> {
+        let view = self.domain(id).await?;
+        let mut out = Vec::new();
+        for k in view
+            .keys
+            .iter()
+            .filter(|k| matches!(k.status.as_str(), "active" | "retiring"))
+        {
+            let Some(alg) = Algorithm::parse(&k.algorithm) else {
+                continue;
+            };
+            out.push((
+                k.selector.clone(),
+                alg,
+                svc.sealer.open(k.id.as_bytes(), &k.private_key)?,
+            ));
+        }
+        Ok(out)
+    }
+}
