@@ -155,20 +155,6 @@ impl Store {
             .flat_map(|i| i.copies.iter().map(|c| c.mailbox_id))
             .collect();
         let tx = self.tx().await?;
-        // On Postgres, the transaction's id: if the connection breaks while COMMIT is in
-        // flight, it tells whether the commit happened (see `committed_after_all`).
-        let xid = if tx.get_database_backend() == DbBackend::Postgres {
-            tx.query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                "SELECT txid_current() AS xid",
-            ))
-            .await?
-            .map(|r| r.try_get::<i64>("", "xid"))
-            .transpose()?
-        } else {
-            None
-        };
-
         // Blobs, once per distinct body.
         let mut seen_hash = HashSet::new();
         let distinct: Vec<(&Item<'_>, &Prepared)> = items
@@ -360,7 +346,9 @@ impl Store {
         }
         self.add_used_bytes(&tx, &used).await?;
         if let Err(e) = tx.commit().await
-            && !self.committed_after_all(&e, xid).await
+            && !self
+                .committed_after_all(&e, planned.first().map(|c| (c.folder_id, c.id)))
+                .await
         {
             return Err(e);
         }
@@ -399,50 +387,60 @@ impl Store {
     }
 
     /// After a commit that failed with the database unreachable (the connection broke while
-    /// COMMIT was in flight, the server shut down), whether transaction `xid` committed all the
-    /// same. Answering `451` for a message that is stored would make its sender deliver it
-    /// twice, so the server is asked (`txid_status`) until it answers or
-    /// [`COMMIT_CHECK_DEADLINE`] passes. Unknown by then counts as not committed: the `451`
-    /// stands, and the sender's retry of the same bytes is recognised as a duplicate.
-    async fn committed_after_all(&self, e: &Error, xid: Option<i64>) -> bool {
-        let Some(xid) = xid else {
+    /// COMMIT was in flight, the server shut down), whether the batch was stored all the same,
+    /// judged by one of its new copies, `(folder, message)`. Answering `451` for a message that
+    /// is stored would make its sender deliver it twice, so Postgres is asked until it answers
+    /// or [`COMMIT_CHECK_DEADLINE`] passes. Unknown by then counts as not stored: the `451`
+    /// stands, and the sender's retry of the same bytes is recognised as a duplicate. SQLite
+    /// commits in process: its errors are outcomes.
+    async fn committed_after_all(&self, e: &Error, probe: Option<(Uuid, Uuid)>) -> bool {
+        let Some((folder, message)) = probe else {
             return false;
         };
-        if e.outage() != Some(crate::error::Outage::Unavailable) {
+        if !self.is_postgres() || e.outage() != Some(crate::error::Outage::Unavailable) {
             return false;
         }
         let end = std::time::Instant::now() + COMMIT_CHECK_DEADLINE;
-        let ask = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT txid_status($1) AS status",
-            [xid.into()],
-        );
         loop {
-            let status = tokio::time::timeout(
-                std::time::Duration::from_secs(2),
-                self.db().query_one_raw(ask.clone()),
-            )
-            .await;
-            let status = match status {
-                Ok(Ok(Some(row))) => row.try_get::<Option<String>>("", "status").ok().flatten(),
-                _ => Some("unreachable".into()),
-            };
-            match status.as_deref() {
-                Some("committed") => {
-                    tracing::warn!(error = %e, xid, "the reply to COMMIT was lost, but the transaction committed");
-                    return true;
+            let wait = end.saturating_duration_since(std::time::Instant::now());
+            match tokio::time::timeout(wait, self.stored_once_settled(folder, message)).await {
+                Ok(Ok(stored)) => {
+                    if stored {
+                        tracing::warn!(error = %e, %message, "the reply to COMMIT was lost, but the batch was stored");
+                    }
+                    return stored;
                 }
-                Some("aborted") | None => return false,
-                // In progress, or the database is still away.
-                _ if std::time::Instant::now() < end => {
+                Ok(Err(_)) if wait > std::time::Duration::from_millis(200) => {
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }
                 _ => {
-                    tracing::warn!(error = %e, xid, "the outcome of a commit is unknown; answering as failed");
+                    tracing::warn!(error = %e, %message, "the outcome of a commit is unknown; answering as failed");
                     return false;
                 }
             }
         }
+    }
+
+    /// Whether `message` exists, asked once the transaction that wrote it has ended: the batch
+    /// updated `folder`'s row, so a share lock on it waits for that transaction's commit or
+    /// rollback (Postgres finishes a COMMIT it received even when the client is gone).
+    async fn stored_once_settled(&self, folder: Uuid, message: Uuid) -> Result<bool> {
+        use sea_orm::TransactionTrait;
+        let tx = self.db().begin().await?;
+        tx.query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM folders WHERE id = $1 FOR SHARE",
+            [folder.into()],
+        ))
+        .await?;
+        let found = messages::Entity::find_by_id(message)
+            .select_only()
+            .column(messages::Column::Id)
+            .into_tuple::<Uuid>()
+            .one(&tx)
+            .await?;
+        tx.rollback().await?;
+        Ok(found.is_some())
     }
 
     /// Resolves each copy's folder, locks the folders in id order, and takes a run of UIDs
