@@ -9,7 +9,6 @@ use crate::config::AuthConfig;
 use crate::error::{Error, Result};
 use crate::ids::TenantId;
 use crate::ratelimit::RateLimiter;
-use crate::store::entities::tenants;
 use crate::store::{Store, SystemStore};
 use chrono::{Duration, Utc};
 use uuid::Uuid;
@@ -345,39 +344,27 @@ impl Auth {
         .with_api_key(k.k_id, k.k_name))
     }
 
-    /// Refuses disabled users, suspended mailboxes and accounts of suspended or deleted tenants;
-    /// returns the tenant.
-    async fn usable(&self, account: &Account) -> Result<Option<tenants::Model>> {
-        match account {
-            Account::User(u) if u.status != "active" => {
-                return Err(Error::forbidden(
-                    "user_disabled",
-                    "this account is disabled",
-                ));
-            }
-            Account::Mailbox(m) if m.status != "active" => {
-                return Err(Error::forbidden(
-                    "mailbox_suspended",
-                    "this mailbox is suspended",
-                ));
-            }
-            _ => {}
-        }
-        let Some(tid) = account.tenant_id() else {
-            return Ok(None);
+    /// Refuses disabled users, suspended mailboxes and accounts of suspended or deleted tenants
+    /// (the same judgement a request's authentication makes, [`usable_tenant`]).
+    async fn usable(&self, account: &Account) -> Result<()> {
+        let refusal = match account {
+            Account::User(u) => user_disabled(&u.status),
+            Account::Mailbox(m) => mailbox_suspended(&m.status),
         };
-        let tenant = self
-            .sys
-            .live_tenant(tid)
-            .await?
-            .ok_or(Error::Unauthenticated("invalid credentials"))?;
-        if tenant.status != "active" {
-            return Err(Error::forbidden(
-                "tenant_suspended",
-                "this tenant is suspended",
-            ));
+        if let Some(e) = refusal {
+            return Err(e);
         }
-        Ok(Some(tenant))
+        let tenant = match account.tenant_id() {
+            Some(tid) => self.sys.live_tenant(tid).await?,
+            None => None,
+        };
+        usable_tenant(
+            None,
+            account.tenant_id(),
+            tenant.as_ref().map(|t| t.id),
+            tenant.as_ref().map(|t| t.status.as_str()),
+        )?;
+        Ok(())
     }
 
     fn pair(&self, account: &Account, session: Uuid, refresh_token: String) -> Result<TokenPair> {
@@ -433,14 +420,19 @@ fn account_key(login: &str) -> String {
     format!("login:account:{}", sha256_hex(login))
 }
 
-/// The refusal for a user that is not active, as [`AuthService::usable`] gives it.
+/// The refusal for a user that is not active.
 fn user_disabled(status: &str) -> Option<Error> {
     (status != "active").then(|| Error::forbidden("user_disabled", "this account is disabled"))
 }
 
-/// The same judgement as [`AuthService::usable`], from the facts of one query: the account's
-/// own refusal first, then its tenant (`account_tenant`), which must be live (`live_tenant`)
-/// and active. Returns the tenant (none for platform admins).
+/// The refusal for a mailbox that is not active.
+fn mailbox_suspended(status: &str) -> Option<Error> {
+    (status != "active").then(|| Error::forbidden("mailbox_suspended", "this mailbox is suspended"))
+}
+
+/// Whether an account may act, from what is known of it: its own refusal first, then its
+/// tenant (`account_tenant`), which must be live (`live_tenant`) and active. Returns the tenant
+/// (none for platform admins). Logins and requests judge alike through it.
 fn usable_tenant(
     refusal: Option<Error>,
     account_tenant: Option<Uuid>,
