@@ -41,11 +41,6 @@ impl DnsServer {
         s
     }
 
-    /// Stops answering (the server is gone, as in an outage).
-    pub fn kill(&mut self) {
-        self.stop();
-    }
-
     /// `ip:port` for `MAILROOM_DNS_NAMESERVERS`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -94,7 +89,8 @@ impl DnsServer {
         assert!(up, "dnsmasq did not start on port {port}");
     }
 
-    fn stop(&mut self) {
+    /// Stops answering (the server is gone, as in an outage).
+    pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();

@@ -135,17 +135,7 @@ async fn spf_fail_and_dns_outages_are_reported_not_fatal() {
         code_of(&bdat(&mut w, &format!("bea@{ZONE}"), &[&ana], body.as_bytes()).await),
         250
     );
-    let items = inbox(&app, &t.owner_token, &ana_id).await;
-    let stored = String::from_utf8(
-        raw(
-            &app,
-            &t.owner_token,
-            &ana_id,
-            items[0]["id"].as_str().unwrap(),
-        )
-        .await,
-    )
-    .unwrap();
+    let stored = newest_raw(&app, &t.owner_token, &ana_id).await;
     assert!(stored.contains("spf=fail"), "{stored}");
     assert!(stored.contains("dmarc=fail"), "{stored}");
     assert!(!stored.contains("dkim=pass"), "{stored}");
@@ -173,17 +163,7 @@ async fn spf_fail_and_dns_outages_are_reported_not_fatal() {
         "{:?}",
         started.elapsed()
     );
-    let items = inbox(&app, &t.owner_token, &ana_id).await;
-    let stored = String::from_utf8(
-        raw(
-            &app,
-            &t.owner_token,
-            &ana_id,
-            items[0]["id"].as_str().unwrap(),
-        )
-        .await,
-    )
-    .unwrap();
+    let stored = newest_raw(&app, &t.owner_token, &ana_id).await;
     assert!(stored.contains("spf=temperror"), "{stored}");
 }
 
@@ -312,19 +292,9 @@ async fn authentication_answers_are_cached_across_sessions() {
         }
     };
     assert_eq!(code_of(&send("first").await), 250);
-    dns.kill();
+    dns.stop();
     assert_eq!(code_of(&send("second").await), 250);
-    let items = inbox(&app, &t.owner_token, &ana_id).await;
-    let second = String::from_utf8(
-        raw(
-            &app,
-            &t.owner_token,
-            &ana_id,
-            items[0]["id"].as_str().unwrap(),
-        )
-        .await,
-    )
-    .unwrap();
+    let second = newest_raw(&app, &t.owner_token, &ana_id).await;
     assert!(second.contains("Subject: second"), "{second}");
     for want in ["spf=pass", "dkim=pass", "dmarc=pass"] {
         assert!(
@@ -332,4 +302,10 @@ async fn authentication_answers_are_cached_across_sessions() {
             "{want} missing, DNS being down:\n{second}"
         );
     }
+}
+
+/// The newest message of a mailbox's INBOX, as stored (trace fields included).
+async fn newest_raw(app: &TestApp, token: &str, mailbox: &str) -> String {
+    let items = inbox(app, token, mailbox).await;
+    String::from_utf8(raw(app, token, mailbox, items[0]["id"].as_str().unwrap()).await).unwrap()
 }
