@@ -6,8 +6,7 @@ use crate::mailboxes::{fixture_verified_domain, mailbox};
 use crate::smtp_wire::{Wire, code_of};
 use lettre::message::Mailbox as Addr;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use mailroom_worker::smtp::recipients::StoreRecipients;
-use mailroom_worker::smtp::session::{Recipients, Verdict};
+use mailroom_worker::smtp::recipients::{Recipients, StoreRecipients, Verdict};
 use serde_json::{Value, json};
 
 pub fn smtp_addr(app: &TestApp) -> std::net::SocketAddr {

@@ -1,10 +1,26 @@
-//! The production [`Recipients`]: the address resolver and mailbox quotas.
+//! Recipient look-ups for the SMTP state machine's [`Step::CheckRecipient`]: the
+//! [`Recipients`] trait and its production implementation over the address resolver and
+//! mailbox quotas.
+//!
+//! [`Step::CheckRecipient`]: mailroom_proto::smtp::Step::CheckRecipient
 
-use super::session::{Recipients, Verdict};
 use mailroom_core::health::Part;
 use mailroom_core::store::{SendGuard, SystemStore};
+pub use mailroom_proto::smtp::Verdict;
 use std::collections::HashMap;
 use uuid::Uuid;
+
+/// Answers the state machine's recipient look-ups and tells it of the storage's state.
+#[allow(async_fn_in_trait)]
+pub trait Recipients {
+    /// The verdict for one recipient address.
+    async fn check(&mut self, address: &str) -> Verdict;
+
+    /// Whether the storage is too full to take mail now (answered at MAIL: `452 4.3.1`).
+    fn storage_low(&self) -> bool {
+        false
+    }
+}
 
 /// Addresses remembered per session before the memory is cleared.
 const MAX_REMEMBERED: usize = 1000;

@@ -9,15 +9,13 @@
 //! keep to `min_data_rate_bytes_per_sec` on average after `min_data_rate_grace_secs`, besides
 //! the per-block time-out.
 
-use super::command::{Command, CommandReader};
-use super::data::{DataReader, DataStatus};
-use super::recipients::StoreRecipients;
-use super::reply::Reply;
-use super::session::{Limits, Session, Step};
+use super::recipients::{Recipients, StoreRecipients};
 use crate::net::{self, Conn, NetConfig, Pace, Protocol, Refusal, Spool};
 use mailroom_core::config::SmtpConfig;
 use mailroom_core::mail::ingest::{Pipeline, Refusal as Undelivered, SmtpEnvelope};
 use mailroom_core::store::SystemStore;
+use mailroom_proto::smtp::session::Conditions;
+use mailroom_proto::smtp::{CommandReader, DataReader, DataStatus, Limits, Reply, Session, Step};
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -136,31 +134,15 @@ impl SmtpServer {
         loop {
             // Answer every command already buffered (PIPELINING), then flush once.
             while let Some(cmd) = reader.next_command() {
-                if let Ok(Command::Bdat { size, last }) = &cmd {
-                    let (size, last) = (*size, *last);
-                    s.conn.write_all(&out).await?;
-                    out.clear();
-                    let rest = reader.take_rest();
-                    let (reply, close, leftover) = self
-                        .bdat(
-                            s,
-                            &mut session,
-                            &mut rcpts,
-                            &mut bdat_spool,
-                            size,
-                            last,
-                            rest,
-                        )
-                        .await?;
-                    reader.push(&leftover);
-                    out.extend_from_slice(&reply.to_wire());
-                    if close {
-                        s.conn.write_all(&out).await?;
-                        return Ok(());
-                    }
-                    continue;
+                let now = Conditions {
+                    storage_low: rcpts.storage_low(),
+                };
+                let mut step = session.command(cmd, now);
+                if let Step::CheckRecipient(to) = &step {
+                    let verdict = rcpts.check(to).await;
+                    step = session.recipient_checked(verdict);
                 }
-                match session.command(cmd, &mut rcpts).await {
+                match step {
                     Step::Reply(r) => out.extend_from_slice(&r.to_wire()),
                     Step::Close(r) => {
                         out.extend_from_slice(&r.to_wire());
@@ -177,6 +159,20 @@ impl SmtpServer {
                         reader.push(&leftover);
                         out.extend_from_slice(&reply.to_wire());
                     }
+                    Step::ReadChunk { size } => {
+                        s.conn.write_all(&out).await?;
+                        out.clear();
+                        let rest = reader.take_rest();
+                        let (reply, close, leftover) = self
+                            .chunk(s, &mut session, &mut rcpts, &mut bdat_spool, size, rest)
+                            .await?;
+                        reader.push(&leftover);
+                        out.extend_from_slice(&reply.to_wire());
+                        if close {
+                            s.conn.write_all(&out).await?;
+                            return Ok(());
+                        }
+                    }
                     Step::StartTls(r) => {
                         out.extend_from_slice(&r.to_wire());
                         s.conn.write_all(&out).await?;
@@ -190,6 +186,11 @@ impl SmtpServer {
                             return Ok(());
                         }
                         session.tls_started();
+                    }
+                    // Only answers to other calls: never the answer to a command.
+                    Step::CheckRecipient(_) | Step::Deliver => {
+                        tracing::error!(?step, "unexpected SMTP step");
+                        out.extend_from_slice(&temporary_failure().to_wire());
                     }
                 }
                 // A command was answered: the wait for the next one starts now.
@@ -296,25 +297,23 @@ impl SmtpServer {
         Ok((reply, leftover))
     }
 
-    /// Reads one BDAT chunk into the message's spool; returns the reply, whether to close,
-    /// and the bytes after it.
+    /// Reads one BDAT chunk into the message's spool (all of it, whatever becomes of it, so
+    /// the command stream stays in step); returns the reply, whether to close, and the bytes
+    /// after it.
     #[allow(clippy::too_many_arguments)]
-    async fn bdat(
+    async fn chunk(
         &self,
         s: &mut net::Session,
         session: &mut Session,
         rcpts: &mut StoreRecipients,
         bdat_spool: &mut Option<Spool>,
         size: u64,
-        last: bool,
         mut rest: Vec<u8>,
     ) -> io::Result<(Reply, bool, Vec<u8>)> {
-        let allowed = session.bdat();
-        // The chunk is read in full whatever becomes of it, so the command stream stays in step.
         let spool = bdat_spool.get_or_insert_with(|| Spool::new(self.spool_dir.clone()));
         let mut want = size;
         let take = want.min(rest.len() as u64) as usize;
-        if allowed.is_ok() && session.bdat_push(take) {
+        if session.chunk_bytes(take) {
             spool.write(&rest[..take]).await;
         }
         rest.drain(..take);
@@ -324,34 +323,35 @@ impl SmtpServer {
         while want > 0 {
             let n = self.read_data(&mut s.conn, &mut buf, &mut pace).await?;
             let take = (want as usize).min(n);
-            if allowed.is_ok() && session.bdat_push(take) {
+            if session.chunk_bytes(take) {
                 spool.write(&buf[..take]).await;
             }
             want -= take as u64;
             rest = buf[take..n].to_vec();
         }
-        if let Err(step) = allowed {
-            *bdat_spool = None;
-            return Ok(match step {
-                Step::Close(r) => (r, true, rest),
-                Step::Reply(r) | Step::ReadData(r) | Step::StartTls(r) => (r, false, rest),
-            });
-        }
-        if !last {
-            return Ok((
-                Reply::new(250, Some("2.0.0"), format!("{size} octets received")),
-                false,
-                rest,
-            ));
-        }
-        let overflowed = session.take_bdat();
-        let spool = bdat_spool
-            .take()
-            .unwrap_or_else(|| Spool::new(self.spool_dir.clone()));
-        let reply = self
-            .finish(session, rcpts, s.client, &s.id, spool, overflowed)
-            .await;
-        Ok((reply, false, rest))
+        Ok(match session.chunk_done() {
+            Step::Deliver => {
+                let spool = bdat_spool
+                    .take()
+                    .unwrap_or_else(|| Spool::new(self.spool_dir.clone()));
+                let reply = self
+                    .finish(session, rcpts, s.client, &s.id, spool, false)
+                    .await;
+                (reply, false, rest)
+            }
+            Step::Reply(r) => {
+                if r.is_error() {
+                    *bdat_spool = None;
+                }
+                (r, false, rest)
+            }
+            Step::Close(r) => (r, true, rest),
+            step => {
+                tracing::error!(?step, "unexpected SMTP step after a BDAT chunk");
+                *bdat_spool = None;
+                (temporary_failure(), false, rest)
+            }
+        })
     }
 
     /// Ends a transaction: checks, delivery, and the reply. The message is read back from
@@ -371,7 +371,7 @@ impl SmtpServer {
             Err(e) => {
                 tracing::warn!(error = %e, "no delivery memory budget");
                 session.abandon();
-                return Reply::new(451, Some("4.3.0"), "temporary failure; try again");
+                return temporary_failure();
             }
         };
         let message = match spool.into_bytes().await {
@@ -386,7 +386,7 @@ impl SmtpServer {
                 );
             }
         };
-        let env = match session.data_received(&message, overflowed) {
+        let env = match session.message_received(&message, overflowed) {
             Ok(env) => env,
             Err(r) => return r,
         };
@@ -418,4 +418,9 @@ impl SmtpServer {
             Err(Undelivered::Reject(why)) => Reply::new(550, Some("5.7.1"), why),
         }
     }
+}
+
+/// `451 4.3.0`: something on our side failed; the client retries.
+fn temporary_failure() -> Reply {
+    Reply::new(451, Some("4.3.0"), "temporary failure; try again")
 }

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mailroom_worker::smtp::command::CommandReader;
-use mailroom_worker::smtp::data::{DataReader, DataStatus};
+use mailroom_proto::smtp::CommandReader;
+use mailroom_proto::smtp::{DataReader, DataStatus};
 
 fn commands(input: &[u8], size: usize) -> Vec<String> {
     let mut r = CommandReader::new();

@@ -1,0 +1,799 @@
+//! The SMTP session state machine: which command is allowed when, and what it answers, with
+//! one handler per command. No I/O: the network loop feeds it commands and carries out what the
+//! returned [`Step`] says: a reply to send, a recipient to look up (answered with
+//! [`Session::recipient_checked`]), a message to read (DATA, or a BDAT chunk, whose bytes are
+//! counted through [`Session::chunk_bytes`] and ended with [`Session::chunk_done`]), TLS to
+//! start.
+
+use super::command::{Command, Param, ParseError};
+use super::reply::Reply;
+
+/// Limits of one session.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest message accepted, in bytes (advertised as SIZE).
+    pub max_message: usize,
+    /// Recipients per message.
+    pub max_recipients: usize,
+    /// Bad commands before the session is closed.
+    pub max_errors: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: 10,
+        }
+    }
+}
+
+/// What a recipient look-up decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Deliverable.
+    Accept,
+    /// No such address on a domain of ours (`550 5.1.1`).
+    Unknown,
+    /// Not a verified domain of ours: we are no open relay (`550 5.7.1`).
+    NotOurs,
+    /// The mailbox is suspended (`550 5.2.1`).
+    Suspended,
+    /// The mailbox is full (`452 4.2.2`, try later).
+    OverQuota,
+    /// The check itself failed (database down): `451 4.3.0`, try later.
+    TryLater,
+    /// The address forwards outside; outbound delivery is not available in this release, so
+    /// the sender is asked to retry (`451 4.3.0`) rather than have a copy dropped.
+    CannotForward,
+}
+
+/// What the server knows of itself when a command arrives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// The storage is too full to take mail now: MAIL is answered `452 4.3.1`.
+    pub storage_low: bool,
+}
+
+/// What the network loop must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send the reply and read the next command.
+    Reply(Reply),
+    /// Send the reply and close the connection.
+    Close(Reply),
+    /// Look the address up and hand the verdict to [`Session::recipient_checked`].
+    CheckRecipient(String),
+    /// Send the reply (354), then read the message with a [`super::data::DataReader`] and call
+    /// [`Session::message_received`].
+    ReadData(Reply),
+    /// Read exactly `size` bytes of a BDAT chunk (RFC 3030), whatever becomes of them, so the
+    /// command stream stays in step: hand the length of each piece read to
+    /// [`Session::chunk_bytes`] (which says whether to keep it), then call
+    /// [`Session::chunk_done`].
+    ReadChunk {
+        /// The chunk's size in bytes.
+        size: u64,
+    },
+    /// The last BDAT chunk is in: call [`Session::message_received`] with the chunks' bytes.
+    Deliver,
+    /// Send the reply (220), then start TLS and call [`Session::tls_started`].
+    StartTls(Reply),
+}
+
+/// The envelope of the message being received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// The HELO/EHLO name.
+    pub helo: String,
+    /// The reverse path (empty: the null sender).
+    pub from: String,
+    /// MAIL parameters.
+    pub params: Vec<Param>,
+    /// Accepted recipients, in order, each once.
+    pub recipients: Vec<String>,
+}
+
+impl Envelope {
+    /// Whether MAIL declared 8-bit (or binary) content or SMTPUTF8.
+    pub fn declares_8bit(&self) -> bool {
+        self.params.iter().any(|(k, v)| {
+            (k == "BODY"
+                && v.as_deref().is_some_and(|v| {
+                    v.eq_ignore_ascii_case("8BITMIME") || v.eq_ignore_ascii_case("BINARYMIME")
+                }))
+                || k == "SMTPUTF8"
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before HELO/EHLO.
+    Connected,
+    /// After HELO/EHLO, no transaction.
+    Ready,
+    /// After MAIL.
+    Mail,
+    /// After at least one accepted RCPT.
+    Rcpt,
+    /// Reading DATA, or between BDAT chunks.
+    Data,
+}
+
+/// The BDAT chunk being read.
+#[derive(Debug)]
+struct Chunk {
+    size: u64,
+    last: bool,
+    /// The chunk is read and dropped, then this is the answer (a sequence error).
+    refused: Option<Step>,
+}
+
+/// One SMTP session.
+#[derive(Debug)]
+pub struct Session {
+    hostname: String,
+    limits: Limits,
+    phase: Phase,
+    esmtp: bool,
+    tls: bool,
+    tls_available: bool,
+    errors: usize,
+    envelope: Envelope,
+    /// The RCPT address being looked up.
+    pending_rcpt: Option<String>,
+    chunk: Option<Chunk>,
+    /// Bytes of the BDAT chunks so far (the bytes themselves are the network loop's).
+    bdat_len: usize,
+    bdat_overflow: bool,
+}
+
+fn ok(text: &str) -> Step {
+    Step::Reply(Reply::new(250, Some("2.0.0"), text))
+}
+
+fn bad_sequence(text: &str) -> Reply {
+    Reply::new(503, Some("5.5.1"), text)
+}
+
+impl Session {
+    /// A new session for a server named `hostname`; `tls_available` offers STARTTLS.
+    pub fn new(hostname: &str, limits: Limits, tls_available: bool) -> Self {
+        Self {
+            hostname: hostname.to_string(),
+            limits,
+            phase: Phase::Connected,
+            esmtp: false,
+            tls: false,
+            tls_available,
+            errors: 0,
+            envelope: Envelope::default(),
+            pending_rcpt: None,
+            chunk: None,
+            bdat_len: 0,
+            bdat_overflow: false,
+        }
+    }
+
+    /// The greeting sent on connect.
+    pub fn greeting(&self) -> Reply {
+        Reply::new(220, None, format!("{} ESMTP Mailroom", self.hostname))
+    }
+
+    /// The envelope so far.
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// Whether the TLS layer is up.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Whether the client said EHLO (not HELO).
+    pub fn is_esmtp(&self) -> bool {
+        self.esmtp
+    }
+
+    fn reset(&mut self) {
+        let helo = std::mem::take(&mut self.envelope.helo);
+        self.bdat_len = 0;
+        self.bdat_overflow = false;
+        self.pending_rcpt = None;
+        self.envelope = Envelope {
+            helo,
+            ..Default::default()
+        };
+        if self.phase != Phase::Connected {
+            self.phase = Phase::Ready;
+        }
+    }
+
+    /// Counts a refused command; past the limit the session ends.
+    fn error(&mut self, reply: Reply) -> Step {
+        self.errors += 1;
+        if self.errors >= self.limits.max_errors {
+            Step::Close(Reply::new(
+                421,
+                Some("4.7.0"),
+                "too many errors, closing connection",
+            ))
+        } else {
+            Step::Reply(reply)
+        }
+    }
+
+    /// Handles one command line (or the parse error it produced): hands it to its handler.
+    pub fn command(&mut self, cmd: Result<Command, ParseError>, now: Conditions) -> Step {
+        let cmd = match cmd {
+            Ok(c) => c,
+            Err(e) => return self.error(e.reply()),
+        };
+        match cmd {
+            Command::Ehlo(name) => self.ehlo(name),
+            Command::Helo(name) => self.helo(name),
+            Command::Starttls => self.starttls(),
+            Command::Mail { from, params } => self.mail(from, params, now),
+            Command::Rcpt { to, params } => self.rcpt(to, params),
+            Command::Data => self.data(),
+            Command::Bdat { size, last } => self.bdat(size, last),
+            Command::Rset => {
+                self.reset();
+                ok("reset")
+            }
+            Command::Noop => ok("ok"),
+            Command::Quit => Step::Close(Reply::new(
+                221,
+                Some("2.0.0"),
+                format!("{} closing connection", self.hostname),
+            )),
+            Command::Vrfy(_) => Step::Reply(Reply::new(
+                252,
+                Some("2.5.0"),
+                "cannot verify, but will try delivery",
+            )),
+            Command::Expn(_) => Step::Reply(Reply::new(502, Some("5.5.1"), "EXPN is not offered")),
+            Command::Help => Step::Reply(Reply::new(214, Some("2.0.0"), "see RFC 5321")),
+            Command::Auth(_) => self.auth(),
+        }
+    }
+
+    /// `EHLO`: a new session state and the extensions offered.
+    fn ehlo(&mut self, name: String) -> Step {
+        self.reset();
+        self.phase = Phase::Ready;
+        self.esmtp = true;
+        self.envelope.helo = name.clone();
+        let mut lines = vec![
+            format!("{} greets {name}", self.hostname),
+            "PIPELINING".into(),
+            format!("SIZE {}", self.limits.max_message),
+            "8BITMIME".into(),
+            "SMTPUTF8".into(),
+            "ENHANCEDSTATUSCODES".into(),
+            "CHUNKING".into(),
+        ];
+        if self.tls_available && !self.tls {
+            lines.push("STARTTLS".into());
+        }
+        Step::Reply(Reply {
+            code: 250,
+            enhanced: None,
+            lines,
+        })
+    }
+
+    /// `HELO`: plain SMTP.
+    fn helo(&mut self, name: String) -> Step {
+        self.reset();
+        self.phase = Phase::Ready;
+        self.esmtp = false;
+        self.envelope.helo = name;
+        Step::Reply(Reply::new(250, None, self.hostname.clone()))
+    }
+
+    /// `STARTTLS` (RFC 3207): outside a transaction, once.
+    fn starttls(&mut self) -> Step {
+        if self.tls || !self.tls_available {
+            return self.error(bad_sequence("TLS not available"));
+        }
+        if matches!(self.phase, Phase::Mail | Phase::Rcpt) {
+            return self.error(bad_sequence(
+                "STARTTLS is not allowed inside a mail transaction",
+            ));
+        }
+        Step::StartTls(Reply::new(220, Some("2.0.0"), "ready to start TLS"))
+    }
+
+    /// `MAIL FROM`: opens a transaction; SIZE is checked against the limit up front.
+    fn mail(&mut self, from: String, params: Vec<Param>, now: Conditions) -> Step {
+        if self.phase == Phase::Connected {
+            return self.error(bad_sequence("send HELO or EHLO first"));
+        }
+        if self.phase != Phase::Ready {
+            return self.error(bad_sequence("a transaction is already open; RSET first"));
+        }
+        if now.storage_low {
+            return Step::Reply(Reply::new(
+                452,
+                Some("4.3.1"),
+                "insufficient system storage; try again later",
+            ));
+        }
+        if let Some((_, size)) = params.iter().find(|(k, _)| k == "SIZE") {
+            match size.as_deref().and_then(|s| s.parse::<usize>().ok()) {
+                Some(n) if n > self.limits.max_message => {
+                    return Step::Reply(Reply::new(
+                        552,
+                        Some("5.3.4"),
+                        format!(
+                            "message size exceeds the limit of {} bytes",
+                            self.limits.max_message
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    return self.error(Reply::new(501, Some("5.5.4"), "SIZE needs a number"));
+                }
+            }
+        }
+        if let Some((k, _)) = params.iter().find(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "SIZE" | "BODY" | "SMTPUTF8" | "RET" | "ENVID" | "AUTH"
+            )
+        }) {
+            return self.error(Reply::new(
+                555,
+                Some("5.5.4"),
+                format!("parameter {k} not supported"),
+            ));
+        }
+        self.envelope.from = from;
+        self.envelope.params = params;
+        self.phase = Phase::Mail;
+        ok("sender ok")
+    }
+
+    /// `RCPT TO`: within the recipient limit, the address goes to the directory.
+    fn rcpt(&mut self, to: String, params: Vec<Param>) -> Step {
+        if !matches!(self.phase, Phase::Mail | Phase::Rcpt) {
+            return self.error(bad_sequence("send MAIL first"));
+        }
+        if !params.is_empty() {
+            return self.error(Reply::new(
+                555,
+                Some("5.5.4"),
+                "RCPT parameters are not supported",
+            ));
+        }
+        if self.envelope.recipients.len() >= self.limits.max_recipients {
+            return Step::Reply(Reply::new(
+                452,
+                Some("4.5.3"),
+                "too many recipients; send the rest in another message",
+            ));
+        }
+        self.pending_rcpt = Some(to.clone());
+        Step::CheckRecipient(to)
+    }
+
+    /// The directory's verdict on the address of [`Step::CheckRecipient`].
+    pub fn recipient_checked(&mut self, verdict: Verdict) -> Step {
+        let Some(to) = self.pending_rcpt.take() else {
+            return self.error(bad_sequence("send RCPT first"));
+        };
+        let reply = match verdict {
+            Verdict::Accept => {
+                let key = to.to_lowercase();
+                if !self
+                    .envelope
+                    .recipients
+                    .iter()
+                    .any(|r| r.to_lowercase() == key)
+                {
+                    self.envelope.recipients.push(to);
+                }
+                self.phase = Phase::Rcpt;
+                return ok("recipient ok");
+            }
+            Verdict::Unknown => Reply::new(550, Some("5.1.1"), "no such recipient here"),
+            Verdict::NotOurs => Reply::new(
+                550,
+                Some("5.7.1"),
+                "relaying denied: not a domain of this server",
+            ),
+            Verdict::Suspended => Reply::new(550, Some("5.2.1"), "mailbox disabled"),
+            // Transient: not counted as client errors.
+            Verdict::OverQuota => {
+                return Step::Reply(Reply::new(452, Some("4.2.2"), "mailbox full; try later"));
+            }
+            Verdict::TryLater => {
+                return Step::Reply(Reply::new(
+                    451,
+                    Some("4.3.0"),
+                    "temporary failure; try later",
+                ));
+            }
+            Verdict::CannotForward => {
+                return Step::Reply(Reply::new(
+                    451,
+                    Some("4.3.0"),
+                    "this address forwards outside and forwarding is not available yet; try later",
+                ));
+            }
+        };
+        self.error(reply)
+    }
+
+    /// `DATA`: after at least one accepted recipient.
+    fn data(&mut self) -> Step {
+        match self.phase {
+            Phase::Mail => self.error(bad_sequence("no valid recipients")),
+            Phase::Rcpt => {
+                self.phase = Phase::Data;
+                Step::ReadData(Reply::new(354, None, "end data with <CR><LF>.<CR><LF>"))
+            }
+            _ => self.error(bad_sequence("send MAIL and RCPT first")),
+        }
+    }
+
+    /// `BDAT size [LAST]` (RFC 3030): after an accepted RCPT, or between chunks. The chunk is
+    /// read in any case; a refused one is dropped and answered once read.
+    fn bdat(&mut self, size: u64, last: bool) -> Step {
+        let refused = match self.phase {
+            Phase::Rcpt | Phase::Data => {
+                self.phase = Phase::Data;
+                None
+            }
+            Phase::Mail => Some(self.error(bad_sequence("no valid recipients"))),
+            _ => Some(self.error(bad_sequence("send MAIL and RCPT first"))),
+        };
+        self.chunk = Some(Chunk {
+            size,
+            last,
+            refused,
+        });
+        Step::ReadChunk { size }
+    }
+
+    /// Counts `n` more bytes of the chunk being read: whether to keep them. False for a
+    /// refused chunk, and once the message is over the size limit (it is then remembered as
+    /// too large, and answered `552` at its end).
+    pub fn chunk_bytes(&mut self, n: usize) -> bool {
+        match &self.chunk {
+            Some(c) if c.refused.is_none() => {}
+            _ => return false,
+        }
+        if !self.bdat_overflow && self.bdat_len + n > self.limits.max_message {
+            self.bdat_overflow = true;
+        }
+        self.bdat_len += n;
+        !self.bdat_overflow
+    }
+
+    /// The chunk is read: its refusal, `250` for a chunk that is not the last, or
+    /// [`Step::Deliver`] for the last. A refused chunk ends the message: the caller drops the
+    /// chunks kept so far.
+    pub fn chunk_done(&mut self) -> Step {
+        let Some(chunk) = self.chunk.take() else {
+            return self.error(bad_sequence("no BDAT chunk is being read"));
+        };
+        if let Some(step) = chunk.refused {
+            return step;
+        }
+        if chunk.last {
+            Step::Deliver
+        } else {
+            Step::Reply(Reply::new(
+                250,
+                Some("2.0.0"),
+                format!("{} octets received", chunk.size),
+            ))
+        }
+    }
+
+    /// `AUTH`: this server is the MX; it takes mail for our domains and relays nothing, so it
+    /// has no use for authentication (RFC 4954 §4: not advertised, so not implemented).
+    fn auth(&mut self) -> Step {
+        self.error(Reply::new(
+            502,
+            Some("5.5.1"),
+            "authentication is not offered here: this server only receives mail for its domains",
+        ))
+    }
+
+    /// The message's data could not be kept (the spool failed): the transaction ends, and the
+    /// network loop answers `452 4.3.1`.
+    pub fn abandon(&mut self) {
+        self.reset();
+    }
+
+    /// The message's data arrived (after DATA, or the chunks after the last BDAT). Returns the
+    /// envelope to deliver (the network loop answers `250` only once every copy is committed)
+    /// or the refusal to send; the transaction ends either way. `overflowed`: the DATA reader
+    /// passed the size limit (BDAT's count is the session's own).
+    pub fn message_received(
+        &mut self,
+        message: &[u8],
+        overflowed: bool,
+    ) -> Result<Envelope, Reply> {
+        let overflowed = overflowed || self.bdat_overflow;
+        let envelope = std::mem::take(&mut self.envelope);
+        self.reset();
+        self.envelope.helo = envelope.helo.clone();
+        self.phase = Phase::Ready;
+        if overflowed {
+            return Err(Reply::new(
+                552,
+                Some("5.3.4"),
+                format!("message larger than {} bytes", self.limits.max_message),
+            ));
+        }
+        if !envelope.declares_8bit() && message.iter().any(|b| *b >= 0x80) {
+            return Err(Reply::new(
+                554,
+                Some("5.6.0"),
+                "8-bit content needs MAIL FROM:<…> BODY=8BITMIME",
+            ));
+        }
+        if message.contains(&0)
+            && !envelope
+                .params
+                .iter()
+                .any(|(k, v)| k == "BODY" && v.as_deref() == Some("BINARYMIME"))
+        {
+            return Err(Reply::new(
+                554,
+                Some("5.6.0"),
+                "NUL bytes are not allowed in a text message",
+            ));
+        }
+        Ok(envelope)
+    }
+
+    /// TLS is up: the session starts over (RFC 3207 §4.2).
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.phase = Phase::Connected;
+        self.envelope = Envelope::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::command::parse;
+
+    /// The directory of the tests.
+    fn check(address: &str) -> Verdict {
+        match address.split_once('@') {
+            Some((_, "elsewhere.example")) => Verdict::NotOurs,
+            Some(("ana" | "ANA" | "bo", _)) => Verdict::Accept,
+            Some(("full", _)) => Verdict::OverQuota,
+            Some(("off", _)) => Verdict::Suspended,
+            Some(("flaky", _)) => Verdict::TryLater,
+            _ => Verdict::Unknown,
+        }
+    }
+
+    /// One command line, with the directory answering look-ups, as the network loop does.
+    fn say(s: &mut Session, line: &str) -> Step {
+        match s.command(parse(line.as_bytes()), Conditions::default()) {
+            Step::CheckRecipient(to) => s.recipient_checked(check(&to)),
+            step => step,
+        }
+    }
+
+    fn code(step: &Step) -> u16 {
+        match step {
+            Step::Reply(r) | Step::Close(r) | Step::ReadData(r) | Step::StartTls(r) => r.code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_transaction() {
+        let mut s = Session::new("mx.test", Limits::default(), true);
+        let ehlo = say(&mut s, "EHLO client.example");
+        let Step::Reply(r) = &ehlo else {
+            panic!("{ehlo:?}")
+        };
+        for cap in [
+            "PIPELINING",
+            "8BITMIME",
+            "SMTPUTF8",
+            "ENHANCEDSTATUSCODES",
+            "STARTTLS",
+            "CHUNKING",
+        ] {
+            assert!(r.lines.iter().any(|l| l == cap), "{cap}");
+        }
+        assert!(r.lines.iter().any(|l| l.starts_with("SIZE ")));
+        // The MX neither advertises nor implements AUTH, and does not point elsewhere.
+        assert!(!r.lines.iter().any(|l| l.starts_with("AUTH")));
+        let Step::Reply(auth) = say(&mut s, "AUTH PLAIN AGFAYg==") else {
+            panic!("AUTH closed the session")
+        };
+        assert_eq!((auth.code, auth.enhanced), (502, Some("5.5.1")));
+        assert!(!auth.lines.concat().contains("submission"), "{auth:?}");
+        assert_eq!(
+            code(&say(&mut s, "MAIL FROM:<x@sender.example> BODY=8BITMIME")),
+            250
+        );
+        assert_eq!(code(&say(&mut s, "RCPT TO:<ana@acme.example>")), 250);
+        assert_eq!(code(&say(&mut s, "RCPT TO:<ANA@acme.example>")), 250);
+        assert_eq!(code(&say(&mut s, "RCPT TO:<bo@acme.example>")), 250);
+        assert!(matches!(say(&mut s, "DATA"), Step::ReadData(r) if r.code == 354));
+        let env = s
+            .message_received("Subject: olá\r\n\r\nhi\r\n".as_bytes(), false)
+            .unwrap();
+        assert_eq!(
+            env.recipients,
+            ["ana@acme.example", "bo@acme.example"],
+            "each recipient once"
+        );
+        assert_eq!(
+            (env.from.as_str(), env.helo.as_str()),
+            ("x@sender.example", "client.example")
+        );
+        // The next transaction starts clean.
+        assert_eq!(code(&say(&mut s, "DATA")), 503);
+        assert!(matches!(say(&mut s, "QUIT"), Step::Close(r) if r.code == 221));
+    }
+
+    #[test]
+    fn recipients_get_the_replies_the_issue_asks_for() {
+        let mut s = Session::new("mx.test", Limits::default(), false);
+        say(&mut s, "EHLO c");
+        say(&mut s, "MAIL FROM:<>");
+        for (rcpt, want) in [
+            ("nobody@acme.example", (550, "5.1.1")),
+            ("x@elsewhere.example", (550, "5.7.1")),
+            ("off@acme.example", (550, "5.2.1")),
+            ("full@acme.example", (452, "4.2.2")),
+            ("flaky@acme.example", (451, "4.3.0")),
+        ] {
+            let Step::Reply(r) = say(&mut s, &format!("RCPT TO:<{rcpt}>")) else {
+                panic!()
+            };
+            assert_eq!((r.code, r.enhanced.unwrap_or("")), want, "{rcpt}");
+        }
+        let Step::Reply(r) = say(&mut s, "DATA") else {
+            panic!()
+        };
+        assert_eq!(
+            (r.code, r.enhanced),
+            (503, Some("5.5.1")),
+            "DATA without an accepted recipient"
+        );
+    }
+
+    #[test]
+    fn sequence_limits_and_errors() {
+        let limits = Limits {
+            max_message: 100,
+            max_recipients: 2,
+            max_errors: 6,
+        };
+        let mut s = Session::new("mx.test", limits, false);
+        assert_eq!(
+            code(&say(&mut s, "MAIL FROM:<a@b.example>")),
+            503,
+            "MAIL before EHLO"
+        );
+        say(&mut s, "EHLO c");
+        assert_eq!(
+            code(&say(&mut s, "RCPT TO:<ana@acme.example>")),
+            503,
+            "RCPT before MAIL"
+        );
+        assert_eq!(code(&say(&mut s, "MAIL FROM:<a@b.example> SIZE=101")), 552);
+        assert_eq!(code(&say(&mut s, "MAIL FROM:<a@b.example> SIZE=100")), 250);
+        assert_eq!(
+            code(&say(&mut s, "MAIL FROM:<a@b.example>")),
+            503,
+            "nested MAIL"
+        );
+        say(&mut s, "RCPT TO:<ana@acme.example>");
+        say(&mut s, "RCPT TO:<bo@acme.example>");
+        let Step::Reply(r) = say(&mut s, "RCPT TO:<ana2@acme.example>") else {
+            panic!()
+        };
+        assert_eq!((r.code, r.enhanced), (452, Some("4.5.3")));
+        say(&mut s, "DATA");
+        assert_eq!(s.message_received(b"", true).unwrap_err().code, 552);
+        say(&mut s, "MAIL FROM:<a@b.example>");
+        say(&mut s, "RCPT TO:<ana@acme.example>");
+        say(&mut s, "DATA");
+        assert_eq!(
+            s.message_received(b"caf\xc3\xa9\r\n", false)
+                .unwrap_err()
+                .code,
+            554,
+            "8-bit without BODY=8BITMIME"
+        );
+        assert_eq!(code(&say(&mut s, "VRFY ana")), 252);
+        assert_eq!(code(&say(&mut s, "STARTTLS")), 503, "no TLS configured");
+        // Errors add up to a 421 and a closed connection.
+        let mut last = say(&mut s, "BOGUS");
+        while let Step::Reply(_) = last {
+            last = say(&mut s, "BOGUS");
+        }
+        assert!(matches!(last, Step::Close(r) if r.code == 421));
+    }
+
+    #[test]
+    fn starttls_restarts_the_session() {
+        let mut s = Session::new("mx.test", Limits::default(), true);
+        say(&mut s, "EHLO c");
+        assert!(matches!(say(&mut s, "STARTTLS"), Step::StartTls(r) if r.code == 220));
+        s.tls_started();
+        assert_eq!(
+            code(&say(&mut s, "MAIL FROM:<a@b.example>")),
+            503,
+            "EHLO again after TLS"
+        );
+        let Step::Reply(r) = say(&mut s, "EHLO c") else {
+            panic!()
+        };
+        assert!(!r.lines.iter().any(|l| l == "STARTTLS"));
+        assert_eq!(code(&say(&mut s, "STARTTLS")), 503);
+    }
+
+    #[test]
+    fn bdat_chunks_are_counted_and_the_last_one_delivers() {
+        let limits = Limits {
+            max_message: 10,
+            ..Limits::default()
+        };
+        let mut s = Session::new("mx.test", limits, false);
+        say(&mut s, "EHLO c");
+        // Before MAIL, the chunk is still read (to stay in step), dropped, then refused.
+        assert_eq!(say(&mut s, "BDAT 4"), Step::ReadChunk { size: 4 });
+        assert!(!s.chunk_bytes(4));
+        assert_eq!(code(&s.chunk_done()), 503);
+        say(&mut s, "MAIL FROM:<a@b.example>");
+        say(&mut s, "RCPT TO:<ana@acme.example>");
+        assert_eq!(say(&mut s, "BDAT 6"), Step::ReadChunk { size: 6 });
+        assert!(s.chunk_bytes(6));
+        let Step::Reply(r) = s.chunk_done() else {
+            panic!()
+        };
+        assert_eq!((r.code, r.lines[0].as_str()), (250, "6 octets received"));
+        assert_eq!(say(&mut s, "BDAT 4 LAST"), Step::ReadChunk { size: 4 });
+        assert!(s.chunk_bytes(4));
+        assert_eq!(s.chunk_done(), Step::Deliver);
+        let env = s.message_received(b"0123456789", false).unwrap();
+        assert_eq!(env.recipients, ["ana@acme.example"]);
+        // Over the limit: the bytes are dropped and the message is refused at its end.
+        say(&mut s, "MAIL FROM:<a@b.example>");
+        say(&mut s, "RCPT TO:<ana@acme.example>");
+        say(&mut s, "BDAT 11 LAST");
+        assert!(!s.chunk_bytes(11));
+        assert_eq!(s.chunk_done(), Step::Deliver);
+        assert_eq!(s.message_received(b"", false).unwrap_err().code, 552);
+        // The next message starts with a clean count.
+        say(&mut s, "MAIL FROM:<a@b.example>");
+        say(&mut s, "RCPT TO:<ana@acme.example>");
+        say(&mut s, "BDAT 3 LAST");
+        assert!(s.chunk_bytes(3));
+        assert_eq!(s.chunk_done(), Step::Deliver);
+        assert!(s.message_received(b"abc", false).is_ok());
+    }
+
+    #[test]
+    fn low_storage_refuses_mail_before_the_data() {
+        let mut s = Session::new("mx.test", Limits::default(), false);
+        say(&mut s, "EHLO c");
+        let low = Conditions { storage_low: true };
+        let Step::Reply(r) = s.command(parse(b"MAIL FROM:<a@b.example>"), low) else {
+            panic!()
+        };
+        assert_eq!((r.code, r.enhanced), (452, Some("4.3.1")));
+        assert_eq!(code(&say(&mut s, "MAIL FROM:<a@b.example>")), 250);
+    }
+}
