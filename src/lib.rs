@@ -254,6 +254,8 @@ pub async fn start(
         None => Bus::memory(),
         Some(link) => Bus::redis(link.clone(), &cfg.redis_key_prefix).await,
     };
+    // Writes that may change who can authenticate end cached authentications in every process.
+    bus.relay_auth_epoch(store.auth_epoch().clone());
     let hostname = cfg.smtp.hostname(&cfg.public_hostname).to_string();
     let authn = if cfg.smtp.authenticate {
         Some(

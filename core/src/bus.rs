@@ -7,11 +7,12 @@
 //! subscribers, so a delivery on one worker wakes an IDLE on another. A subscriber takes every
 //! event ([`Bus::subscribe`]) or one mailbox's ([`Bus::subscribe_mailbox`]).
 
+use crate::epoch::AuthEpoch;
 use crate::redis_link::RedisLink;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -57,10 +58,29 @@ impl MailboxEvent {
 async fn subscribe(
     client: &redis::Client,
     pattern: &str,
+    auth_channel: &str,
 ) -> redis::RedisResult<redis::aio::PubSub> {
     let mut ps = client.get_async_pubsub().await?;
     ps.psubscribe(pattern).await?;
+    ps.subscribe(auth_channel).await?;
     Ok(ps)
+}
+
+/// The auth epoch a Redis bus relays, once [`Bus::relay_auth_epoch`] named it.
+#[derive(Default)]
+struct AuthRelay {
+    epoch: OnceLock<Arc<AuthEpoch>>,
+    /// This process's id in the notices it publishes, so it ignores its own.
+    node: String,
+}
+
+impl AuthRelay {
+    /// Another process moved its epoch (or notices may have been lost): move ours on.
+    fn heard(&self) {
+        if let Some(e) = self.epoch.get() {
+            e.heard();
+        }
+    }
 }
 
 /// Events buffered per subscriber of one mailbox.
@@ -121,6 +141,7 @@ impl Fanout {
 pub struct Bus {
     local: Arc<Fanout>,
     redis: Option<(RedisLink, String)>,
+    auth: Arc<AuthRelay>,
 }
 
 impl Bus {
@@ -129,6 +150,7 @@ impl Bus {
         Self {
             local: Fanout::new(),
             redis: None,
+            auth: Arc::default(),
         }
     }
 
@@ -138,11 +160,19 @@ impl Bus {
     pub async fn redis(link: RedisLink, prefix: &str) -> Self {
         let local = Fanout::new();
         let pattern = format!("{prefix}mailbox:*");
+        let auth_channel = format!("{prefix}auth");
+        let auth = Arc::new(AuthRelay {
+            epoch: OnceLock::new(),
+            node: Uuid::new_v4().to_string(),
+        });
         let client = link.client().clone();
         // Subscribe before returning when Redis answers, so an event published right after
         // start is heard; otherwise the background task keeps trying.
-        let first = match tokio::time::timeout(Duration::from_secs(2), subscribe(&client, &pattern))
-            .await
+        let first = match tokio::time::timeout(
+            Duration::from_secs(2),
+            subscribe(&client, &pattern, &auth_channel),
+        )
+        .await
         {
             Ok(Ok(ps)) => Some(ps),
             Ok(Err(e)) => {
@@ -156,6 +186,7 @@ impl Bus {
         };
         let tx = local.clone();
         let sub_link = link.clone();
+        let relay = auth.clone();
         tokio::spawn(async move {
             // Without a first subscription, notifications published meanwhile were dropped.
             let mut lost = first.is_none();
@@ -164,7 +195,7 @@ impl Bus {
             loop {
                 let ps = match pubsub.take() {
                     Some(p) => p,
-                    None => match subscribe(&client, &pattern).await {
+                    None => match subscribe(&client, &pattern, &auth_channel).await {
                         Ok(p) => p,
                         Err(e) => {
                             sub_link.failed(&e);
@@ -177,13 +208,21 @@ impl Bus {
                 backoff = Duration::from_millis(200);
                 sub_link.ok();
                 if lost {
-                    // Whatever was published while we were away is gone: listeners re-read.
+                    // Whatever was published while we were away is gone: listeners re-read,
+                    // and cached authentications may be stale.
                     tx.send(MailboxEvent::resync());
+                    relay.heard();
                 }
                 let mut ps = ps;
                 let mut stream = ps.on_message();
                 while let Some(msg) = stream.next().await {
                     let payload: Vec<u8> = msg.get_payload_bytes().to_vec();
+                    if msg.get_channel_name() == auth_channel {
+                        if payload != relay.node.as_bytes() {
+                            relay.heard();
+                        }
+                        continue;
+                    }
                     match serde_json::from_slice::<MailboxEvent>(&payload) {
                         Ok(ev) => tx.send(ev),
                         Err(e) => tracing::warn!(error = %e, "event bus: unreadable event"),
@@ -197,7 +236,36 @@ impl Bus {
         Self {
             local,
             redis: Some((link, prefix.to_string())),
+            auth,
         }
+    }
+
+    /// Relays `epoch` between the processes sharing this bus's Redis: each move of this
+    /// process's epoch is published (moves made meanwhile count as one), and a move published by
+    /// another process, or a possible loss of notices, moves this one on. Nothing to do on
+    /// the in-process bus. Call once per process.
+    pub fn relay_auth_epoch(&self, epoch: Arc<AuthEpoch>) {
+        let Some((link, prefix)) = self.redis.clone() else {
+            return;
+        };
+        if self.auth.epoch.set(epoch.clone()).is_err() {
+            return;
+        }
+        let (channel, node) = (format!("{prefix}auth"), self.auth.node.clone());
+        tokio::spawn(async move {
+            loop {
+                epoch.moved_here().await;
+                let (channel, node) = (channel.clone(), node.clone());
+                link.run(|mut c| async move {
+                    redis::cmd("PUBLISH")
+                        .arg(channel)
+                        .arg(node)
+                        .query_async::<()>(&mut c)
+                        .await
+                })
+                .await;
+            }
+        });
     }
 
     /// Publishes committed changes. Never fails and never waits on a down Redis: while Redis

@@ -111,7 +111,7 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(c: &C, job: NewJob) -> Result<Uu
 impl SystemStore {
     /// Enqueues a job on its own.
     pub async fn enqueue_job(&self, job: NewJob) -> Result<Uuid> {
-        let w = self.store.writer().await;
+        let w = self.store.writer_quiet().await;
         enqueue(&*w, job).await
     }
 
@@ -158,7 +158,7 @@ impl SystemStore {
                 (n as i64).into(),
             ],
         );
-        let tx = self.store.tx().await?;
+        let tx = self.store.tx_quiet().await?;
         let rows = jobs::Entity::find().from_raw_sql(stmt).all(&*tx).await?;
         tx.commit().await?;
         Ok(rows)
@@ -168,7 +168,7 @@ impl SystemStore {
     /// time). Returns how many.
     pub async fn bury_abandoned_jobs(&self) -> Result<u64> {
         let now = Utc::now();
-        let w = self.store.writer().await;
+        let w = self.store.writer_quiet().await;
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("dead"))
             .col_expr(
@@ -191,7 +191,7 @@ impl SystemStore {
     /// the worker that ran it.
     pub async fn complete_job(&self, id: Uuid, worker: &str) -> Result<bool> {
         let now = Utc::now();
-        let w = self.store.writer().await;
+        let w = self.store.writer_quiet().await;
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("done"))
             .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<i64>::None))
@@ -234,7 +234,7 @@ impl SystemStore {
         } else {
             q.col_expr(jobs::Column::RunAt, Expr::value(next))
         };
-        let w = self.store.writer().await;
+        let w = self.store.writer_quiet().await;
         let r = q
             .filter(jobs::Column::Id.eq(job.id))
             .filter(jobs::Column::Status.eq("running"))

@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod crypto;
 pub mod dns;
 pub mod domains;
+pub mod epoch;
 pub mod error;
 pub mod health;
 pub mod ids;

@@ -317,3 +317,42 @@ async fn users_change_their_own_password_and_other_sessions_end() {
         .await;
     assert_eq!(log.body["items"].as_array().unwrap().len(), 1);
 }
+
+/// Authentications are cached for a moment (`auth.principal_cache_secs`); a key revoked through
+/// one process must not live on in another that had it cached. With Redis the bus relays the
+/// change and the other process refuses at once; without Redis (two processes on one SQLite
+/// file or Postgres) the cache's age bounds it.
+#[tokio::test]
+async fn a_key_revoked_in_another_process_is_refused_there_too() {
+    let a = TestApp::spawn_with(|c| c.auth.principal_cache_secs = 3).await;
+    // A second process: its own store, cache and bus, on the same database (and Redis).
+    let b = TestApp::boot(a.cfg.clone(), tempfile::tempdir().unwrap()).await;
+    let t = a.tenant().await;
+    let (id, key) = a.api_key(&t.owner_token, &["users:read"]).await;
+    for _ in 0..3 {
+        assert_eq!(b.get("/v1/me", &key).await.status, 200);
+    }
+    assert_eq!(
+        a.delete(&format!("/v1/api-keys/{id}"), &t.owner_token)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        a.get("/v1/me", &key).await.status,
+        401,
+        "refused at once here"
+    );
+    let revoked = std::time::Instant::now();
+    assert!(
+        eventually(10, || async { b.get("/v1/me", &key).await.status == 401 }).await,
+        "the other process still accepts the revoked key"
+    );
+    let took = revoked.elapsed();
+    let bound = if a.cfg.redis_url.is_empty() {
+        std::time::Duration::from_millis(3_000 + 1_500)
+    } else {
+        std::time::Duration::from_millis(1_500)
+    };
+    assert!(took <= bound, "refused after {took:?}, bound {bound:?}");
+}

@@ -17,6 +17,7 @@ mod http;
 mod isolation;
 mod jobs;
 mod mail_rest;
+mod mail_state;
 mod mailboxes;
 mod openapi;
 mod outage;

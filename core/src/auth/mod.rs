@@ -5,6 +5,7 @@
 //! handler works in always comes from verified credentials, never from the request.
 
 mod account;
+mod cache;
 mod password;
 mod principal;
 mod scopes;

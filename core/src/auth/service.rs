@@ -1,6 +1,7 @@
 //! Login, token refresh, logout and per-request authentication.
 
 use super::account::{Account, LoginKind};
+use super::cache::{Credential, PrincipalCache};
 use super::password::verify_password;
 use super::principal::{ClientInfo, Principal, PrincipalKind};
 use super::scopes::{Role, Scope};
@@ -35,6 +36,7 @@ pub struct Auth {
     keys: JwtKeys,
     cfg: AuthConfig,
     limiter: RateLimiter,
+    cache: PrincipalCache,
 }
 
 /// How often `last_used_at` of an API key is written at most (it would otherwise cost a write
@@ -44,11 +46,16 @@ const LAST_USED_GRANULARITY_SECS: i64 = 60;
 impl Auth {
     /// Builds the service.
     pub fn new(store: &Store, jwt_secret: &[u8], cfg: AuthConfig, limiter: RateLimiter) -> Self {
+        let cache = PrincipalCache::new(
+            std::time::Duration::from_secs(cfg.principal_cache_secs),
+            store.auth_epoch().clone(),
+        );
         Self {
             sys: store.system(),
             keys: JwtKeys::new(jwt_secret),
             cfg,
             limiter,
+            cache,
         }
     }
 
@@ -235,7 +242,9 @@ impl Auth {
             .await
     }
 
-    /// Authenticates a bearer credential: an API key (`mrk_…`) or an access token.
+    /// Authenticates a bearer credential: an API key (`mrk_…`) or an access token. A credential
+    /// authenticated a moment ago is answered from the principal cache (`cache.rs`) until any
+    /// write that may change who can authenticate, or `auth.principal_cache_secs`.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
         if bearer.starts_with(API_KEY_PREFIX) {
             self.authenticate_key(bearer).await
@@ -249,6 +258,15 @@ impl Auth {
         let Some(claims) = self.keys.check(token) else {
             return Err(invalid);
         };
+        let credential = Credential::Session {
+            sid: claims.sid,
+            sub: claims.sub,
+            mailbox: claims.mbx,
+        };
+        if let Some(p) = self.cache.get(&credential) {
+            return Ok(p);
+        }
+        let epoch = self.cache.epoch();
         // The session, its account and the account's tenant, in one query.
         let Some(f) = self.sys.session_facts(claims.sid).await? else {
             return Err(invalid);
@@ -298,13 +316,21 @@ impl Auth {
                 role.scopes(),
             )
         };
-        Ok(principal.with_session(claims.sid))
+        let principal = principal.with_session(claims.sid);
+        self.cache.put(credential, &principal, epoch, None);
+        Ok(principal)
     }
 
     async fn authenticate_key(&self, key: &str) -> Result<Principal> {
         let invalid = Error::Unauthenticated("invalid, expired or revoked API key");
+        let hash = sha256_hex(key);
+        let credential = Credential::Key(hash.clone());
+        if let Some(p) = self.cache.get(&credential) {
+            return Ok(p);
+        }
+        let epoch = self.cache.epoch();
         // The key, its creator and the creator's tenant, in one query.
-        let Some(k) = self.sys.key_facts(&sha256_hex(key)).await? else {
+        let Some(k) = self.sys.key_facts(&hash).await? else {
             return Err(invalid);
         };
         let now = Utc::now();
@@ -333,7 +359,7 @@ impl Auth {
         {
             self.sys.touch_api_key(k.k_id, now).await?;
         }
-        Ok(Principal::new(
+        let principal = Principal::new(
             PrincipalKind::ApiKey,
             k.user_id,
             email,
@@ -341,7 +367,10 @@ impl Auth {
             Some(TenantId::from_uuid(k.k_tenant)),
             scopes,
         )
-        .with_api_key(k.k_id, k.k_name))
+        .with_api_key(k.k_id, k.k_name);
+        self.cache
+            .put(credential, &principal, epoch, k.k_expires_at);
+        Ok(principal)
     }
 
     /// Refuses disabled users, suspended mailboxes and accounts of suspended or deleted tenants

@@ -318,6 +318,12 @@ pub struct AuthConfig {
     pub login_max_attempts_per_ip: u64,
     /// Window of both login limits, in seconds.
     pub login_window_secs: u64,
+    /// How long an authenticated credential is answered from memory, in seconds (0: never).
+    /// Any write that may change who can authenticate (a revoked key or session, a disabled
+    /// user, a suspended tenant or mailbox) ends every entry at once, in this process and,
+    /// through Redis, in the others; this age bounds staleness where no notice can arrive
+    /// (a write from another process without Redis).
+    pub principal_cache_secs: u64,
 }
 
 /// Job runner settings.
@@ -399,6 +405,7 @@ impl Default for AuthConfig {
             login_max_failures_per_account: 10,
             login_max_attempts_per_ip: 60,
             login_window_secs: 15 * 60,
+            principal_cache_secs: 5,
         }
     }
 }

@@ -13,7 +13,9 @@
 //! merge touches rows of other messages) rolls the batch back and it runs again.
 
 use super::entities::{blob_parts, blobs, folders, mailboxes, messages};
+use super::mail_state::{FolderDelta, step_folders};
 use super::messages::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash};
+use super::sql::{lock_in_order, values_list};
 use super::{Store, Tx};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
@@ -22,8 +24,7 @@ use crate::mail::search::shown_addrs;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set, Statement,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
@@ -154,7 +155,7 @@ impl Store {
             .iter()
             .flat_map(|i| i.copies.iter().map(|c| c.mailbox_id))
             .collect();
-        let tx = self.tx().await?;
+        let tx = self.tx_quiet().await?;
         // Blobs, once per distinct body.
         let mut seen_hash = HashSet::new();
         let distinct: Vec<(&Item<'_>, &Prepared)> = items
@@ -345,6 +346,15 @@ impl Store {
             *used.entry(c.mailbox_id).or_default() += c.size;
         }
         self.add_used_bytes(&tx, &used).await?;
+        // A tenant's own import must fit its mailbox's quota, checked here, under the lock of
+        // the mailbox row, so two imports at once cannot both squeeze in. (SMTP mail is held to
+        // the quota at RCPT: a list's copy to a full mailbox is kept rather than lost.)
+        let enforced: BTreeSet<Uuid> = planned
+            .iter()
+            .filter(|c| items[c.item].tenant.is_some())
+            .map(|c| c.mailbox_id)
+            .collect();
+        over_quota(&tx, enforced).await?;
         if let Err(e) = tx.commit().await
             && !self
                 .committed_after_all(&e, planned.first().map(|c| (c.folder_id, c.id)))
@@ -477,11 +487,28 @@ impl Store {
             t.1 += i64::from(c.flags & flags::SEEN == 0);
             t.2 += c.size;
         }
-        let after = self.bump_folders(tx, &totals).await?;
+        let deltas: BTreeMap<Uuid, FolderDelta> = totals
+            .iter()
+            .map(|(id, (n, unseen, bytes))| {
+                let d = FolderDelta {
+                    added: *n,
+                    unseen: *unseen,
+                    bytes: *bytes,
+                    ..FolderDelta::default()
+                };
+                (*id, d)
+            })
+            .collect();
+        let after = match step_folders(tx, &deltas).await {
+            Err(Error::NotFound) => {
+                return Err(Error::Internal("a folder was deleted while storing".into()));
+            }
+            r => r?,
+        };
         // UIDs in the order the copies were planned.
         let mut next: HashMap<Uuid, i64> = after
             .iter()
-            .map(|(id, (uidnext, _))| (*id, uidnext - totals[id].0))
+            .map(|(id, f)| (*id, f.uidnext - totals[id].0))
             .collect();
         for c in planned.iter_mut() {
             let uid = next
@@ -489,83 +516,9 @@ impl Store {
                 .ok_or_else(|| Error::Internal("folder vanished while storing".into()))?;
             c.uid = *uid;
             *uid += 1;
-            c.modseq = after[&c.folder_id].1;
+            c.modseq = after[&c.folder_id].highestmodseq;
         }
         Ok(())
-    }
-
-    /// Adds (messages, unseen, bytes) to each folder and takes one MODSEQ step and as many
-    /// UIDs as messages; returns each folder's new (UIDNEXT, HIGHESTMODSEQ).
-    async fn bump_folders(
-        &self,
-        tx: &Tx,
-        totals: &BTreeMap<Uuid, (i64, i64, i64)>,
-    ) -> Result<HashMap<Uuid, (i64, i64)>> {
-        let mut after = HashMap::new();
-        if self.is_postgres() && totals.len() > 1 {
-            lock_in_order::<folders::Entity, _>(tx, folders::Column::Id, totals.keys()).await?;
-            let (values, params) = values_list(totals.iter().map(|(id, (n, unseen, bytes))| {
-                [(*id).into(), (*n).into(), (*unseen).into(), (*bytes).into()]
-            }));
-            let sql = format!(
-                "UPDATE folders AS f SET uidnext = f.uidnext + v.n, \
-                 highestmodseq = f.highestmodseq + 1, total_messages = f.total_messages + v.n, \
-                 unseen_messages = f.unseen_messages + v.unseen, total_bytes = f.total_bytes + v.bytes \
-                 FROM (VALUES {values}) AS v(id, n, unseen, bytes) WHERE f.id = v.id \
-                 RETURNING f.id, f.uidnext, f.highestmodseq"
-            );
-            for row in tx
-                .query_all_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    sql,
-                    params,
-                ))
-                .await?
-            {
-                after.insert(
-                    row.try_get::<Uuid>("", "id")?,
-                    (
-                        row.try_get::<i64>("", "uidnext")?,
-                        row.try_get::<i64>("", "highestmodseq")?,
-                    ),
-                );
-            }
-        } else {
-            // One row at a time, in id order.
-            for (id, (n, unseen, bytes)) in totals {
-                let f = folders::Entity::update_many()
-                    .col_expr(
-                        folders::Column::Uidnext,
-                        Expr::col(folders::Column::Uidnext).add(*n),
-                    )
-                    .col_expr(
-                        folders::Column::Highestmodseq,
-                        Expr::col(folders::Column::Highestmodseq).add(1),
-                    )
-                    .col_expr(
-                        folders::Column::TotalMessages,
-                        Expr::col(folders::Column::TotalMessages).add(*n),
-                    )
-                    .col_expr(
-                        folders::Column::UnseenMessages,
-                        Expr::col(folders::Column::UnseenMessages).add(*unseen),
-                    )
-                    .col_expr(
-                        folders::Column::TotalBytes,
-                        Expr::col(folders::Column::TotalBytes).add(*bytes),
-                    )
-                    .filter(folders::Column::Id.eq(*id))
-                    .exec_with_returning(&**tx)
-                    .await?;
-                if let Some(f) = f.into_iter().next() {
-                    after.insert(f.id, (f.uidnext, f.highestmodseq));
-                }
-            }
-        }
-        if after.len() != totals.len() {
-            return Err(Error::Internal("a folder was deleted while storing".into()));
-        }
-        Ok(after)
     }
 
     /// Adds stored bytes to each mailbox's quota use, locking the rows in id order.
@@ -600,48 +553,31 @@ impl Store {
     }
 }
 
-/// Locks rows by id, in id order (`SELECT … ORDER BY id FOR UPDATE`).
-async fn lock_in_order<E, C>(tx: &Tx, id: C, ids: impl Iterator<Item = &Uuid>) -> Result<()>
-where
-    E: EntityTrait,
-    C: ColumnTrait,
-{
-    E::find()
+/// `quota_exceeded` when one of `mailboxes` holds more than its quota (read in the storing
+/// transaction, after its bytes were added).
+async fn over_quota(tx: &Tx, mailboxes: BTreeSet<Uuid>) -> Result<()> {
+    if mailboxes.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(Uuid, i64, Option<i64>)> = mailboxes::Entity::find()
         .select_only()
-        .column(id)
-        .filter(id.is_in(ids.copied()))
-        .order_by_asc(id)
-        .lock_exclusive()
-        .into_tuple::<Uuid>()
+        .column(mailboxes::Column::Id)
+        .column(mailboxes::Column::UsedBytes)
+        .column(mailboxes::Column::QuotaBytes)
+        .filter(mailboxes::Column::Id.is_in(mailboxes))
+        .into_tuple()
         .all(&**tx)
         .await?;
-    Ok(())
-}
-
-/// `($1::uuid, $2::bigint, …), (…)` for a Postgres `VALUES` list of (uuid, bigint…) rows, and
-/// its parameters.
-fn values_list<const N: usize>(
-    rows: impl Iterator<Item = [sea_orm::Value; N]>,
-) -> (String, Vec<sea_orm::Value>) {
-    let mut sql = String::new();
-    let mut params = Vec::new();
-    for row in rows {
-        if !params.is_empty() {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for (i, v) in row.into_iter().enumerate() {
-            params.push(v);
-            let cast = if i == 0 { "uuid" } else { "bigint" };
-            sql.push_str(&format!(
-                "{}${}::{cast}",
-                if i == 0 { "" } else { ", " },
-                params.len()
-            ));
-        }
-        sql.push(')');
+    match rows
+        .into_iter()
+        .find(|(_, used, quota)| quota.is_some_and(|q| *used > q))
+    {
+        Some((_, used, Some(quota))) => Err(Error::Conflict {
+            code: "quota_exceeded",
+            detail: format!("the mailbox would hold {used} of {quota} bytes"),
+        }),
+        _ => Ok(()),
     }
-    (sql, params)
 }
 
 fn prepare(msg: &NewMessage<'_>) -> Result<Prepared> {

@@ -14,8 +14,8 @@ use crate::jobs::{self, NewJob};
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -280,20 +280,7 @@ impl TenantStore {
         name: &str,
         role: Option<&str>,
     ) -> Result<folders::Model> {
-        mailboxes::Entity::update_many()
-            .col_expr(
-                mailboxes::Column::UidvaliditySeq,
-                Expr::col(mailboxes::Column::UidvaliditySeq).add(1),
-            )
-            .filter(mailboxes::Column::Id.eq(mailbox))
-            .exec(&**tx)
-            .await?;
-        let seq: Option<i64> = mailboxes::Entity::find_by_id(mailbox)
-            .select_only()
-            .column(mailboxes::Column::UidvaliditySeq)
-            .into_tuple()
-            .one(&**tx)
-            .await?;
+        let uidvalidity = super::mail_state::new_uidvalidity(tx, mailbox).await?;
         let now = Utc::now();
         folders::ActiveModel {
             id: Set(new_id()),
@@ -301,7 +288,7 @@ impl TenantStore {
             mailbox_id: Set(mailbox),
             name: Set(name.to_string()),
             special_use: Set(role.map(str::to_string)),
-            uidvalidity: Set(seq.ok_or(Error::NotFound)?),
+            uidvalidity: Set(uidvalidity),
             uidnext: Set(1),
             highestmodseq: Set(1),
             subscribed: Set(true),

@@ -8,18 +8,14 @@
 //! deadlock.
 
 use super::delivery::retrying;
-use super::entities::{expunged, folders, mailboxes, messages};
+use super::entities::{folders, mailboxes, messages};
+use super::mail_state::{self, ChangeKind, FolderDelta, log_expunged, step_folders};
 use super::{TenantStore, Tx};
 use crate::bus::MailboxEvent;
 use crate::error::{Error, Result};
-use crate::ids::new_id;
 use crate::mail::flags;
-use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -163,7 +159,7 @@ impl TenantStore {
         ids: &[Uuid],
         change: &Change,
     ) -> Result<ChangeReport> {
-        let tx = self.store.tx().await?;
+        let tx = self.store.tx_quiet().await?;
         let mbox = self.mailbox_on(&*tx, mailbox).await?;
         if let Some(dest) = change.move_to {
             folder_in(&tx, &mbox, dest).await?;
@@ -195,29 +191,34 @@ impl TenantStore {
                     .push((r.clone(), new_flags, kw_json));
             }
         }
-        for (folder, changed) in by_folder {
-            let unseen_delta: i64 = changed
-                .iter()
-                .map(|(r, f, _)| unseen(*f) - unseen(r.flags))
-                .sum();
-            let f = bump(&tx, folder, |u| {
-                u.col_expr(
-                    folders::Column::UnseenMessages,
-                    Expr::col(folders::Column::UnseenMessages).add(unseen_delta),
-                )
+        let deltas: BTreeMap<Uuid, FolderDelta> = by_folder
+            .iter()
+            .map(|(folder, changed)| {
+                let unseen_delta = changed
+                    .iter()
+                    .map(|(r, f, _)| unseen(*f) - unseen(r.flags))
+                    .sum();
+                let d = FolderDelta {
+                    unseen: unseen_delta,
+                    ..FolderDelta::default()
+                };
+                (*folder, d)
             })
-            .await?;
+            .collect();
+        let after = step_folders(&tx, &deltas).await?;
+        for (folder, changed) in by_folder {
+            let modseq = after[&folder].highestmodseq;
             for (r, new_flags, kw) in changed {
                 messages::Entity::update_many()
                     .col_expr(messages::Column::Flags, Expr::value(new_flags))
                     .col_expr(messages::Column::Keywords, Expr::value(kw))
-                    .col_expr(messages::Column::Modseq, Expr::value(f.highestmodseq))
+                    .col_expr(messages::Column::Modseq, Expr::value(modseq))
                     .filter(messages::Column::Id.eq(r.id))
                     .exec(&*tx)
                     .await?;
                 report
                     .events
-                    .push(event(&mbox, folder, "flags", r.uid, f.highestmodseq));
+                    .push(event(&mbox, folder, ChangeKind::Flags, r.uid, modseq));
             }
         }
         if let Some(dest) = change.move_to {
@@ -238,7 +239,7 @@ impl TenantStore {
     }
 
     async fn try_delete_messages(&self, mailbox: Uuid, ids: &[Uuid]) -> Result<ChangeReport> {
-        let tx = self.store.tx().await?;
+        let tx = self.store.tx_quiet().await?;
         let mbox = self.mailbox_on(&*tx, mailbox).await?;
         let trash = folders::Entity::find()
             .filter(folders::Column::MailboxId.eq(mailbox))
@@ -275,25 +276,13 @@ impl TenantStore {
         let n = rows.len() as i64;
         let bytes: i64 = rows.iter().map(|r| r.size).sum();
         let new_unseen: i64 = rows.iter().map(|r| unseen(r.flags)).sum();
-        let d = bump(tx, dest, |u| {
-            u.col_expr(
-                folders::Column::Uidnext,
-                Expr::col(folders::Column::Uidnext).add(n),
-            )
-            .col_expr(
-                folders::Column::TotalMessages,
-                Expr::col(folders::Column::TotalMessages).add(n),
-            )
-            .col_expr(
-                folders::Column::UnseenMessages,
-                Expr::col(folders::Column::UnseenMessages).add(new_unseen),
-            )
-            .col_expr(
-                folders::Column::TotalBytes,
-                Expr::col(folders::Column::TotalBytes).add(bytes),
-            )
-        })
-        .await?;
+        let arriving = FolderDelta {
+            added: n,
+            unseen: new_unseen,
+            bytes,
+            ..FolderDelta::default()
+        };
+        let d = step_folders(tx, &BTreeMap::from([(dest, arriving)])).await?[&dest];
         let first_uid = d.uidnext - n;
         self.leave_folders(tx, mbox, &rows, report).await?;
         for (i, r) in rows.iter().enumerate() {
@@ -305,9 +294,13 @@ impl TenantStore {
                 .filter(messages::Column::Id.eq(r.id))
                 .exec(&**tx)
                 .await?;
-            report
-                .events
-                .push(event(mbox, dest, "appended", uid, d.highestmodseq));
+            report.events.push(event(
+                mbox,
+                dest,
+                ChangeKind::Appended,
+                uid,
+                d.highestmodseq,
+            ));
         }
         Ok(())
     }
@@ -355,45 +348,27 @@ impl TenantStore {
         for r in rows {
             by_folder.entry(r.folder_id).or_default().push(r);
         }
-        let now = Utc::now();
-        for (folder, rows) in by_folder {
-            let n = rows.len() as i64;
-            let bytes: i64 = rows.iter().map(|r| r.size).sum();
-            let gone_unseen: i64 = rows.iter().map(|r| unseen(r.flags)).sum();
-            let f = bump(tx, folder, |u| {
-                u.col_expr(
-                    folders::Column::TotalMessages,
-                    Expr::col(folders::Column::TotalMessages).sub(n),
-                )
-                .col_expr(
-                    folders::Column::UnseenMessages,
-                    Expr::col(folders::Column::UnseenMessages).sub(gone_unseen),
-                )
-                .col_expr(
-                    folders::Column::TotalBytes,
-                    Expr::col(folders::Column::TotalBytes).sub(bytes),
-                )
+        let deltas: BTreeMap<Uuid, FolderDelta> = by_folder
+            .iter()
+            .map(|(folder, rows)| {
+                let d = FolderDelta {
+                    removed: rows.len() as i64,
+                    unseen: -rows.iter().map(|r| unseen(r.flags)).sum::<i64>(),
+                    bytes: -rows.iter().map(|r| r.size).sum::<i64>(),
+                    ..FolderDelta::default()
+                };
+                (*folder, d)
             })
-            .await?;
-            let log: Vec<expunged::ActiveModel> = rows
-                .iter()
-                .map(|r| expunged::ActiveModel {
-                    id: Set(new_id()),
-                    tenant_id: Set(mbox.tenant_id),
-                    mailbox_id: Set(mbox.id),
-                    folder_id: Set(folder),
-                    uid: Set(r.uid),
-                    modseq: Set(f.highestmodseq),
-                    expunged_at: Set(now),
-                })
-                .collect();
-            expunged::Entity::insert_many(log)
-                .exec_without_returning(&**tx)
-                .await?;
-            for r in rows {
+            .collect();
+        let after = step_folders(tx, &deltas).await?;
+        for (folder, rows) in by_folder {
+            let modseq = after[&folder].highestmodseq;
+            let uids: Vec<i64> = rows.iter().map(|r| r.uid).collect();
+            log_expunged(tx, mbox.tenant_id, mbox.id, folder, &uids, modseq).await?;
+            for uid in uids {
                 report
                     .events
-                    .push(event(mbox, folder, "expunged", r.uid, f.highestmodseq));
+                    .push(event(mbox, folder, ChangeKind::Expunged, uid, modseq));
             }
         }
         Ok(())
@@ -418,15 +393,14 @@ fn report_for(ids: &[Uuid], rows: &[Row]) -> ChangeReport {
     }
 }
 
-fn event(m: &mailboxes::Model, folder: Uuid, kind: &str, uid: i64, modseq: i64) -> MailboxEvent {
-    MailboxEvent {
-        tenant_id: m.tenant_id,
-        mailbox_id: m.id,
-        folder_id: folder,
-        kind: kind.into(),
-        uid,
-        modseq,
-    }
+fn event(
+    m: &mailboxes::Model,
+    folder: Uuid,
+    kind: ChangeKind,
+    uid: i64,
+    modseq: i64,
+) -> MailboxEvent {
+    mail_state::event(m.tenant_id, m.id, folder, kind, uid, modseq)
 }
 
 async fn folder_in(tx: &Tx, m: &mailboxes::Model, id: Uuid) -> Result<()> {
@@ -437,22 +411,4 @@ async fn folder_in(tx: &Tx, m: &mailboxes::Model, id: Uuid) -> Result<()> {
         .await?
         .map(|_| ())
         .ok_or_else(|| Error::invalid("folder_id", "no such folder in this mailbox"))
-}
-
-/// Raises a folder's HIGHESTMODSEQ by one (plus `more`), returning the row after the update.
-async fn bump(
-    tx: &Tx,
-    folder: Uuid,
-    more: impl FnOnce(sea_orm::UpdateMany<folders::Entity>) -> sea_orm::UpdateMany<folders::Entity>,
-) -> Result<folders::Model> {
-    more(folders::Entity::update_many().col_expr(
-        folders::Column::Highestmodseq,
-        Expr::col(folders::Column::Highestmodseq).add(1),
-    ))
-    .filter(folders::Column::Id.eq(folder))
-    .exec_with_returning(&**tx)
-    .await?
-    .into_iter()
-    .next()
-    .ok_or(Error::NotFound)
 }

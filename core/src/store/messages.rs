@@ -13,6 +13,7 @@
 
 use super::delivery::Item;
 use super::entities::{blob_parts, blobs, folders, messages};
+use super::mail_state::{self, ChangeKind};
 use super::page::{Page, PageRequest};
 use super::{Store, SystemStore, TenantStore};
 use crate::bus::MailboxEvent;
@@ -104,14 +105,14 @@ pub fn events_of(tenant_of: &[(Uuid, Uuid)], copies: &[StoredCopy]) -> Vec<Mailb
         .filter(|c| !c.duplicate)
         .filter_map(|c| {
             let tenant = tenant_of.iter().find(|(m, _)| *m == c.mailbox_id)?.1;
-            Some(MailboxEvent {
-                tenant_id: tenant,
-                mailbox_id: c.mailbox_id,
-                folder_id: c.folder_id,
-                kind: "appended".into(),
-                uid: c.uid,
-                modseq: c.modseq,
-            })
+            Some(mail_state::event(
+                tenant,
+                c.mailbox_id,
+                c.folder_id,
+                ChangeKind::Appended,
+                c.uid,
+                c.modseq,
+            ))
         })
         .collect()
 }

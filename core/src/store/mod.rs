@@ -18,6 +18,7 @@ mod delivery;
 mod domains;
 mod folders;
 mod group_commit;
+mod mail_state;
 mod mailboxes;
 mod message_changes;
 mod message_views;
@@ -27,6 +28,7 @@ mod page;
 mod platform;
 mod routing;
 mod signatures;
+mod sql;
 mod stats;
 mod system;
 mod tenant;
@@ -42,6 +44,7 @@ pub use delivery::SUBJECT_THREAD_WINDOW_DAYS;
 pub use domains::{DomainView, Verification};
 pub use folders::{MAX_FOLDERS, normalize_folder_name};
 pub use group_commit::{COMMITTERS, GroupCommitter, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES};
+pub use mail_state::{FolderChanges, MAX_CHANGES};
 pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS, Password};
 pub use message_changes::{Change, ChangeReport, MAX_BATCH, MAX_KEYWORDS};
 pub use message_views::{MAX_THREAD_PAGE, MessageFilter, MessageRow, Sort, ThreadSummary};
@@ -60,6 +63,7 @@ pub use users::{NewUser, UserPatch};
 pub use watch::free_bytes;
 
 use crate::config::Config;
+use crate::epoch::AuthEpoch;
 use crate::error::{Error, Result};
 use crate::health::{Health, Part};
 use mailroom_migration::{Migrator, MigratorTrait};
@@ -88,12 +92,24 @@ pub struct Store {
     health: Health,
     /// Messages this process stored since the planner statistics were last looked at.
     written: Arc<stats::Written>,
+    /// Moved on by every write that is not marked quiet (see [`AuthEpoch`]).
+    auth_epoch: Arc<AuthEpoch>,
 }
 
 /// A connection taken for one auto-commit write, with this process's SQLite write lock.
 pub(crate) struct Writer<'a> {
     db: &'a DatabaseConnection,
     _lock: Option<OwnedMutexGuard<()>>,
+    /// Moved on when the write is done (dropped), unless the writer is quiet.
+    epoch: Option<&'a AuthEpoch>,
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if let Some(e) = self.epoch {
+            e.bump();
+        }
+    }
 }
 
 impl std::ops::Deref for Writer<'_> {
@@ -108,6 +124,8 @@ pub(crate) struct Tx {
     txn: DatabaseTransaction,
     _writer: Option<OwnedMutexGuard<()>>,
     health: Health,
+    /// Moved on after the commit (or its failure: it may have landed), unless quiet.
+    epoch: Option<Arc<AuthEpoch>>,
 }
 
 impl std::ops::Deref for Tx {
@@ -122,7 +140,12 @@ impl Tx {
     /// tells the health state whether writes work.
     pub(crate) async fn commit(self) -> Result<()> {
         let health = self.health.clone();
-        match self.txn.commit().await {
+        let epoch = self.epoch.clone();
+        let outcome = self.txn.commit().await;
+        if let Some(e) = epoch {
+            e.bump();
+        }
+        match outcome {
             Ok(()) => {
                 health.ok(Part::Writes);
                 Ok(())
@@ -217,6 +240,7 @@ impl Store {
             sqlite_writer: sqlite.then(|| Arc::new(Mutex::new(()))),
             health: Health::default(),
             written: Arc::default(),
+            auth_epoch: Arc::default(),
         })
     }
 
@@ -277,13 +301,31 @@ impl Store {
         &self.db
     }
 
+    /// The auth epoch this store moves on (for the principal cache and the bus relay).
+    pub fn auth_epoch(&self) -> &Arc<AuthEpoch> {
+        &self.auth_epoch
+    }
+
     /// The connection for a write outside [`Store::tx`] (a single auto-commit statement),
     /// holding this process's turn to write on SQLite until dropped. With [`Store::tx`] it is
-    /// the only way to the SQLite write lock, so no writer can forget it.
+    /// the only way to the SQLite write lock, so no writer can forget it. The auth epoch moves
+    /// on when it is dropped.
     pub(crate) async fn writer(&self) -> Writer<'_> {
         Writer {
             db: &self.db,
             _lock: self.write_lock().await,
+            epoch: Some(&self.auth_epoch),
+        }
+    }
+
+    /// [`Store::writer`] for a write that cannot change who may authenticate (a job's state,
+    /// the health probe, an API key's `last_used_at`): the auth epoch stays. Each caller is a
+    /// reviewed hot path; anything else takes [`Store::writer`].
+    pub(crate) async fn writer_quiet(&self) -> Writer<'_> {
+        Writer {
+            db: &self.db,
+            _lock: self.write_lock().await,
+            epoch: None,
         }
     }
 
@@ -302,6 +344,17 @@ impl Store {
     /// instead fail at once with "database is locked" when another process (a second
     /// `mailroom`, the CLI) wrote in between.
     pub(crate) async fn tx(&self) -> Result<Tx> {
+        self.begin(Some(self.auth_epoch.clone())).await
+    }
+
+    /// [`Store::tx`] for a transaction that cannot change who may authenticate (deliveries,
+    /// message changes, jobs, the health probe): the auth epoch stays. Each caller is a reviewed
+    /// hot path; anything else takes [`Store::tx`].
+    pub(crate) async fn tx_quiet(&self) -> Result<Tx> {
+        self.begin(None).await
+    }
+
+    async fn begin(&self, epoch: Option<Arc<AuthEpoch>>) -> Result<Tx> {
         let writer = self.write_lock().await;
         let txn = if self.sqlite_writer.is_some() {
             let opts = TransactionOptions {
@@ -316,6 +369,7 @@ impl Store {
             txn,
             _writer: writer,
             health: self.health.clone(),
+            epoch,
         })
     }
 }

@@ -160,7 +160,7 @@ impl SystemStore {
     }
 
     pub(crate) async fn touch_app_password(&self, id: Uuid) -> Result<()> {
-        let w = self.store.writer().await;
+        let w = self.store.writer_quiet().await;
         app_passwords::Entity::update_many()
             .col_expr(
                 app_passwords::Column::LastUsedAt,
@@ -234,7 +234,7 @@ impl SystemStore {
     }
 
     pub(crate) async fn touch_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        let w = self.store.writer().await;
+        let w = self.store.writer_quiet().await;
         api_keys::Entity::update_many()
             .col_expr(api_keys::Column::LastUsedAt, Expr::value(Some(now)))
             .filter(api_keys::Column::Id.eq(id))
@@ -545,7 +545,7 @@ impl SystemStore {
             .await?;
         let mut n = 0;
         for d in due {
-            let tx = self.store.tx().await?;
+            let tx = self.store.tx_quiet().await?;
             // Until the job records the real next time, hold the domain off the schedule.
             let taken = domains::Entity::update_many()
                 .col_expr(

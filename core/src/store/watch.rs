@@ -82,7 +82,7 @@ impl Store {
 
     /// Rewrites this process's row of `health_probes` in a write transaction.
     async fn probe_write(&self, id: &str) -> Result<()> {
-        let tx = self.tx().await?;
+        let tx = self.tx_quiet().await?;
         let backend = tx.get_database_backend();
         let sql = match backend {
             sea_orm::DbBackend::Postgres => {
