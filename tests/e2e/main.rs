@@ -21,6 +21,7 @@ mod mail_state;
 mod mailboxes;
 mod openapi;
 mod outage;
+mod pipeline;
 mod routing;
 mod signatures;
 mod smtp;

@@ -1,11 +1,23 @@
-//! The ingest pipeline, one place for every way mail comes in (SMTP and REST import):
-//! parse → authentication results → spam stage → rules stage → recipient expansion → store →
-//! notify.
+//! The ingest pipeline, one place for every way mail comes in (SMTP and REST import), and the
+//! one place its order is written down ([`Pipeline::deliver_smtp`], [`Pipeline::import`]):
 //!
-//! Stages are real interfaces ([`Stage`]): each sees the parsed message and the mailbox a copy
-//! is for, and may add header fields, choose the folder, add flags and keywords, reject or
-//! discard, always saying why (the notes are stored with the copy). Today's stages are the
-//! simplest honest ones: [`NoSpam`] calls every message ham, [`NoRules`] has no rules.
+//! 1. **Message-level checks, once per message**: the parse-once summary, the authentication
+//!    results (SPF, DKIM, DMARC, ARC; SMTP only), then the [`MessageStage`]s (a spam verdict),
+//!    which may add header fields for every copy, score the message, reject or discard it.
+//! 2. **Routing and expansion**: the recipients become mailboxes (aliases, groups, domain
+//!    aliases, catch-alls; each mailbox once), groups' sending policies are applied, then the
+//!    [`RouteStage`]s may change the list (rules that redirect).
+//! 3. **Per-recipient stages**: the [`CopyStage`]s, once for each mailbox's copy (filing rules,
+//!    vacation, per-mailbox spam thresholds), choose its folder, flags and keywords, add header
+//!    fields, or discard the copy.
+//! 4. **One store transaction** for every copy (UIDs, MODSEQ, counters, quota for imports),
+//!    through the group committer for SMTP.
+//! 5. **After commit**: the change events on the bus (never for a transaction that rolled
+//!    back).
+//!
+//! Every stage says why it decided what it did; the notes are stored with each copy. No stage
+//! is installed by default (an empty list at each step): spam filters and rules plug in with
+//! [`Pipeline::with_stages`].
 
 use super::authn::{AuthOutcome, Authenticator, SmtpPeer};
 use super::search::index_text;
@@ -18,42 +30,96 @@ use crate::store::{
 };
 use chrono::{DateTime, Duration, Utc};
 use futures_util::future::BoxFuture;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// What a stage sees.
-pub struct StageInput<'a> {
-    /// The message as received.
+/// The message as every stage sees it.
+pub struct Message<'a> {
+    /// The bytes as received.
     pub body: &'a [u8],
-    /// Its summary.
+    /// Its parse-once summary.
     pub summary: &'a Summary,
-    /// SPF/DKIM/DMARC results (SMTP only).
+    /// SPF/DKIM/DMARC/ARC results (SMTP only).
     pub auth: Option<&'a AuthOutcome>,
-    /// The mailbox this copy is for.
-    pub mailbox_id: Uuid,
+    /// The SMTP transaction it came in (SMTP only).
+    pub envelope: Option<&'a SmtpEnvelope>,
     /// `smtp` or `import`.
     pub source: &'a str,
 }
 
-/// What a stage wants done with a copy.
+/// What a stage wants done: go on, refuse, or accept without storing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Action {
     /// Go on to the next stage.
     #[default]
     Continue,
-    /// Refuse the message (SMTP `550 5.7.1` with the reason).
+    /// Refuse the message (SMTP `550 5.7.1` with the reason; an import is refused).
     Reject(String),
-    /// Accept but do not store this copy.
+    /// Accept but do not store (the message, from a message stage; the copy, from a copy
+    /// stage).
     Discard(String),
 }
 
-/// A stage's decision for one copy.
+/// A message stage's decision, for every copy.
+#[derive(Debug, Clone, Default)]
+pub struct MessageOutcome {
+    /// Header fields to add to every copy (name, value), e.g. `X-Spam-Status`.
+    pub headers: Vec<(String, String)>,
+    /// A spam score, for the per-recipient stages to hold against each mailbox's threshold
+    /// (the last stage that gives one wins).
+    pub spam_score: Option<f64>,
+    /// Continue, reject or discard.
+    pub action: Action,
+    /// Why (stored with each copy).
+    pub note: String,
+}
+
+/// A step that runs once per message, before routing (a spam filter).
+pub trait MessageStage: Send + Sync {
+    /// Its name, as recorded in the notes.
+    fn name(&self) -> &'static str;
+    /// Decides for the message.
+    fn run<'a>(&'a self, msg: &'a Message<'a>) -> BoxFuture<'a, Result<MessageOutcome>>;
+}
+
+/// A routing stage's decision.
+#[derive(Debug, Clone, Default)]
+pub struct Routed {
+    /// The mailboxes the message goes to now (each once).
+    pub mailboxes: Vec<Uuid>,
+    /// Why (stored with each copy).
+    pub note: String,
+}
+
+/// A step that may change where the message goes, after expansion (rules that redirect).
+pub trait RouteStage: Send + Sync {
+    /// Its name, as recorded in the notes.
+    fn name(&self) -> &'static str;
+    /// The mailboxes to deliver to, given those expanded so far.
+    fn route<'a>(
+        &'a self,
+        msg: &'a Message<'a>,
+        mailboxes: Vec<Uuid>,
+    ) -> BoxFuture<'a, Result<Routed>>;
+}
+
+/// What a per-recipient stage sees.
+pub struct CopyInput<'a> {
+    /// The message.
+    pub message: &'a Message<'a>,
+    /// The mailbox this copy is for.
+    pub mailbox_id: Uuid,
+    /// The message stages' spam score, if one gave it.
+    pub spam_score: Option<f64>,
+}
+
+/// A per-recipient stage's decision for one copy.
 #[derive(Debug, Clone, Default)]
 pub struct StageOutcome {
-    /// Header fields to add to this copy (name, value), e.g. `X-Spam-Status`.
+    /// Header fields to add to this copy (name, value).
     pub headers: Vec<(String, String)>,
     /// Where the copy goes (a later stage overrides an earlier one).
     pub folder: Option<FolderTarget>,
@@ -67,46 +133,33 @@ pub struct StageOutcome {
     pub note: String,
 }
 
-/// One step of the pipeline.
-pub trait Stage: Send + Sync {
+/// A step that runs once per mailbox's copy (filing rules, vacation, spam thresholds).
+pub trait CopyStage: Send + Sync {
     /// Its name, as recorded in the notes.
     fn name(&self) -> &'static str;
     /// Decides for one copy.
-    fn run<'a>(&'a self, input: &'a StageInput<'a>) -> BoxFuture<'a, Result<StageOutcome>>;
+    fn run<'a>(&'a self, input: &'a CopyInput<'a>) -> BoxFuture<'a, Result<StageOutcome>>;
 }
 
-/// The spam stage of today: every message is ham.
-pub struct NoSpam;
-
-impl Stage for NoSpam {
-    fn name(&self) -> &'static str {
-        "spam"
-    }
-    fn run<'a>(&'a self, _: &'a StageInput<'a>) -> BoxFuture<'a, Result<StageOutcome>> {
-        Box::pin(async {
-            Ok(StageOutcome {
-                note: "ham: no spam filter configured".into(),
-                ..Default::default()
-            })
-        })
-    }
+/// The stages at each step of the pipeline, in the order they run. Empty by default.
+#[derive(Clone, Default)]
+pub struct Stages {
+    /// Once per message, before routing.
+    pub message: Vec<Arc<dyn MessageStage>>,
+    /// After expansion: may change the mailboxes.
+    pub routing: Vec<Arc<dyn RouteStage>>,
+    /// Once per copy.
+    pub copy: Vec<Arc<dyn CopyStage>>,
 }
 
-/// The rules stage of today: no rules.
-pub struct NoRules;
-
-impl Stage for NoRules {
-    fn name(&self) -> &'static str {
-        "rules"
-    }
-    fn run<'a>(&'a self, _: &'a StageInput<'a>) -> BoxFuture<'a, Result<StageOutcome>> {
-        Box::pin(async {
-            Ok(StageOutcome {
-                note: "no rules".into(),
-                ..Default::default()
-            })
-        })
-    }
+/// What the message stages decided.
+struct MessageChecks {
+    /// Header fields for every copy, as lines.
+    headers: String,
+    spam_score: Option<f64>,
+    /// The notes so far (message and routing stages), for every copy.
+    notes: Vec<Value>,
+    action: Action,
 }
 
 /// An SMTP transaction's facts.
@@ -156,7 +209,7 @@ pub struct Pipeline {
     sys: SystemStore,
     bus: Bus,
     authn: Option<Authenticator>,
-    stages: Arc<Vec<Arc<dyn Stage>>>,
+    stages: Arc<Stages>,
     hostname: String,
     dedup_window: Duration,
     committer: GroupCommitter,
@@ -166,7 +219,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline with today's stages. `authn`: `None` skips authentication (tests, imports).
+    /// A pipeline with no stages. `authn`: `None` skips authentication (tests, imports).
     /// Starts the group committer of deliveries, so it must be called on a Tokio runtime.
     pub fn new(
         sys: SystemStore,
@@ -182,7 +235,7 @@ impl Pipeline {
             budget_kib,
             bus,
             authn,
-            stages: Arc::new(vec![Arc::new(NoSpam), Arc::new(NoRules)]),
+            stages: Arc::new(Stages::default()),
             hostname: hostname.to_string(),
             dedup_window,
             committer: GroupCommitter::start(sys.store.clone()),
@@ -190,8 +243,8 @@ impl Pipeline {
         }
     }
 
-    /// Replaces the stages (spam and rules filters plug in here).
-    pub fn with_stages(mut self, stages: Vec<Arc<dyn Stage>>) -> Self {
+    /// Installs the stages (spam filters, rules).
+    pub fn with_stages(mut self, stages: Stages) -> Self {
         self.stages = Arc::new(stages);
         self
     }
@@ -214,9 +267,57 @@ impl Pipeline {
         &self.bus
     }
 
-    async fn run_stages(
+    /// Step 1: the message stages, once.
+    async fn check_message(&self, msg: &Message<'_>) -> Result<MessageChecks> {
+        let mut out = MessageChecks {
+            headers: String::new(),
+            spam_score: None,
+            notes: Vec::new(),
+            action: Action::Continue,
+        };
+        for stage in &self.stages.message {
+            let o = stage.run(msg).await?;
+            for (name, value) in &o.headers {
+                out.headers.push_str(&header_line(name, value));
+            }
+            if o.spam_score.is_some() {
+                out.spam_score = o.spam_score;
+            }
+            out.notes
+                .push(json!({"stage": stage.name(), "note": o.note}));
+            if o.action != Action::Continue {
+                out.action = o.action;
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Step 2, after expansion: the routing stages.
+    async fn route(
         &self,
-        input: &StageInput<'_>,
+        msg: &Message<'_>,
+        mut mailboxes: Vec<Uuid>,
+        notes: &mut Vec<Value>,
+    ) -> Result<Vec<Uuid>> {
+        for stage in &self.stages.routing {
+            let r = stage.route(msg, mailboxes).await?;
+            mailboxes = Vec::with_capacity(r.mailboxes.len());
+            for m in r.mailboxes {
+                if !mailboxes.contains(&m) {
+                    mailboxes.push(m);
+                }
+            }
+            notes.push(json!({"stage": stage.name(), "note": r.note}));
+        }
+        Ok(mailboxes)
+    }
+
+    /// Step 3: the per-recipient stages for one copy.
+    async fn run_copy_stages(
+        &self,
+        input: &CopyInput<'_>,
+        checks: &MessageChecks,
         target: FolderTarget,
         flags: i32,
     ) -> Result<(NewCopy, String, Action)> {
@@ -226,10 +327,10 @@ impl Pipeline {
             flags,
             keywords: Vec::new(),
             pipeline: json!([]),
-            extra_headers: String::new(),
+            extra_headers: checks.headers.clone(),
         };
-        let mut notes = Vec::new();
-        for stage in self.stages.iter() {
+        let mut notes = checks.notes.clone();
+        for stage in &self.stages.copy {
             let out = stage.run(input).await?;
             for (name, value) in &out.headers {
                 copy.extra_headers.push_str(&header_line(name, value));
@@ -244,12 +345,9 @@ impl Pipeline {
                 }
             }
             notes.push(json!({"stage": stage.name(), "note": out.note}));
-            match out.action {
-                Action::Continue => {}
-                other => {
-                    copy.pipeline = json!(notes);
-                    return Ok((copy, stage.name().to_string(), other));
-                }
+            if out.action != Action::Continue {
+                copy.pipeline = json!(notes);
+                return Ok((copy, stage.name().to_string(), out.action));
             }
         }
         copy.pipeline = json!(notes);
@@ -258,7 +356,7 @@ impl Pipeline {
 
     /// Delivers a message received over SMTP to every mailbox its recipients expand to, in
     /// one transaction, and publishes the change events after the commit. `Ok` means every
-    /// copy is committed: only then may the server answer `250`.
+    /// copy is committed: only then may the server answer `250`. The steps are the module's.
     pub async fn deliver_smtp(
         &self,
         env: &SmtpEnvelope,
@@ -277,6 +375,7 @@ impl Pipeline {
                 Refusal::TryLater("temporary failure storing the message; try again".into())
             }
         };
+        // 1. Message-level checks, once.
         let (summary, text) = summarize_with_text(&body);
         let auth = match &self.authn {
             Some(a) => Some(
@@ -292,7 +391,27 @@ impl Pipeline {
             ),
             None => None,
         };
-        // Expansion: aliases, groups, domain aliases, catch-alls; each mailbox once.
+        let msg = Message {
+            body: &body,
+            summary: &summary,
+            auth: auth.as_ref(),
+            envelope: Some(env),
+            source: "smtp",
+        };
+        let mut checks = self.check_message(&msg).await.map_err(temp)?;
+        match &checks.action {
+            Action::Continue => {}
+            Action::Reject(why) => return Err(Refusal::Reject(why.clone())),
+            Action::Discard(why) => {
+                tracing::info!(why, session = %env.session_id, "message discarded");
+                return Ok(Delivered {
+                    copies: Vec::new(),
+                    discarded: env.rcpts.len(),
+                });
+            }
+        }
+        // 2. Routing and expansion: aliases, groups, domain aliases, catch-alls; each mailbox
+        // once (as resolved at RCPT, when it was).
         let mut mailboxes: Vec<Uuid> = env.mailboxes.clone();
         let mut guards = env.guards.clone();
         for rcpt in env.rcpts.iter().filter(|_| env.mailboxes.is_empty()) {
@@ -316,23 +435,21 @@ impl Pipeline {
             tracing::info!(from = %env.mail_from, why, "refused by a group's sending policy");
             return Err(Refusal::Reject(why));
         }
-        let mut prefix = String::new();
-        prefix.push_str(&self.received(env));
-        if let Some(a) = &auth {
-            prefix.push_str(&a.header);
-        }
+        let mailboxes = self
+            .route(&msg, mailboxes, &mut checks.notes)
+            .await
+            .map_err(temp)?;
+        // 3. Per-recipient stages.
         let mut copies = Vec::new();
         let mut discarded = 0;
         for m in mailboxes {
-            let input = StageInput {
-                body: &body,
-                summary: &summary,
-                auth: auth.as_ref(),
+            let input = CopyInput {
+                message: &msg,
                 mailbox_id: m,
-                source: "smtp",
+                spam_score: checks.spam_score,
             };
             let (copy, stage, action) = self
-                .run_stages(&input, FolderTarget::SpecialUse("inbox".into()), 0)
+                .run_copy_stages(&input, &checks, FolderTarget::SpecialUse("inbox".into()), 0)
                 .await
                 .map_err(temp)?;
             match action {
@@ -347,9 +464,14 @@ impl Pipeline {
         if copies.is_empty() && discarded == 0 {
             return Err(Refusal::Reject("no deliverable recipients".into()));
         }
+        // 4. One store transaction.
+        let mut prefix = self.received(env);
+        if let Some(a) = &auth {
+            prefix.push_str(&a.header);
+        }
         let auth_json = auth.as_ref().and_then(|a| serde_json::to_string(a).ok());
         let search_text = index_text(&summary, &text);
-        let msg = NewMessage {
+        let stored_msg = NewMessage {
             body: Cow::Owned(body),
             trace_prefix: prefix,
             summary: Cow::Owned(summary),
@@ -362,10 +484,15 @@ impl Pipeline {
         let (stored, events) = if copies.is_empty() {
             (Vec::new(), Vec::new())
         } else {
-            let (stored, tenants) = self.committer.store(msg, copies).await.map_err(temp)?;
+            let (stored, tenants) = self
+                .committer
+                .store(stored_msg, copies)
+                .await
+                .map_err(temp)?;
             let events = events_of(&tenants, &stored);
             (stored, events)
         };
+        // 5. After commit.
         self.bus.publish(&events).await;
         Ok(Delivered {
             copies: stored,
@@ -373,9 +500,10 @@ impl Pipeline {
         })
     }
 
-    /// Imports one message into a folder of a mailbox (REST import): the stages run, but a
-    /// stage's folder choice gives way to the folder asked for. Never deduplicated: importing
-    /// the same bytes twice gives two messages, as IMAP APPEND does.
+    /// Imports one message into a folder of a mailbox (REST import): the message and copy
+    /// stages run (no routing: the mailbox is named), but a stage's folder choice gives way to
+    /// the folder asked for; the quota is checked in the storing transaction. Never
+    /// deduplicated: importing the same bytes twice gives two messages, as IMAP APPEND does.
     pub async fn import(
         &self,
         ts: &TenantStore,
@@ -385,26 +513,36 @@ impl Pipeline {
         flags: i32,
         internal_date: Option<DateTime<Utc>>,
     ) -> Result<StoredCopy> {
+        let refused = |why: String| Error::Rejected {
+            code: "message_rejected",
+            field: "message".into(),
+            message: why,
+        };
         let (summary, text) = summarize_with_text(raw);
-        let input = StageInput {
+        let msg = Message {
             body: raw,
             summary: &summary,
             auth: None,
-            mailbox_id: mailbox,
+            envelope: None,
             source: "import",
         };
+        let checks = self.check_message(&msg).await?;
+        if let Action::Reject(why) | Action::Discard(why) = checks.action.clone() {
+            return Err(refused(why));
+        }
+        let input = CopyInput {
+            message: &msg,
+            mailbox_id: mailbox,
+            spam_score: checks.spam_score,
+        };
         let (mut copy, _, action) = self
-            .run_stages(&input, FolderTarget::Id(folder), flags)
+            .run_copy_stages(&input, &checks, FolderTarget::Id(folder), flags)
             .await?;
         if let Action::Reject(why) | Action::Discard(why) = action {
-            return Err(Error::Rejected {
-                code: "message_rejected",
-                field: "message".into(),
-                message: why,
-            });
+            return Err(refused(why));
         }
         copy.folder = FolderTarget::Id(folder);
-        let msg = NewMessage {
+        let stored_msg = NewMessage {
             body: Cow::Borrowed(raw),
             trace_prefix: String::new(),
             summary: Cow::Borrowed(&summary),
@@ -414,7 +552,7 @@ impl Pipeline {
             source: "import",
             dedup_window: None,
         };
-        let (stored, events) = ts.import_message(mailbox, &msg, copy).await?;
+        let (stored, events) = ts.import_message(mailbox, &stored_msg, copy).await?;
         self.bus.publish(&events).await;
         Ok(stored)
     }
