@@ -341,20 +341,19 @@ pub async fn start(
         running.api_addr = Some(listener.local_addr()?);
         let server = mailroom_api::start(
             listener,
-            AppState {
+            AppState::new(
                 store,
-                pipeline,
                 auth,
-                limiter,
+                pipeline,
                 domains,
-                trusted_proxies: cfg
-                    .api
+                limiter,
+                cfg.clone(),
+                cfg.api
                     .trusted_proxies
                     .iter()
                     .filter_map(|c| mailroom_core::net::Cidr::parse(c))
                     .collect(),
-                config: cfg.clone(),
-            },
+            ),
         )?;
         running.api = Some(server.handle());
         running.api_task = Some(tokio::spawn(server));

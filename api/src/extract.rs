@@ -58,15 +58,15 @@ impl Authed {
     /// The caller's tenant store, if it holds `scope`.
     pub fn tenant(&self, scope: Scope) -> Result<TenantStore, ApiError> {
         Ok(self
-            .principal
-            .tenant_store(&self.state.store, scope, &self.client)?)
+            .state
+            .tenant_store(&self.principal, scope, &self.client)?)
     }
 
     /// The platform store, for platform admins holding `scope`.
     pub fn platform(&self, scope: Scope) -> Result<PlatformStore, ApiError> {
         Ok(self
-            .principal
-            .platform_store(&self.state.store, scope, &self.client)?)
+            .state
+            .platform_store(&self.principal, scope, &self.client)?)
     }
 }
 

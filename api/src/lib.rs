@@ -8,35 +8,15 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
+mod state;
+
+pub use state::AppState;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use mailroom_core::auth::Auth;
-use mailroom_core::config::Config;
-use mailroom_core::ratelimit::RateLimiter;
-use mailroom_core::store::Store;
 use metrics::Metrics;
 use std::net::TcpListener;
-use std::sync::Arc;
 use utoipa_swagger_ui::SwaggerUi;
-
-/// What every handler shares.
-pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// Authentication.
-    pub auth: Auth,
-    /// The ingest pipeline (imports).
-    pub pipeline: mailroom_core::mail::ingest::Pipeline,
-    /// DNS, domain settings, DKIM key sealing.
-    pub domains: mailroom_core::domains::DomainService,
-    /// Rate limiter (in process or Redis).
-    pub limiter: RateLimiter,
-    /// The configuration.
-    pub config: Arc<Config>,
-    /// Proxies whose `X-Forwarded-For` is believed (parsed `api.trusted_proxies`).
-    pub trusted_proxies: Vec<mailroom_core::net::Cidr>,
-}
 
 /// Starts the HTTP server on `listener`. The returned [`Server`] runs until stopped through its
 /// handle; it installs no signal handlers (the binary owns shutdown).

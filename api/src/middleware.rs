@@ -77,7 +77,7 @@ pub async fn request_context(
     if let Some((part, error)) = &outage
         && let Some(state) = res.request().app_data::<web::Data<AppState>>()
     {
-        state.store.health().failed(*part, error);
+        state.health().failed(*part, error);
     }
     let probe = matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
     span.in_scope(|| {

@@ -45,9 +45,9 @@ pub struct Readiness {
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let health = state.store.health();
+    let health = state.health();
     // Look now rather than wait for the monitor's next round.
-    match state.store.ping().await {
+    match state.ping_database().await {
         Ok(()) => health.ok(Part::Database),
         Err(e) => health.failed(Part::Database, &e),
     }
@@ -94,7 +94,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(m: web::Data<Metrics>, state: web::Data<AppState>) -> HttpResponse {
-    m.set_health(state.store.health());
+    m.set_health(state.health());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(m.render())

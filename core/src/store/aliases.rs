@@ -3,13 +3,12 @@
 use super::entities::{aliases, domains, group_members, groups};
 use super::page::{Page, PageRequest};
 use super::routing::{Resolution, Resolver, split_address};
+use super::scope::all_tenants;
 use super::{SystemStore, TenantStore};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::new_id;
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -98,7 +97,7 @@ impl TenantStore {
         page: PageRequest,
     ) -> Result<Page<(aliases::Model, String)>> {
         self.not_confined()?;
-        let mut q = aliases::Entity::find().filter(aliases::Column::TenantId.eq(self.tid()));
+        let mut q = self.find::<aliases::Entity>();
         if let Some(d) = domain {
             q = q.filter(aliases::Column::DomainId.eq(d));
         }
@@ -124,11 +123,11 @@ impl TenantStore {
     }
 
     async fn domain_names(&self, ids: Vec<Uuid>) -> Result<Vec<(Uuid, String)>> {
-        Ok(domains::Entity::find()
+        Ok(self
+            .find::<domains::Entity>()
             .select_only()
             .column(domains::Column::Id)
             .column(domains::Column::Name)
-            .filter(domains::Column::TenantId.eq(self.tid()))
             .filter(domains::Column::Id.is_in(ids))
             .into_tuple()
             .all(self.store.db())
@@ -138,8 +137,8 @@ impl TenantStore {
     /// One alias, with its address.
     pub async fn alias(&self, id: Uuid) -> Result<(aliases::Model, String)> {
         self.not_confined()?;
-        let a = aliases::Entity::find_by_id(id)
-            .filter(aliases::Column::TenantId.eq(self.tid()))
+        let a = self
+            .find_by_id::<aliases::Entity>(id)
             .one(self.store.db())
             .await?
             .ok_or(Error::NotFound)?;
@@ -226,8 +225,7 @@ impl TenantStore {
     pub async fn delete_alias(&self, id: Uuid) -> Result<()> {
         let (_, address) = self.alias(id).await?;
         let tx = self.store.tx().await?;
-        aliases::Entity::delete_many()
-            .filter(aliases::Column::TenantId.eq(self.tid()))
+        self.delete_many::<aliases::Entity>()
             .filter(aliases::Column::Id.eq(id))
             .exec(&*tx)
             .await?;
@@ -250,7 +248,7 @@ impl TenantStore {
         page: PageRequest,
     ) -> Result<Page<GroupView>> {
         self.not_confined()?;
-        let mut q = groups::Entity::find().filter(groups::Column::TenantId.eq(self.tid()));
+        let mut q = self.find::<groups::Entity>();
         if let Some(d) = domain {
             q = q.filter(groups::Column::DomainId.eq(d));
         }
@@ -270,8 +268,8 @@ impl TenantStore {
         let names = self
             .domain_names(groups.iter().map(|g| g.domain_id).collect())
             .await?;
-        let members = group_members::Entity::find()
-            .filter(group_members::Column::TenantId.eq(self.tid()))
+        let members = self
+            .find::<group_members::Entity>()
             .filter(
                 group_members::Column::GroupId
                     .is_in(groups.iter().map(|g| g.id).collect::<Vec<_>>()),
@@ -310,8 +308,8 @@ impl TenantStore {
     /// One group with its members.
     pub async fn group(&self, id: Uuid) -> Result<GroupView> {
         self.not_confined()?;
-        let g = groups::Entity::find_by_id(id)
-            .filter(groups::Column::TenantId.eq(self.tid()))
+        let g = self
+            .find_by_id::<groups::Entity>(id)
             .one(self.store.db())
             .await?
             .ok_or(Error::NotFound)?;
@@ -319,7 +317,7 @@ impl TenantStore {
     }
 
     async fn set_members(&self, tx: &super::Tx, group: Uuid, members: &[String]) -> Result<()> {
-        group_members::Entity::delete_many()
+        self.delete_many::<group_members::Entity>()
             .filter(group_members::Column::GroupId.eq(group))
             .exec(&**tx)
             .await?;
@@ -436,12 +434,11 @@ impl TenantStore {
     pub async fn delete_group(&self, id: Uuid) -> Result<()> {
         let view = self.group(id).await?;
         let tx = self.store.tx().await?;
-        group_members::Entity::delete_many()
+        self.delete_many::<group_members::Entity>()
             .filter(group_members::Column::GroupId.eq(id))
             .exec(&*tx)
             .await?;
-        groups::Entity::delete_many()
-            .filter(groups::Column::TenantId.eq(self.tid()))
+        self.delete_many::<groups::Entity>()
             .filter(groups::Column::Id.eq(id))
             .exec(&*tx)
             .await?;
@@ -485,9 +482,9 @@ impl TenantStore {
                     "is itself a domain alias; point to the domain it aliases",
                 ));
             }
-            let aliased_here = domains::Entity::find()
+            let aliased_here = self
+                .find::<domains::Entity>()
                 .filter(domains::Column::AliasOf.eq(id))
-                .filter(domains::Column::TenantId.eq(self.tid()))
                 .one(&*tx)
                 .await?;
             if aliased_here.is_some() {
@@ -516,7 +513,7 @@ impl TenantStore {
 impl SystemStore {
     /// The tenant whose verified domain (or verified domain alias) `name` is, if any.
     pub async fn tenant_of_domain(&self, name: &str) -> Result<Option<Uuid>> {
-        Ok(domains::Entity::find()
+        Ok(all_tenants::find::<domains::Entity>()
             .filter(domains::Column::Name.eq(name.trim_end_matches('.').to_ascii_lowercase()))
             .filter(domains::Column::Status.eq("verified"))
             .one(self.store.db())

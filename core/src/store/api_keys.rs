@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Select, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Select, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -46,7 +46,7 @@ impl From<api_keys::Model> for ApiKeyRecord {
 impl TenantStore {
     /// Members see and manage only the keys they created; admins and owners see all.
     fn visible_keys(&self) -> Select<api_keys::Entity> {
-        let q = api_keys::Entity::find().filter(api_keys::Column::TenantId.eq(self.tid()));
+        let q = self.find::<api_keys::Entity>();
         match (self.actor.role, self.actor.user_id) {
             (Role::Member, Some(uid)) => q.filter(api_keys::Column::CreatedBy.eq(uid)),
             _ => q,
@@ -144,10 +144,9 @@ impl TenantStore {
             .await?
             .ok_or(Error::NotFound)?;
         if key.revoked_at.is_none() {
-            api_keys::Entity::update_many()
+            self.update_many::<api_keys::Entity>()
                 .col_expr(api_keys::Column::RevokedAt, Expr::value(Some(Utc::now())))
                 .filter(api_keys::Column::Id.eq(id))
-                .filter(api_keys::Column::TenantId.eq(self.tid()))
                 .exec(&*tx)
                 .await?;
             self.audit(

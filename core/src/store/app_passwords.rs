@@ -9,9 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -19,8 +17,8 @@ impl TenantStore {
     /// A mailbox's app passwords (never their secrets), oldest first.
     pub async fn list_app_passwords(&self, mailbox: Uuid) -> Result<Vec<app_passwords::Model>> {
         self.mailbox(mailbox).await?;
-        Ok(app_passwords::Entity::find()
-            .filter(app_passwords::Column::TenantId.eq(self.tid()))
+        Ok(self
+            .find::<app_passwords::Entity>()
             .filter(app_passwords::Column::MailboxId.eq(mailbox))
             .order_by_asc(app_passwords::Column::Id)
             .all(self.store.db())
@@ -38,7 +36,8 @@ impl TenantStore {
         let hash = hash_password(&secret).await?;
         let tx = self.store.tx().await?;
         self.mailbox_on(&*tx, mailbox).await?;
-        let active = app_passwords::Entity::find()
+        let active = self
+            .find::<app_passwords::Entity>()
             .filter(app_passwords::Column::MailboxId.eq(mailbox))
             .filter(app_passwords::Column::RevokedAt.is_null())
             .count(&*tx)
@@ -84,14 +83,14 @@ impl TenantStore {
     pub async fn revoke_app_password(&self, mailbox: Uuid, id: Uuid) -> Result<()> {
         let tx = self.store.tx().await?;
         self.mailbox_on(&*tx, mailbox).await?;
-        let r = app_passwords::Entity::update_many()
+        let r = self
+            .update_many::<app_passwords::Entity>()
             .col_expr(
                 app_passwords::Column::RevokedAt,
                 Expr::value(Some(Utc::now())),
             )
             .filter(app_passwords::Column::Id.eq(id))
             .filter(app_passwords::Column::MailboxId.eq(mailbox))
-            .filter(app_passwords::Column::TenantId.eq(self.tid()))
             .filter(app_passwords::Column::RevokedAt.is_null())
             .exec(&*tx)
             .await?;

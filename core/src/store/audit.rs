@@ -3,10 +3,11 @@
 
 use super::entities::audit_log;
 use super::page::{Page, PageRequest};
+use super::scope::all_tenants;
 use crate::auth::{Role, Scope};
 use crate::error::Result;
 use crate::ids::new_id;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 /// Who acts.
@@ -124,7 +125,7 @@ pub(crate) async fn list<C: ConnectionTrait>(
     filter: &AuditFilter,
     page: PageRequest,
 ) -> Result<Page<audit_log::Model>> {
-    let mut q = audit_log::Entity::find().filter(match tenant {
+    let mut q = all_tenants::find::<audit_log::Entity>().filter(match tenant {
         Some(t) => audit_log::Column::TenantId.eq(t),
         None => audit_log::Column::TenantId.is_null(),
     });

@@ -8,9 +8,7 @@ use crate::contacts::format::{Card, RowError, Typed, validate};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -90,7 +88,7 @@ impl TenantStore {
     }
 
     fn book_query(&self, book: Book) -> sea_orm::Select<contacts::Entity> {
-        let q = contacts::Entity::find().filter(contacts::Column::TenantId.eq(self.tid()));
+        let q = self.find::<contacts::Entity>();
         match book {
             Book::Personal(m) => q.filter(contacts::Column::MailboxId.eq(m)),
             Book::Shared => q.filter(contacts::Column::MailboxId.is_null()),
@@ -126,8 +124,8 @@ impl TenantStore {
 
     /// One contact the actor can reach.
     pub async fn contact(&self, id: Uuid) -> Result<contacts::Model> {
-        let c = contacts::Entity::find_by_id(id)
-            .filter(contacts::Column::TenantId.eq(self.tid()))
+        let c = self
+            .find_by_id::<contacts::Entity>(id)
             .one(self.store.db())
             .await?
             .ok_or(Error::NotFound)?;
@@ -236,7 +234,7 @@ impl TenantStore {
             ));
         }
         let tx = self.store.tx().await?;
-        contacts::Entity::delete_many()
+        self.delete_many::<contacts::Entity>()
             .filter(contacts::Column::Id.eq(id))
             .exec(&*tx)
             .await?;
@@ -312,8 +310,8 @@ impl TenantStore {
         mailbox: Uuid,
         name: Option<&str>,
     ) -> Result<()> {
-        let entries = contacts::Entity::find()
-            .filter(contacts::Column::TenantId.eq(self.tid()))
+        let entries = self
+            .find::<contacts::Entity>()
             .filter(contacts::Column::SourceMailboxId.eq(mailbox))
             .all(c)
             .await?;
@@ -327,7 +325,7 @@ impl TenantStore {
                     am.update(c).await?;
                 }
                 None => {
-                    contacts::Entity::delete_many()
+                    self.delete_many::<contacts::Entity>()
                         .filter(contacts::Column::Id.eq(e.id))
                         .exec(c)
                         .await?;

@@ -15,6 +15,7 @@
 use super::entities::{blob_parts, blobs, folders, mailboxes, messages};
 use super::mail_state::{FolderDelta, step_folders};
 use super::messages::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash};
+use super::scope::all_tenants;
 use super::sql::{lock_in_order, values_list};
 use super::{Store, Tx};
 use crate::error::{Error, Result};
@@ -173,7 +174,7 @@ impl Store {
         let stored_large: HashSet<String> = if large.is_empty() {
             HashSet::new()
         } else {
-            blobs::Entity::find()
+            all_tenants::find::<blobs::Entity>()
                 .select_only()
                 .column(blobs::Column::Hash)
                 .filter(blobs::Column::Hash.is_in(large.iter().copied()))
@@ -224,7 +225,7 @@ impl Store {
         let mboxes: HashMap<Uuid, mailboxes::Model> = if mailbox_ids.is_empty() {
             HashMap::new()
         } else {
-            mailboxes::Entity::find()
+            all_tenants::find::<mailboxes::Entity>()
                 .filter(mailboxes::Column::Id.is_in(mailbox_ids.iter().copied()))
                 .filter(mailboxes::Column::DeletedAt.is_null())
                 .all(&*tx)
@@ -244,7 +245,7 @@ impl Store {
                 .filter(|(i, _)| i.msg.dedup_window.is_some())
                 .map(|(_, p)| p.hash.as_str())
                 .collect();
-            let rows = messages::Entity::find()
+            let rows = all_tenants::find::<messages::Entity>()
                 .filter(messages::Column::MailboxId.is_in(mboxes.keys().copied()))
                 .filter(messages::Column::BlobHash.is_in(hashes))
                 .filter(messages::Column::CreatedAt.gt(now - window))
@@ -443,7 +444,7 @@ impl Store {
             [folder.into()],
         ))
         .await?;
-        let found = messages::Entity::find_by_id(message)
+        let found = all_tenants::find_by_id::<messages::Entity>(message)
             .select_only()
             .column(messages::Column::Id)
             .into_tuple::<Uuid>()
@@ -460,7 +461,7 @@ impl Store {
             return Ok(());
         }
         let mailbox_ids: BTreeSet<Uuid> = planned.iter().map(|c| c.mailbox_id).collect();
-        let all = folders::Entity::find()
+        let all = all_tenants::find::<folders::Entity>()
             .filter(folders::Column::MailboxId.is_in(mailbox_ids))
             .all(&**tx)
             .await?;
@@ -539,7 +540,7 @@ impl Store {
             .await?;
         } else {
             for (id, bytes) in used {
-                mailboxes::Entity::update_many()
+                all_tenants::update_many::<mailboxes::Entity>()
                     .col_expr(
                         mailboxes::Column::UsedBytes,
                         Expr::col(mailboxes::Column::UsedBytes).add(*bytes),
@@ -559,7 +560,7 @@ async fn over_quota(tx: &Tx, mailboxes: BTreeSet<Uuid>) -> Result<()> {
     if mailboxes.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(Uuid, i64, Option<i64>)> = mailboxes::Entity::find()
+    let rows: Vec<(Uuid, i64, Option<i64>)> = all_tenants::find::<mailboxes::Entity>()
         .select_only()
         .column(mailboxes::Column::Id)
         .column(mailboxes::Column::UsedBytes)

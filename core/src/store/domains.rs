@@ -2,6 +2,7 @@
 
 use super::entities::{dkim_keys, domains, events, local_parts, mailboxes, tenants};
 use super::page::{Page, PageRequest};
+use super::scope::all_tenants;
 use super::{TenantStore, on_unique};
 use crate::domains::dkim::{self, Algorithm};
 use crate::domains::records::{self, DkimEntry, Plan, RecordCheck, Status};
@@ -10,8 +11,8 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use std::collections::HashSet;
@@ -75,15 +76,15 @@ pub struct Verification {
 impl TenantStore {
     /// The tenant's domains in creation order.
     pub async fn list_domains(&self, page: PageRequest) -> Result<Page<DomainView>> {
-        let q = domains::Entity::find().filter(domains::Column::TenantId.eq(self.tid()));
+        let q = self.find::<domains::Entity>();
         let page =
             super::page::fetch_page(self.store.db(), q, domains::Column::Id, page, false, |d| {
                 d.id
             })
             .await?;
         let ids: Vec<Uuid> = page.items.iter().map(|d| d.id).collect();
-        let mut keys = dkim_keys::Entity::find()
-            .filter(dkim_keys::Column::TenantId.eq(self.tid()))
+        let mut keys = self
+            .find::<dkim_keys::Entity>()
             .filter(dkim_keys::Column::DomainId.is_in(ids))
             .order_by_asc(dkim_keys::Column::Id)
             .all(self.store.db())
@@ -114,13 +115,13 @@ impl TenantStore {
     }
 
     async fn domain_on<C: ConnectionTrait>(&self, c: &C, id: Uuid) -> Result<DomainView> {
-        let domain = domains::Entity::find_by_id(id)
-            .filter(domains::Column::TenantId.eq(self.tid()))
+        let domain = self
+            .find_by_id::<domains::Entity>(id)
             .one(c)
             .await?
             .ok_or(Error::NotFound)?;
-        let keys = dkim_keys::Entity::find()
-            .filter(dkim_keys::Column::TenantId.eq(self.tid()))
+        let keys = self
+            .find::<dkim_keys::Entity>()
             .filter(dkim_keys::Column::DomainId.eq(id))
             .order_by_asc(dkim_keys::Column::Id)
             .all(c)
@@ -145,7 +146,8 @@ impl TenantStore {
         if names.is_empty() {
             return Ok(HashSet::new());
         }
-        let held: Vec<String> = domains::Entity::find()
+        // Deliberately across tenants: the point is to see other tenants' claims.
+        let held: Vec<String> = all_tenants::find::<domains::Entity>()
             .select_only()
             .column(domains::Column::Name)
             .filter(domains::Column::Name.is_in(names))
@@ -180,15 +182,12 @@ impl TenantStore {
         )?;
         let now = Utc::now();
         let tx = self.store.tx().await?;
-        let tenant = tenants::Entity::find_by_id(self.tid())
+        let tenant = all_tenants::find_by_id::<tenants::Entity>(self.tid())
             .one(&*tx)
             .await?
             .ok_or(Error::NotFound)?;
         if let Some(max) = tenant.max_domains {
-            let count = domains::Entity::find()
-                .filter(domains::Column::TenantId.eq(self.tid()))
-                .count(&*tx)
-                .await?;
+            let count = self.find::<domains::Entity>().count(&*tx).await?;
             if count as i64 >= max {
                 return Err(Error::PlanLimit(format!(
                     "the plan allows {max} domains; remove one or raise the limit"
@@ -271,15 +270,18 @@ impl TenantStore {
     pub async fn delete_domain(&self, id: Uuid) -> Result<()> {
         let tx = self.store.tx().await?;
         let view = self.domain_on(&*tx, id).await?;
-        let in_use = local_parts::Entity::find()
+        let in_use = self
+            .find::<local_parts::Entity>()
             .filter(local_parts::Column::DomainId.eq(id))
             .count(&*tx)
             .await?;
-        let mailboxes_left = mailboxes::Entity::find()
+        let mailboxes_left = self
+            .find::<mailboxes::Entity>()
             .filter(mailboxes::Column::DomainId.eq(id))
             .count(&*tx)
             .await?;
-        let aliased = domains::Entity::find()
+        let aliased = self
+            .find::<domains::Entity>()
             .filter(domains::Column::AliasOf.eq(id))
             .count(&*tx)
             .await?;
@@ -289,13 +291,11 @@ impl TenantStore {
                 "remove the domain's mailboxes, aliases and groups (and domain aliases pointing to it) first",
             ));
         }
-        dkim_keys::Entity::delete_many()
-            .filter(dkim_keys::Column::TenantId.eq(self.tid()))
+        self.delete_many::<dkim_keys::Entity>()
             .filter(dkim_keys::Column::DomainId.eq(id))
             .exec(&*tx)
             .await?;
-        domains::Entity::delete_many()
-            .filter(domains::Column::TenantId.eq(self.tid()))
+        self.delete_many::<domains::Entity>()
             .filter(domains::Column::Id.eq(id))
             .exec(&*tx)
             .await?;
@@ -359,7 +359,8 @@ impl TenantStore {
         let mut d = view.domain.clone();
 
         if records::ownership_ok(&records) && d.status == "pending" && !view.owned_elsewhere {
-            let won = domains::Entity::update_many()
+            let won = self
+                .update_many::<domains::Entity>()
                 .col_expr(
                     domains::Column::Status,
                     sea_orm::sea_query::Expr::value("verified"),
@@ -369,7 +370,6 @@ impl TenantStore {
                     sea_orm::sea_query::Expr::value(Some(now)),
                 )
                 .filter(domains::Column::Id.eq(id))
-                .filter(domains::Column::TenantId.eq(self.tid()))
                 .filter(domains::Column::Status.eq("pending"))
                 .exec(&*tx)
                 .await;
@@ -483,7 +483,7 @@ impl TenantStore {
         kind: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<events::Model>> {
-        let mut q = events::Entity::find().filter(events::Column::TenantId.eq(self.tid()));
+        let mut q = self.find::<events::Entity>();
         if let Some(k) = kind {
             q = q.filter(events::Column::Kind.eq(k));
         }

@@ -8,7 +8,7 @@ use super::{TenantStore, Tx};
 use crate::error::{Error, FieldError, Result};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -62,8 +62,8 @@ impl TenantStore {
     /// A mailbox's folders, by name.
     pub async fn list_folders(&self, mailbox: Uuid) -> Result<Vec<folders::Model>> {
         self.mailbox(mailbox).await?;
-        Ok(folders::Entity::find()
-            .filter(folders::Column::TenantId.eq(self.tid()))
+        Ok(self
+            .find::<folders::Entity>()
             .filter(folders::Column::MailboxId.eq(mailbox))
             .order_by_asc(folders::Column::Name)
             .all(self.store.db())
@@ -71,8 +71,8 @@ impl TenantStore {
     }
 
     async fn folders_in(&self, tx: &Tx, mailbox: Uuid) -> Result<Vec<folders::Model>> {
-        Ok(folders::Entity::find()
-            .filter(folders::Column::TenantId.eq(self.tid()))
+        Ok(self
+            .find::<folders::Entity>()
             .filter(folders::Column::MailboxId.eq(mailbox))
             .all(&**tx)
             .await?)
@@ -93,8 +93,8 @@ impl TenantStore {
 
     async fn find_folder(&self, mailbox: Uuid, id: Uuid) -> Result<Option<folders::Model>> {
         self.mailbox(mailbox).await?;
-        Ok(folders::Entity::find_by_id(id)
-            .filter(folders::Column::TenantId.eq(self.tid()))
+        Ok(self
+            .find_by_id::<folders::Entity>(id)
             .filter(folders::Column::MailboxId.eq(mailbox))
             .one(self.store.db())
             .await?)
@@ -201,7 +201,7 @@ impl TenantStore {
             .await?;
         }
         if let Some(s) = subscribed {
-            folders::Entity::update_many()
+            self.update_many::<folders::Entity>()
                 .col_expr(
                     folders::Column::Subscribed,
                     sea_orm::sea_query::Expr::value(s),
@@ -210,7 +210,8 @@ impl TenantStore {
                 .exec(&*tx)
                 .await?;
         }
-        let updated = folders::Entity::find_by_id(id)
+        let updated = self
+            .find_by_id::<folders::Entity>(id)
             .one(&*tx)
             .await?
             .ok_or(Error::NotFound)?;
@@ -243,22 +244,21 @@ impl TenantStore {
         // Their messages go with them, and stop counting against the quota.
         // Locking the folder rows first waits for deliveries into them, so the counters read
         // back are final and no message can arrive after this point.
-        let freed: i64 = folders::Entity::update_many()
+        let freed: i64 = self
+            .update_many::<folders::Entity>()
             .col_expr(folders::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(folders::Column::TenantId.eq(self.tid()))
             .filter(folders::Column::Id.is_in(doomed.clone()))
             .exec_with_returning(&*tx)
             .await?
             .iter()
             .map(|f| f.total_bytes)
             .sum();
-        messages::Entity::delete_many()
-            .filter(messages::Column::TenantId.eq(self.tid()))
+        self.delete_many::<messages::Entity>()
             .filter(messages::Column::MailboxId.eq(mailbox))
             .filter(messages::Column::FolderId.is_in(doomed.clone()))
             .exec(&*tx)
             .await?;
-        mailboxes::Entity::update_many()
+        self.update_many::<mailboxes::Entity>()
             .col_expr(
                 mailboxes::Column::UsedBytes,
                 Expr::col(mailboxes::Column::UsedBytes).sub(freed),
@@ -266,8 +266,7 @@ impl TenantStore {
             .filter(mailboxes::Column::Id.eq(mailbox))
             .exec(&*tx)
             .await?;
-        folders::Entity::delete_many()
-            .filter(folders::Column::TenantId.eq(self.tid()))
+        self.delete_many::<folders::Entity>()
             .filter(folders::Column::Id.is_in(doomed.clone()))
             .exec(&*tx)
             .await?;

@@ -21,6 +21,7 @@
 //! `message_changes.rs`), so two writers never wait for each other in a cycle.
 
 use super::entities::{expunged, folders, mailboxes, messages};
+use super::scope::{Tenant, all_tenants};
 use super::sql::{lock_in_order, values_list};
 use super::{TenantStore, Tx};
 use crate::bus::MailboxEvent;
@@ -98,9 +99,11 @@ pub(crate) fn event(
     }
 }
 
-/// A fresh UIDVALIDITY for a new folder of `mailbox`: never used before in the mailbox.
-pub(crate) async fn new_uidvalidity(tx: &Tx, mailbox: Uuid) -> Result<i64> {
-    mailboxes::Entity::update_many()
+/// A fresh UIDVALIDITY for a new folder of `tenant`'s `mailbox`: never used before in the
+/// mailbox.
+pub(crate) async fn new_uidvalidity(tx: &Tx, tenant: Uuid, mailbox: Uuid) -> Result<i64> {
+    Tenant(tenant)
+        .update_many::<mailboxes::Entity>()
         .col_expr(
             mailboxes::Column::UidvaliditySeq,
             Expr::col(mailboxes::Column::UidvaliditySeq).add(1),
@@ -108,7 +111,8 @@ pub(crate) async fn new_uidvalidity(tx: &Tx, mailbox: Uuid) -> Result<i64> {
         .filter(mailboxes::Column::Id.eq(mailbox))
         .exec(&**tx)
         .await?;
-    let seq: Option<i64> = mailboxes::Entity::find_by_id(mailbox)
+    let seq: Option<i64> = Tenant(tenant)
+        .find_by_id::<mailboxes::Entity>(mailbox)
         .select_only()
         .column(mailboxes::Column::UidvaliditySeq)
         .into_tuple()
@@ -162,7 +166,7 @@ pub(crate) async fn step_folders(
         }
     } else {
         for (id, d) in deltas {
-            let f = folders::Entity::update_many()
+            let f = all_tenants::update_many::<folders::Entity>()
                 .col_expr(
                     folders::Column::Uidnext,
                     Expr::col(folders::Column::Uidnext).add(d.added),
@@ -276,17 +280,17 @@ async fn changes_since(
     modseq: i64,
     limit: u64,
 ) -> Result<FolderChanges> {
-    let f = folders::Entity::find_by_id(folder)
-        .filter(folders::Column::TenantId.eq(tenant))
+    let f = Tenant(tenant)
+        .find_by_id::<folders::Entity>(folder)
         .filter(folders::Column::MailboxId.eq(mailbox))
         .one(db)
         .await?
         .ok_or(Error::NotFound)?;
-    let changed: Vec<(i64, i64)> = messages::Entity::find()
+    let changed: Vec<(i64, i64)> = Tenant(tenant)
+        .find::<messages::Entity>()
         .select_only()
         .column(messages::Column::Uid)
         .column(messages::Column::Modseq)
-        .filter(messages::Column::TenantId.eq(tenant))
         .filter(messages::Column::FolderId.eq(folder))
         .filter(messages::Column::Modseq.gt(modseq))
         .order_by_asc(messages::Column::Uid)
@@ -294,10 +298,10 @@ async fn changes_since(
         .into_tuple()
         .all(db)
         .await?;
-    let vanished: Vec<i64> = expunged::Entity::find()
+    let vanished: Vec<i64> = Tenant(tenant)
+        .find::<expunged::Entity>()
         .select_only()
         .column(expunged::Column::Uid)
-        .filter(expunged::Column::TenantId.eq(tenant))
         .filter(expunged::Column::FolderId.eq(folder))
         .filter(expunged::Column::Modseq.gt(modseq))
         .order_by_asc(expunged::Column::Uid)

@@ -6,6 +6,7 @@ use super::entities::{
     messages, refresh_tokens, sessions, signatures, tenants, thread_refs, threads,
 };
 use super::page::{Page, PageRequest};
+use super::scope::all_tenants;
 use super::{TenantStore, Tx, on_unique};
 use crate::auth::hash_password;
 use crate::error::{Error, Result};
@@ -14,8 +15,7 @@ use crate::jobs::{self, NewJob};
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -91,8 +91,8 @@ impl TenantStore {
         domain: Option<Uuid>,
         page: PageRequest,
     ) -> Result<Page<mailboxes::Model>> {
-        let mut q = mailboxes::Entity::find()
-            .filter(mailboxes::Column::TenantId.eq(self.tid()))
+        let mut q = self
+            .find::<mailboxes::Entity>()
             .filter(mailboxes::Column::DeletedAt.is_null());
         if let Some(own) = self.actor.mailbox {
             q = q.filter(mailboxes::Column::Id.eq(own));
@@ -124,8 +124,7 @@ impl TenantStore {
         if self.actor.mailbox.is_some_and(|own| own != id) {
             return Err(Error::NotFound);
         }
-        mailboxes::Entity::find_by_id(id)
-            .filter(mailboxes::Column::TenantId.eq(self.tid()))
+        self.find_by_id::<mailboxes::Entity>(id)
             .filter(mailboxes::Column::DeletedAt.is_null())
             .one(c)
             .await?
@@ -169,8 +168,7 @@ impl TenantStore {
         c: &C,
         owner: Uuid,
     ) -> Result<()> {
-        local_parts::Entity::delete_many()
-            .filter(local_parts::Column::TenantId.eq(self.tid()))
+        self.delete_many::<local_parts::Entity>()
             .filter(local_parts::Column::OwnerId.eq(owner))
             .exec(c)
             .await?;
@@ -183,8 +181,8 @@ impl TenantStore {
         c: &C,
         id: Uuid,
     ) -> Result<domains::Model> {
-        let d = domains::Entity::find_by_id(id)
-            .filter(domains::Column::TenantId.eq(self.tid()))
+        let d = self
+            .find_by_id::<domains::Entity>(id)
             .one(c)
             .await?
             .ok_or_else(|| Error::invalid("domain_id", "is not a domain of this tenant"))?;
@@ -280,7 +278,7 @@ impl TenantStore {
         name: &str,
         role: Option<&str>,
     ) -> Result<folders::Model> {
-        let uidvalidity = super::mail_state::new_uidvalidity(tx, mailbox).await?;
+        let uidvalidity = super::mail_state::new_uidvalidity(tx, self.tid(), mailbox).await?;
         let now = Utc::now();
         folders::ActiveModel {
             id: Set(new_id()),
@@ -309,13 +307,13 @@ impl TenantStore {
         except: Option<Uuid>,
         quota: Option<i64>,
     ) -> Result<()> {
-        let tenant = tenants::Entity::find_by_id(self.tid())
+        let tenant = all_tenants::find_by_id::<tenants::Entity>(self.tid())
             .one(&**tx)
             .await?
             .ok_or(Error::NotFound)?;
         let live = || {
-            let mut q = mailboxes::Entity::find()
-                .filter(mailboxes::Column::TenantId.eq(self.tid()))
+            let mut q = self
+                .find::<mailboxes::Entity>()
                 .filter(mailboxes::Column::DeletedAt.is_null());
             if let Some(e) = except {
                 q = q.filter(mailboxes::Column::Id.ne(e));
@@ -419,11 +417,10 @@ impl TenantStore {
         let hash = hash_password(password).await?;
         let tx = self.store.tx().await?;
         self.mailbox_on(&*tx, id).await?;
-        mailboxes::Entity::update_many()
+        self.update_many::<mailboxes::Entity>()
             .col_expr(mailboxes::Column::PasswordHash, Expr::value(hash))
             .col_expr(mailboxes::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(mailboxes::Column::Id.eq(id))
-            .filter(mailboxes::Column::TenantId.eq(self.tid()))
             .exec(&*tx)
             .await?;
         revoke_mailbox_sessions(&*tx, id, None).await?;
@@ -446,7 +443,7 @@ impl TenantStore {
         self.release_local_parts(&*tx, id).await?;
         revoke_mailbox_sessions(&*tx, id, None).await?;
         self.sync_directory_entry(&*tx, id, None).await?;
-        let job = jobs::enqueue(
+        let job = super::jobs::enqueue(
             &*tx,
             NewJob::new(jobs::MAILBOX_PURGE, json!({"mailbox_id": id}))
                 .tenant(self.tid())
@@ -472,7 +469,7 @@ pub(crate) async fn revoke_mailbox_sessions<C: ConnectionTrait>(
     mailbox: Uuid,
     keep: Option<Uuid>,
 ) -> Result<()> {
-    let mut q = sessions::Entity::update_many()
+    let mut q = all_tenants::update_many::<sessions::Entity>()
         .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
         .filter(sessions::Column::MailboxId.eq(mailbox))
         .filter(sessions::Column::RevokedAt.is_null());
@@ -485,7 +482,7 @@ pub(crate) async fn revoke_mailbox_sessions<C: ConnectionTrait>(
 
 /// Removes every row of a deleted mailbox. Idempotent.
 pub(crate) async fn purge_mailbox_rows<C: ConnectionTrait>(c: &C, mailbox: Uuid) -> Result<()> {
-    let session_ids: Vec<Uuid> = sessions::Entity::find()
+    let session_ids: Vec<Uuid> = all_tenants::find::<sessions::Entity>()
         .select_only()
         .column(sessions::Column::Id)
         .filter(sessions::Column::MailboxId.eq(mailbox))
@@ -493,60 +490,60 @@ pub(crate) async fn purge_mailbox_rows<C: ConnectionTrait>(c: &C, mailbox: Uuid)
         .all(c)
         .await?;
     for chunk in session_ids.chunks(500) {
-        refresh_tokens::Entity::delete_many()
+        all_tenants::delete_many::<refresh_tokens::Entity>()
             .filter(refresh_tokens::Column::SessionId.is_in(chunk.to_vec()))
             .exec(c)
             .await?;
     }
-    sessions::Entity::delete_many()
+    all_tenants::delete_many::<sessions::Entity>()
         .filter(sessions::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    app_passwords::Entity::delete_many()
+    all_tenants::delete_many::<app_passwords::Entity>()
         .filter(app_passwords::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    messages::Entity::delete_many()
+    all_tenants::delete_many::<messages::Entity>()
         .filter(messages::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    thread_refs::Entity::delete_many()
+    all_tenants::delete_many::<thread_refs::Entity>()
         .filter(thread_refs::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    threads::Entity::delete_many()
+    all_tenants::delete_many::<threads::Entity>()
         .filter(threads::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    expunged::Entity::delete_many()
+    all_tenants::delete_many::<expunged::Entity>()
         .filter(expunged::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    folders::Entity::delete_many()
+    all_tenants::delete_many::<folders::Entity>()
         .filter(folders::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    identities::Entity::delete_many()
+    all_tenants::delete_many::<identities::Entity>()
         .filter(identities::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    contacts::Entity::delete_many()
+    all_tenants::delete_many::<contacts::Entity>()
         .filter(contacts::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    contacts::Entity::delete_many()
+    all_tenants::delete_many::<contacts::Entity>()
         .filter(contacts::Column::SourceMailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    signatures::Entity::delete_many()
+    all_tenants::delete_many::<signatures::Entity>()
         .filter(signatures::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
-    local_parts::Entity::delete_many()
+    all_tenants::delete_many::<local_parts::Entity>()
         .filter(local_parts::Column::OwnerId.eq(mailbox))
         .exec(c)
         .await?;
-    mailboxes::Entity::delete_many()
+    all_tenants::delete_many::<mailboxes::Entity>()
         .filter(mailboxes::Column::Id.eq(mailbox))
         .exec(c)
         .await?;

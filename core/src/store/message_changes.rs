@@ -10,12 +10,13 @@
 use super::delivery::retrying;
 use super::entities::{folders, mailboxes, messages};
 use super::mail_state::{self, ChangeKind, FolderDelta, log_expunged, step_folders};
+use super::scope::Tenant;
 use super::{TenantStore, Tx};
 use crate::bus::MailboxEvent;
 use crate::error::{Error, Result};
 use crate::mail::flags;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -106,11 +107,10 @@ impl TenantStore {
     /// other direction.) A move's target and Trash are folders of the mailbox: held too.
     async fn locked_rows(&self, tx: &Tx, mailbox: Uuid, ids: &[Uuid]) -> Result<Vec<Row>> {
         if self.store.is_postgres() {
-            folders::Entity::find()
+            self.find::<folders::Entity>()
                 .select_only()
                 .column(folders::Column::Id)
                 .filter(folders::Column::MailboxId.eq(mailbox))
-                .filter(folders::Column::TenantId.eq(self.tid()))
                 .order_by_asc(folders::Column::Id)
                 .lock_exclusive()
                 .into_tuple::<Uuid>()
@@ -128,10 +128,10 @@ impl TenantStore {
             ));
         }
         use messages::Column as C;
-        Ok(messages::Entity::find()
+        Ok(self
+            .find::<messages::Entity>()
             .select_only()
             .columns([C::Id, C::FolderId, C::Uid, C::Flags, C::Keywords, C::Size])
-            .filter(C::TenantId.eq(self.tid()))
             .filter(C::MailboxId.eq(mailbox))
             .filter(C::Id.is_in(ids.to_vec()))
             .into_model::<Row>()
@@ -209,7 +209,7 @@ impl TenantStore {
         for (folder, changed) in by_folder {
             let modseq = after[&folder].highestmodseq;
             for (r, new_flags, kw) in changed {
-                messages::Entity::update_many()
+                self.update_many::<messages::Entity>()
                     .col_expr(messages::Column::Flags, Expr::value(new_flags))
                     .col_expr(messages::Column::Keywords, Expr::value(kw))
                     .col_expr(messages::Column::Modseq, Expr::value(modseq))
@@ -241,9 +241,9 @@ impl TenantStore {
     async fn try_delete_messages(&self, mailbox: Uuid, ids: &[Uuid]) -> Result<ChangeReport> {
         let tx = self.store.tx_quiet().await?;
         let mbox = self.mailbox_on(&*tx, mailbox).await?;
-        let trash = folders::Entity::find()
+        let trash = self
+            .find::<folders::Entity>()
             .filter(folders::Column::MailboxId.eq(mailbox))
-            .filter(folders::Column::TenantId.eq(self.tid()))
             .filter(folders::Column::SpecialUse.eq("trash"))
             .one(&*tx)
             .await?
@@ -287,7 +287,7 @@ impl TenantStore {
         self.leave_folders(tx, mbox, &rows, report).await?;
         for (i, r) in rows.iter().enumerate() {
             let uid = first_uid + i as i64;
-            messages::Entity::update_many()
+            self.update_many::<messages::Entity>()
                 .col_expr(messages::Column::FolderId, Expr::value(dest))
                 .col_expr(messages::Column::Uid, Expr::value(uid))
                 .col_expr(messages::Column::Modseq, Expr::value(d.highestmodseq))
@@ -319,12 +319,11 @@ impl TenantStore {
         let bytes: i64 = rows.iter().map(|r| r.size).sum();
         self.leave_folders(tx, mbox, &rows, report).await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        messages::Entity::delete_many()
-            .filter(messages::Column::TenantId.eq(self.tid()))
+        self.delete_many::<messages::Entity>()
             .filter(messages::Column::Id.is_in(ids.clone()))
             .exec(&**tx)
             .await?;
-        mailboxes::Entity::update_many()
+        self.update_many::<mailboxes::Entity>()
             .col_expr(
                 mailboxes::Column::UsedBytes,
                 Expr::col(mailboxes::Column::UsedBytes).sub(bytes),
@@ -404,9 +403,9 @@ fn event(
 }
 
 async fn folder_in(tx: &Tx, m: &mailboxes::Model, id: Uuid) -> Result<()> {
-    folders::Entity::find_by_id(id)
+    Tenant(m.tenant_id)
+        .find_by_id::<folders::Entity>(id)
         .filter(folders::Column::MailboxId.eq(m.id))
-        .filter(folders::Column::TenantId.eq(m.tenant_id))
         .one(&**tx)
         .await?
         .map(|_| ())

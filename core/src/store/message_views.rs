@@ -15,8 +15,7 @@ use crate::mail::search::Query;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ColumnTrait, Condition, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -125,9 +124,10 @@ pub struct ThreadSummary {
     pub participants: Vec<String>,
 }
 
-fn row_select() -> Select<messages::Entity> {
+/// The columns of a list row, on `q`.
+fn row_columns(q: Select<messages::Entity>) -> Select<messages::Entity> {
     use messages::Column as C;
-    messages::Entity::find().select_only().columns([
+    q.select_only().columns([
         C::Id,
         C::FolderId,
         C::Uid,
@@ -198,9 +198,7 @@ async fn date_page(
 
 impl TenantStore {
     fn in_mailbox(&self, mailbox: Uuid) -> Select<messages::Entity> {
-        row_select()
-            .filter(messages::Column::TenantId.eq(self.tid()))
-            .filter(messages::Column::MailboxId.eq(mailbox))
+        row_columns(self.find::<messages::Entity>()).filter(messages::Column::MailboxId.eq(mailbox))
     }
 
     /// A page of a folder's messages, filtered and in the order asked for.
@@ -283,11 +281,11 @@ impl TenantStore {
                 && !fresh.is_empty()
             {
                 let ids: Vec<Uuid> = fresh.iter().map(|r| r.thread_id).collect();
-                let listed: HashSet<Uuid> = messages::Entity::find()
+                let listed: HashSet<Uuid> = self
+                    .find::<messages::Entity>()
                     .select_only()
                     .column(C::ThreadId)
                     .distinct()
-                    .filter(C::TenantId.eq(self.tid()))
                     .filter(C::MailboxId.eq(mailbox))
                     .filter(C::FolderId.eq(folder))
                     .filter(C::ThreadId.is_in(ids))
@@ -338,7 +336,8 @@ impl TenantStore {
         // the tenant) lets SQLite's planner take the thread index instead of walking the
         // mailbox.
         let ids: Vec<Uuid> = latest.iter().map(|r| r.thread_id).collect();
-        let counts: HashMap<Uuid, (i64, i64)> = messages::Entity::find()
+        let counts: HashMap<Uuid, (i64, i64)> = self
+            .find::<messages::Entity>()
             .select_only()
             .column(C::ThreadId)
             .column_as(C::Id.count(), "n")
@@ -346,7 +345,6 @@ impl TenantStore {
                 Expr::cust("SUM(CASE WHEN (flags & 1) = 0 THEN 1 ELSE 0 END)"),
                 "unread",
             )
-            .filter(C::TenantId.eq(self.tid()))
             .filter(C::ThreadId.is_in(ids.clone()))
             .group_by(C::ThreadId)
             .into_tuple::<(Uuid, i64, i64)>()
@@ -355,11 +353,11 @@ impl TenantStore {
             .into_iter()
             .map(|(t, n, u)| (t, (n, u)))
             .collect();
-        let senders: Vec<(Uuid, String)> = messages::Entity::find()
+        let senders: Vec<(Uuid, String)> = self
+            .find::<messages::Entity>()
             .select_only()
             .column(C::ThreadId)
             .column(C::FromAddr)
-            .filter(C::TenantId.eq(self.tid()))
             .filter(C::ThreadId.is_in(ids))
             .order_by_desc(C::InternalDate)
             .limit(2000)

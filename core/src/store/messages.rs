@@ -15,12 +15,13 @@ use super::delivery::Item;
 use super::entities::{blob_parts, blobs, folders, messages};
 use super::mail_state::{self, ChangeKind};
 use super::page::{Page, PageRequest};
+use super::scope::all_tenants;
 use super::{Store, SystemStore, TenantStore};
 use crate::bus::MailboxEvent;
 use crate::error::{Error, Result};
 use crate::mail::summary::Summary;
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
 use std::borrow::Cow;
 use uuid::Uuid;
 
@@ -172,14 +173,15 @@ impl SystemStore {
 }
 
 async fn raw_of(store: &Store, m: &messages::Model) -> Result<Vec<u8>> {
-    let (size, first): (i64, Vec<u8>) = blobs::Entity::find_by_id(m.blob_hash.clone())
-        .select_only()
-        .column(blobs::Column::Size)
-        .column(blobs::Column::Data)
-        .into_tuple()
-        .one(store.db())
-        .await?
-        .ok_or(Error::Internal(format!("blob {} missing", m.blob_hash)))?;
+    let (size, first): (i64, Vec<u8>) =
+        all_tenants::find_by_id::<blobs::Entity>(m.blob_hash.clone())
+            .select_only()
+            .column(blobs::Column::Size)
+            .column(blobs::Column::Data)
+            .into_tuple()
+            .one(store.db())
+            .await?
+            .ok_or(Error::Internal(format!("blob {} missing", m.blob_hash)))?;
     let size = usize::try_from(size).unwrap_or(0);
     let mut out = Vec::with_capacity(m.trace_prefix.len() + size.max(first.len()));
     out.extend_from_slice(m.trace_prefix.as_bytes());
@@ -187,12 +189,13 @@ async fn raw_of(store: &Store, m: &messages::Model) -> Result<Vec<u8>> {
     // The rest of a large body, part by part.
     let mut seq = 1;
     while out.len() - m.trace_prefix.len() < size {
-        let part: Option<Vec<u8>> = blob_parts::Entity::find_by_id((m.blob_hash.clone(), seq))
-            .select_only()
-            .column(blob_parts::Column::Data)
-            .into_tuple()
-            .one(store.db())
-            .await?;
+        let part: Option<Vec<u8>> =
+            all_tenants::find_by_id::<blob_parts::Entity>((m.blob_hash.clone(), seq))
+                .select_only()
+                .column(blob_parts::Column::Data)
+                .into_tuple()
+                .one(store.db())
+                .await?;
         let Some(part) = part else {
             return Err(Error::Internal(format!(
                 "blob {} is missing part {seq}",
@@ -235,8 +238,7 @@ impl TenantStore {
         } else {
             name.to_string()
         };
-        folders::Entity::find()
-            .filter(folders::Column::TenantId.eq(self.tid()))
+        self.find::<folders::Entity>()
             .filter(folders::Column::MailboxId.eq(mailbox))
             .filter(folders::Column::Name.eq(name))
             .one(self.store.db())
@@ -252,8 +254,8 @@ impl TenantStore {
         page: PageRequest,
     ) -> Result<Page<messages::Model>> {
         self.mailbox(mailbox).await?;
-        let q = messages::Entity::find()
-            .filter(messages::Column::TenantId.eq(self.tid()))
+        let q = self
+            .find::<messages::Entity>()
             .filter(messages::Column::MailboxId.eq(mailbox))
             .filter(messages::Column::FolderId.eq(folder));
         super::page::fetch_page(self.store.db(), q, messages::Column::Id, page, true, |m| {
@@ -265,8 +267,7 @@ impl TenantStore {
     /// One message of a mailbox within reach.
     pub async fn message(&self, mailbox: Uuid, id: Uuid) -> Result<messages::Model> {
         self.mailbox(mailbox).await?;
-        messages::Entity::find_by_id(id)
-            .filter(messages::Column::TenantId.eq(self.tid()))
+        self.find_by_id::<messages::Entity>(id)
             .filter(messages::Column::MailboxId.eq(mailbox))
             .one(self.store.db())
             .await?
@@ -293,10 +294,10 @@ impl TenantStore {
     /// How many messages a mailbox holds, and their bytes.
     pub async fn message_totals(&self, mailbox: Uuid) -> Result<(u64, i64)> {
         let m = self.mailbox(mailbox).await?;
-        let n: Option<i64> = messages::Entity::find()
+        let n: Option<i64> = self
+            .find::<messages::Entity>()
             .select_only()
             .column_as(messages::Column::Id.count(), "n")
-            .filter(messages::Column::TenantId.eq(self.tid()))
             .filter(messages::Column::MailboxId.eq(mailbox))
             .into_tuple()
             .one(self.store.db())

@@ -3,13 +3,14 @@
 use super::audit::{self, Actor, AuditFilter};
 use super::entities::{audit_log, tenants, users};
 use super::page::{Page, PageRequest};
+use super::scope::all_tenants;
 use super::{Store, on_unique};
 use crate::auth::{Role, hash_password};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::jobs::{self, NewJob};
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -74,7 +75,7 @@ impl PlatformStore {
 
     /// Tenants not deleted, in creation order.
     pub async fn list_tenants(&self, page: PageRequest) -> Result<Page<tenants::Model>> {
-        let q = tenants::Entity::find().filter(tenants::Column::DeletedAt.is_null());
+        let q = all_tenants::find::<tenants::Entity>().filter(tenants::Column::DeletedAt.is_null());
         super::page::fetch_page(self.store.db(), q, tenants::Column::Id, page, false, |t| {
             t.id
         })
@@ -83,7 +84,7 @@ impl PlatformStore {
 
     /// One tenant (a deleted tenant is not found).
     pub async fn tenant(&self, id: Uuid) -> Result<tenants::Model> {
-        tenants::Entity::find_by_id(id)
+        all_tenants::find_by_id::<tenants::Entity>(id)
             .filter(tenants::Column::DeletedAt.is_null())
             .one(self.store.db())
             .await?
@@ -149,7 +150,7 @@ impl PlatformStore {
             return Err(Error::invalid("status", "must be active or suspended"));
         }
         let tx = self.store.tx().await?;
-        let tenant = tenants::Entity::find_by_id(id)
+        let tenant = all_tenants::find_by_id::<tenants::Entity>(id)
             .filter(tenants::Column::DeletedAt.is_null())
             .one(&*tx)
             .await?
@@ -202,7 +203,7 @@ impl PlatformStore {
     /// From this moment its users and keys no longer authenticate.
     pub async fn delete_tenant(&self, id: Uuid, purge_delay: chrono::Duration) -> Result<Uuid> {
         let tx = self.store.tx().await?;
-        let tenant = tenants::Entity::find_by_id(id)
+        let tenant = all_tenants::find_by_id::<tenants::Entity>(id)
             .filter(tenants::Column::DeletedAt.is_null())
             .one(&*tx)
             .await?
@@ -213,7 +214,7 @@ impl PlatformStore {
         am.deleted_at = Set(Some(now));
         am.updated_at = Set(now);
         am.update(&*tx).await?;
-        let job = jobs::enqueue(
+        let job = super::jobs::enqueue(
             &*tx,
             NewJob::new(jobs::TENANT_PURGE, json!({"tenant_id": id}))
                 .tenant(id)

@@ -16,9 +16,10 @@
 //! that tenant's mail, subject to its rules, quotas and suspensions).
 
 use super::entities::{aliases, domains, group_members, groups, local_parts, mailboxes};
+use super::scope::{Tenant, all_tenants};
 use crate::error::Result;
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use serde::Serialize;
 use std::collections::{HashSet, VecDeque};
 use uuid::Uuid;
@@ -120,7 +121,7 @@ pub fn split_address(address: &str) -> Option<(String, String)> {
 impl<C: ConnectionTrait> Resolver<'_, C> {
     /// A verified domain by name, of `tenant` when given.
     async fn domain(&self, name: &str, tenant: Option<Uuid>) -> Result<Option<domains::Model>> {
-        let mut q = domains::Entity::find()
+        let mut q = all_tenants::find::<domains::Entity>()
             .filter(domains::Column::Name.eq(name))
             .filter(domains::Column::Status.eq("verified"));
         if let Some(t) = tenant {
@@ -138,7 +139,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
             .and_where(local_parts::Column::LocalPart.eq(local))
             .and_where(local_parts::Column::OwnerType.eq("mailbox"))
             .to_owned();
-        if let Some(m) = mailboxes::Entity::find()
+        if let Some(m) = all_tenants::find::<mailboxes::Entity>()
             .filter(mailboxes::Column::Id.in_subquery(owner))
             .filter(mailboxes::Column::DeletedAt.is_null())
             .one(self.db)
@@ -146,7 +147,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
         {
             return Ok(Some(Target::Mailbox(m)));
         }
-        let Some(lp) = local_parts::Entity::find()
+        let Some(lp) = all_tenants::find::<local_parts::Entity>()
             .filter(local_parts::Column::DomainId.eq(domain))
             .filter(local_parts::Column::LocalPart.eq(local))
             .one(self.db)
@@ -157,11 +158,11 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
         Ok(match lp.owner_type.as_str() {
             // A live mailbox was found above: this one is deleted.
             "mailbox" => None,
-            "alias" => aliases::Entity::find_by_id(lp.owner_id)
+            "alias" => all_tenants::find_by_id::<aliases::Entity>(lp.owner_id)
                 .one(self.db)
                 .await?
                 .map(Target::Alias),
-            "group" => groups::Entity::find_by_id(lp.owner_id)
+            "group" => all_tenants::find_by_id::<groups::Entity>(lp.owner_id)
                 .one(self.db)
                 .await?
                 .map(Target::Group),
@@ -189,9 +190,9 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
             return Ok(Some(t));
         }
         if let Some(target_id) = domain.alias_of
-            && let Some(target) = domains::Entity::find_by_id(target_id)
+            && let Some(target) = Tenant(domain.tenant_id)
+                .find_by_id::<domains::Entity>(target_id)
                 .filter(domains::Column::Status.eq("verified"))
-                .filter(domains::Column::TenantId.eq(domain.tenant_id))
                 .one(self.db)
                 .await?
         {
@@ -314,7 +315,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
                     ));
                 }
                 Some(Target::Group(g)) => {
-                    let members: Vec<String> = group_members::Entity::find()
+                    let members: Vec<String> = all_tenants::find::<group_members::Entity>()
                         .filter(group_members::Column::GroupId.eq(g.id))
                         .all(self.db)
                         .await?

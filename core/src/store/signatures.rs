@@ -7,9 +7,7 @@ use crate::error::{Error, FieldError, Result};
 use crate::ids::new_id;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -112,8 +110,8 @@ impl TenantStore {
     /// A mailbox's signatures, oldest first.
     pub async fn list_signatures(&self, mailbox: Uuid) -> Result<Vec<signatures::Model>> {
         self.mailbox(mailbox).await?;
-        Ok(signatures::Entity::find()
-            .filter(signatures::Column::TenantId.eq(self.tid()))
+        Ok(self
+            .find::<signatures::Entity>()
             .filter(signatures::Column::MailboxId.eq(mailbox))
             .order_by_asc(signatures::Column::Id)
             .all(self.store.db())
@@ -121,8 +119,7 @@ impl TenantStore {
     }
 
     async fn signature_on(&self, tx: &Tx, mailbox: Uuid, id: Uuid) -> Result<signatures::Model> {
-        signatures::Entity::find_by_id(id)
-            .filter(signatures::Column::TenantId.eq(self.tid()))
+        self.find_by_id::<signatures::Entity>(id)
             .filter(signatures::Column::MailboxId.eq(mailbox))
             .one(&**tx)
             .await?
@@ -132,8 +129,7 @@ impl TenantStore {
     /// One signature.
     pub async fn signature(&self, mailbox: Uuid, id: Uuid) -> Result<signatures::Model> {
         self.mailbox(mailbox).await?;
-        signatures::Entity::find_by_id(id)
-            .filter(signatures::Column::TenantId.eq(self.tid()))
+        self.find_by_id::<signatures::Entity>(id)
             .filter(signatures::Column::MailboxId.eq(mailbox))
             .one(self.store.db())
             .await?
@@ -141,10 +137,9 @@ impl TenantStore {
     }
 
     async fn clear_default(&self, tx: &Tx, mailbox: Uuid) -> Result<()> {
-        signatures::Entity::update_many()
+        self.update_many::<signatures::Entity>()
             .col_expr(signatures::Column::IsDefault, Expr::value(false))
             .filter(signatures::Column::MailboxId.eq(mailbox))
-            .filter(signatures::Column::TenantId.eq(self.tid()))
             .exec(&**tx)
             .await?;
         Ok(())
@@ -163,7 +158,8 @@ impl TenantStore {
             .ok_or_else(|| Error::invalid("name", "is required"))?;
         let tx = self.store.tx().await?;
         self.mailbox_on(&*tx, mailbox).await?;
-        let count = signatures::Entity::find()
+        let count = self
+            .find::<signatures::Entity>()
             .filter(signatures::Column::MailboxId.eq(mailbox))
             .count(&*tx)
             .await?;
@@ -249,7 +245,7 @@ impl TenantStore {
         let tx = self.store.tx().await?;
         self.mailbox_on(&*tx, mailbox).await?;
         self.signature_on(&tx, mailbox, id).await?;
-        identities::Entity::update_many()
+        self.update_many::<identities::Entity>()
             .col_expr(
                 identities::Column::SignatureId,
                 Expr::value(Option::<Uuid>::None),
@@ -258,7 +254,7 @@ impl TenantStore {
             .filter(identities::Column::SignatureId.eq(id))
             .exec(&*tx)
             .await?;
-        signatures::Entity::delete_many()
+        self.delete_many::<signatures::Entity>()
             .filter(signatures::Column::Id.eq(id))
             .exec(&*tx)
             .await?;
@@ -276,8 +272,8 @@ impl TenantStore {
     /// A mailbox's identities, its own address first.
     pub async fn list_identities(&self, mailbox: Uuid) -> Result<Vec<identities::Model>> {
         let m = self.mailbox(mailbox).await?;
-        let mut rows = identities::Entity::find()
-            .filter(identities::Column::TenantId.eq(self.tid()))
+        let mut rows = self
+            .find::<identities::Entity>()
             .filter(identities::Column::MailboxId.eq(mailbox))
             .order_by_asc(identities::Column::Id)
             .all(self.store.db())
@@ -287,8 +283,7 @@ impl TenantStore {
     }
 
     async fn identity_on(&self, tx: &Tx, mailbox: Uuid, id: Uuid) -> Result<identities::Model> {
-        identities::Entity::find_by_id(id)
-            .filter(identities::Column::TenantId.eq(self.tid()))
+        self.find_by_id::<identities::Entity>(id)
             .filter(identities::Column::MailboxId.eq(mailbox))
             .one(&**tx)
             .await?
@@ -392,7 +387,8 @@ impl TenantStore {
                 message: "is not this mailbox's address, nor an alias or group of the tenant that delivers to it".into(),
             });
         }
-        let count = identities::Entity::find()
+        let count = self
+            .find::<identities::Entity>()
             .filter(identities::Column::MailboxId.eq(mailbox))
             .count(&*tx)
             .await?;
@@ -475,7 +471,7 @@ impl TenantStore {
                 "the mailbox's own address cannot be removed",
             ));
         }
-        identities::Entity::delete_many()
+        self.delete_many::<identities::Entity>()
             .filter(identities::Column::Id.eq(id))
             .exec(&*tx)
             .await?;

@@ -15,7 +15,7 @@ where
     E: EntityTrait,
     C: ColumnTrait,
 {
-    E::find()
+    super::scope::all_tenants::find::<E>()
         .select_only()
         .column(id)
         .filter(id.is_in(ids.copied()))

@@ -8,6 +8,7 @@ use super::entities::{
     tenants, users,
 };
 use super::platform::PlatformStore;
+use super::scope::{Tenant, all_tenants};
 use super::users::{delete_user_rows, revoke_user_sessions};
 use super::{Store, on_unique};
 use crate::auth::{Account, LoginKind};
@@ -16,9 +17,7 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -44,25 +43,27 @@ impl SystemStore {
     }
 
     pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<users::Model>> {
-        Ok(users::Entity::find()
+        Ok(all_tenants::find::<users::Entity>()
             .filter(users::Column::Email.eq(email))
             .one(self.store.db())
             .await?)
     }
 
     pub(crate) async fn user(&self, id: Uuid) -> Result<Option<users::Model>> {
-        Ok(users::Entity::find_by_id(id).one(self.store.db()).await?)
+        Ok(all_tenants::find_by_id::<users::Entity>(id)
+            .one(self.store.db())
+            .await?)
     }
 
     pub(crate) async fn live_tenant(&self, id: Uuid) -> Result<Option<tenants::Model>> {
-        Ok(tenants::Entity::find_by_id(id)
+        Ok(all_tenants::find_by_id::<tenants::Entity>(id)
             .filter(tenants::Column::DeletedAt.is_null())
             .one(self.store.db())
             .await?)
     }
 
     pub(crate) async fn session(&self, id: Uuid) -> Result<Option<sessions::Model>> {
-        Ok(sessions::Entity::find_by_id(id)
+        Ok(all_tenants::find_by_id::<sessions::Entity>(id)
             .one(self.store.db())
             .await?)
     }
@@ -107,7 +108,7 @@ impl SystemStore {
     ) -> Result<Option<Account>> {
         // Both look-ups run whatever they find, so an answer takes as long for any address.
         let user = self.user_by_email(login).await?;
-        let mailbox = mailboxes::Entity::find()
+        let mailbox = all_tenants::find::<mailboxes::Entity>()
             .filter(mailboxes::Column::Address.eq(login))
             .filter(mailboxes::Column::DeletedAt.is_null())
             .one(self.store.db())
@@ -122,7 +123,7 @@ impl SystemStore {
     /// A user, or a live mailbox, by id.
     pub(crate) async fn account(&self, id: Uuid, mailbox: bool) -> Result<Option<Account>> {
         if mailbox {
-            let m = mailboxes::Entity::find_by_id(id)
+            let m = all_tenants::find_by_id::<mailboxes::Entity>(id)
                 .filter(mailboxes::Column::DeletedAt.is_null())
                 .one(self.store.db())
                 .await?;
@@ -147,7 +148,7 @@ impl SystemStore {
         mailbox: Uuid,
         lookup: &str,
     ) -> Result<Option<(Uuid, String)>> {
-        Ok(app_passwords::Entity::find()
+        Ok(all_tenants::find::<app_passwords::Entity>()
             .select_only()
             .column(app_passwords::Column::Id)
             .column(app_passwords::Column::PasswordHash)
@@ -161,7 +162,7 @@ impl SystemStore {
 
     pub(crate) async fn touch_app_password(&self, id: Uuid) -> Result<()> {
         let w = self.store.writer_quiet().await;
-        app_passwords::Entity::update_many()
+        all_tenants::update_many::<app_passwords::Entity>()
             .col_expr(
                 app_passwords::Column::LastUsedAt,
                 Expr::value(Some(Utc::now())),
@@ -197,7 +198,7 @@ impl SystemStore {
         &self,
         hash: &str,
     ) -> Result<Option<(refresh_tokens::Model, sessions::Model)>> {
-        let Some(tok) = refresh_tokens::Entity::find()
+        let Some(tok) = all_tenants::find::<refresh_tokens::Entity>()
             .filter(refresh_tokens::Column::TokenHash.eq(hash))
             .one(self.store.db())
             .await?
@@ -210,7 +211,7 @@ impl SystemStore {
     /// Marks a refresh token used; false when another request used it first.
     pub(crate) async fn mark_refresh_used(&self, id: Uuid) -> Result<bool> {
         let w = self.store.writer().await;
-        let r = refresh_tokens::Entity::update_many()
+        let r = all_tenants::update_many::<refresh_tokens::Entity>()
             .col_expr(
                 refresh_tokens::Column::UsedAt,
                 Expr::value(Some(Utc::now())),
@@ -224,7 +225,7 @@ impl SystemStore {
 
     pub(crate) async fn revoke_session(&self, id: Uuid) -> Result<()> {
         let w = self.store.writer().await;
-        sessions::Entity::update_many()
+        all_tenants::update_many::<sessions::Entity>()
             .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
             .filter(sessions::Column::Id.eq(id))
             .filter(sessions::Column::RevokedAt.is_null())
@@ -235,7 +236,7 @@ impl SystemStore {
 
     pub(crate) async fn touch_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
         let w = self.store.writer_quiet().await;
-        api_keys::Entity::update_many()
+        all_tenants::update_many::<api_keys::Entity>()
             .col_expr(api_keys::Column::LastUsedAt, Expr::value(Some(now)))
             .filter(api_keys::Column::Id.eq(id))
             .exec(&*w)
@@ -247,7 +248,7 @@ impl SystemStore {
         let tx = self.store.tx().await?;
         let (kind, role) = match account {
             Account::User(u) => {
-                users::Entity::update_many()
+                all_tenants::update_many::<users::Entity>()
                     .col_expr(users::Column::LastLoginAt, Expr::value(Some(Utc::now())))
                     .filter(users::Column::Id.eq(u.id))
                     .exec(&*tx)
@@ -303,12 +304,12 @@ impl SystemStore {
     ) -> Result<()> {
         let tx = self.store.tx().await?;
         let now = Utc::now();
-        let mut q = sessions::Entity::update_many()
+        let mut q = all_tenants::update_many::<sessions::Entity>()
             .col_expr(sessions::Column::RevokedAt, Expr::value(Some(now)))
             .filter(sessions::Column::RevokedAt.is_null());
         let object = match account {
             Account::User(u) => {
-                users::Entity::update_many()
+                all_tenants::update_many::<users::Entity>()
                     .col_expr(users::Column::PasswordHash, Expr::value(hash))
                     .col_expr(users::Column::UpdatedAt, Expr::value(now))
                     .filter(users::Column::Id.eq(u.id))
@@ -318,7 +319,7 @@ impl SystemStore {
                 "user"
             }
             Account::Mailbox(m) => {
-                mailboxes::Entity::update_many()
+                all_tenants::update_many::<mailboxes::Entity>()
                     .col_expr(mailboxes::Column::PasswordHash, Expr::value(hash))
                     .col_expr(mailboxes::Column::UpdatedAt, Expr::value(now))
                     .filter(mailboxes::Column::Id.eq(m.id))
@@ -445,71 +446,77 @@ impl SystemStore {
     /// tenant already gone, or one not deleted, changes nothing and returns false.
     pub async fn purge_tenant(&self, tenant: Uuid) -> Result<bool> {
         let tx = self.store.tx().await?;
-        let Some(t) = tenants::Entity::find_by_id(tenant).one(&*tx).await? else {
+        let Some(t) = all_tenants::find_by_id::<tenants::Entity>(tenant)
+            .one(&*tx)
+            .await?
+        else {
             return Ok(false);
         };
         if t.deleted_at.is_none() {
             return Ok(false);
         }
-        let user_ids: Vec<Uuid> = users::Entity::find()
+        let user_ids: Vec<Uuid> = Tenant(tenant)
+            .find::<users::Entity>()
             .select_only()
             .column(users::Column::Id)
-            .filter(users::Column::TenantId.eq(tenant))
             .into_tuple()
             .all(&*tx)
             .await?;
-        api_keys::Entity::delete_many()
-            .filter(api_keys::Column::TenantId.eq(tenant))
+        Tenant(tenant)
+            .delete_many::<api_keys::Entity>()
             .exec(&*tx)
             .await?;
         delete_user_rows(&*tx, &user_ids).await?;
-        let mailbox_ids: Vec<Uuid> = mailboxes::Entity::find()
+        let mailbox_ids: Vec<Uuid> = Tenant(tenant)
+            .find::<mailboxes::Entity>()
             .select_only()
             .column(mailboxes::Column::Id)
-            .filter(mailboxes::Column::TenantId.eq(tenant))
             .into_tuple()
             .all(&*tx)
             .await?;
         for m in mailbox_ids {
             super::mailboxes::purge_mailbox_rows(&*tx, m).await?;
         }
-        contacts::Entity::delete_many()
-            .filter(contacts::Column::TenantId.eq(tenant))
+        Tenant(tenant)
+            .delete_many::<contacts::Entity>()
             .exec(&*tx)
             .await?;
-        group_members::Entity::delete_many()
-            .filter(group_members::Column::TenantId.eq(tenant))
+        Tenant(tenant)
+            .delete_many::<group_members::Entity>()
             .exec(&*tx)
             .await?;
-        groups::Entity::delete_many()
-            .filter(groups::Column::TenantId.eq(tenant))
+        Tenant(tenant)
+            .delete_many::<groups::Entity>()
             .exec(&*tx)
             .await?;
-        aliases::Entity::delete_many()
-            .filter(aliases::Column::TenantId.eq(tenant))
+        Tenant(tenant)
+            .delete_many::<aliases::Entity>()
             .exec(&*tx)
             .await?;
-        local_parts::Entity::delete_many()
-            .filter(local_parts::Column::TenantId.eq(tenant))
+        Tenant(tenant)
+            .delete_many::<local_parts::Entity>()
             .exec(&*tx)
             .await?;
-        dkim_keys::Entity::delete_many()
-            .filter(dkim_keys::Column::TenantId.eq(tenant))
+        Tenant(tenant)
+            .delete_many::<dkim_keys::Entity>()
             .exec(&*tx)
             .await?;
-        domains::Entity::delete_many()
-            .filter(domains::Column::TenantId.eq(tenant))
+        Tenant(tenant)
+            .delete_many::<domains::Entity>()
             .exec(&*tx)
             .await?;
-        events::Entity::delete_many()
-            .filter(events::Column::TenantId.eq(tenant))
+        Tenant(tenant)
+            .delete_many::<events::Entity>()
             .exec(&*tx)
             .await?;
-        audit_log::Entity::delete_many()
-            .filter(audit_log::Column::TenantId.eq(tenant))
+        Tenant(tenant)
+            .delete_many::<audit_log::Entity>()
             .exec(&*tx)
             .await?;
-        tenants::Entity::delete_by_id(tenant).exec(&*tx).await?;
+        all_tenants::delete_many::<tenants::Entity>()
+            .filter(tenants::Column::Id.eq(tenant))
+            .exec(&*tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -537,7 +544,7 @@ impl SystemStore {
     /// scheduling at once never enqueue the same check twice.
     pub async fn schedule_domain_checks(&self, limit: u64, hold: Duration) -> Result<usize> {
         let now = Utc::now().timestamp_millis();
-        let due = domains::Entity::find()
+        let due = all_tenants::find::<domains::Entity>()
             .filter(domains::Column::NextCheckAt.lte(now))
             .order_by_asc(domains::Column::NextCheckAt)
             .limit(limit)
@@ -547,7 +554,7 @@ impl SystemStore {
         for d in due {
             let tx = self.store.tx_quiet().await?;
             // Until the job records the real next time, hold the domain off the schedule.
-            let taken = domains::Entity::update_many()
+            let taken = all_tenants::update_many::<domains::Entity>()
                 .col_expr(
                     domains::Column::NextCheckAt,
                     Expr::value(now + hold.num_milliseconds()),
@@ -561,7 +568,7 @@ impl SystemStore {
                     crate::jobs::NewJob::new(crate::jobs::DOMAIN_CHECK, json!({"domain_id": d.id}))
                         .tenant(d.tenant_id)
                         .max_attempts(3);
-                crate::jobs::enqueue(&*tx, job).await?;
+                super::jobs::enqueue(&*tx, job).await?;
                 n += 1;
             }
             tx.commit().await?;
@@ -573,7 +580,10 @@ impl SystemStore {
     /// deleted, is left alone and false returned.
     pub async fn purge_mailbox(&self, mailbox: Uuid) -> Result<bool> {
         let tx = self.store.tx().await?;
-        let Some(m) = mailboxes::Entity::find_by_id(mailbox).one(&*tx).await? else {
+        let Some(m) = all_tenants::find_by_id::<mailboxes::Entity>(mailbox)
+            .one(&*tx)
+            .await?
+        else {
             return Ok(false);
         };
         if m.deleted_at.is_none() {
@@ -587,7 +597,7 @@ impl SystemStore {
     /// For `mailroom bench` only: marks a domain verified without asking DNS.
     pub async fn bench_mark_verified(&self, domain: Uuid) -> Result<()> {
         let w = self.store.writer().await;
-        domains::Entity::update_many()
+        all_tenants::update_many::<domains::Entity>()
             .col_expr(domains::Column::Status, Expr::value("verified"))
             .col_expr(domains::Column::VerifiedAt, Expr::value(Some(Utc::now())))
             .filter(domains::Column::Id.eq(domain))
@@ -598,7 +608,7 @@ impl SystemStore {
 
     /// A job by id.
     pub async fn job(&self, id: Uuid) -> Result<Option<job_rows::Model>> {
-        Ok(job_rows::Entity::find_by_id(id)
+        Ok(all_tenants::find_by_id::<job_rows::Entity>(id)
             .one(self.store.db())
             .await?)
     }

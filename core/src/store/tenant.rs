@@ -4,9 +4,10 @@ use super::Store;
 use super::audit::{self, Actor, AuditFilter};
 use super::entities::{audit_log, tenants};
 use super::page::{Page, PageRequest};
+use super::scope::all_tenants;
 use crate::error::{Error, Result};
 use crate::ids::TenantId;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use uuid::Uuid;
 
 /// One tenant's data, for one actor.
@@ -45,7 +46,7 @@ impl TenantStore {
 
     /// The tenant itself.
     pub async fn tenant(&self) -> Result<tenants::Model> {
-        tenants::Entity::find_by_id(self.tid())
+        all_tenants::find_by_id::<tenants::Entity>(self.tid())
             .filter(tenants::Column::DeletedAt.is_null())
             .one(self.store.db())
             .await?

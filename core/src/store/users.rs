@@ -2,6 +2,7 @@
 
 use super::entities::{api_keys, refresh_tokens, sessions, users};
 use super::page::{Page, PageRequest};
+use super::scope::all_tenants;
 use super::{TenantStore, on_unique};
 use crate::auth::{Role, hash_password};
 use crate::error::{Error, Result};
@@ -9,8 +10,7 @@ use crate::ids::new_id;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -44,7 +44,7 @@ pub struct UserPatch {
 impl TenantStore {
     /// The tenant's users in creation order.
     pub async fn list_users(&self, page: PageRequest) -> Result<Page<users::Model>> {
-        let q = users::Entity::find().filter(users::Column::TenantId.eq(self.tid()));
+        let q = self.find::<users::Entity>();
         super::page::fetch_page(self.store.db(), q, users::Column::Id, page, false, |u| u.id).await
     }
 
@@ -54,8 +54,7 @@ impl TenantStore {
     }
 
     async fn user_on<C: ConnectionTrait>(&self, c: &C, id: Uuid) -> Result<users::Model> {
-        users::Entity::find_by_id(id)
-            .filter(users::Column::TenantId.eq(self.tid()))
+        self.find_by_id::<users::Entity>(id)
             .one(c)
             .await?
             .ok_or(Error::NotFound)
@@ -198,8 +197,8 @@ impl TenantStore {
     }
 
     async fn ensure_other_owner<C: ConnectionTrait>(&self, c: &C, except: Uuid) -> Result<()> {
-        let others = users::Entity::find()
-            .filter(users::Column::TenantId.eq(self.tid()))
+        let others = self
+            .find::<users::Entity>()
             .filter(users::Column::Role.eq(Role::Owner.as_str()))
             .filter(users::Column::Status.eq("active"))
             .filter(users::Column::Id.ne(except))
@@ -218,7 +217,7 @@ impl TenantStore {
 
 /// Revokes every session of a user.
 pub(crate) async fn revoke_user_sessions<C: ConnectionTrait>(c: &C, user: Uuid) -> Result<()> {
-    sessions::Entity::update_many()
+    all_tenants::update_many::<sessions::Entity>()
         .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
         .filter(sessions::Column::UserId.eq(user))
         .filter(sessions::Column::RevokedAt.is_null())
@@ -232,7 +231,7 @@ pub(crate) async fn delete_user_rows<C: ConnectionTrait>(c: &C, ids: &[Uuid]) ->
     if ids.is_empty() {
         return Ok(());
     }
-    let session_ids: Vec<Uuid> = sessions::Entity::find()
+    let session_ids: Vec<Uuid> = all_tenants::find::<sessions::Entity>()
         .select_only()
         .column(sessions::Column::Id)
         .filter(sessions::Column::UserId.is_in(ids.to_vec()))
@@ -240,20 +239,20 @@ pub(crate) async fn delete_user_rows<C: ConnectionTrait>(c: &C, ids: &[Uuid]) ->
         .all(c)
         .await?;
     for chunk in session_ids.chunks(500) {
-        refresh_tokens::Entity::delete_many()
+        all_tenants::delete_many::<refresh_tokens::Entity>()
             .filter(refresh_tokens::Column::SessionId.is_in(chunk.to_vec()))
             .exec(c)
             .await?;
     }
-    sessions::Entity::delete_many()
+    all_tenants::delete_many::<sessions::Entity>()
         .filter(sessions::Column::UserId.is_in(ids.to_vec()))
         .exec(c)
         .await?;
-    api_keys::Entity::delete_many()
+    all_tenants::delete_many::<api_keys::Entity>()
         .filter(api_keys::Column::CreatedBy.is_in(ids.to_vec()))
         .exec(c)
         .await?;
-    users::Entity::delete_many()
+    all_tenants::delete_many::<users::Entity>()
         .filter(users::Column::Id.is_in(ids.to_vec()))
         .exec(c)
         .await?;

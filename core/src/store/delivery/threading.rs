@@ -7,6 +7,7 @@ use crate::mail::summary::{Summary, normalize_subject};
 use crate::store::NewMessage;
 use crate::store::Tx;
 use crate::store::entities::{messages, thread_refs, threads};
+use crate::store::scope::all_tenants;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -72,7 +73,7 @@ impl Threader {
         if !ids.is_empty() {
             let ids: Vec<String> = ids.into_iter().collect();
             for part in ids.chunks(INSERT_CHUNK * 2) {
-                for r in thread_refs::Entity::find()
+                for r in all_tenants::find::<thread_refs::Entity>()
                     .filter(thread_refs::Column::MailboxId.is_in(mailbox_ids.iter().copied()))
                     .filter(thread_refs::Column::MessageIdHeader.is_in(part.to_vec()))
                     .all(&**tx)
@@ -187,7 +188,7 @@ impl Threader {
         {
             return Ok(Some(*id));
         }
-        Ok(threads::Entity::find()
+        Ok(all_tenants::find::<threads::Entity>()
             .filter(threads::Column::MailboxId.eq(mailbox))
             .filter(threads::Column::SubjectKey.eq(key))
             .filter(threads::Column::LastMessageAt.gt(since))
@@ -216,19 +217,19 @@ impl Threader {
             .filter(|t| !self.new_threads.contains_key(t))
             .collect();
         if !stored.is_empty() {
-            messages::Entity::update_many()
+            all_tenants::update_many::<messages::Entity>()
                 .col_expr(messages::Column::ThreadId, Expr::value(winner))
                 .filter(messages::Column::MailboxId.eq(mailbox))
                 .filter(messages::Column::ThreadId.is_in(stored.clone()))
                 .exec(&**tx)
                 .await?;
-            thread_refs::Entity::update_many()
+            all_tenants::update_many::<thread_refs::Entity>()
                 .col_expr(thread_refs::Column::ThreadId, Expr::value(winner))
                 .filter(thread_refs::Column::MailboxId.eq(mailbox))
                 .filter(thread_refs::Column::ThreadId.is_in(stored.clone()))
                 .exec(&**tx)
                 .await?;
-            threads::Entity::delete_many()
+            all_tenants::delete_many::<threads::Entity>()
                 .filter(threads::Column::MailboxId.eq(mailbox))
                 .filter(threads::Column::Id.is_in(stored))
                 .exec(&**tx)
@@ -297,7 +298,7 @@ impl Threader {
         let mut bumps: Vec<(Uuid, DateTime<Utc>)> = self.bumps.into_iter().collect();
         bumps.sort();
         for (thread, date) in bumps {
-            threads::Entity::update_many()
+            all_tenants::update_many::<threads::Entity>()
                 .col_expr(threads::Column::LastMessageAt, Expr::value(date))
                 .filter(threads::Column::Id.eq(thread))
                 .filter(threads::Column::LastMessageAt.lt(date))
