@@ -93,7 +93,7 @@ impl Error {
     /// Whether this error is a storage outage, and which.
     pub fn outage(&self) -> Option<Outage> {
         match self {
-            Error::Db(e) => crate::store::db_outage(e),
+            Error::Db(e) => db_outage(e),
             _ => None,
         }
     }
@@ -133,5 +133,51 @@ impl Error {
             code,
             detail: detail.into(),
         }
+    }
+}
+
+/// Whether a database error is an outage (and which) rather than a fault of the statement.
+/// SQLite reports a full disk as `SQLITE_FULL` (13), Postgres as SQLSTATE `53100`; lost
+/// connections, pool time-outs, I/O errors, shutdowns and resource exhaustion are outages too.
+fn db_outage(e: &sea_orm::DbErr) -> Option<Outage> {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) => return Some(Outage::Unavailable),
+        DbErr::Conn(RuntimeErr::SqlxError(s))
+        | DbErr::Exec(RuntimeErr::SqlxError(s))
+        | DbErr::Query(RuntimeErr::SqlxError(s)) => s,
+        DbErr::Conn(_) => return Some(Outage::Unavailable),
+        _ => return None,
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => Some(Outage::Unavailable),
+        Sqlx::Database(d) => {
+            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+            if d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                // SQLite: the extended result code, its primary code in the low byte.
+                return match code.parse::<u32>().unwrap_or(0) & 0xff {
+                    13 => Some(Outage::StorageFull),
+                    // IOERR, CANTOPEN, READONLY, CORRUPT-free I/O trouble.
+                    10 | 14 | 8 => Some(Outage::Unavailable),
+                    _ => None,
+                };
+            }
+            match code.as_str() {
+                "53100" => Some(Outage::StorageFull),
+                c if c.starts_with("53") || c.starts_with("08") || c.starts_with("58") => {
+                    Some(Outage::Unavailable)
+                }
+                "57P01" | "57P02" | "57P03" | "25006" => Some(Outage::Unavailable),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }

@@ -14,7 +14,7 @@
 
 use super::entities::{blob_parts, blobs, folders, mailboxes, messages};
 use super::mail_state::{FolderDelta, step_folders};
-use super::messages::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash};
+use super::new_message::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash};
 use super::scope::all_tenants;
 use super::sql::{lock_in_order, values_list};
 use super::{Store, Tx};

@@ -10,8 +10,8 @@
 
 use super::Store;
 use super::delivery::Item;
-use super::messages::StoredCopy;
-use super::messages::{NewCopy, NewMessage};
+use super::new_message::StoredCopy;
+use super::new_message::{NewCopy, NewMessage};
 use crate::error::{Error, Result};
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};

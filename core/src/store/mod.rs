@@ -24,6 +24,7 @@ mod mailboxes;
 mod message_changes;
 mod message_views;
 mod messages;
+mod new_message;
 mod nodelay;
 mod page;
 mod platform;
@@ -50,7 +51,7 @@ pub use mail_state::{FolderChanges, MAX_CHANGES};
 pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS, Password};
 pub use message_changes::{Change, ChangeReport, MAX_BATCH, MAX_KEYWORDS};
 pub use message_views::{MAX_THREAD_PAGE, MessageFilter, MessageRow, Sort, ThreadSummary};
-pub use messages::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash, events_of};
+pub use new_message::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash, events_of};
 pub use page::{DatePage, Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
 pub use routing::{
@@ -420,52 +421,5 @@ pub(crate) fn on_unique(e: sea_orm::DbErr, code: &'static str, detail: &str) -> 
     match e.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Error::conflict(code, detail),
         _ => Error::Db(e),
-    }
-}
-
-/// Whether a database error is an outage (and which) rather than a fault of the statement.
-/// SQLite reports a full disk as `SQLITE_FULL` (13), Postgres as SQLSTATE `53100`; lost
-/// connections, pool time-outs, I/O errors, shutdowns and resource exhaustion are outages too.
-pub(crate) fn db_outage(e: &sea_orm::DbErr) -> Option<crate::error::Outage> {
-    use crate::error::Outage;
-    use sea_orm::sqlx::Error as Sqlx;
-    use sea_orm::{DbErr, RuntimeErr};
-    let sqlx = match e {
-        DbErr::ConnectionAcquire(_) => return Some(Outage::Unavailable),
-        DbErr::Conn(RuntimeErr::SqlxError(s))
-        | DbErr::Exec(RuntimeErr::SqlxError(s))
-        | DbErr::Query(RuntimeErr::SqlxError(s)) => s,
-        DbErr::Conn(_) => return Some(Outage::Unavailable),
-        _ => return None,
-    };
-    match sqlx.as_ref() {
-        Sqlx::Io(_)
-        | Sqlx::Tls(_)
-        | Sqlx::PoolTimedOut
-        | Sqlx::PoolClosed
-        | Sqlx::WorkerCrashed => Some(Outage::Unavailable),
-        Sqlx::Database(d) => {
-            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
-            if d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
-                .is_some()
-            {
-                // SQLite: the extended result code, its primary code in the low byte.
-                return match code.parse::<u32>().unwrap_or(0) & 0xff {
-                    13 => Some(Outage::StorageFull),
-                    // IOERR, CANTOPEN, READONLY, CORRUPT-free I/O trouble.
-                    10 | 14 | 8 => Some(Outage::Unavailable),
-                    _ => None,
-                };
-            }
-            match code.as_str() {
-                "53100" => Some(Outage::StorageFull),
-                c if c.starts_with("53") || c.starts_with("08") || c.starts_with("58") => {
-                    Some(Outage::Unavailable)
-                }
-                "57P01" | "57P02" | "57P03" | "25006" => Some(Outage::Unavailable),
-                _ => None,
-            }
-        }
-        _ => None,
     }
 }
