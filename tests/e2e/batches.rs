@@ -29,7 +29,7 @@ fn new_message(body: &[u8]) -> NewMessage<'static> {
         summary: Cow::Owned(summary),
         auth_results: None,
         internal_date: Utc::now(),
-        source: "smtp",
+        source: mailroom_core::store::entities::kinds::Source::Smtp,
         dedup_window: Some(chrono::Duration::hours(1)),
     }
 }

@@ -96,7 +96,10 @@ async fn failures_back_off_then_die_and_lapsed_leases_are_taken_over() {
         }
     };
     let job = claim("w1", 60_000).await.expect("due job not claimed");
-    assert_eq!((job.attempts, job.status.as_str()), (1, "running"));
+    assert_eq!(
+        (job.attempts, job.status.to_string()),
+        (1, "running".to_string())
+    );
     assert!(
         claim("w2", 60_000).await.is_none(),
         "a leased job was claimed again"
@@ -125,7 +128,7 @@ async fn failures_back_off_then_die_and_lapsed_leases_are_taken_over() {
     );
     assert!(sys.bury_abandoned_jobs().await.unwrap() >= 1);
     let dead = sys.job(id).await.unwrap().unwrap();
-    assert_eq!(dead.status, "dead");
+    assert_eq!(dead.status.to_string(), "dead");
     assert!(
         !sys.complete_job(id, "w2").await.unwrap(),
         "a buried job was completed"
@@ -149,9 +152,24 @@ async fn the_runner_marks_unhandled_kinds_dead_and_runs_known_ones() {
         let sys = sys.clone();
         async move { sys.job(id).await.unwrap().unwrap() }
     };
-    assert!(eventually(20, || async { status(good).await.status == "done" }).await);
-    assert!(eventually(20, || async { status(bad).await.status == "dead" }).await);
-    assert!(eventually(20, || async { status(malformed).await.status == "dead" }).await);
+    assert!(
+        eventually(20, || async {
+            status(good).await.status.to_string() == "done"
+        })
+        .await
+    );
+    assert!(
+        eventually(20, || async {
+            status(bad).await.status.to_string() == "dead"
+        })
+        .await
+    );
+    assert!(
+        eventually(20, || async {
+            status(malformed).await.status.to_string() == "dead"
+        })
+        .await
+    );
     let dead = status(malformed).await;
     assert_eq!(dead.attempts, 1, "a permanent failure was retried");
     assert!(dead.last_error.unwrap().contains("bad payload"));
@@ -183,7 +201,7 @@ async fn two_worker_processes_share_the_queue_without_running_a_job_twice() {
     let sys = app.store().system();
     let all_done = eventually(60, || async {
         for id in &ids {
-            if sys.job(*id).await.unwrap().unwrap().status != "done" {
+            if sys.job(*id).await.unwrap().unwrap().status.to_string() != "done" {
                 return false;
             }
         }

@@ -142,7 +142,7 @@ async fn admins_create_change_and_delete_mailboxes() {
             sys.job(job)
                 .await
                 .unwrap()
-                .is_some_and(|j| j.status == "done")
+                .is_some_and(|j| j.status.to_string() == "done")
         })
         .await
     );

@@ -96,7 +96,7 @@ async fn platform_admin_creates_reads_lists_updates_and_deletes_tenants() {
             sys.job(job)
                 .await
                 .unwrap()
-                .is_some_and(|j| j.status == "done")
+                .is_some_and(|j| j.status.to_string() == "done")
         })
         .await
     );

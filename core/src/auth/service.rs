@@ -10,6 +10,7 @@ use crate::config::AuthConfig;
 use crate::error::{Error, Result};
 use crate::ids::TenantId;
 use crate::ratelimit::RateLimiter;
+use crate::store::entities::kinds::{MailboxStatus, TenantStatus, UserStatus};
 use crate::store::{Store, SystemStore};
 use chrono::{Duration, Utc};
 use uuid::Uuid;
@@ -279,14 +280,7 @@ impl Auth {
             let (Some(address), Some(status)) = (f.m_address, f.m_status) else {
                 return Err(invalid);
             };
-            let tenant = usable_tenant(
-                Some(&status)
-                    .filter(|s| *s != "active")
-                    .map(|_| Error::forbidden("mailbox_suspended", "this mailbox is suspended")),
-                f.m_tenant,
-                f.t_id,
-                f.t_status.as_deref(),
-            )?;
+            let tenant = usable_tenant(mailbox_suspended(status), f.m_tenant, f.t_id, f.t_status)?;
             Principal::new(
                 PrincipalKind::Mailbox,
                 claims.sub,
@@ -300,12 +294,7 @@ impl Auth {
             let (Some(email), Some(role), Some(status)) = (f.u_email, f.u_role, f.u_status) else {
                 return Err(invalid);
             };
-            let tenant = usable_tenant(
-                user_disabled(&status),
-                f.u_tenant,
-                f.t_id,
-                f.t_status.as_deref(),
-            )?;
+            let tenant = usable_tenant(user_disabled(status), f.u_tenant, f.t_id, f.t_status)?;
             let role = role_of(&role, claims.sub)?;
             Principal::new(
                 PrincipalKind::User,
@@ -340,12 +329,7 @@ impl Auth {
         let (Some(email), Some(role), Some(status)) = (k.u_email, k.u_role, k.u_status) else {
             return Err(invalid);
         };
-        let tenant = usable_tenant(
-            user_disabled(&status),
-            k.u_tenant,
-            k.t_id,
-            k.t_status.as_deref(),
-        )?;
+        let tenant = usable_tenant(user_disabled(status), k.u_tenant, k.t_id, k.t_status)?;
         if tenant != Some(k.k_tenant) {
             return Err(invalid);
         }
@@ -377,8 +361,8 @@ impl Auth {
     /// (the same judgement a request's authentication makes, [`usable_tenant`]).
     async fn usable(&self, account: &Account) -> Result<()> {
         let refusal = match account {
-            Account::User(u) => user_disabled(&u.status),
-            Account::Mailbox(m) => mailbox_suspended(&m.status),
+            Account::User(u) => user_disabled(u.status),
+            Account::Mailbox(m) => mailbox_suspended(m.status),
         };
         if let Some(e) = refusal {
             return Err(e);
@@ -391,7 +375,7 @@ impl Auth {
             None,
             account.tenant_id(),
             tenant.as_ref().map(|t| t.id),
-            tenant.as_ref().map(|t| t.status.as_str()),
+            tenant.as_ref().map(|t| t.status),
         )?;
         Ok(())
     }
@@ -450,13 +434,15 @@ fn account_key(login: &str) -> String {
 }
 
 /// The refusal for a user that is not active.
-fn user_disabled(status: &str) -> Option<Error> {
-    (status != "active").then(|| Error::forbidden("user_disabled", "this account is disabled"))
+fn user_disabled(status: UserStatus) -> Option<Error> {
+    (status != UserStatus::Active)
+        .then(|| Error::forbidden("user_disabled", "this account is disabled"))
 }
 
 /// The refusal for a mailbox that is not active.
-fn mailbox_suspended(status: &str) -> Option<Error> {
-    (status != "active").then(|| Error::forbidden("mailbox_suspended", "this mailbox is suspended"))
+fn mailbox_suspended(status: MailboxStatus) -> Option<Error> {
+    (status != MailboxStatus::Active)
+        .then(|| Error::forbidden("mailbox_suspended", "this mailbox is suspended"))
 }
 
 /// Whether an account may act, from what is known of it: its own refusal first, then its
@@ -466,7 +452,7 @@ fn usable_tenant(
     refusal: Option<Error>,
     account_tenant: Option<Uuid>,
     live_tenant: Option<Uuid>,
-    tenant_status: Option<&str>,
+    tenant_status: Option<TenantStatus>,
 ) -> Result<Option<Uuid>> {
     if let Some(e) = refusal {
         return Err(e);
@@ -477,7 +463,7 @@ fn usable_tenant(
     if live_tenant != Some(tid) {
         return Err(Error::Unauthenticated("invalid credentials"));
     }
-    if tenant_status != Some("active") {
+    if tenant_status != Some(TenantStatus::Active) {
         return Err(Error::forbidden(
             "tenant_suspended",
             "this tenant is suspended",

@@ -24,6 +24,7 @@ use super::search::index_text;
 use super::summary::{Summary, summarize_with_text};
 use crate::bus::Bus;
 use crate::error::{Error, Result};
+use crate::store::entities::kinds::Source;
 use crate::store::{
     FolderTarget, GroupCommitter, NewCopy, NewMessage, StoredCopy, SystemStore, TenantStore,
     events_of,
@@ -46,8 +47,8 @@ pub struct Message<'a> {
     pub auth: Option<&'a AuthOutcome>,
     /// The SMTP transaction it came in (SMTP only).
     pub envelope: Option<&'a SmtpEnvelope>,
-    /// `smtp` or `import`.
-    pub source: &'a str,
+    /// How it came in.
+    pub source: Source,
 }
 
 /// What a stage wants done: go on, refuse, or accept without storing.
@@ -396,7 +397,7 @@ impl Pipeline {
             summary: &summary,
             auth: auth.as_ref(),
             envelope: Some(env),
-            source: "smtp",
+            source: Source::Smtp,
         };
         let mut checks = self.check_message(&msg).await.map_err(temp)?;
         match &checks.action {
@@ -478,7 +479,7 @@ impl Pipeline {
             search_text,
             auth_results: auth_json,
             internal_date: Utc::now(),
-            source: "smtp",
+            source: Source::Smtp,
             dedup_window: Some(self.dedup_window),
         };
         let (stored, events) = if copies.is_empty() {
@@ -524,7 +525,7 @@ impl Pipeline {
             summary: &summary,
             auth: None,
             envelope: None,
-            source: "import",
+            source: Source::Import,
         };
         let checks = self.check_message(&msg).await?;
         if let Action::Reject(why) | Action::Discard(why) = checks.action.clone() {
@@ -549,7 +550,7 @@ impl Pipeline {
             search_text: index_text(&summary, &text),
             auth_results: None,
             internal_date: internal_date.or(summary.date).unwrap_or_else(Utc::now),
-            source: "import",
+            source: Source::Import,
             dedup_window: None,
         };
         let (stored, events) = ts.import_message(mailbox, &stored_msg, copy).await?;

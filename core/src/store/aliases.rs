@@ -1,5 +1,6 @@
 //! Aliases (with catch-alls), groups and domain aliases, through the tenant-scoped store.
 
+use super::entities::kinds::DomainStatus;
 use super::entities::{aliases, domains, group_members, groups};
 use super::page::{Page, PageRequest};
 use super::routing::{Resolution, Resolver, split_address};
@@ -515,7 +516,7 @@ impl SystemStore {
     pub async fn tenant_of_domain(&self, name: &str) -> Result<Option<Uuid>> {
         Ok(all_tenants::find::<domains::Entity>()
             .filter(domains::Column::Name.eq(name.trim_end_matches('.').to_ascii_lowercase()))
-            .filter(domains::Column::Status.eq("verified"))
+            .filter(domains::Column::Status.eq(DomainStatus::Verified))
             .one(self.store.db())
             .await?
             .map(|d| d.tenant_id))

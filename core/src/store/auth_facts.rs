@@ -4,6 +4,7 @@
 //! `GET /v1/me`.
 
 use super::SystemStore;
+use super::entities::kinds::{MailboxStatus, TenantStatus, UserStatus};
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, FromQueryResult, Statement};
@@ -24,19 +25,19 @@ pub(crate) struct SessionFacts {
     /// The user's role.
     pub u_role: Option<String>,
     /// The user's status.
-    pub u_status: Option<String>,
+    pub u_status: Option<UserStatus>,
     /// The user's tenant (none for platform admins).
     pub u_tenant: Option<Uuid>,
     /// The live mailbox's address (absent: no such live mailbox).
     pub m_address: Option<String>,
     /// The mailbox's status.
-    pub m_status: Option<String>,
+    pub m_status: Option<MailboxStatus>,
     /// The mailbox's tenant.
     pub m_tenant: Option<Uuid>,
     /// The account's tenant, if live.
     pub t_id: Option<Uuid>,
     /// Its status.
-    pub t_status: Option<String>,
+    pub t_status: Option<TenantStatus>,
 }
 
 /// An API key with its creator and the creator's tenant.
@@ -63,13 +64,13 @@ pub(crate) struct KeyFacts {
     /// The creator's role.
     pub u_role: Option<String>,
     /// The creator's status.
-    pub u_status: Option<String>,
+    pub u_status: Option<UserStatus>,
     /// The creator's tenant.
     pub u_tenant: Option<Uuid>,
     /// That tenant, if live.
     pub t_id: Option<Uuid>,
     /// Its status.
-    pub t_status: Option<String>,
+    pub t_status: Option<TenantStatus>,
 }
 
 impl SystemStore {

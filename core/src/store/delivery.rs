@@ -626,7 +626,7 @@ fn message_row(
         summary: Set(p.summary_json.clone()),
         auth_results: Set(item.msg.auth_results.clone()),
         pipeline: Set(c.pipeline.clone()),
-        source: Set(item.msg.source.to_string()),
+        source: Set(item.msg.source),
         created_at: Set(now),
     }
 }

@@ -1,5 +1,6 @@
 //! Custom domains, through the tenant-scoped store (their DKIM keys: `domains/signing.rs`).
 
+use super::entities::kinds::{DomainStatus, KeyStatus};
 use super::entities::{dkim_keys, domains, events, local_parts, mailboxes, tenants};
 use super::page::{Page, PageRequest};
 use super::scope::all_tenants;
@@ -11,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use std::collections::HashSet;
@@ -33,11 +34,11 @@ pub struct DomainView {
 
 impl DomainView {
     /// `pending`, `verified` or `owned_by_another_tenant`.
-    pub fn status(&self) -> &str {
-        if self.domain.status == "pending" && self.owned_elsewhere {
-            "owned_by_another_tenant"
+    pub fn status(&self) -> String {
+        if self.domain.status == DomainStatus::Pending && self.owned_elsewhere {
+            "owned_by_another_tenant".into()
         } else {
-            &self.domain.status
+            self.domain.status.to_value()
         }
     }
 
@@ -52,13 +53,14 @@ impl DomainView {
 
     /// Verified, and its MX records are right (as of the last check).
     pub fn ready_to_receive(&self) -> bool {
-        self.domain.status == "verified" && records::purpose_ok(&self.last_checks(), "mx")
+        self.domain.status == DomainStatus::Verified
+            && records::purpose_ok(&self.last_checks(), "mx")
     }
 
     /// Verified, and SPF and the signing DKIM key are published (as of the last check).
     pub fn ready_to_send(&self) -> bool {
         let c = self.last_checks();
-        self.domain.status == "verified"
+        self.domain.status == DomainStatus::Verified
             && records::purpose_ok(&c, "spf")
             && records::purpose_ok(&c, "dkim")
     }
@@ -151,7 +153,7 @@ impl TenantStore {
             .select_only()
             .column(domains::Column::Name)
             .filter(domains::Column::Name.is_in(names))
-            .filter(domains::Column::Status.eq("verified"))
+            .filter(domains::Column::Status.eq(DomainStatus::Verified))
             .filter(domains::Column::TenantId.ne(self.tid()))
             .into_tuple()
             .all(c)
@@ -203,7 +205,7 @@ impl TenantStore {
             tenant_id: Set(self.tid()),
             name: Set(name.ascii.clone()),
             unicode_name: Set(name.unicode.clone()),
-            status: Set("pending".into()),
+            status: Set(DomainStatus::Pending),
             verification_token: Set(token),
             dmarc_policy: Set(svc.cfg.dmarc_policy.clone()),
             verified_at: Set(None),
@@ -218,7 +220,7 @@ impl TenantStore {
         .await
         .map_err(|e| on_unique(e, "domain_exists", "this tenant already has this domain"))?;
         for key in [rsa, ed] {
-            self.insert_key(&tx, svc, &domain, key, "active", now)
+            self.insert_key(&tx, svc, &domain, key, KeyStatus::Active, now)
                 .await?;
         }
         self.audit(
@@ -314,13 +316,13 @@ impl TenantStore {
         let dkim = view
             .keys
             .iter()
-            .filter(|k| k.status != "retired")
+            .filter(|k| k.status != KeyStatus::Retired)
             .filter_map(|k| {
                 let algorithm = Algorithm::parse(&k.algorithm)?;
                 // Required: the RSA key that signs and a new RSA key being rotated in. Ed25519 is
                 // signed alongside RSA and recommended; a retiring key may be removed from DNS.
                 let required = algorithm == Algorithm::Rsa
-                    && matches!(k.status.as_str(), "active" | "pending");
+                    && matches!(k.status, KeyStatus::Active | KeyStatus::Pending);
                 Some(DkimEntry {
                     selector: k.selector.clone(),
                     algorithm,
@@ -358,24 +360,27 @@ impl TenantStore {
         let view = self.domain_on(&*tx, id).await?;
         let mut d = view.domain.clone();
 
-        if records::ownership_ok(&records) && d.status == "pending" && !view.owned_elsewhere {
+        if records::ownership_ok(&records)
+            && d.status == DomainStatus::Pending
+            && !view.owned_elsewhere
+        {
             let won = self
                 .update_many::<domains::Entity>()
                 .col_expr(
                     domains::Column::Status,
-                    sea_orm::sea_query::Expr::value("verified"),
+                    sea_orm::sea_query::Expr::value(DomainStatus::Verified),
                 )
                 .col_expr(
                     domains::Column::VerifiedAt,
                     sea_orm::sea_query::Expr::value(Some(now)),
                 )
                 .filter(domains::Column::Id.eq(id))
-                .filter(domains::Column::Status.eq("pending"))
+                .filter(domains::Column::Status.eq(DomainStatus::Pending))
                 .exec(&*tx)
                 .await;
             match won {
                 Ok(r) if r.rows_affected == 1 => {
-                    d.status = "verified".into();
+                    d.status = DomainStatus::Verified;
                     d.verified_at = Some(now);
                     self.event(&*tx, "domain.verified", id, json!({"name": d.name}))
                         .await?;
@@ -410,7 +415,7 @@ impl TenantStore {
         self.advance_dkim(&tx, &view.keys, &records, now, svc)
             .await?;
 
-        if d.status == "verified" {
+        if d.status == DomainStatus::Verified {
             let failing = |checks: &[RecordCheck]| -> Vec<String> {
                 checks
                     .iter()
@@ -434,7 +439,7 @@ impl TenantStore {
             }
         }
 
-        let next = if d.status == "pending"
+        let next = if d.status == DomainStatus::Pending
             && now - d.created_at < Duration::seconds(svc.cfg.pending_window_secs as i64)
         {
             svc.cfg.pending_recheck_secs
@@ -442,7 +447,7 @@ impl TenantStore {
             svc.cfg.verified_recheck_secs
         };
         let mut am: domains::ActiveModel = view.domain.clone().into();
-        am.status = Set(d.status.clone());
+        am.status = Set(d.status);
         am.verified_at = Set(d.verified_at);
         am.last_checked_at = Set(Some(now));
         am.next_check_at = Set(now.timestamp_millis() + next as i64 * 1000);

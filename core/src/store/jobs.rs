@@ -4,6 +4,7 @@
 
 use super::SystemStore;
 use super::entities::jobs;
+use super::entities::kinds::JobStatus;
 use super::scope::all_tenants;
 use crate::error::Result;
 use crate::ids::new_id;
@@ -25,7 +26,7 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(c: &C, job: NewJob) -> Result<Uu
         tenant_id: Set(job.tenant_id),
         kind: Set(job.kind),
         payload: Set(job.payload.to_string()),
-        status: Set("queued".into()),
+        status: Set(JobStatus::Queued),
         attempts: Set(0),
         max_attempts: Set(job.max_attempts),
         run_at: Set(job.run_at.timestamp_millis()),
@@ -65,18 +66,18 @@ impl SystemStore {
                 DbBackend::Postgres,
                 // The CTE is evaluated once and its rows stay locked until commit; an `IN (…)`
                 // subquery could be re-run when a row is rechecked, and claim rows twice.
-                "WITH due AS (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $4) \
-                 OR (status = 'running' AND locked_until < $4 AND attempts < max_attempts) \
+                "WITH due AS (SELECT id FROM jobs WHERE (status = $6 AND run_at <= $4) \
+                 OR (status = $7 AND locked_until < $4 AND attempts < max_attempts) \
                  ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED) \
-                 UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, locked_by = $1, \
+                 UPDATE jobs SET status = $7, attempts = jobs.attempts + 1, locked_by = $1, \
                  locked_until = $2, updated_at = $3 FROM due WHERE jobs.id = due.id RETURNING jobs.*",
             )
         } else {
             (
                 DbBackend::Sqlite,
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = ?1, locked_until = ?2, \
-                 updated_at = ?3 WHERE id IN (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= ?4) \
-                 OR (status = 'running' AND locked_until < ?4 AND attempts < max_attempts) \
+                "UPDATE jobs SET status = ?7, attempts = attempts + 1, locked_by = ?1, locked_until = ?2, \
+                 updated_at = ?3 WHERE id IN (SELECT id FROM jobs WHERE (status = ?6 AND run_at <= ?4) \
+                 OR (status = ?7 AND locked_until < ?4 AND attempts < max_attempts) \
                  ORDER BY run_at LIMIT ?5) RETURNING *",
             )
         };
@@ -89,6 +90,8 @@ impl SystemStore {
                 now.into(),
                 now_ms.into(),
                 (n as i64).into(),
+                JobStatus::Queued.into(),
+                JobStatus::Running.into(),
             ],
         );
         let tx = self.store.tx_quiet().await?;
@@ -106,7 +109,7 @@ impl SystemStore {
         let now = Utc::now();
         let w = self.store.writer_quiet().await;
         let r = all_tenants::update_many::<jobs::Entity>()
-            .col_expr(jobs::Column::Status, Expr::value("dead"))
+            .col_expr(jobs::Column::Status, Expr::value(JobStatus::Dead))
             .col_expr(
                 jobs::Column::LastError,
                 Expr::value(Some("worker lost the job on its last attempt".to_string())),
@@ -115,7 +118,7 @@ impl SystemStore {
             .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<i64>::None))
             .col_expr(jobs::Column::FinishedAt, Expr::value(Some(now)))
             .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
-            .filter(jobs::Column::Status.eq("running"))
+            .filter(jobs::Column::Status.eq(JobStatus::Running))
             .filter(jobs::Column::LockedUntil.lt(now.timestamp_millis()))
             .filter(Expr::col(jobs::Column::Attempts).gte(Expr::col(jobs::Column::MaxAttempts)))
             .exec(&*w)
@@ -129,13 +132,13 @@ impl SystemStore {
         let now = Utc::now();
         let w = self.store.writer_quiet().await;
         let r = all_tenants::update_many::<jobs::Entity>()
-            .col_expr(jobs::Column::Status, Expr::value("done"))
+            .col_expr(jobs::Column::Status, Expr::value(JobStatus::Done))
             .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<i64>::None))
             .col_expr(jobs::Column::LastError, Expr::value(Option::<String>::None))
             .col_expr(jobs::Column::FinishedAt, Expr::value(Some(now)))
             .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
             .filter(jobs::Column::Id.eq(id))
-            .filter(jobs::Column::Status.eq("running"))
+            .filter(jobs::Column::Status.eq(JobStatus::Running))
             .filter(jobs::Column::LockedBy.eq(worker))
             .exec(&*w)
             .await?;
@@ -173,7 +176,7 @@ impl SystemStore {
         let w = self.store.writer_quiet().await;
         let r = q
             .filter(jobs::Column::Id.eq(job.id))
-            .filter(jobs::Column::Status.eq("running"))
+            .filter(jobs::Column::Status.eq(JobStatus::Running))
             .filter(jobs::Column::LockedBy.eq(worker))
             .exec(&*w)
             .await?;

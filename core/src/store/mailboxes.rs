@@ -1,6 +1,8 @@
 //! Mailboxes, through the tenant-scoped store (their app passwords: `app_passwords.rs`). A mailbox owner's store is
 //! confined to its own mailbox: any other mailbox id is simply not found.
 
+use super::entities::kinds::DomainStatus;
+use super::entities::kinds::MailboxStatus;
 use super::entities::{
     app_passwords, contacts, domains, expunged, folders, identities, local_parts, mailboxes,
     messages, refresh_tokens, sessions, signatures, tenants, thread_refs, threads,
@@ -13,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::jobs::{self, NewJob};
 use chrono::{Duration, Utc};
+use sea_orm::ActiveEnum;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
@@ -186,7 +189,7 @@ impl TenantStore {
             .one(c)
             .await?
             .ok_or_else(|| Error::invalid("domain_id", "is not a domain of this tenant"))?;
-        if d.status != "verified" {
+        if d.status != DomainStatus::Verified {
             return Err(Error::Rejected {
                 code: "domain_not_verified",
                 field: "domain_id".into(),
@@ -242,7 +245,7 @@ impl TenantStore {
             password_hash: Set(hash),
             quota_bytes: Set(quota),
             used_bytes: Set(0),
-            status: Set("active".into()),
+            status: Set(MailboxStatus::Active),
             pop3_after_download: Set(pop3),
             uidvalidity_seq: Set(now.timestamp()),
             created_at: Set(now),
@@ -362,12 +365,13 @@ impl TenantStore {
                 "must be keep, move_to_trash or delete",
             ));
         }
-        if let Some(s) = &patch.status
-            && s != "active"
-            && s != "suspended"
-        {
-            return Err(Error::invalid("status", "must be active or suspended"));
-        }
+        let status = match &patch.status {
+            Some(s) => Some(
+                MailboxStatus::try_from_value(s)
+                    .map_err(|_| Error::invalid("status", "must be active or suspended"))?,
+            ),
+            None => None,
+        };
         if patch.quota_bytes.is_some_and(|q| q.is_some_and(|q| q < 0)) {
             return Err(Error::invalid(
                 "quota_bytes",
@@ -393,9 +397,9 @@ impl TenantStore {
             changed.insert("quota_bytes".into(), json!(v));
             am.quota_bytes = Set(v);
         }
-        let suspend = patch.status.as_deref() == Some("suspended");
-        if let Some(v) = patch.status {
-            changed.insert("status".into(), json!(v));
+        let suspend = status == Some(MailboxStatus::Suspended);
+        if let Some(v) = status {
+            changed.insert("status".into(), json!(v.to_string()));
             am.status = Set(v);
         }
         am.updated_at = Set(Utc::now());

@@ -4,6 +4,7 @@
 //! (`delivery.rs`, `group_commit.rs`) and the tenant and system handles (`messages.rs`) all
 //! depend on it, and it on none of them.
 
+use super::entities::kinds::Source;
 use super::mail_state::{self, ChangeKind};
 use crate::bus::MailboxEvent;
 use crate::mail::summary::Summary;
@@ -53,8 +54,8 @@ pub struct NewMessage<'a> {
     pub auth_results: Option<String>,
     /// IMAP INTERNALDATE.
     pub internal_date: DateTime<Utc>,
-    /// `smtp` or `import`.
-    pub source: &'static str,
+    /// How it came in.
+    pub source: Source,
     /// When set, a copy whose mailbox already holds this very body (same bytes, hence same
     /// Message-ID) stored within the window is not stored again: a client retrying after a
     /// lost `250` creates no visible duplicate.

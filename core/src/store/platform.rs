@@ -1,6 +1,7 @@
 //! Tenants, for platform admins.
 
 use super::audit::{self, Actor, AuditFilter};
+use super::entities::kinds::{TenantStatus, UserStatus};
 use super::entities::{audit_log, tenants, users};
 use super::page::{Page, PageRequest};
 use super::scope::all_tenants;
@@ -10,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::jobs::{self, NewJob};
 use chrono::Utc;
+use sea_orm::ActiveEnum;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
@@ -101,7 +103,7 @@ impl PlatformStore {
             id: Set(new_id()),
             name: Set(new.name),
             slug: Set(new.slug),
-            status: Set("active".into()),
+            status: Set(TenantStatus::Active),
             max_domains: Set(new.limits.max_domains),
             max_mailboxes: Set(new.limits.max_mailboxes),
             max_storage_bytes: Set(new.limits.max_storage_bytes),
@@ -120,7 +122,7 @@ impl PlatformStore {
             name: Set(new.owner_name),
             password_hash: Set(hash),
             role: Set(Role::Owner.as_str().into()),
-            status: Set("active".into()),
+            status: Set(UserStatus::Active),
             created_at: Set(now),
             updated_at: Set(now),
             last_login_at: Set(None),
@@ -143,12 +145,13 @@ impl PlatformStore {
 
     /// Changes a tenant's name, status or limits.
     pub async fn update_tenant(&self, id: Uuid, patch: TenantPatch) -> Result<tenants::Model> {
-        if let Some(s) = &patch.status
-            && s != "active"
-            && s != "suspended"
-        {
-            return Err(Error::invalid("status", "must be active or suspended"));
-        }
+        let status = match &patch.status {
+            Some(s) => Some(
+                TenantStatus::try_from_value(s)
+                    .map_err(|_| Error::invalid("status", "must be active or suspended"))?,
+            ),
+            None => None,
+        };
         let tx = self.store.tx().await?;
         let tenant = all_tenants::find_by_id::<tenants::Entity>(id)
             .filter(tenants::Column::DeletedAt.is_null())
@@ -161,8 +164,8 @@ impl PlatformStore {
             changed.insert("name".into(), json!(n));
             am.name = Set(n);
         }
-        if let Some(s) = patch.status {
-            changed.insert("status".into(), json!(s));
+        if let Some(s) = status {
+            changed.insert("status".into(), json!(s.to_string()));
             am.status = Set(s);
         }
         let limits = [

@@ -15,6 +15,8 @@
 //! tenant's domain is external (it will go out through the outbound path and come back in as
 //! that tenant's mail, subject to its rules, quotas and suspensions).
 
+use super::entities::kinds::DomainStatus;
+use super::entities::kinds::MailboxStatus;
 use super::entities::{aliases, domains, group_members, groups, local_parts, mailboxes};
 use super::scope::{Tenant, all_tenants};
 use crate::error::Result;
@@ -123,7 +125,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
     async fn domain(&self, name: &str, tenant: Option<Uuid>) -> Result<Option<domains::Model>> {
         let mut q = all_tenants::find::<domains::Entity>()
             .filter(domains::Column::Name.eq(name))
-            .filter(domains::Column::Status.eq("verified"));
+            .filter(domains::Column::Status.eq(DomainStatus::Verified));
         if let Some(t) = tenant {
             q = q.filter(domains::Column::TenantId.eq(t));
         }
@@ -192,7 +194,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
         if let Some(target_id) = domain.alias_of
             && let Some(target) = Tenant(domain.tenant_id)
                 .find_by_id::<domains::Entity>(target_id)
-                .filter(domains::Column::Status.eq("verified"))
+                .filter(domains::Column::Status.eq(DomainStatus::Verified))
                 .one(self.db)
                 .await?
         {
@@ -274,7 +276,7 @@ impl<C: ConnectionTrait> Resolver<'_, C> {
                 }
                 None => r.trace.push(format!("{addr}: unknown, dropped")),
                 Some(Target::Mailbox(m)) => {
-                    if m.status != "active" {
+                    if m.status != MailboxStatus::Active {
                         if top {
                             r.rejected = Some(Rejection {
                                 code: "mailbox_suspended",

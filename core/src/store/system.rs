@@ -2,6 +2,8 @@
 //! reachable from a request handler except through [`crate::auth::Auth`].
 
 use super::audit::{self, Actor};
+use super::entities::kinds::DomainStatus;
+use super::entities::kinds::UserStatus;
 use super::entities::{
     aliases, api_keys, app_passwords, audit_log, contacts, dkim_keys, domains, events,
     group_members, groups, jobs as job_rows, local_parts, mailboxes, refresh_tokens, sessions,
@@ -369,7 +371,7 @@ impl SystemStore {
             name: Set(name.to_string()),
             password_hash: Set(hash),
             role: Set(Role::PlatformAdmin.as_str().into()),
-            status: Set("active".into()),
+            status: Set(UserStatus::Active),
             created_at: Set(now),
             updated_at: Set(now),
             last_login_at: Set(None),
@@ -425,7 +427,7 @@ impl SystemStore {
         let tx = self.store.tx().await?;
         let mut am: users::ActiveModel = user.clone().into();
         am.password_hash = Set(hash);
-        am.status = Set("active".into());
+        am.status = Set(UserStatus::Active);
         am.updated_at = Set(Utc::now());
         am.update(&*tx).await?;
         revoke_user_sessions(&*tx, user.id).await?;
@@ -598,7 +600,7 @@ impl SystemStore {
     pub async fn bench_mark_verified(&self, domain: Uuid) -> Result<()> {
         let w = self.store.writer().await;
         all_tenants::update_many::<domains::Entity>()
-            .col_expr(domains::Column::Status, Expr::value("verified"))
+            .col_expr(domains::Column::Status, Expr::value(DomainStatus::Verified))
             .col_expr(domains::Column::VerifiedAt, Expr::value(Some(Utc::now())))
             .filter(domains::Column::Id.eq(domain))
             .exec(&*w)

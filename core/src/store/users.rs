@@ -1,5 +1,6 @@
 //! Tenant users (owners, admins, members), through the tenant-scoped store.
 
+use super::entities::kinds::UserStatus;
 use super::entities::{api_keys, refresh_tokens, sessions, users};
 use super::page::{Page, PageRequest};
 use super::scope::all_tenants;
@@ -8,6 +9,7 @@ use crate::auth::{Role, hash_password};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::Utc;
+use sea_orm::ActiveEnum;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
@@ -78,7 +80,7 @@ impl TenantStore {
             name: Set(new.name),
             password_hash: Set(hash),
             role: Set(new.role.as_str().into()),
-            status: Set("active".into()),
+            status: Set(UserStatus::Active),
             created_at: Set(now),
             updated_at: Set(now),
             last_login_at: Set(None),
@@ -104,12 +106,13 @@ impl TenantStore {
         if patch.role == Some(Role::PlatformAdmin) {
             return Err(Error::invalid("role", "must be owner, admin or member"));
         }
-        if let Some(s) = &patch.status
-            && s != "active"
-            && s != "disabled"
-        {
-            return Err(Error::invalid("status", "must be active or disabled"));
-        }
+        let status = match &patch.status {
+            Some(s) => Some(
+                UserStatus::try_from_value(s)
+                    .map_err(|_| Error::invalid("status", "must be active or disabled"))?,
+            ),
+            None => None,
+        };
         let hash = match &patch.password {
             Some(p) => Some(hash_password(p).await?),
             None => None,
@@ -120,13 +123,13 @@ impl TenantStore {
             self.require_owner()?;
         }
         let loses_owner = user.role == Role::Owner.as_str()
-            && user.status == "active"
+            && user.status == UserStatus::Active
             && (patch.role.is_some_and(|r| r != Role::Owner)
-                || patch.status.as_deref() == Some("disabled"));
+                || status == Some(UserStatus::Disabled));
         if loses_owner {
             self.ensure_other_owner(&*tx, id).await?;
         }
-        let ends_sessions = hash.is_some() || patch.status.as_deref() == Some("disabled");
+        let ends_sessions = hash.is_some() || status == Some(UserStatus::Disabled);
         let mut changed = serde_json::Map::new();
         let mut am: users::ActiveModel = user.into();
         if let Some(n) = patch.name {
@@ -137,8 +140,8 @@ impl TenantStore {
             changed.insert("role".into(), json!(r.as_str()));
             am.role = Set(r.as_str().into());
         }
-        if let Some(s) = patch.status {
-            changed.insert("status".into(), json!(s));
+        if let Some(s) = status {
+            changed.insert("status".into(), json!(s.to_string()));
             am.status = Set(s);
         }
         if let Some(h) = hash {
@@ -168,7 +171,7 @@ impl TenantStore {
         let user = self.user_on(&*tx, id).await?;
         if user.role == Role::Owner.as_str() {
             self.require_owner()?;
-            if user.status == "active" {
+            if user.status == UserStatus::Active {
                 self.ensure_other_owner(&*tx, id).await?;
             }
         }
@@ -200,7 +203,7 @@ impl TenantStore {
         let others = self
             .find::<users::Entity>()
             .filter(users::Column::Role.eq(Role::Owner.as_str()))
-            .filter(users::Column::Status.eq("active"))
+            .filter(users::Column::Status.eq(UserStatus::Active))
             .filter(users::Column::Id.ne(except))
             .count(c)
             .await?;

@@ -110,7 +110,7 @@ impl DomainResponse {
                 .map(|k| DkimKeyResponse {
                     selector: k.selector,
                     algorithm: k.algorithm,
-                    status: k.status,
+                    status: k.status.to_string(),
                     public_key: k.public_key,
                     created_at: k.created_at,
                     activated_at: k.activated_at,

@@ -54,7 +54,7 @@ impl From<mailboxes::Model> for MailboxResponse {
             display_name: m.display_name,
             quota_bytes: m.quota_bytes,
             used_bytes: m.used_bytes,
-            status: m.status,
+            status: m.status.to_string(),
             pop3_after_download: m.pop3_after_download,
             created_at: m.created_at,
             updated_at: m.updated_at,

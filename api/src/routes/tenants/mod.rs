@@ -79,7 +79,7 @@ impl From<tenants::Model> for TenantResponse {
             id: t.id,
             name: t.name,
             slug: t.slug,
-            status: t.status,
+            status: t.status.to_string(),
             limits: Limits {
                 max_domains: t.max_domains,
                 max_mailboxes: t.max_mailboxes,

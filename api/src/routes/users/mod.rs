@@ -76,7 +76,7 @@ impl From<users::Model> for UserResponse {
             email: u.email,
             name: u.name,
             role: u.role,
-            status: u.status,
+            status: u.status.to_string(),
             created_at: u.created_at,
             updated_at: u.updated_at,
             last_login_at: u.last_login_at,

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::store::TenantStore;
 use crate::store::Tx;
+use crate::store::entities::kinds::KeyStatus;
 use crate::store::entities::{dkim_keys, domains};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, Set};
@@ -23,7 +24,7 @@ impl TenantStore {
         svc: &DomainService,
         domain: &domains::Model,
         key: dkim::KeyPair,
-        status: &str,
+        status: KeyStatus,
         now: DateTime<Utc>,
     ) -> Result<dkim_keys::Model> {
         let id = new_id();
@@ -37,9 +38,9 @@ impl TenantStore {
             algorithm: Set(key.algorithm.as_str().into()),
             public_key: Set(key.public_b64),
             private_key: Set(sealed),
-            status: Set(status.into()),
+            status: Set(status),
             created_at: Set(now),
-            activated_at: Set((status == "active").then_some(now)),
+            activated_at: Set((status == KeyStatus::Active).then_some(now)),
             retire_at: Set(None),
         }
         .insert(&**tx)
@@ -65,19 +66,19 @@ impl TenantStore {
         let grace = Duration::seconds(svc.cfg.dkim_rotation_grace_secs as i64);
         for new in keys
             .iter()
-            .filter(|k| k.status == "pending" && published(k))
+            .filter(|k| k.status == KeyStatus::Pending && published(k))
         {
             for old in keys
                 .iter()
-                .filter(|k| k.status == "active" && k.algorithm == new.algorithm)
+                .filter(|k| k.status == KeyStatus::Active && k.algorithm == new.algorithm)
             {
                 let mut am: dkim_keys::ActiveModel = old.clone().into();
-                am.status = Set("retiring".into());
+                am.status = Set(KeyStatus::Retiring);
                 am.retire_at = Set(Some(now + grace));
                 am.update(&**tx).await?;
             }
             let mut am: dkim_keys::ActiveModel = new.clone().into();
-            am.status = Set("active".into());
+            am.status = Set(KeyStatus::Active);
             am.activated_at = Set(Some(now));
             am.update(&**tx).await?;
             self.event(
@@ -90,10 +91,10 @@ impl TenantStore {
         }
         for old in keys
             .iter()
-            .filter(|k| k.status == "retiring" && k.retire_at.is_some_and(|t| t <= now))
+            .filter(|k| k.status == KeyStatus::Retiring && k.retire_at.is_some_and(|t| t <= now))
         {
             let mut am: dkim_keys::ActiveModel = old.clone().into();
-            am.status = Set("retired".into());
+            am.status = Set(KeyStatus::Retired);
             // A retired key never signs again: its private half is destroyed.
             am.private_key = Set(String::new());
             am.update(&**tx).await?;
@@ -113,7 +114,7 @@ impl TenantStore {
         if view
             .keys
             .iter()
-            .any(|k| k.status == "pending" && k.algorithm == algorithm.as_str())
+            .any(|k| k.status == KeyStatus::Pending && k.algorithm == algorithm.as_str())
         {
             return Err(Error::conflict(
                 "rotation_in_progress",
@@ -125,7 +126,7 @@ impl TenantStore {
         let tx = self.store.tx().await?;
         let fresh = self.domain_on(&*tx, id).await?;
         let k = self
-            .insert_key(&tx, svc, &fresh.domain, key, "pending", now)
+            .insert_key(&tx, svc, &fresh.domain, key, KeyStatus::Pending, now)
             .await?;
         self.audit(
             &*tx,
@@ -150,7 +151,7 @@ impl TenantStore {
         for k in view
             .keys
             .iter()
-            .filter(|k| matches!(k.status.as_str(), "active" | "retiring"))
+            .filter(|k| matches!(k.status, KeyStatus::Active | KeyStatus::Retiring))
         {
             let Some(alg) = Algorithm::parse(&k.algorithm) else {
                 continue;

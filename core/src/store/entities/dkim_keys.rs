@@ -17,7 +17,7 @@ pub struct Model {
     pub private_key: String,
     /// `pending` (new, not yet seen in DNS), `active` (signs), `retiring` (still signs until
     /// `retire_at`), `retired`.
-    pub status: String,
+    pub status: super::kinds::KeyStatus,
     pub created_at: DateTimeUtc,
     pub activated_at: Option<DateTimeUtc>,
     pub retire_at: Option<DateTimeUtc>,

@@ -11,7 +11,7 @@ pub struct Model {
     pub name: String,
     pub unicode_name: String,
     /// `pending` or `verified` (at most one tenant holds a name verified).
-    pub status: String,
+    pub status: super::kinds::DomainStatus,
     pub verification_token: String,
     /// DMARC policy suggested in the records list.
     pub dmarc_policy: String,

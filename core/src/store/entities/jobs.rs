@@ -11,7 +11,7 @@ pub struct Model {
     /// JSON payload.
     pub payload: String,
     /// `queued`, `running`, `done` or `dead`.
-    pub status: String,
+    pub status: super::kinds::JobStatus,
     pub attempts: i32,
     pub max_attempts: i32,
     /// Unix milliseconds when the job is due.

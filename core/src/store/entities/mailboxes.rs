@@ -19,7 +19,7 @@ pub struct Model {
     pub quota_bytes: Option<i64>,
     pub used_bytes: i64,
     /// `active` or `suspended`.
-    pub status: String,
+    pub status: super::kinds::MailboxStatus,
     /// `keep`, `move_to_trash` or `delete`.
     pub pop3_after_download: String,
     /// Last UIDVALIDITY given to a folder; strictly increasing.

@@ -44,7 +44,7 @@ pub struct Model {
     /// JSON array of stage notes.
     pub pipeline: String,
     /// `smtp` or `import`.
-    pub source: String,
+    pub source: super::kinds::Source,
     pub created_at: DateTimeUtc,
 }
 

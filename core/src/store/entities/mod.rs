@@ -17,6 +17,7 @@ pub mod group_members;
 pub mod groups;
 pub mod identities;
 pub mod jobs;
+pub mod kinds;
 pub mod local_parts;
 pub mod mailboxes;
 pub mod messages;

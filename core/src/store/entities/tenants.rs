@@ -9,7 +9,7 @@ pub struct Model {
     pub name: String,
     pub slug: String,
     /// `active` or `suspended`.
-    pub status: String,
+    pub status: super::kinds::TenantStatus,
     pub max_domains: Option<i64>,
     pub max_mailboxes: Option<i64>,
     pub max_storage_bytes: Option<i64>,

@@ -14,7 +14,7 @@ pub struct Model {
     /// `platform_admin`, `owner`, `admin` or `member`.
     pub role: String,
     /// `active` or `disabled`.
-    pub status: String,
+    pub status: super::kinds::UserStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
