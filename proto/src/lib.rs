@@ -10,5 +10,8 @@
 //!
 //! - [`smtp`]: RFC 5321 with PIPELINING, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, CHUNKING
 //!   (BDAT) and STARTTLS.
+//! - [`imap`]: the command reader (commands and literals, bounded); the parser and state
+//!   machine are being built.
 
+pub mod imap;
 pub mod smtp;
