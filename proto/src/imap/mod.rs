@@ -1,9 +1,15 @@
-//! IMAP (RFC 9051, RFC 3501) without I/O. So far: the command reader ([`reader`]: framing of
-//! commands and their literals, with every size bounded), the lexical layer of the grammar
-//! ([`lex`]: tags, atoms, strings, literals, numbers, sequence sets, lists, flags) and modified
-//! UTF-7 for mailbox names ([`utf7`], strict). The grammar parser and the session
-//! state machine come next (issue 15); `docs/architecture.md` says why the parser is our own.
+//! IMAP (RFC 9051, RFC 3501) without I/O, built up for issue 15. So far:
+//! - [`reader`]: framing of commands and their literals, with every size bounded;
+//! - [`lex`]: the grammar's lexical layer (tags, atoms, strings, literals, numbers, sequence
+//!   sets, lists, flags);
+//! - [`command`]: the first part of the command grammar (any-state, not-authenticated and
+//!   authenticated commands, APPEND, COPY, MOVE, UID EXPUNGE; FETCH, STORE, SEARCH, SORT and
+//!   THREAD still to come);
+//! - [`utf7`]: modified UTF-7 for mailbox names, strict.
+//!
+//! The session state machine comes next; `docs/architecture.md` says why the parser is our own.
 
+pub mod command;
 pub mod lex;
 pub mod reader;
 pub mod utf7;
