@@ -1,8 +1,9 @@
 //! IMAP commands, parsed from one whole command as the [`super::reader`] hands it out. This is
-//! the first part of the grammar (issue 15): the any-state, not-authenticated and
-//! authenticated-state commands and MOVE/COPY/UID EXPUNGE; FETCH, STORE, SEARCH, SORT and THREAD
-//! are parsed as [`Command::Pending`] until their grammar lands.
+//! the grammar so far (issue 15): the any-state, not-authenticated and authenticated-state
+//! commands, FETCH and STORE ([`super::fetch`]), COPY, MOVE and UID EXPUNGE; SEARCH, SORT and
+//! THREAD are parsed as [`Command::Pending`] until their grammar lands.
 
+use super::fetch::{self, Fetch, Store};
 use super::lex::{Cursor, LexError, SequenceSet};
 use super::utf7;
 
@@ -167,7 +168,21 @@ pub enum Command {
     GetQuotaRoot(Mailbox),
     /// `GETQUOTA root`.
     GetQuota(Vec<u8>),
-    /// A command whose grammar is not in this part yet (FETCH, STORE, SEARCH, SORT, THREAD), by
+    /// `[UID] FETCH …`.
+    Fetch {
+        /// UIDs, not sequence numbers.
+        uid: bool,
+        /// What to fetch.
+        fetch: Fetch,
+    },
+    /// `[UID] STORE …`.
+    Store {
+        /// UIDs, not sequence numbers.
+        uid: bool,
+        /// What to change.
+        store: Store,
+    },
+    /// A command whose grammar is not in this part yet (SEARCH, SORT, THREAD), by
     /// name, with `UID` when given: answered `BAD` by the server until it is.
     Pending {
         /// The command name, upper-case.
@@ -419,13 +434,45 @@ fn command(c: &mut Cursor<'_>, utf8: bool) -> Result<Command, LexError> {
                     c.sp()?;
                     Command::Expunge(Some(c.sequence_set()?))
                 }
-                "FETCH" | "STORE" | "SEARCH" | "SORT" | "THREAD" => {
+                "FETCH" => {
+                    c.sp()?;
+                    Command::Fetch {
+                        uid: true,
+                        fetch: fetch::fetch(c)?,
+                    }
+                }
+                "STORE" => {
+                    c.sp()?;
+                    Command::Store {
+                        uid: true,
+                        store: fetch::store(c)?,
+                    }
+                }
+                "SEARCH" | "SORT" | "THREAD" => {
                     return Ok(pending(c, sub, true));
                 }
                 _ => return Err(LexError("unknown UID command")),
             }
         }
-        "FETCH" | "STORE" | "SEARCH" | "SORT" | "THREAD" => return Ok(pending(c, name, false)),
+        "FETCH" => {
+            c.sp()?;
+            let f = fetch::fetch(c)?;
+            if f.modifiers.vanished {
+                return Err(LexError("VANISHED is for UID FETCH"));
+            }
+            Command::Fetch {
+                uid: false,
+                fetch: f,
+            }
+        }
+        "STORE" => {
+            c.sp()?;
+            Command::Store {
+                uid: false,
+                store: fetch::store(c)?,
+            }
+        }
+        "SEARCH" | "SORT" | "THREAD" => return Ok(pending(c, name, false)),
         _ => return Err(LexError("unknown command")),
     };
     c.end()?;
@@ -720,10 +767,18 @@ mod tests {
             p("a UID EXPUNGE $"),
             Command::Expunge(Some(SequenceSet::Saved))
         );
-        assert_eq!(
+        assert!(matches!(
             p("a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)"),
+            Command::Fetch { uid: true, .. }
+        ));
+        assert!(matches!(
+            p("a STORE 1 +FLAGS (\\Seen)"),
+            Command::Store { uid: false, .. }
+        ));
+        assert_eq!(
+            p("a UID SEARCH UNSEEN"),
             Command::Pending {
-                name: "FETCH".into(),
+                name: "SEARCH".into(),
                 uid: true
             }
         );
@@ -789,6 +844,12 @@ mod tests {
                 Some("a"),
                 "literal shorter than announced",
             ),
+            (
+                "a FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)",
+                Some("a"),
+                "VANISHED is for UID FETCH",
+            ),
+            ("a FETCH 1 (FROB)", Some("a"), "unknown fetch item"),
             ("+bad NOOP", None, "expected a tag"),
             ("", None, "expected a tag"),
         ] {

@@ -2,14 +2,15 @@
 //! - [`reader`]: framing of commands and their literals, with every size bounded;
 //! - [`lex`]: the grammar's lexical layer (tags, atoms, strings, literals, numbers, sequence
 //!   sets, lists, flags);
-//! - [`command`]: the first part of the command grammar (any-state, not-authenticated and
-//!   authenticated commands, APPEND, COPY, MOVE, UID EXPUNGE; FETCH, STORE, SEARCH, SORT and
-//!   THREAD still to come);
+//! - [`command`]: the command grammar so far (any-state, not-authenticated and authenticated
+//!   commands, APPEND, COPY, MOVE, UID EXPUNGE; SEARCH, SORT and THREAD still to come), with
+//!   FETCH and STORE in [`fetch`];
 //! - [`utf7`]: modified UTF-7 for mailbox names, strict.
 //!
 //! The session state machine comes next; `docs/architecture.md` says why the parser is our own.
 
 pub mod command;
+pub mod fetch;
 pub mod lex;
 pub mod reader;
 pub mod utf7;
