@@ -1,10 +1,11 @@
 //! IMAP commands, parsed from one whole command as the [`super::reader`] hands it out. This is
-//! the grammar so far (issue 15): the any-state, not-authenticated and authenticated-state
-//! commands, FETCH and STORE ([`super::fetch`]), COPY, MOVE and UID EXPUNGE; SEARCH, SORT and
-//! THREAD are parsed as [`Command::Pending`] until their grammar lands.
+//! the grammar of the commands issue 15 asks for: any-state, not-authenticated and
+//! authenticated-state commands, FETCH and STORE ([`super::fetch`]), SEARCH, SORT and THREAD
+//! ([`super::search`]), COPY, MOVE and UID EXPUNGE. (NOTIFY and COMPRESS are not parsed yet.)
 
 use super::fetch::{self, Fetch, Store};
 use super::lex::{Cursor, LexError, SequenceSet};
+use super::search::{self, Key, Search, SortKey, ThreadBy};
 use super::utf7;
 
 /// A mailbox name, decoded.
@@ -182,13 +183,34 @@ pub enum Command {
         /// What to change.
         store: Store,
     },
-    /// A command whose grammar is not in this part yet (SEARCH, SORT, THREAD), by
-    /// name, with `UID` when given: answered `BAD` by the server until it is.
-    Pending {
-        /// The command name, upper-case.
-        name: String,
-        /// Prefixed by `UID`.
+    /// `[UID] SEARCH …`.
+    Search {
+        /// Answer with UIDs.
         uid: bool,
+        /// What to look for.
+        search: Search,
+    },
+    /// `[UID] SORT (criteria) charset keys`.
+    Sort {
+        /// Answer with UIDs.
+        uid: bool,
+        /// The sort order.
+        criteria: Vec<SortKey>,
+        /// The charset, upper-case.
+        charset: String,
+        /// The search keys.
+        keys: Vec<Key>,
+    },
+    /// `[UID] THREAD algorithm charset keys`.
+    Thread {
+        /// Answer with UIDs.
+        uid: bool,
+        /// The algorithm.
+        by: ThreadBy,
+        /// The charset, upper-case.
+        charset: String,
+        /// The search keys.
+        keys: Vec<Key>,
     },
 }
 
@@ -448,9 +470,7 @@ fn command(c: &mut Cursor<'_>, utf8: bool) -> Result<Command, LexError> {
                         store: fetch::store(c)?,
                     }
                 }
-                "SEARCH" | "SORT" | "THREAD" => {
-                    return Ok(pending(c, sub, true));
-                }
+                "SEARCH" | "SORT" | "THREAD" => searching(c, &sub, true)?,
                 _ => return Err(LexError("unknown UID command")),
             }
         }
@@ -472,19 +492,40 @@ fn command(c: &mut Cursor<'_>, utf8: bool) -> Result<Command, LexError> {
                 store: fetch::store(c)?,
             }
         }
-        "SEARCH" | "SORT" | "THREAD" => return Ok(pending(c, name, false)),
+        "SEARCH" | "SORT" | "THREAD" => searching(c, &name, false)?,
         _ => return Err(LexError("unknown command")),
     };
     c.end()?;
     Ok(cmd)
 }
 
-/// A command whose arguments are not parsed yet: the rest is skipped.
-fn pending(c: &mut Cursor<'_>, name: String, uid: bool) -> Command {
-    while !c.at_end() {
-        let _ = c.eat(c.peek().unwrap_or(b' '));
-    }
-    Command::Pending { name, uid }
+/// SEARCH, SORT or THREAD (after the name).
+fn searching(c: &mut Cursor<'_>, name: &str, uid: bool) -> Result<Command, LexError> {
+    c.sp()?;
+    Ok(match name {
+        "SEARCH" => Command::Search {
+            uid,
+            search: search::search(c)?,
+        },
+        "SORT" => {
+            let (criteria, charset, keys) = search::sort(c)?;
+            Command::Sort {
+                uid,
+                criteria,
+                charset,
+                keys,
+            }
+        }
+        _ => {
+            let (by, charset, keys) = search::thread(c)?;
+            Command::Thread {
+                uid,
+                by,
+                charset,
+                keys,
+            }
+        }
+    })
 }
 
 fn copy_or_move(
@@ -775,13 +816,18 @@ mod tests {
             p("a STORE 1 +FLAGS (\\Seen)"),
             Command::Store { uid: false, .. }
         ));
-        assert_eq!(
-            p("a UID SEARCH UNSEEN"),
-            Command::Pending {
-                name: "SEARCH".into(),
-                uid: true
-            }
-        );
+        assert!(matches!(
+            p("a UID SEARCH RETURN (SAVE) UNSEEN"),
+            Command::Search { uid: true, .. }
+        ));
+        assert!(matches!(
+            p("a UID SORT (REVERSE DATE) UTF-8 ALL"),
+            Command::Sort { uid: true, .. }
+        ));
+        assert!(matches!(
+            p("a THREAD REFERENCES UTF-8 ALL"),
+            Command::Thread { uid: false, .. }
+        ));
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! - [`reader`]: framing of commands and their literals, with every size bounded;
 //! - [`lex`]: the grammar's lexical layer (tags, atoms, strings, literals, numbers, sequence
 //!   sets, lists, flags);
-//! - [`command`]: the command grammar so far (any-state, not-authenticated and authenticated
-//!   commands, APPEND, COPY, MOVE, UID EXPUNGE; SEARCH, SORT and THREAD still to come), with
-//!   FETCH and STORE in [`fetch`];
+//! - [`command`]: the command grammar (any-state, not-authenticated and authenticated commands,
+//!   APPEND, COPY, MOVE, UID EXPUNGE), with FETCH and STORE in [`fetch`] and SEARCH (ESEARCH,
+//!   SEARCHRES, CONDSTORE, WITHIN), SORT and THREAD in [`search`]; NOTIFY and COMPRESS to come;
 //! - [`utf7`]: modified UTF-7 for mailbox names, strict.
 //!
 //! The session state machine comes next; `docs/architecture.md` says why the parser is our own.
@@ -13,6 +13,7 @@ pub mod command;
 pub mod fetch;
 pub mod lex;
 pub mod reader;
+pub mod search;
 pub mod utf7;
 
 pub use reader::{CommandReader, Event, Limits, Refusal};
