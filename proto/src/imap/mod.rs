@@ -5,6 +5,8 @@
 //! - [`command`]: the command grammar (any-state, not-authenticated and authenticated commands,
 //!   APPEND, COPY, MOVE, UID EXPUNGE), with FETCH and STORE in [`fetch`] and SEARCH (ESEARCH,
 //!   SEARCHRES, CONDSTORE, WITHIN), SORT and THREAD in [`search`]; NOTIFY and COMPRESS to come;
+//! - [`response`]: writing responses: strings in the form that carries them, flag lists,
+//!   ENVELOPE and BODYSTRUCTURE from plain structures;
 //! - [`utf7`]: modified UTF-7 for mailbox names, strict.
 //!
 //! The session state machine comes next; `docs/architecture.md` says why the parser is our own.
@@ -13,6 +15,7 @@ pub mod command;
 pub mod fetch;
 pub mod lex;
 pub mod reader;
+pub mod response;
 pub mod search;
 pub mod utf7;
 
