@@ -7,9 +7,12 @@
 //!   SEARCHRES, CONDSTORE, WITHIN), SORT and THREAD in [`search`]; NOTIFY and COMPRESS to come;
 //! - [`response`]: writing responses: strings in the form that carries them, flag lists,
 //!   ENVELOPE and BODYSTRUCTURE from plain structures;
+//! - [`session`]: the state machine (which command in which state; LOGINDISABLED before TLS;
+//!   ENABLE; the steps the server carries out against the store);
 //! - [`utf7`]: modified UTF-7 for mailbox names, strict.
 //!
-//! The session state machine comes next; `docs/architecture.md` says why the parser is our own.
+//! The server on the network layer comes next; `docs/architecture.md` says why the parser is
+//! our own.
 
 pub mod command;
 pub mod fetch;
@@ -17,6 +20,7 @@ pub mod lex;
 pub mod reader;
 pub mod response;
 pub mod search;
+pub mod session;
 pub mod utf7;
 
 pub use reader::{CommandReader, Event, Limits, Refusal};
