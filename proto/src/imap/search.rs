@@ -196,11 +196,16 @@ fn charset(c: &mut Cursor<'_>) -> Result<Option<String>, LexError> {
     }
     let _ = c.atom()?;
     c.sp()?;
-    let cs = String::from_utf8(c.astring()?)
-        .map_err(|_| LexError("expected a charset name"))?
-        .to_ascii_uppercase();
+    let cs = charset_name(c)?;
     c.sp()?;
     Ok(Some(cs))
+}
+
+/// A charset name, upper-case.
+fn charset_name(c: &mut Cursor<'_>) -> Result<String, LexError> {
+    String::from_utf8(c.astring()?)
+        .map(|s| s.to_ascii_uppercase())
+        .map_err(|_| LexError("expected a charset name"))
 }
 
 /// Keys up to the end of the command, separated by spaces.
@@ -408,9 +413,7 @@ pub fn sort(c: &mut Cursor<'_>) -> Result<(Vec<SortKey>, String, Vec<Key>), LexE
         c.sp()?;
     }
     c.sp()?;
-    let charset = String::from_utf8(c.astring()?)
-        .map_err(|_| LexError("expected a charset name"))?
-        .to_ascii_uppercase();
+    let charset = charset_name(c)?;
     c.sp()?;
     Ok((criteria, charset, keys(c)?))
 }
@@ -423,9 +426,7 @@ pub fn thread(c: &mut Cursor<'_>) -> Result<(ThreadBy, String, Vec<Key>), LexErr
         _ => return Err(LexError("unknown thread algorithm")),
     };
     c.sp()?;
-    let charset = String::from_utf8(c.astring()?)
-        .map_err(|_| LexError("expected a charset name"))?
-        .to_ascii_uppercase();
+    let charset = charset_name(c)?;
     c.sp()?;
     Ok((by, charset, keys(c)?))
 }
