@@ -2,8 +2,11 @@
 //! authenticate, so short-lived caches of authentication results know when they went stale.
 //!
 //! Every write through `Store::tx()` and `Store::writer()` moves it on, unless the call site
-//! chose the quiet variant because its write cannot change an account, a session, a key or a
-//! tenant (deliveries, message changes, jobs, the health probe, an API key's `last_used_at`).
+//! chose the quiet variant because its write cannot make a credential that authenticated stop
+//! doing so (deliveries, message changes, jobs, the health probe, an API key's or app password's
+//! `last_used_at`, and a login's own bookkeeping: the new session, its refresh tokens, the
+//! login record). Revoking a session, a key or a password, or changing a user, mailbox or
+//! tenant, moves it.
 //! So a new kind of write invalidates caches by default; only a reviewed hot path opts out.
 //!
 //! Other processes hear of a local move through the bus (`Bus::relay_auth_epoch`) and move

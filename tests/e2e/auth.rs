@@ -356,3 +356,29 @@ async fn a_key_revoked_in_another_process_is_refused_there_too() {
     };
     assert!(took <= bound, "refused after {took:?}, bound {bound:?}");
 }
+
+/// A login's own bookkeeping (the new session, its refresh token, the login record) leaves the
+/// auth epoch alone, so logins do not end every cached authentication on every process; a
+/// revocation moves it.
+#[tokio::test]
+async fn logins_keep_cached_authentications_and_revocations_end_them() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let (id, _) = app.api_key(&t.owner_token, &["users:read"]).await;
+    let epoch = app.store().auth_epoch().clone();
+    let before = epoch.current();
+    for _ in 0..3 {
+        app.login(&t.owner_email, PASSWORD).await;
+    }
+    assert_eq!(epoch.current(), before, "a login moved the auth epoch");
+    assert_eq!(
+        app.delete(&format!("/v1/api-keys/{id}"), &t.owner_token)
+            .await
+            .status,
+        204
+    );
+    assert!(
+        epoch.current() > before,
+        "a revoked key left the auth epoch"
+    );
+}

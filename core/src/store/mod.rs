@@ -321,8 +321,9 @@ impl Store {
         }
     }
 
-    /// [`Store::writer`] for a write that cannot change who may authenticate (a job's state,
-    /// the health probe, an API key's `last_used_at`): the auth epoch stays. Each caller is a
+    /// [`Store::writer`] for a write that cannot make a credential stop authenticating (a job's
+    /// state, the health probe, an API key's `last_used_at`, a new session or refresh token): the
+    /// auth epoch stays. Each caller is a
     /// reviewed hot path; anything else takes [`Store::writer`].
     pub(crate) async fn writer_quiet(&self) -> Writer<'_> {
         Writer {

@@ -81,7 +81,7 @@ impl SystemStore {
             Account::User(u) => (Some(u.id), None),
             Account::Mailbox(m) => (None, Some(m.id)),
         };
-        let w = self.store.writer().await;
+        let w = self.store.writer_quiet().await;
         let s = sessions::ActiveModel {
             id: Set(new_id()),
             user_id: Set(user_id),
@@ -182,7 +182,7 @@ impl SystemStore {
         ttl: Duration,
     ) -> Result<()> {
         let now = Utc::now();
-        let w = self.store.writer().await;
+        let w = self.store.writer_quiet().await;
         refresh_tokens::ActiveModel {
             id: Set(new_id()),
             session_id: Set(session),
@@ -212,7 +212,7 @@ impl SystemStore {
 
     /// Marks a refresh token used; false when another request used it first.
     pub(crate) async fn mark_refresh_used(&self, id: Uuid) -> Result<bool> {
-        let w = self.store.writer().await;
+        let w = self.store.writer_quiet().await;
         let r = all_tenants::update_many::<refresh_tokens::Entity>()
             .col_expr(
                 refresh_tokens::Column::UsedAt,
@@ -247,7 +247,7 @@ impl SystemStore {
     }
 
     pub(crate) async fn record_login(&self, account: &Account, client: &ClientInfo) -> Result<()> {
-        let tx = self.store.tx().await?;
+        let tx = self.store.tx_quiet().await?;
         let (kind, role) = match account {
             Account::User(u) => {
                 all_tenants::update_many::<users::Entity>()
