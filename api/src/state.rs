@@ -30,7 +30,6 @@ pub struct AppState {
 
 impl AppState {
     /// The shared state over `store`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         auth: Auth,

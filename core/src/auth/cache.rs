@@ -38,6 +38,13 @@ struct Entry {
     until: Option<DateTime<Utc>>,
 }
 
+impl Entry {
+    /// Whether the entry may still be served.
+    fn fresh(&self, epoch: u64, max_age: Duration, now: DateTime<Utc>) -> bool {
+        self.epoch == epoch && self.made.elapsed() < max_age && self.until.is_none_or(|u| u > now)
+    }
+}
+
 /// See the module documentation. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct PrincipalCache {
@@ -68,10 +75,8 @@ impl PrincipalCache {
         }
         let map = self.entries.lock().ok()?;
         let e = map.get(credential)?;
-        let fresh = e.epoch == self.epoch.current()
-            && e.made.elapsed() < self.max_age
-            && e.until.is_none_or(|u| u > Utc::now());
-        fresh.then(|| e.principal.clone())
+        e.fresh(self.epoch.current(), self.max_age, Utc::now())
+            .then(|| e.principal.clone())
     }
 
     /// Keeps `principal`, found by a look-up that began at `epoch`.
@@ -89,10 +94,8 @@ impl PrincipalCache {
             return;
         };
         if map.len() >= MAX_ENTRIES && !map.contains_key(&credential) {
-            let (now, current, max_age) = (Utc::now(), self.epoch.current(), self.max_age);
-            map.retain(|_, e| {
-                e.epoch == current && e.made.elapsed() < max_age && e.until.is_none_or(|u| u > now)
-            });
+            let (now, current) = (Utc::now(), self.epoch.current());
+            map.retain(|_, e| e.fresh(current, self.max_age, now));
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }

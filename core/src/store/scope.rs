@@ -73,22 +73,22 @@ pub(crate) type Key<E> = <<E as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::Va
 impl TenantStore {
     /// A select of this tenant's rows of `E`.
     pub(crate) fn find<E: TenantOwned>(&self) -> Select<E> {
-        E::find().filter(E::tenant_column().eq(self.tid()))
+        Tenant(self.tid()).find()
     }
 
     /// The row of `E` with this id, if it is this tenant's.
     pub(crate) fn find_by_id<E: TenantOwned>(&self, id: impl Into<Key<E>>) -> Select<E> {
-        E::find_by_id(id).filter(E::tenant_column().eq(self.tid()))
+        Tenant(self.tid()).find_by_id(id)
     }
 
     /// An update of this tenant's rows of `E` (add the conditions that pick them).
     pub(crate) fn update_many<E: TenantOwned>(&self) -> UpdateMany<E> {
-        E::update_many().filter(E::tenant_column().eq(self.tid()))
+        Tenant(self.tid()).update_many()
     }
 
     /// A delete of this tenant's rows of `E` (add the conditions that pick them).
     pub(crate) fn delete_many<E: TenantOwned>(&self) -> DeleteMany<E> {
-        E::delete_many().filter(E::tenant_column().eq(self.tid()))
+        Tenant(self.tid()).delete_many()
     }
 }
 

@@ -137,7 +137,6 @@ pub struct Session {
     hostname: String,
     limits: Limits,
     phase: Phase,
-    esmtp: bool,
     tls: bool,
     tls_available: bool,
     errors: usize,
@@ -165,7 +164,6 @@ impl Session {
             hostname: hostname.to_string(),
             limits,
             phase: Phase::Connected,
-            esmtp: false,
             tls: false,
             tls_available,
             errors: 0,
@@ -190,11 +188,6 @@ impl Session {
     /// Whether the TLS layer is up.
     pub fn is_tls(&self) -> bool {
         self.tls
-    }
-
-    /// Whether the client said EHLO (not HELO).
-    pub fn is_esmtp(&self) -> bool {
-        self.esmtp
     }
 
     fn reset(&mut self) {
@@ -264,7 +257,6 @@ impl Session {
     fn ehlo(&mut self, name: String) -> Step {
         self.reset();
         self.phase = Phase::Ready;
-        self.esmtp = true;
         self.envelope.helo = name.clone();
         let mut lines = vec![
             format!("{} greets {name}", self.hostname),
@@ -289,7 +281,6 @@ impl Session {
     fn helo(&mut self, name: String) -> Step {
         self.reset();
         self.phase = Phase::Ready;
-        self.esmtp = false;
         self.envelope.helo = name;
         Step::Reply(Reply::new(250, None, self.hostname.clone()))
     }

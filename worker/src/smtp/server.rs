@@ -300,7 +300,6 @@ impl SmtpServer {
     /// Reads one BDAT chunk into the message's spool (all of it, whatever becomes of it, so
     /// the command stream stays in step); returns the reply, whether to close, and the bytes
     /// after it.
-    #[allow(clippy::too_many_arguments)]
     async fn chunk(
         &self,
         s: &mut net::Session,

@@ -86,7 +86,7 @@ pub struct DkimKeyResponse {
 impl DomainResponse {
     /// Builds the response; `prefix` is the ownership label.
     pub fn new(v: DomainView, prefix: &str) -> Self {
-        let status = v.status().to_string();
+        let status = v.status();
         let (ready_to_receive, ready_to_send) = (v.ready_to_receive(), v.ready_to_send());
         let d = v.domain;
         Self {
