@@ -536,13 +536,14 @@ pub async fn read(cfg: &Config, messages: usize, concurrency: usize) -> anyhow::
             mailroom_core::store::DatePage::parse(Some(1), None)?,
         )
         .await?;
-    let latest = page.items.first().context("no message stored")?;
+    let latest = page.items.first();
     println!(
         "{}",
         serde_json::json!({
             "backend": if store.is_postgres() { "postgres" } else { "sqlite" },
             "slug": slug, "owner": format!("owner@{slug}.example"), "password": "bench-owner-password",
-            "mailbox": mailbox.id, "message": latest.id, "thread": latest.thread_id,
+            "mailbox": mailbox.id, "address": mailbox.address, "mailbox_password": "bench-mailbox-password",
+            "message": latest.map(|m| m.id), "thread": latest.map(|m| m.thread_id),
             "messages": messages, "seed_secs": (secs * 10.0).round() / 10.0,
             "seed_per_sec": (messages as f64 / secs).round(), "rare_word": RARE_WORD,
         })

@@ -15,6 +15,7 @@ use mailroom_core::redis_link::RedisLink;
 use mailroom_core::secrets::Secrets;
 use mailroom_core::store::Store;
 use mailroom_worker::Runner;
+use mailroom_worker::imap::ImapServer;
 use mailroom_worker::jobs::JobContext;
 use mailroom_worker::smtp::SmtpServer;
 use std::net::{SocketAddr, TcpListener};
@@ -32,6 +33,8 @@ pub struct Parts {
     pub jobs: bool,
     /// The SMTP server (MX).
     pub smtp: bool,
+    /// The IMAP server.
+    pub imap: bool,
 }
 
 /// Opens the database, applying migrations when asked. A failure says which database and
@@ -116,6 +119,9 @@ impl Where {
         if let Some(a) = running.smtp_addr {
             lines.push(format!("  SMTP (MX)  {a}"));
         }
+        if let Some(a) = running.imap_addr {
+            lines.push(format!("  IMAP       {a}"));
+        }
         lines.push(format!("  data dir   {}", self.data_dir));
         lines.push(format!("  database   {}", self.database));
         lines.push(format!("  event bus  {}", self.bus));
@@ -144,6 +150,8 @@ pub struct Running {
     pub api_addr: Option<SocketAddr>,
     /// Where the SMTP server listens, when it runs.
     pub smtp_addr: Option<SocketAddr>,
+    /// Where the IMAP server listens, when it runs.
+    pub imap_addr: Option<SocketAddr>,
     /// The ingest pipeline (and through it the event bus).
     pub pipeline: Pipeline,
     /// The database handle.
@@ -152,6 +160,7 @@ pub struct Running {
     api_task: Option<JoinHandle<std::io::Result<()>>>,
     jobs_task: Option<JoinHandle<()>>,
     smtp_task: Option<JoinHandle<()>>,
+    imap_task: Option<JoinHandle<()>>,
     watch_task: Option<JoinHandle<()>>,
     stats_task: Option<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
@@ -171,6 +180,9 @@ impl Running {
             let _ = t.await;
         }
         if let Some(t) = self.smtp_task {
+            let _ = t.await;
+        }
+        if let Some(t) = self.imap_task {
             let _ = t.await;
         }
         if let Some(t) = self.stats_task {
@@ -208,6 +220,18 @@ pub async fn start(
             "SMTP",
             "smtp.listen",
             "MAILROOM_SMTP_LISTEN",
+        )?;
+        Some(tokio::net::TcpListener::from_std(l)?)
+    } else {
+        None
+    };
+    let imap_listener = if parts.imap && cfg.imap.enabled {
+        let l = bind(
+            &cfg.imap.listen,
+            cfg.imap.listen_backlog,
+            "IMAP",
+            "imap.listen",
+            "MAILROOM_IMAP_LISTEN",
         )?;
         Some(tokio::net::TcpListener::from_std(l)?)
     } else {
@@ -281,12 +305,14 @@ pub async fn start(
     let mut running = Running {
         api_addr: None,
         smtp_addr: None,
+        imap_addr: None,
         pipeline: pipeline.clone(),
         store: store.clone(),
         api: None,
         api_task: None,
         jobs_task: None,
         smtp_task: None,
+        imap_task: None,
         // The health monitor: database, writes, the data directory's free space.
         watch_task: Some(tokio::spawn(store.clone().watch(
             cfg.data_dir.clone(),
@@ -324,6 +350,37 @@ pub async fn start(
         );
         running.smtp_task = Some(tokio::spawn(server.run(listener, shutdown_rx.clone())));
     }
+    let limiter = match &redis {
+        None => RateLimiter::memory(),
+        Some(link) => RateLimiter::redis(link.clone(), &cfg.redis_key_prefix),
+    };
+    if let Some(listener) = imap_listener {
+        // The SMTP server's certificate unless IMAP names its own.
+        let (cert, key) = if cfg.imap.tls_cert.is_empty() {
+            (&cfg.smtp.tls_cert, &cfg.smtp.tls_key)
+        } else {
+            (&cfg.imap.tls_cert, &cfg.imap.tls_key)
+        };
+        let tls = if cfg.imap.starttls {
+            Some(
+                mailroom_worker::net::tls::server_config(cert, key, &cfg.data_dir, &hostname)
+                    .map_err(|e| anyhow::anyhow!("IMAP TLS: {e}"))?,
+            )
+        } else {
+            None
+        };
+        running.imap_addr = Some(listener.local_addr()?);
+        let auth = Auth::new(&store, &secrets.jwt, cfg.auth.clone(), limiter.clone());
+        let server = ImapServer::new(
+            cfg.imap.clone(),
+            &hostname,
+            store.clone(),
+            auth,
+            pipeline.clone(),
+            tls,
+        );
+        running.imap_task = Some(tokio::spawn(server.run(listener, shutdown_rx.clone())));
+    }
     if parts.jobs && cfg.jobs.enabled {
         let ctx = JobContext {
             sys: store.system(),
@@ -333,10 +390,6 @@ pub async fn start(
         running.jobs_task = Some(tokio::spawn(runner.run(shutdown_rx)));
     }
     if let Some(listener) = api_listener {
-        let limiter = match &redis {
-            None => RateLimiter::memory(),
-            Some(link) => RateLimiter::redis(link.clone(), &cfg.redis_key_prefix),
-        };
         let auth = Auth::new(&store, &secrets.jwt, cfg.auth.clone(), limiter.clone());
         running.api_addr = Some(listener.local_addr()?);
         let server = mailroom_api::start(

@@ -58,7 +58,8 @@ enum Bench {
         mailboxes: usize,
     },
     /// Seeds one mailbox with messages through the ingest path, for the read-path figures
-    /// (`bench/read.sh` times the HTTP endpoints against it).
+    /// (`bench/read.sh` times the HTTP endpoints against it; `bench/imaptest.sh` logs in to
+    /// it over IMAP). Prints its address and password.
     Read {
         #[arg(long, default_value_t = 100_000)]
         messages: usize,
@@ -263,6 +264,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     api: true,
                     jobs: true,
                     smtp: true,
+                    imap: true,
                 },
                 a,
             )
@@ -275,6 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     api: true,
                     jobs: false,
                     smtp: false,
+                    imap: false,
                 },
                 a,
             )
@@ -287,6 +290,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     api: false,
                     jobs: true,
                     smtp: true,
+                    imap: true,
                 },
                 a,
             )

@@ -271,12 +271,19 @@ fn errors_say_which_argument_or_setting_and_why() {
     // A port in use: the setting to change, before anything else starts.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = run(&[("MAILROOM_API_LISTEN", &addr)], &["serve"]);
+    let out = run(
+        &[
+            ("MAILROOM_API_LISTEN", &addr),
+            ("MAILROOM_IMAP_LISTEN", "127.0.0.1:0"),
+        ],
+        &["serve"],
+    );
     one_clear_line(&out, &[&addr, "MAILROOM_API_LISTEN"]);
     let out = run(
         &[
             ("MAILROOM_SMTP_LISTEN", &addr),
             ("MAILROOM_API_LISTEN", "127.0.0.1:0"),
+            ("MAILROOM_IMAP_LISTEN", "127.0.0.1:0"),
         ],
         &["worker"],
     );
@@ -294,6 +301,7 @@ fn serve_announces_where_everything_is() {
         .env("MAILROOM_DATA_DIR", dir.path())
         .env("MAILROOM_API_LISTEN", "127.0.0.1:0")
         .env("MAILROOM_SMTP_LISTEN", "127.0.0.1:0")
+        .env("MAILROOM_IMAP_LISTEN", "127.0.0.1:0")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -359,6 +367,7 @@ async fn the_readme_quickstart_works() {
         .env("MAILROOM", env!("CARGO_BIN_EXE_mailroom"))
         .env("API_PORT", port())
         .env("SMTP_PORT", port())
+        .env("IMAP_PORT", port())
         .env("DNS_PORT", port())
         .env("TMPDIR", work.path())
         .output();
@@ -375,6 +384,12 @@ async fn the_readme_quickstart_works() {
     assert!(stdout.contains(r#"{"verified":true}"#), "{stdout}");
     assert!(
         stdout.contains(r#""subject":"Hello from the quickstart""#) && stdout.contains("It works."),
+        "{stdout}"
+    );
+    // Read over IMAP by curl: the header line as the message has it.
+    assert!(
+        stdout.contains("Subject: Hello from the quickstart\r\n")
+            || stdout.contains("Subject: Hello from the quickstart\n"),
         "{stdout}"
     );
 }

@@ -192,6 +192,7 @@ async fn two_worker_processes_share_the_queue_without_running_a_job_twice() {
             .env("MAILROOM_JOBS_CONCURRENCY", "4")
             // Two workers on one machine cannot share the SMTP port; this test is about jobs.
             .env("MAILROOM_SMTP_ENABLED", "false")
+            .env("MAILROOM_IMAP_ENABLED", "false")
             .env("MAILROOM_LOG", "warn")
             .kill_on_drop(true)
             .spawn()

@@ -16,6 +16,8 @@ mod domains;
 mod faults;
 mod folders;
 mod http;
+mod imap;
+mod imap_wire;
 mod isolation;
 mod jobs;
 mod mail_rest;

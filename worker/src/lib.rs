@@ -1,5 +1,6 @@
-//! Mailroom's worker: the job runner and the SMTP server (MX).
+//! Mailroom's worker: the job runner, the SMTP server (MX) and the IMAP server.
 
+pub mod imap;
 pub mod jobs;
 pub mod net;
 pub mod runner;

@@ -75,6 +75,56 @@ impl Auth {
         kind: Option<LoginKind>,
         client: &ClientInfo,
     ) -> Result<TokenPair> {
+        let account = self.verify(login, password, kind, client).await?;
+        let session = self
+            .sys
+            .open_session(&account, client, self.refresh_ttl())
+            .await?;
+        let refresh = random_token(REFRESH_TOKEN_PREFIX)?;
+        self.sys
+            .add_refresh_token(session, &sha256_hex(&refresh), self.refresh_ttl())
+            .await?;
+        self.sys.record_login(&account, client).await?;
+        self.pair(&account, session, refresh)
+    }
+
+    /// Checks a mailbox's address and password (or one of its app passwords) for a mail
+    /// protocol (IMAP now; POP3 and submission next) under the rules of [`Auth::login`]: the
+    /// same limits per client address and per account, exactly one argon2 verification, the
+    /// same refusals (suspended mailbox, suspended or deleted tenant). No REST session is
+    /// opened. The principal is the mailbox's owner, confined to the mailbox.
+    pub async fn mail_login(
+        &self,
+        login: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<Principal> {
+        let account = self
+            .verify(login, password, Some(LoginKind::Mailbox), client)
+            .await?;
+        let Account::Mailbox(m) = account else {
+            return Err(Error::Unauthenticated("invalid email or password"));
+        };
+        Ok(Principal::new(
+            PrincipalKind::Mailbox,
+            m.id,
+            m.address.clone(),
+            Role::Mailbox,
+            Some(TenantId::from_uuid(m.tenant_id)),
+            Role::Mailbox.scopes(),
+        )
+        .confined_to(m.id))
+    }
+
+    /// The checks every login makes before anything is opened: rate limits, the one password
+    /// verification, whether the account may log in.
+    async fn verify(
+        &self,
+        login: &str,
+        password: &str,
+        kind: Option<LoginKind>,
+        client: &ClientInfo,
+    ) -> Result<Account> {
         let login = login.trim().to_ascii_lowercase();
         let ip_key = format!("login:ip:{}", client.ip.as_deref().unwrap_or("unknown"));
         let account_key = account_key(&login);
@@ -105,17 +155,7 @@ impl Auth {
         };
         self.usable(&account).await?;
         self.limiter.reset(&account_key).await?;
-
-        let session = self
-            .sys
-            .open_session(&account, client, self.refresh_ttl())
-            .await?;
-        let refresh = random_token(REFRESH_TOKEN_PREFIX)?;
-        self.sys
-            .add_refresh_token(session, &sha256_hex(&refresh), self.refresh_ttl())
-            .await?;
-        self.sys.record_login(&account, client).await?;
-        self.pair(&account, session, refresh)
+        Ok(account)
     }
 
     /// The password, or for a mailbox one of its app passwords: one argon2 verification

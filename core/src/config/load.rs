@@ -127,6 +127,31 @@ impl Config {
                 "smtp.tls_cert and smtp.tls_key go together".into(),
             ));
         }
+        let i = &self.imap;
+        if i.max_connections == 0
+            || i.max_connections_per_ip == 0
+            || i.max_connections_per_user == 0
+            || i.login_timeout_secs == 0
+            || i.max_session_secs == 0
+            || i.max_line_bytes < 1024
+            || i.max_append_bytes == 0
+            || i.max_bad_commands == 0
+        {
+            return Err(Error::Config(
+                "imap limits and time-outs must be at least 1 (max_line_bytes at least 1024)"
+                    .into(),
+            ));
+        }
+        if i.idle_timeout_secs < 30 * 60 {
+            return Err(Error::Config(
+                "imap.idle_timeout_secs must be at least 1800 (RFC 9051 §5.4)".into(),
+            ));
+        }
+        if i.tls_cert.is_empty() != i.tls_key.is_empty() {
+            return Err(Error::Config(
+                "imap.tls_cert and imap.tls_key go together".into(),
+            ));
+        }
         for (name, v) in [
             ("jwt_secret", &self.jwt_secret),
             ("master_key", &self.master_key),

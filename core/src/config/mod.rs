@@ -59,6 +59,8 @@ pub struct Config {
     pub mailboxes: MailboxesConfig,
     /// The inbound SMTP server (MX).
     pub smtp: SmtpConfig,
+    /// The IMAP server (reading and organising mail with any client).
+    pub imap: ImapConfig,
     /// Local storage: how much room the data directory must keep.
     pub storage: StorageConfig,
 }
@@ -174,6 +176,73 @@ impl SmtpConfig {
             public_hostname
         } else {
             &self.hostname
+        }
+    }
+}
+
+/// The IMAP server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapConfig {
+    /// Run the IMAP server.
+    pub enabled: bool,
+    /// Where it listens (143 in production, behind STARTTLS).
+    pub listen: String,
+    /// Pending connections the kernel queues.
+    pub listen_backlog: u32,
+    /// Connections in all.
+    pub max_connections: usize,
+    /// Connections from one client address.
+    pub max_connections_per_ip: usize,
+    /// Connections one mailbox may hold at once (clients open one per folder they watch).
+    pub max_connections_per_user: usize,
+    /// How long a logged-in client may stay silent (RFC 9051 asks for at least 30 minutes;
+    /// IDLE counts as silent, clients renew it every 29 minutes).
+    pub idle_timeout_secs: u64,
+    /// How long a client that has not logged in may stay silent.
+    pub login_timeout_secs: u64,
+    /// The longest one connection may last.
+    pub max_session_secs: u64,
+    /// Bytes of one command line.
+    pub max_line_bytes: usize,
+    /// Largest message APPEND accepts (advertised as APPENDLIMIT).
+    pub max_append_bytes: usize,
+    /// Malformed or refused commands before the server says BYE.
+    pub max_bad_commands: usize,
+    /// Certificate for STARTTLS (PEM); empty: the SMTP server's, or a generated one.
+    pub tls_cert: String,
+    /// Its private key (PEM).
+    pub tls_key: String,
+    /// Offer STARTTLS.
+    pub starttls: bool,
+    /// Refuse passwords before STARTTLS (advertise LOGINDISABLED). Off by default so that
+    /// local clients work out of the box; turn it on wherever clients reach the server over a
+    /// network.
+    pub require_tls: bool,
+    /// Expect a PROXY protocol header on every connection.
+    pub proxy_protocol: bool,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:1143".into(),
+            listen_backlog: 1024,
+            max_connections: 10_000,
+            max_connections_per_ip: 50,
+            max_connections_per_user: 20,
+            idle_timeout_secs: 30 * 60,
+            login_timeout_secs: 60,
+            max_session_secs: 24 * 3600,
+            max_line_bytes: 64 * 1024,
+            max_append_bytes: 50 * 1024 * 1024,
+            max_bad_commands: 20,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            starttls: true,
+            require_tls: false,
+            proxy_protocol: false,
         }
     }
 }
@@ -381,6 +450,7 @@ impl Default for Config {
             domains: DomainsConfig::default(),
             mailboxes: MailboxesConfig::default(),
             smtp: SmtpConfig::default(),
+            imap: ImapConfig::default(),
             storage: StorageConfig::default(),
         }
     }

@@ -556,7 +556,7 @@ impl Store {
 
 /// `quota_exceeded` when one of `mailboxes` holds more than its quota (read in the storing
 /// transaction, after its bytes were added).
-async fn over_quota(tx: &Tx, mailboxes: BTreeSet<Uuid>) -> Result<()> {
+pub(crate) async fn over_quota(tx: &Tx, mailboxes: BTreeSet<Uuid>) -> Result<()> {
     if mailboxes.is_empty() {
         return Ok(());
     }

@@ -16,7 +16,7 @@ use crate::bus::MailboxEvent;
 use crate::error::{Error, Result};
 use crate::mail::flags;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -53,6 +53,9 @@ pub struct ChangeReport {
     pub expunged: Vec<Uuid>,
     /// Events to publish after commit.
     pub events: Vec<MailboxEvent>,
+    /// For moves and copies: each message's UID in its folder before, and its (new) UID in
+    /// the target folder, in the order of the old UIDs (IMAP's COPYUID).
+    pub uids: Vec<(i64, i64)>,
 }
 
 #[derive(Debug, Clone, FromQueryResult)]
@@ -223,7 +226,8 @@ impl TenantStore {
         }
         if let Some(dest) = change.move_to {
             let rows = self.rows(&tx, mailbox, ids).await?;
-            let moving: Vec<Row> = rows.into_iter().filter(|r| r.folder_id != dest).collect();
+            let mut moving: Vec<Row> = rows.into_iter().filter(|r| r.folder_id != dest).collect();
+            moving.sort_by_key(|r| r.uid);
             self.move_rows(&tx, &mbox, moving, dest, &mut report)
                 .await?;
         }
@@ -261,6 +265,138 @@ impl TenantStore {
         Ok(report)
     }
 
+    /// IMAP EXPUNGE: deletes for good the messages of `folder` flagged `\Deleted` (only those
+    /// of `ids` when given: UID EXPUNGE), at most [`MAX_BATCH`] per call, lowest UIDs first;
+    /// call again while a full batch went. The flag is read inside the transaction, so a
+    /// message another session has just undeleted stays.
+    pub async fn expunge_deleted(
+        &self,
+        mailbox: Uuid,
+        folder: Uuid,
+        ids: Option<&[Uuid]>,
+    ) -> Result<ChangeReport> {
+        retrying(|| self.try_expunge_deleted(mailbox, folder, ids)).await
+    }
+
+    async fn try_expunge_deleted(
+        &self,
+        mailbox: Uuid,
+        folder: Uuid,
+        ids: Option<&[Uuid]>,
+    ) -> Result<ChangeReport> {
+        let tx = self.store.tx_quiet().await?;
+        let mbox = self.mailbox_on(&*tx, mailbox).await?;
+        folder_in(&tx, &mbox, folder).await?;
+        let candidates: Vec<Uuid> = {
+            use messages::Column as C;
+            let mut q = self
+                .find::<messages::Entity>()
+                .select_only()
+                .column(C::Id)
+                .filter(C::MailboxId.eq(mailbox))
+                .filter(C::FolderId.eq(folder))
+                .filter(Expr::col(C::Flags).bit_and(flags::DELETED).ne(0));
+            if let Some(ids) = ids {
+                q = q.filter(C::Id.is_in(ids.iter().take(MAX_BATCH).copied()));
+            }
+            q.order_by_asc(C::Uid)
+                .limit(MAX_BATCH as u64)
+                .into_tuple()
+                .all(&*tx)
+                .await?
+        };
+        let rows = self.locked_rows(&tx, mailbox, &candidates).await?;
+        let gone: Vec<Row> = rows
+            .into_iter()
+            .filter(|r| r.folder_id == folder && r.flags & flags::DELETED != 0)
+            .collect();
+        let mut report = ChangeReport::default();
+        self.expunge_rows(&tx, &mbox, gone, &mut report).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// IMAP COPY: copies messages of the mailbox into its folder `dest`, with their flags and
+    /// keywords (the bytes are shared, not duplicated); new UIDs in the order of the old ones.
+    /// The copies count against the quota: over it, nothing is copied (`quota_exceeded`).
+    pub async fn copy_messages(
+        &self,
+        mailbox: Uuid,
+        ids: &[Uuid],
+        dest: Uuid,
+    ) -> Result<ChangeReport> {
+        retrying(|| self.try_copy_messages(mailbox, ids, dest)).await
+    }
+
+    async fn try_copy_messages(
+        &self,
+        mailbox: Uuid,
+        ids: &[Uuid],
+        dest: Uuid,
+    ) -> Result<ChangeReport> {
+        let tx = self.store.tx_quiet().await?;
+        let mbox = self.mailbox_on(&*tx, mailbox).await?;
+        folder_in(&tx, &mbox, dest).await?;
+        let found = self.locked_rows(&tx, mailbox, ids).await?;
+        let mut report = report_for(ids, &found);
+        let mut rows: Vec<messages::Model> = self
+            .find::<messages::Entity>()
+            .filter(messages::Column::MailboxId.eq(mailbox))
+            .filter(messages::Column::Id.is_in(report.done.clone()))
+            .all(&*tx)
+            .await?;
+        if rows.is_empty() {
+            return Ok(report);
+        }
+        rows.sort_by_key(|m| (m.folder_id, m.uid));
+        let n = rows.len() as i64;
+        let bytes: i64 = rows.iter().map(|m| m.size).sum();
+        let arriving = FolderDelta {
+            added: n,
+            unseen: rows.iter().map(|m| unseen(m.flags)).sum(),
+            bytes,
+            ..FolderDelta::default()
+        };
+        let d = step_folders(&tx, &BTreeMap::from([(dest, arriving)])).await?[&dest];
+        let first_uid = d.uidnext - n;
+        let now = chrono::Utc::now();
+        let mut copies = Vec::with_capacity(rows.len());
+        for (i, m) in rows.into_iter().enumerate() {
+            let uid = first_uid + i as i64;
+            report.uids.push((m.uid, uid));
+            report.events.push(event(
+                &mbox,
+                dest,
+                ChangeKind::Appended,
+                uid,
+                d.highestmodseq,
+            ));
+            let copy = messages::Model {
+                id: crate::ids::new_id(),
+                folder_id: dest,
+                uid,
+                modseq: d.highestmodseq,
+                created_at: now,
+                ..m
+            };
+            copies.push(sea_orm::IntoActiveModel::into_active_model(copy));
+        }
+        messages::Entity::insert_many(copies)
+            .exec_without_returning(&*tx)
+            .await?;
+        self.update_many::<mailboxes::Entity>()
+            .col_expr(
+                mailboxes::Column::UsedBytes,
+                Expr::col(mailboxes::Column::UsedBytes).add(bytes),
+            )
+            .filter(mailboxes::Column::Id.eq(mailbox))
+            .exec(&*tx)
+            .await?;
+        super::delivery::over_quota(&tx, BTreeSet::from([mailbox])).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
     /// Moves rows to `dest`: new UIDs there (in the order given), expunged from their folders.
     async fn move_rows(
         &self,
@@ -287,6 +423,7 @@ impl TenantStore {
         self.leave_folders(tx, mbox, &rows, report).await?;
         for (i, r) in rows.iter().enumerate() {
             let uid = first_uid + i as i64;
+            report.uids.push((r.uid, uid));
             self.update_many::<messages::Entity>()
                 .col_expr(messages::Column::FolderId, Expr::value(dest))
                 .col_expr(messages::Column::Uid, Expr::value(uid))

@@ -76,7 +76,7 @@ impl SystemStore {
     }
 }
 
-async fn raw_of(store: &Store, m: &messages::Model) -> Result<Vec<u8>> {
+pub(crate) async fn raw_of(store: &Store, m: &messages::Model) -> Result<Vec<u8>> {
     let (size, first): (i64, Vec<u8>) =
         all_tenants::find_by_id::<blobs::Entity>(m.blob_hash.clone())
             .select_only()

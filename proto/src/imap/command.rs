@@ -31,6 +31,8 @@ pub struct Qresync {
 /// What LIST selects and returns (RFC 5258, RFC 6154, RFC 5819).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListOptions {
+    /// The command was LSUB (answered with `* LSUB`).
+    pub lsub: bool,
     /// `(SUBSCRIBED)`: only subscribed names.
     pub subscribed: bool,
     /// `(SPECIAL-USE)` selection: only folders with a special use.
@@ -555,6 +557,7 @@ fn copy_or_move(
 
 fn list(c: &mut Cursor<'_>, name: &str, utf8: bool) -> Result<Command, LexError> {
     let mut options = ListOptions {
+        lsub: name == "LSUB",
         subscribed: name == "LSUB",
         ..Default::default()
     };

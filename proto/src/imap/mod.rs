@@ -1,4 +1,4 @@
-//! IMAP (RFC 9051, RFC 3501) without I/O, built up for issue 15. So far:
+//! IMAP (RFC 9051, RFC 3501) without I/O; the server that uses it is `worker/src/imap/`.
 //! - [`reader`]: framing of commands and their literals, with every size bounded;
 //! - [`lex`]: the grammar's lexical layer (tags, atoms, strings, literals, numbers, sequence
 //!   sets, lists, flags);
@@ -7,14 +7,15 @@
 //!   SEARCHRES, CONDSTORE, WITHIN), SORT and THREAD in [`search`]; NOTIFY and COMPRESS to come;
 //! - [`response`]: writing responses: strings in the form that carries them, flag lists,
 //!   ENVELOPE and BODYSTRUCTURE from plain structures;
+//! - [`envelope`]: ENVELOPE from a raw header block;
 //! - [`session`]: the state machine (which command in which state; LOGINDISABLED before TLS;
 //!   ENABLE; the steps the server carries out against the store);
 //! - [`utf7`]: modified UTF-7 for mailbox names, strict.
 //!
-//! The server on the network layer comes next; `docs/architecture.md` says why the parser is
-//! our own.
+//! `docs/architecture.md` says why the parser is our own.
 
 pub mod command;
+pub mod envelope;
 pub mod fetch;
 pub mod lex;
 pub mod reader;

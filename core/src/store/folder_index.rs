@@ -1,0 +1,162 @@
+//! What an IMAP session holds of its selected folder: each message's UID, MODSEQ, flags and
+//! keywords, loaded once at SELECT and kept current from what changed after the session's last
+//! MODSEQ (arrivals and flag changes from `messages`, departures from the expunge log), so a
+//! session never re-reads the whole folder to learn about another session's change.
+
+use super::TenantStore;
+use super::entities::{expunged, folders, messages};
+use crate::error::{Error, Result};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+/// One message as a session tracks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The message's id.
+    pub id: Uuid,
+    /// Its UID in the folder.
+    pub uid: i64,
+    /// Its MODSEQ.
+    pub modseq: i64,
+    /// Flag bits ([`crate::mail::flags`]).
+    pub flags: i32,
+    /// Keywords.
+    pub keywords: Vec<String>,
+}
+
+/// What changed in a folder after a MODSEQ.
+#[derive(Debug, Clone)]
+pub struct IndexChanges {
+    /// The folder now.
+    pub folder: folders::Model,
+    /// Messages that arrived or changed after the MODSEQ, by UID.
+    pub changed: Vec<IndexEntry>,
+    /// UIDs that left after the MODSEQ, ascending.
+    pub vanished: Vec<i64>,
+}
+
+type EntryRow = (Uuid, i64, i64, i32, String);
+
+fn entry((id, uid, modseq, flags, keywords): EntryRow) -> IndexEntry {
+    IndexEntry {
+        id,
+        uid,
+        modseq,
+        flags,
+        keywords: serde_json::from_str(&keywords).unwrap_or_default(),
+    }
+}
+
+impl TenantStore {
+    /// A folder of a mailbox within reach.
+    pub async fn folder_row(&self, mailbox: Uuid, folder: Uuid) -> Result<folders::Model> {
+        let db = self.store.db();
+        self.mailbox_on(db, mailbox).await?;
+        self.find_by_id::<folders::Entity>(folder)
+            .filter(folders::Column::MailboxId.eq(mailbox))
+            .one(db)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// The folder and its messages in UID order (what SELECT loads). The folder is read first:
+    /// a message arriving meanwhile may be in the list with a MODSEQ above the folder's, and is
+    /// then reported once more as changed by the next [`TenantStore::index_changes`].
+    pub async fn folder_index(
+        &self,
+        mailbox: Uuid,
+        folder: Uuid,
+    ) -> Result<(folders::Model, Vec<IndexEntry>)> {
+        let f = self.folder_row(mailbox, folder).await?;
+        let entries = self.entries(mailbox, folder, None).await?;
+        Ok((f, entries))
+    }
+
+    /// What changed in the folder after `modseq`, every change (the session holds the whole
+    /// folder's index already, so this is bounded by what it holds plus what arrived).
+    pub async fn index_changes(
+        &self,
+        mailbox: Uuid,
+        folder: Uuid,
+        modseq: i64,
+    ) -> Result<IndexChanges> {
+        let f = self.folder_row(mailbox, folder).await?;
+        if f.highestmodseq <= modseq {
+            return Ok(IndexChanges {
+                folder: f,
+                changed: Vec::new(),
+                vanished: Vec::new(),
+            });
+        }
+        let changed = self.entries(mailbox, folder, Some(modseq)).await?;
+        let vanished: Vec<i64> = self
+            .find::<expunged::Entity>()
+            .select_only()
+            .column(expunged::Column::Uid)
+            .filter(expunged::Column::MailboxId.eq(mailbox))
+            .filter(expunged::Column::FolderId.eq(folder))
+            .filter(expunged::Column::Modseq.gt(modseq))
+            .order_by_asc(expunged::Column::Uid)
+            .into_tuple()
+            .all(self.store.db())
+            .await?;
+        Ok(IndexChanges {
+            folder: f,
+            changed,
+            vanished,
+        })
+    }
+
+    async fn entries(
+        &self,
+        mailbox: Uuid,
+        folder: Uuid,
+        after: Option<i64>,
+    ) -> Result<Vec<IndexEntry>> {
+        use messages::Column as C;
+        let mut q = self
+            .find::<messages::Entity>()
+            .select_only()
+            .columns([C::Id, C::Uid, C::Modseq, C::Flags, C::Keywords])
+            .filter(C::MailboxId.eq(mailbox))
+            .filter(C::FolderId.eq(folder));
+        if let Some(m) = after {
+            q = q.filter(C::Modseq.gt(m));
+        }
+        let rows: Vec<EntryRow> = q
+            .order_by_asc(C::Uid)
+            .into_tuple()
+            .all(self.store.db())
+            .await?;
+        Ok(rows.into_iter().map(entry).collect())
+    }
+
+    /// Messages of a mailbox by id (those not found are left out), in no particular order.
+    pub async fn messages_by_id(
+        &self,
+        mailbox: Uuid,
+        ids: &[Uuid],
+    ) -> Result<Vec<messages::Model>> {
+        let db = self.store.db();
+        self.mailbox_on(db, mailbox).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            out.extend(
+                self.find::<messages::Entity>()
+                    .filter(messages::Column::MailboxId.eq(mailbox))
+                    .filter(messages::Column::Id.is_in(chunk.to_vec()))
+                    .all(db)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The stored bytes of a message row read through this store.
+    pub async fn raw_of(&self, m: &messages::Model) -> Result<Vec<u8>> {
+        if m.tenant_id != self.tid() || self.actor.mailbox.is_some_and(|own| own != m.mailbox_id) {
+            return Err(Error::NotFound);
+        }
+        super::messages::raw_of(&self.store, m).await
+    }
+}

@@ -1,0 +1,392 @@
+//! The IMAP server over real sockets: reading, flags, search, copy, move, expunge, append, IDLE,
+//! login rules and tenant isolation, bad input; and Python's imaplib as a real client.
+
+use crate::common::*;
+use crate::imap_wire::Imap;
+use crate::smtp::{bdat, receiving, smtp_addr};
+use crate::smtp_wire::Wire;
+use serde_json::json;
+
+fn imap_addr(app: &TestApp) -> std::net::SocketAddr {
+    app.running.as_ref().unwrap().imap_addr.unwrap()
+}
+
+fn message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Bea Example <bea@client.example>\r\nTo: ana@example.com\r\nSubject: {subject}\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{}@client.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        rand_suffix()
+    )
+    .into_bytes()
+}
+
+async fn deliver(app: &TestApp, to: &str, subject: &str, body: &str) {
+    let mut w = Wire::connect(smtp_addr(app)).await;
+    let r = bdat(&mut w, "bea@client.example", &[to], &message(subject, body)).await;
+    assert!(r.starts_with("250"), "{r}");
+}
+
+#[tokio::test]
+async fn a_mailbox_reads_flags_searches_copies_moves_and_expunges() {
+    let app = TestApp::spawn().await;
+    let (_t, _, _, _ana_id, ana) = receiving(&app).await;
+    deliver(&app, &ana, "First note", "alpha words").await;
+    deliver(&app, &ana, "Second note", "beta words").await;
+
+    let (mut c, greeting) = Imap::connect(imap_addr(&app)).await;
+    assert!(
+        greeting.starts_with("* OK [CAPABILITY IMAP4rev1 ") && greeting.contains("AUTH=PLAIN"),
+        "{greeting}"
+    );
+    let r = c.cmd(&format!("LOGIN {ana} wrong-password")).await;
+    assert!(r.last_line().contains("NO [AUTHENTICATIONFAILED]"), "{r:?}");
+    let r = c.cmd(&format!("LOGIN {ana} \"{PASSWORD}\"")).await;
+    assert!(r.ok() && r.last_line().contains("[CAPABILITY "), "{r:?}");
+
+    let r = c.cmd("LIST \"\" \"*\"").await;
+    assert!(r.ok(), "{r:?}");
+    let all = r.all();
+    for want in [
+        "(\\HasNoChildren) \"/\" \"INBOX\"",
+        "(\\HasNoChildren \\Sent) \"/\" \"Sent\"",
+        "(\\HasNoChildren \\Trash) \"/\" \"Trash\"",
+        "(\\HasNoChildren \\Junk) \"/\" \"Junk\"",
+    ] {
+        assert!(all.contains(want), "{want} in {all}");
+    }
+
+    let r = c.cmd("SELECT INBOX").await;
+    assert!(r.ok() && r.last_line().contains("[READ-WRITE]"), "{r:?}");
+    assert!(r.untagged("2 EXISTS").len() == 1, "{r:?}");
+    let uidvalidity = r
+        .all()
+        .split("[UIDVALIDITY ")
+        .nth(1)
+        .and_then(|s| s.split(']').next())
+        .unwrap()
+        .to_string();
+
+    // Metadata and a header section; PEEK leaves \Seen alone.
+    let r = c
+        .cmd("FETCH 1 (UID FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await;
+    assert!(r.ok(), "{r:?}");
+    let f = r.all();
+    assert!(f.contains("* 1 FETCH (UID 1 FLAGS ()"), "{f}");
+    assert!(
+        f.contains("ENVELOPE (\"Mon, 7 Dec 2026 10:00:00 +0000\" \"First note\" ((\"Bea Example\" NIL \"bea\" \"client.example\"))"),
+        "{f}"
+    );
+    assert!(
+        f.contains("BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL"),
+        "{f}"
+    );
+    assert!(
+        f.contains("BODY[HEADER.FIELDS (SUBJECT)] {23}\r\nSubject: First note\r\n\r\n"),
+        "{f}"
+    );
+
+    // RFC822.SIZE is exactly what BODY[] sends.
+    let size: usize = f
+        .split("RFC822.SIZE ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let r = c.cmd("UID FETCH 1 BODY[]").await;
+    assert!(r.ok(), "{r:?}");
+    let body = r.all();
+    assert!(body.contains(&format!("BODY[] {{{size}}}\r\n")), "{body}");
+    assert!(
+        body.contains("FLAGS (\\Seen)"),
+        "BODY[] sets \\Seen: {body}"
+    );
+
+    let r = c.cmd("SEARCH UNSEEN").await;
+    assert_eq!(r.untagged("SEARCH"), vec!["SEARCH 2\r\n"], "{r:?}");
+    let r = c.cmd("UID SEARCH BODY beta").await;
+    assert_eq!(r.untagged("SEARCH"), vec!["SEARCH 2\r\n"], "{r:?}");
+    let r = c.cmd("SEARCH RETURN (COUNT MIN) SUBJECT note").await;
+    let e = r.untagged("ESEARCH (TAG \"t");
+    assert!(
+        e.len() == 1 && e[0].ends_with("\") MIN 1 COUNT 2\r\n"),
+        "{r:?}"
+    );
+
+    let r = c.cmd("STORE 2 +FLAGS ($Work \\Flagged)").await;
+    assert!(r.ok(), "{r:?}");
+    assert!(
+        r.all()
+            .contains("* 2 FETCH (UID 2 FLAGS (\\Flagged $Work))"),
+        "{r:?}"
+    );
+    let r = c.cmd("UID SEARCH KEYWORD $Work").await;
+    assert_eq!(r.untagged("SEARCH"), vec!["SEARCH 2\r\n"], "{r:?}");
+
+    // COPY keeps the flags and says where the copies went.
+    let r = c.cmd("COPY 1:2 Archive").await;
+    assert!(r.ok() && r.last_line().contains("[COPYUID "), "{r:?}");
+    let r = c.cmd("STATUS Archive (MESSAGES UNSEEN UIDNEXT SIZE)").await;
+    assert!(
+        r.all()
+            .contains("* STATUS \"Archive\" (MESSAGES 2 UNSEEN 1 UIDNEXT 3 SIZE "),
+        "{r:?}"
+    );
+    let r = c.cmd("COPY 1 Nowhere").await;
+    assert!(r.last_line().contains("NO [TRYCREATE]"), "{r:?}");
+
+    // MOVE reports the expunge in this session.
+    let r = c.cmd("UID MOVE 1 Trash").await;
+    assert!(r.ok(), "{r:?}");
+    assert!(r.all().contains("* OK [COPYUID "), "{r:?}");
+    assert_eq!(r.untagged("1 EXPUNGE").len(), 1, "{r:?}");
+    let r = c.cmd("NOOP").await;
+    assert!(r.untagged("1 EXISTS").is_empty() && r.ok(), "{r:?}");
+
+    // \Deleted then EXPUNGE deletes for good.
+    let r = c.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    assert!(r.ok() && r.untagged("1 FETCH").is_empty(), "{r:?}");
+    let r = c.cmd("EXPUNGE").await;
+    assert_eq!(r.untagged("1 EXPUNGE").len(), 1, "{r:?}");
+    let r = c.cmd("STATUS INBOX (MESSAGES)").await;
+    assert!(r.all().contains("(MESSAGES 0)"), "{r:?}");
+
+    // APPEND goes through the store's one path and says the new UID.
+    let msg = message("Appended", "gamma");
+    c.send(format!("a1 APPEND Drafts (\\Draft \\Seen) {{{}+}}\r\n", msg.len()).as_bytes())
+        .await;
+    c.send(&msg).await;
+    c.send(b"\r\n").await;
+    let r = c.until("a1").await;
+    assert!(r.ok() && r.last_line().contains("[APPENDUID "), "{r:?}");
+    let r = c.cmd("EXAMINE Drafts").await;
+    assert!(r.last_line().contains("[READ-ONLY]"), "{r:?}");
+    let r = c.cmd("FETCH 1 (FLAGS BODY[TEXT])").await;
+    assert!(r.all().contains("FLAGS (\\Seen \\Draft)"), "{r:?}");
+    assert!(r.all().contains("gamma"), "{r:?}");
+    let r = c.cmd("STORE 1 +FLAGS (\\Flagged)").await;
+    assert!(r.last_line().contains("NO [READ-ONLY]"), "{r:?}");
+
+    // Folders: create, rename, delete.
+    assert!(c.cmd("CREATE Projects/2026").await.ok());
+    let r = c.cmd("LIST \"\" \"Projects/%\"").await;
+    assert!(r.all().contains("\"Projects/2026\""), "{r:?}");
+    let r = c.cmd("DELETE Projects").await;
+    assert!(r.last_line().contains("NO [INUSE]"), "{r:?}");
+    assert!(c.cmd("RENAME Projects/2026 Projects/Done").await.ok());
+    assert!(c.cmd("DELETE Projects/Done").await.ok());
+    let r = c.cmd("SELECT Projects/Done").await;
+    assert!(r.last_line().contains("NO [NONEXISTENT]"), "{r:?}");
+    let r = c.cmd("CREATE INBOX").await;
+    assert!(r.last_line().contains("NO [ALREADYEXISTS]"), "{r:?}");
+
+    // The UIDVALIDITY stays across sessions.
+    let mut again = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    let r = again.cmd("EXAMINE INBOX").await;
+    assert!(
+        r.all().contains(&format!("[UIDVALIDITY {uidvalidity}]")),
+        "{r:?}"
+    );
+    let r = again.cmd("GETQUOTAROOT INBOX").await;
+    assert!(r.all().contains("* QUOTA \"\" (STORAGE "), "{r:?}");
+    let r = c.cmd("LOGOUT").await;
+    assert!(r.untagged("BYE").len() == 1 && r.ok(), "{r:?}");
+}
+
+#[tokio::test]
+async fn idle_reports_mail_from_smtp_and_changes_from_rest() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    deliver(&app, &ana, "Before", "one").await;
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(c.cmd("SELECT INBOX").await.ok());
+    c.send(b"i1 IDLE\r\n").await;
+    assert!(c.line().await.starts_with("+ "));
+
+    deliver(&app, &ana, "During", "two").await;
+    assert_eq!(c.line().await, "* 2 EXISTS\r\n");
+
+    // A change made over REST reaches the idling client too.
+    let items = crate::smtp::inbox(&app, &t.owner_token, &ana_id).await;
+    let first = items.iter().find(|m| m["subject"] == "Before").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .patch(
+            &format!("/v1/mailboxes/{ana_id}/messages/{first}"),
+            &t.owner_token,
+            json!({"seen": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(c.line().await, "* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n");
+    c.send(b"DONE\r\n").await;
+    let r = c.until("i1").await;
+    assert!(r.ok(), "{r:?}");
+}
+
+#[tokio::test]
+async fn logins_follow_the_mailbox_rules_and_tenants_stay_apart() {
+    let app = TestApp::spawn().await;
+    let (a, _, _, ana_id, ana) = receiving(&app).await;
+    let (b, _, _, _bob_id, bob) = receiving(&app).await;
+    deliver(&app, &ana, "For Ana only", "secret").await;
+
+    // An app password works as the password.
+    let r = app
+        .post(
+            &format!("/v1/mailboxes/{ana_id}/app-passwords"),
+            &a.owner_token,
+            json!({"name": "phone"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let app_password = r.body["password"].as_str().unwrap().to_string();
+    let mut c = Imap::login(imap_addr(&app), &ana, &app_password).await;
+    let r = c.cmd("STATUS INBOX (MESSAGES)").await;
+    assert!(r.all().contains("(MESSAGES 1)"), "{r:?}");
+
+    // AUTHENTICATE PLAIN, with the initial response and without.
+    use base64::Engine;
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0{bob}\0{PASSWORD}"));
+    let (mut b1, _) = Imap::connect(imap_addr(&app)).await;
+    assert!(b1.cmd(&format!("AUTHENTICATE PLAIN {plain}")).await.ok());
+    let (mut b2, _) = Imap::connect(imap_addr(&app)).await;
+    b2.send(b"x AUTHENTICATE PLAIN\r\n").await;
+    assert_eq!(b2.line().await, "+ \r\n");
+    b2.send(format!("{plain}\r\n").as_bytes()).await;
+    assert!(b2.until("x").await.ok());
+    // Acting for someone else is refused.
+    let other =
+        base64::engine::general_purpose::STANDARD.encode(format!("{ana}\0{bob}\0{PASSWORD}"));
+    let (mut b3, _) = Imap::connect(imap_addr(&app)).await;
+    let r = b3.cmd(&format!("AUTHENTICATE PLAIN {other}")).await;
+    assert!(r.last_line().contains("NO [AUTHORIZATIONFAILED]"), "{r:?}");
+
+    // Bob, of another tenant, sees his own mailbox only: nothing of Ana's, by any name.
+    let r = b1.cmd("SELECT INBOX").await;
+    assert!(r.all().contains("* 0 EXISTS"), "{r:?}");
+    let r = b1.cmd("UID FETCH 1:* (BODY.PEEK[])").await;
+    assert!(r.ok() && !r.all().contains("secret"), "{r:?}");
+    let r = b1.cmd("UID SEARCH TEXT secret").await;
+    assert_eq!(r.untagged("SEARCH"), vec!["SEARCH\r\n"], "{r:?}");
+    assert!(c.cmd("CREATE Private").await.ok());
+    let r = b1.cmd("LIST \"\" *").await;
+    assert!(!r.all().contains("Private"), "{r:?}");
+    let r = b1.cmd("UID COPY 1 Private").await;
+    assert!(r.last_line().contains("NO [TRYCREATE]"), "{r:?}");
+
+    // A suspended mailbox cannot log in; the tenant owner's account is not a mailbox.
+    let r = app
+        .patch(
+            &format!("/v1/mailboxes/{ana_id}"),
+            &a.owner_token,
+            json!({"status": "suspended"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let (mut s, _) = Imap::connect(imap_addr(&app)).await;
+    let r = s.cmd(&format!("LOGIN {ana} \"{PASSWORD}\"")).await;
+    assert!(r.last_line().contains(" NO "), "{r:?}");
+    let r = s
+        .cmd(&format!("LOGIN {} \"{PASSWORD}\"", b.owner_email))
+        .await;
+    assert!(r.last_line().contains("NO [AUTHENTICATIONFAILED]"), "{r:?}");
+}
+
+#[tokio::test]
+async fn bad_input_gets_bad_and_the_session_is_bounded() {
+    let app = TestApp::spawn_with(|c| {
+        c.imap.max_bad_commands = 7;
+        c.imap.max_append_bytes = 1000;
+    })
+    .await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    let (mut c, _) = Imap::connect(imap_addr(&app)).await;
+    let r = c.cmd("FROB").await;
+    assert_eq!(r.last_line(), "t1 BAD unknown command\r\n");
+    c.send(b"\r\n").await;
+    assert!(c.line().await.starts_with("* BAD"));
+    let r = c.cmd("SELECT INBOX").await;
+    assert!(r.last_line().starts_with("t2 BAD"), "{r:?}");
+    let r = c.cmd(&format!("LOGIN {ana} \"{PASSWORD}\"")).await;
+    assert!(r.ok(), "{r:?}");
+    let r = c.cmd("FETCH 1 (FLAGS)").await;
+    assert!(
+        r.last_line().contains("BAD select a mailbox first"),
+        "{r:?}"
+    );
+    assert!(c.cmd("SELECT INBOX").await.ok());
+    let r = c.cmd("FETCH 5 (FLAGS)").await;
+    assert!(r.last_line().contains("BAD no such message"), "{r:?}");
+    // A literal over the limit is refused before it is sent.
+    c.send(b"big APPEND INBOX {5000}\r\n").await;
+    assert!(c.line().await.starts_with("big NO [TOOBIG]"));
+    // The seventh bad or refused command ends the session.
+    let r = c.cmd("FETCH x").await;
+    assert!(r.last_line().contains("BAD"), "{r:?}");
+    assert_eq!(c.line().await, "* BYE too many bad commands\r\n");
+    assert_eq!(c.line().await, "", "and the connection is closed");
+}
+
+/// Python's imaplib (a real client from the standard library) logs in, lists, selects,
+/// fetches, flags, searches, appends, copies and moves.
+#[tokio::test]
+async fn python_imaplib_works() {
+    let app = TestApp::spawn().await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    deliver(&app, &ana, "Hello imaplib", "from python").await;
+    let addr = imap_addr(&app);
+    let script = r#"
+import imaplib, sys, email
+host, port, user, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+M = imaplib.IMAP4(host, port)
+assert 'IMAP4REV1' in M.capabilities, M.capabilities
+M.login(user, pw)
+typ, folders = M.list()
+assert typ == 'OK' and any(b'"Sent"' in f for f in folders), folders
+typ, data = M.select('INBOX')
+assert typ == 'OK' and data == [b'1'], data
+typ, data = M.uid('FETCH', '1', '(RFC822)')
+msg = email.message_from_bytes(data[0][1])
+assert msg['Subject'] == 'Hello imaplib', msg['Subject']
+typ, data = M.search(None, 'SEEN')
+assert data == [b'1'], data
+M.store('1', '+FLAGS', '\\Flagged')
+typ, data = M.search(None, 'FLAGGED', 'FROM', 'bea')
+assert data == [b'1'], data
+typ, data = M.append('Drafts', '(\\Draft)', imaplib.Time2Internaldate(0), b'Subject: draft\r\n\r\nbody\r\n')
+assert typ == 'OK', data
+typ, data = M.copy('1', 'Archive')
+assert typ == 'OK', data
+typ, data = M.status('Archive', '(MESSAGES)')
+assert b'MESSAGES 1' in data[0], data
+M.create('Receipts')
+typ, data = M.uid('MOVE', '1', 'Receipts')
+assert typ == 'OK', data
+typ, data = M.status('INBOX', '(MESSAGES)')
+assert b'MESSAGES 0' in data[0], data
+M.close()
+M.logout()
+print('imaplib ok')
+"#;
+    let out = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+            &ana,
+            PASSWORD,
+        ])
+        .output()
+        .await
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("imaplib ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

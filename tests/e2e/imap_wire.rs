@@ -1,0 +1,134 @@
+//! A small IMAP client over a raw socket, for tests that send exact commands and read exact
+//! responses (literals included).
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub struct Imap {
+    pub s: TcpStream,
+    buf: Vec<u8>,
+    n: u32,
+}
+
+impl Imap {
+    /// Connects and reads the greeting.
+    pub async fn connect(addr: std::net::SocketAddr) -> (Imap, String) {
+        let s = TcpStream::connect(addr).await.unwrap();
+        let mut c = Imap {
+            s,
+            buf: Vec::new(),
+            n: 0,
+        };
+        let greeting = c.line().await;
+        (c, greeting)
+    }
+
+    /// Connects and logs in.
+    pub async fn login(addr: std::net::SocketAddr, user: &str, password: &str) -> Imap {
+        let (mut c, g) = Imap::connect(addr).await;
+        assert!(g.starts_with("* OK"), "{g}");
+        let r = c.cmd(&format!("LOGIN \"{user}\" \"{password}\"")).await;
+        assert!(r.last_line().contains(" OK "), "{r:?}");
+        c
+    }
+
+    async fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 16384];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(30), self.s.read(&mut chunk))
+            .await
+            .expect("IMAP response timed out")
+            .unwrap_or(0);
+        self.buf.extend_from_slice(&chunk[..n]);
+        n > 0
+    }
+
+    /// One response line with any literals it carries; "" when the server closed.
+    pub async fn line(&mut self) -> String {
+        let mut out = Vec::new();
+        loop {
+            if let Some(p) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=p).collect();
+                out.extend_from_slice(&line);
+                // A literal: `{n}\r\n` then n bytes, then the line goes on.
+                let text = String::from_utf8_lossy(&line).to_string();
+                if let Some(n) = text
+                    .trim_end()
+                    .strip_suffix('}')
+                    .and_then(|t| t.rsplit_once('{'))
+                    .and_then(|(_, n)| n.parse::<usize>().ok())
+                {
+                    while self.buf.len() < n {
+                        if !self.fill().await {
+                            break;
+                        }
+                    }
+                    let lit: Vec<u8> = self.buf.drain(..n.min(self.buf.len())).collect();
+                    out.extend_from_slice(&lit);
+                    continue;
+                }
+                return String::from_utf8_lossy(&out).to_string();
+            }
+            if !self.fill().await {
+                return String::from_utf8_lossy(&out).to_string();
+            }
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).await.unwrap();
+    }
+
+    /// Sends a tagged command and reads up to its tagged response.
+    pub async fn cmd(&mut self, command: &str) -> Resp {
+        self.n += 1;
+        let tag = format!("t{}", self.n);
+        self.send(format!("{tag} {command}\r\n").as_bytes()).await;
+        self.until(&tag).await
+    }
+
+    /// Reads lines up to the one tagged `tag`.
+    pub async fn until(&mut self, tag: &str) -> Resp {
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line().await;
+            if l.is_empty() {
+                lines.push("<closed>".to_string());
+                return Resp(lines);
+            }
+            let done = l.starts_with(&format!("{tag} "));
+            lines.push(l);
+            if done {
+                return Resp(lines);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp(pub Vec<String>);
+
+impl Resp {
+    pub fn last_line(&self) -> &str {
+        self.0.last().map(|s| s.as_str()).unwrap_or("")
+    }
+
+    pub fn ok(&self) -> bool {
+        self.last_line()
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|w| w == "OK")
+    }
+
+    /// The untagged lines starting with `prefix` (after `* `).
+    pub fn untagged(&self, prefix: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter_map(|l| l.strip_prefix("* "))
+            .filter(|l| l.starts_with(prefix))
+            .collect()
+    }
+
+    pub fn all(&self) -> String {
+        self.0.concat()
+    }
+}

@@ -1,0 +1,1221 @@
+//! What each IMAP command does to the mailbox, through the tenant-scoped store of the
+//! logged-in mailbox (so a session can reach nothing of another mailbox or tenant), and the
+//! untagged responses that keep the client's view current.
+
+use super::fetch::{self as items, Message};
+use super::search;
+use super::selected::{Selected, Sync, fetch_flags, uid_set};
+use super::server::{Flow, ImapServer, UserSlot};
+use crate::net::Conn;
+use mailroom_core::auth::{ClientInfo, Principal, Scope};
+use mailroom_core::error::{Error, Result};
+use mailroom_core::mail::flags;
+use mailroom_core::mail::summary::Summary;
+use mailroom_core::store::entities::folders;
+use mailroom_core::store::{Change, IndexEntry, MAX_BATCH, TenantStore};
+use mailroom_proto::imap::command::{Command, ListOptions, Mailbox, Tagged};
+use mailroom_proto::imap::fetch::{Attribute, Fetch, Store, StoreMode};
+use mailroom_proto::imap::response;
+use mailroom_proto::imap::search::Search;
+use mailroom_proto::imap::session::Session;
+use mailroom_proto::imap::utf7;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+/// Bytes of responses gathered before they are sent on (a big FETCH goes out in pieces).
+const FLUSH_AT: usize = 1024 * 1024;
+
+/// The system flags a message can carry, as PERMANENTFLAGS and FLAGS list them.
+const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+
+/// The logged-in mailbox.
+struct User {
+    ts: TenantStore,
+    mailbox: Uuid,
+    _slot: UserSlot,
+}
+
+/// One connection's state beyond the protocol state machine.
+pub(super) struct Client<'a> {
+    srv: &'a ImapServer,
+    /// The protocol state machine.
+    pub session: Session,
+    /// The client's address.
+    pub ip: IpAddr,
+    user: Option<User>,
+    sel: Option<Selected>,
+}
+
+/// An error as the tagged response tells it.
+fn no(tag: &str, e: &Error) -> String {
+    let (code, text) = match e {
+        Error::NotFound => ("NONEXISTENT", "no such mailbox or message".to_string()),
+        Error::Conflict { code, detail } => (
+            match *code {
+                "quota_exceeded" => "OVERQUOTA",
+                "folder_exists" => "ALREADYEXISTS",
+                "inbox_protected" => "CANNOT",
+                "too_many_folders" => "LIMIT",
+                _ => "CANNOT",
+            },
+            detail.clone(),
+        ),
+        Error::Validation(fields) => (
+            "CANNOT",
+            fields
+                .iter()
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Error::Rejected { message, .. } => ("CANNOT", message.clone()),
+        Error::Forbidden { detail, .. } => ("NOPERM", detail.clone()),
+        other if other.outage() == Some(mailroom_core::error::Outage::StorageFull) => (
+            "OVERQUOTA",
+            "the server is short of storage; try again later".into(),
+        ),
+        other => {
+            tracing::warn!(error = %other, "IMAP command failed on our side");
+            ("UNAVAILABLE", "try again later".into())
+        }
+    };
+    format!("{tag} NO [{code}] {text}\r\n")
+}
+
+/// The IMAP name of a stored folder name.
+fn imap_name(name: &str, utf8: bool) -> String {
+    if utf8 {
+        name.to_string()
+    } else {
+        utf7::encode(name)
+    }
+}
+
+/// The stored name an IMAP mailbox name means.
+fn store_name(m: &Mailbox) -> String {
+    match m {
+        Mailbox::Inbox => "INBOX".into(),
+        Mailbox::Other(n) => n.trim_end_matches('/').to_string(),
+    }
+}
+
+/// The attribute a special use is listed with.
+fn special_use_attr(role: &str) -> Option<&'static str> {
+    Some(match role {
+        "sent" => "\\Sent",
+        "drafts" => "\\Drafts",
+        "junk" => "\\Junk",
+        "trash" => "\\Trash",
+        "archive" => "\\Archive",
+        "all" => "\\All",
+        "flagged" => "\\Flagged",
+        _ => return None,
+    })
+}
+
+/// Whether `name` matches a LIST pattern (`*` anything, `%` anything but the delimiter).
+fn matches(pattern: &[char], name: &[char]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some(('*', rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),
+        Some(('%', rest)) => {
+            let stop = name.iter().position(|c| *c == '/').unwrap_or(name.len());
+            (0..=stop).any(|i| matches(rest, &name[i..]))
+        }
+        Some((p, rest)) => name
+            .split_first()
+            .is_some_and(|(n, nrest)| n == p && matches(rest, nrest)),
+    }
+}
+
+/// Flag names into bits and keywords; `Err` names the first that is neither.
+fn parse_flags(names: &[String]) -> std::result::Result<(i32, Vec<String>), String> {
+    let mut bits = 0;
+    let mut keywords = Vec::new();
+    for f in names {
+        if f.eq_ignore_ascii_case("\\Recent") {
+            continue;
+        }
+        match flags::bit(f) {
+            Some(b) if f.starts_with('\\') => bits |= b,
+            _ if f.starts_with('\\') => return Err(f.clone()),
+            _ => {
+                if !mailroom_core::store::valid_keyword(f) {
+                    return Err(f.clone());
+                }
+                if !keywords.contains(f) {
+                    keywords.push(f.clone());
+                }
+            }
+        }
+    }
+    Ok((bits, keywords))
+}
+
+/// `dd-Mon-yyyy hh:mm:ss +zzzz` (APPEND's date-time).
+fn parse_date_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_str(s.trim(), "%e-%b-%Y %H:%M:%S %z")
+        .ok()
+        .map(|d| d.with_timezone(&chrono::Utc))
+}
+
+impl<'a> Client<'a> {
+    /// A connection before login.
+    pub fn new(srv: &'a ImapServer, session: Session, ip: IpAddr) -> Self {
+        Self {
+            srv,
+            session,
+            ip,
+            user: None,
+            sel: None,
+        }
+    }
+
+    /// Whether a mailbox is logged in.
+    pub fn logged_in(&self) -> bool {
+        self.user.is_some()
+    }
+
+    /// The mailbox logged in: opens its tenant-scoped store.
+    pub fn logged_in_as(&mut self, p: &Principal, slot: UserSlot, info: &ClientInfo) -> Result<()> {
+        let mailbox = p.mailbox().ok_or(Error::NotFound)?;
+        let ts = p.tenant_store(&self.srv.store, Scope::MessagesWrite, info)?;
+        self.user = Some(User {
+            ts,
+            mailbox,
+            _slot: slot,
+        });
+        self.session.logged_in();
+        Ok(())
+    }
+
+    /// Brings the selected folder's view up to date, writing what changed.
+    async fn sync(&mut self, out: &mut Vec<u8>, expunges: bool, quiet: &[i64]) -> Result<()> {
+        let e = self.session.enabled();
+        let opts = Sync {
+            expunges,
+            qresync: e.qresync,
+            condstore: e.condstore,
+            quiet,
+        };
+        if let (Some(u), Some(sel)) = (&self.user, &mut self.sel) {
+            sel.sync(&u.ts, out, opts).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for a change of the selected folder (IDLE).
+    pub async fn idle_event(&mut self) {
+        match &mut self.sel {
+            Some(sel) => sel.next_event().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Reports changes during IDLE.
+    pub async fn idle_report(&mut self, out: &mut Vec<u8>) {
+        if let Err(e) = self.sync(out, true, &[]).await {
+            tracing::warn!(error = %e, "IMAP IDLE could not read changes");
+        }
+    }
+
+    /// DONE ended IDLE.
+    pub async fn after_idle(&mut self, tag: &str, out: &mut Vec<u8>) -> Flow {
+        match self.sync(out, true, &[]).await {
+            Ok(()) => out.extend_from_slice(format!("{tag} OK IDLE terminated\r\n").as_bytes()),
+            Err(e) => out.extend_from_slice(no(tag, &e).as_bytes()),
+        }
+        Flow::Continue
+    }
+
+    /// Carries out a command the state machine passed on.
+    pub async fn run(&mut self, t: Tagged, out: &mut Vec<u8>, conn: &mut Conn) -> Flow {
+        let tag = t.tag.clone();
+        match self.dispatch(t, out, conn).await {
+            Ok(flow) => flow,
+            Err(e) => {
+                out.extend_from_slice(no(&tag, &e).as_bytes());
+                Flow::Continue
+            }
+        }
+    }
+
+    fn user(&self) -> Result<&User> {
+        self.user.as_ref().ok_or(Error::NotFound)
+    }
+
+    async fn folders(&self) -> Result<Vec<folders::Model>> {
+        let u = self.user()?;
+        u.ts.list_folders(u.mailbox).await
+    }
+
+    async fn folder_named(&self, m: &Mailbox) -> Result<Option<folders::Model>> {
+        let name = store_name(m);
+        Ok(self.folders().await?.into_iter().find(|f| f.name == name))
+    }
+
+    async fn dispatch(&mut self, t: Tagged, out: &mut Vec<u8>, conn: &mut Conn) -> Result<Flow> {
+        let tag = t.tag;
+        let ok = |out: &mut Vec<u8>, text: &str| {
+            out.extend_from_slice(format!("{tag} OK {text}\r\n").as_bytes())
+        };
+        match t.command {
+            Command::Noop | Command::Check => {
+                self.sync(out, true, &[]).await?;
+                ok(out, "done");
+            }
+            Command::Idle => {
+                self.sync(out, true, &[]).await?;
+                return Ok(Flow::Idle(tag));
+            }
+            Command::Select {
+                mailbox,
+                read_only,
+                condstore,
+                qresync,
+            } => {
+                if condstore {
+                    // SELECT (CONDSTORE) turns CONDSTORE on (RFC 7162 §3.1.8).
+                    self.session.command(Tagged {
+                        tag: tag.clone(),
+                        command: Command::Enable(vec!["CONDSTORE".into()]),
+                    });
+                }
+                if self.sel.take().is_some() {
+                    self.session.deselected();
+                    if self.session.enabled().condstore {
+                        out.extend_from_slice(b"* OK [CLOSED] previous mailbox closed\r\n");
+                    }
+                }
+                self.select(&tag, &mailbox, read_only, qresync.as_ref(), out)
+                    .await?;
+            }
+            Command::Close | Command::Unselect => {
+                let close = matches!(t.command, Command::Close);
+                if let (true, Some(sel)) = (close, &self.sel)
+                    && !sel.read_only
+                {
+                    let (mailbox, folder) = (sel.mailbox, sel.folder);
+                    let u = self.user()?;
+                    while u
+                        .ts
+                        .expunge_deleted(mailbox, folder, None)
+                        .await?
+                        .expunged
+                        .len()
+                        == MAX_BATCH
+                    {}
+                    self.srv.pipeline.bus().publish(&[]).await;
+                }
+                self.sel = None;
+                self.session.deselected();
+                ok(out, "done");
+            }
+            Command::Create { mailbox, .. } => {
+                let u = self.user()?;
+                if matches!(mailbox, Mailbox::Inbox) {
+                    return Err(Error::conflict("folder_exists", "INBOX always exists"));
+                }
+                u.ts.create_folder(u.mailbox, &store_name(&mailbox)).await?;
+                ok(out, "created");
+            }
+            Command::Delete(mailbox) => {
+                let Some(f) = self.folder_named(&mailbox).await? else {
+                    return Err(Error::NotFound);
+                };
+                let children = self
+                    .folders()
+                    .await?
+                    .iter()
+                    .any(|c| c.name.starts_with(&format!("{}/", f.name)));
+                if children {
+                    out.extend_from_slice(
+                        format!("{tag} NO [INUSE] delete its subfolders first\r\n").as_bytes(),
+                    );
+                    return Ok(Flow::Continue);
+                }
+                if self.sel.as_ref().is_some_and(|s| s.folder == f.id) {
+                    self.sel = None;
+                    self.session.deselected();
+                }
+                let u = self.user()?;
+                u.ts.delete_folder(u.mailbox, f.id).await?;
+                ok(out, "deleted");
+            }
+            Command::Rename { from, to } => {
+                let Some(f) = self.folder_named(&from).await? else {
+                    return Err(Error::NotFound);
+                };
+                if matches!(from, Mailbox::Inbox) {
+                    // RFC 9051 §6.3.6 moves INBOX's messages; we do not (yet): say so.
+                    out.extend_from_slice(
+                        format!("{tag} NO [CANNOT] INBOX cannot be renamed here\r\n").as_bytes(),
+                    );
+                    return Ok(Flow::Continue);
+                }
+                let u = self.user()?;
+                u.ts.update_folder(u.mailbox, f.id, Some(&store_name(&to)), None)
+                    .await?;
+                ok(out, "renamed");
+            }
+            Command::Subscribe(ref mailbox) | Command::Unsubscribe(ref mailbox) => {
+                let subscribe = matches!(t.command, Command::Subscribe(_));
+                let Some(f) = self.folder_named(mailbox).await? else {
+                    return Err(Error::NotFound);
+                };
+                let u = self.user()?;
+                u.ts.update_folder(u.mailbox, f.id, None, Some(subscribe))
+                    .await?;
+                ok(out, "done");
+            }
+            Command::List {
+                reference,
+                patterns,
+                options,
+            } => {
+                self.list(&reference, &patterns, &options, out).await?;
+                ok(out, "done");
+            }
+            Command::Status { mailbox, items } => {
+                let Some(f) = self.folder_named(&mailbox).await? else {
+                    return Err(Error::NotFound);
+                };
+                self.status(&f, &items, out).await?;
+                self.sync(out, true, &[]).await?;
+                ok(out, "done");
+            }
+            Command::Append {
+                mailbox,
+                flags: names,
+                date,
+                message,
+            } => {
+                return self
+                    .append(&tag, &mailbox, &names, date.as_deref(), &message, out)
+                    .await;
+            }
+            Command::Expunge(set) => {
+                self.expunge(&tag, set.as_ref(), out).await?;
+            }
+            Command::Copy { uid, set, mailbox } => {
+                self.copy(&tag, uid, &set, &mailbox, false, out).await?;
+            }
+            Command::Move { uid, set, mailbox } => {
+                self.copy(&tag, uid, &set, &mailbox, true, out).await?;
+            }
+            Command::GetQuotaRoot(mailbox) => {
+                if self.folder_named(&mailbox).await?.is_none() {
+                    return Err(Error::NotFound);
+                }
+                let name = imap_name(&store_name(&mailbox), self.session.enabled().utf8);
+                out.extend_from_slice(b"* QUOTAROOT ");
+                response::string(out, name.as_bytes(), self.session.enabled().utf8);
+                out.extend_from_slice(b" \"\"\r\n");
+                self.quota(out).await?;
+                ok(out, "done");
+            }
+            Command::GetQuota(root) => {
+                if !root.is_empty() {
+                    return Err(Error::NotFound);
+                }
+                self.quota(out).await?;
+                ok(out, "done");
+            }
+            Command::Fetch { uid, fetch } => {
+                self.fetch(&tag, uid, &fetch, out, conn).await?;
+            }
+            Command::Store { uid, store } => {
+                self.store(&tag, uid, &store, out).await?;
+            }
+            Command::Search { uid, search } => {
+                self.search(&tag, uid, &search, out).await?;
+            }
+            Command::Sort { .. } | Command::Thread { .. } => {
+                out.extend_from_slice(format!("{tag} BAD not supported here\r\n").as_bytes());
+            }
+            // Answered by the state machine; never passed on.
+            _ => out.extend_from_slice(format!("{tag} BAD unexpected command\r\n").as_bytes()),
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn select(
+        &mut self,
+        tag: &str,
+        mailbox: &Mailbox,
+        read_only: bool,
+        qresync: Option<&mailroom_proto::imap::command::Qresync>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let Some(f) = self.folder_named(mailbox).await? else {
+            out.extend_from_slice(format!("{tag} NO [NONEXISTENT] no such mailbox\r\n").as_bytes());
+            return Ok(());
+        };
+        let u = self.user()?;
+        let events = self.srv.pipeline.bus().subscribe_mailbox(u.mailbox);
+        let (f, entries) = u.ts.folder_index(u.mailbox, f.id).await?;
+        let sel = Selected::new(u.mailbox, &f, entries, read_only, events);
+        let keywords: std::collections::BTreeSet<&String> =
+            sel.entries.iter().flat_map(|e| e.keywords.iter()).collect();
+        let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
+        out.extend_from_slice(format!("* FLAGS ({SYSTEM_FLAGS}{kw})\r\n").as_bytes());
+        out.extend_from_slice(
+            format!("* {} EXISTS\r\n* 0 RECENT\r\n", sel.entries.len()).as_bytes(),
+        );
+        if let Some(first) = sel.entries.iter().position(|e| e.flags & flags::SEEN == 0) {
+            out.extend_from_slice(
+                format!("* OK [UNSEEN {}] first unseen\r\n", first + 1).as_bytes(),
+            );
+        }
+        out.extend_from_slice(
+            format!(
+                "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] predicted next UID\r\n",
+                f.uidvalidity, f.uidnext
+            )
+            .as_bytes(),
+        );
+        let perm = if read_only {
+            "()".to_string()
+        } else {
+            format!("({SYSTEM_FLAGS}{kw} \\*)")
+        };
+        out.extend_from_slice(format!("* OK [PERMANENTFLAGS {perm}] flags\r\n").as_bytes());
+        out.extend_from_slice(
+            format!("* OK [HIGHESTMODSEQ {}] modseq\r\n", f.highestmodseq.max(1)).as_bytes(),
+        );
+        if let Some(q) = qresync
+            && i64::from(q.uidvalidity) == f.uidvalidity
+        {
+            let since = q.modseq as i64;
+            let ch = u.ts.index_changes(u.mailbox, f.id, since).await?;
+            let known = match &q.known_uids {
+                Some(set) => sel.resolve(set, true),
+                None => None,
+            };
+            let vanished: Vec<i64> = ch
+                .vanished
+                .into_iter()
+                .filter(|v| known.is_none() || q.known_uids.as_ref().is_some_and(|s| in_set(s, *v)))
+                .collect();
+            if !vanished.is_empty() {
+                out.extend_from_slice(
+                    format!("* VANISHED (EARLIER) {}\r\n", uid_set(&vanished)).as_bytes(),
+                );
+            }
+            for e in ch.changed {
+                if let Some(seq) = sel.seq_of(e.uid) {
+                    fetch_flags(out, seq, &sel.entries[seq - 1], true);
+                }
+            }
+        }
+        let mode = if read_only { "READ-ONLY" } else { "READ-WRITE" };
+        out.extend_from_slice(format!("{tag} OK [{mode}] selected\r\n").as_bytes());
+        self.sel = Some(sel);
+        self.session.selected(read_only);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        reference: &str,
+        patterns: &[String],
+        o: &ListOptions,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let utf8 = self.session.enabled().utf8;
+        let word = if o.lsub { "LSUB" } else { "LIST" };
+        if patterns.len() == 1 && patterns[0].is_empty() {
+            out.extend_from_slice(format!("* {word} (\\Noselect) \"/\" \"\"\r\n").as_bytes());
+            return Ok(());
+        }
+        let all = self.folders().await?;
+        for f in &all {
+            let chars: Vec<char> = f.name.chars().collect();
+            let hit = patterns.iter().any(|p| {
+                let full: Vec<char> = format!("{reference}{p}").chars().collect();
+                // INBOX matches case-insensitively.
+                matches(&full, &chars)
+                    || (f.name == "INBOX"
+                        && matches(
+                            &full
+                                .iter()
+                                .map(|c| c.to_ascii_uppercase())
+                                .collect::<Vec<_>>(),
+                            &chars,
+                        ))
+            });
+            if !hit || (o.subscribed && !f.subscribed) {
+                continue;
+            }
+            let role = f.special_use.as_deref().and_then(special_use_attr);
+            if o.special_use_only && role.is_none() {
+                continue;
+            }
+            let mut attrs: Vec<&str> = Vec::new();
+            if !o.lsub {
+                let children = all
+                    .iter()
+                    .any(|c| c.name.starts_with(&format!("{}/", f.name)));
+                attrs.push(if children {
+                    "\\HasChildren"
+                } else {
+                    "\\HasNoChildren"
+                });
+                if let Some(r) = role {
+                    attrs.push(r);
+                }
+                if f.subscribed && (o.subscribed || o.return_subscribed) {
+                    attrs.push("\\Subscribed");
+                }
+            }
+            out.extend_from_slice(format!("* {word} ({}) \"/\" ", attrs.join(" ")).as_bytes());
+            response::string(out, imap_name(&f.name, utf8).as_bytes(), utf8);
+            out.extend_from_slice(b"\r\n");
+            if !o.return_status.is_empty() {
+                self.status(f, &o.return_status, out).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn status(&self, f: &folders::Model, items: &[String], out: &mut Vec<u8>) -> Result<()> {
+        let utf8 = self.session.enabled().utf8;
+        let mut parts = Vec::new();
+        for i in items {
+            let v = match i.as_str() {
+                "MESSAGES" => f.total_messages,
+                "UNSEEN" => f.unseen_messages,
+                "UIDNEXT" => f.uidnext,
+                "UIDVALIDITY" => f.uidvalidity,
+                "SIZE" => f.total_bytes,
+                "HIGHESTMODSEQ" => f.highestmodseq.max(1),
+                "RECENT" => 0,
+                "DELETED" => {
+                    let u = self.user()?;
+                    let (_, entries) = u.ts.folder_index(u.mailbox, f.id).await?;
+                    entries
+                        .iter()
+                        .filter(|e| e.flags & flags::DELETED != 0)
+                        .count() as i64
+                }
+                _ => continue,
+            };
+            parts.push(format!("{i} {v}"));
+        }
+        out.extend_from_slice(b"* STATUS ");
+        response::string(out, imap_name(&f.name, utf8).as_bytes(), utf8);
+        out.extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
+        Ok(())
+    }
+
+    async fn quota(&self, out: &mut Vec<u8>) -> Result<()> {
+        let u = self.user()?;
+        let m = u.ts.mailbox(u.mailbox).await?;
+        match m.quota_bytes {
+            Some(q) => out.extend_from_slice(
+                format!(
+                    "* QUOTA \"\" (STORAGE {} {})\r\n",
+                    m.used_bytes.max(0) / 1024,
+                    q.max(0) / 1024
+                )
+                .as_bytes(),
+            ),
+            None => out.extend_from_slice(b"* QUOTA \"\" ()\r\n"),
+        }
+        Ok(())
+    }
+
+    async fn append(
+        &mut self,
+        tag: &str,
+        mailbox: &Mailbox,
+        names: &[String],
+        date: Option<&str>,
+        message: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Flow> {
+        let Some(f) = self.folder_named(mailbox).await? else {
+            out.extend_from_slice(
+                format!("{tag} NO [TRYCREATE] no such mailbox; create it first\r\n").as_bytes(),
+            );
+            return Ok(Flow::Continue);
+        };
+        let (bits, keywords) = match parse_flags(names) {
+            Ok(x) => x,
+            Err(f) => {
+                out.extend_from_slice(format!("{tag} BAD {f} is not a flag\r\n").as_bytes());
+                return Ok(Flow::Continue);
+            }
+        };
+        let when = match date {
+            None => None,
+            Some(d) => match parse_date_time(d) {
+                Some(t) => Some(t),
+                None => {
+                    out.extend_from_slice(format!("{tag} BAD bad date-time\r\n").as_bytes());
+                    return Ok(Flow::Continue);
+                }
+            },
+        };
+        if message.is_empty() {
+            out.extend_from_slice(format!("{tag} NO [CANNOT] the message is empty\r\n").as_bytes());
+            return Ok(Flow::Continue);
+        }
+        let u = self.user()?;
+        let stored = self
+            .srv
+            .pipeline
+            .import(&u.ts, u.mailbox, f.id, message, bits, when)
+            .await?;
+        if !keywords.is_empty() {
+            let change = Change {
+                add_keywords: keywords,
+                ..Change::default()
+            };
+            let report =
+                u.ts.change_messages(u.mailbox, &[stored.message_id], &change)
+                    .await?;
+            self.srv.pipeline.bus().publish(&report.events).await;
+        }
+        if let Some(sel) = &mut self.sel {
+            sel.touch();
+        }
+        self.sync(out, true, &[]).await?;
+        out.extend_from_slice(
+            format!(
+                "{tag} OK [APPENDUID {} {}] appended\r\n",
+                f.uidvalidity, stored.uid
+            )
+            .as_bytes(),
+        );
+        Ok(Flow::Continue)
+    }
+
+    /// The UIDs a set names in the selected folder; `None` (after answering BAD) when a
+    /// sequence number is out of range.
+    fn targets(
+        &self,
+        tag: &str,
+        uid: bool,
+        set: &mailroom_proto::imap::lex::SequenceSet,
+        out: &mut Vec<u8>,
+    ) -> Option<Vec<i64>> {
+        let sel = self.sel.as_ref()?;
+        let r = sel.resolve(set, uid);
+        if r.is_none() {
+            out.extend_from_slice(format!("{tag} BAD no such message number\r\n").as_bytes());
+        }
+        r
+    }
+
+    fn ids_of(&self, uids: &[i64]) -> Vec<Uuid> {
+        let Some(sel) = &self.sel else {
+            return Vec::new();
+        };
+        uids.iter()
+            .filter_map(|u| sel.entry(*u))
+            .map(|e| e.id)
+            .collect()
+    }
+
+    async fn expunge(
+        &mut self,
+        tag: &str,
+        set: Option<&mailroom_proto::imap::lex::SequenceSet>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let only: Option<Vec<Uuid>> = match set {
+            None => None,
+            Some(s) => match self.targets(tag, true, s, out) {
+                Some(uids) => Some(self.ids_of(&uids)),
+                None => return Ok(()),
+            },
+        };
+        let (mailbox, folder) = match &self.sel {
+            Some(s) => (s.mailbox, s.folder),
+            None => return Ok(()),
+        };
+        let u = self.user()?;
+        let mut events = Vec::new();
+        match &only {
+            None => loop {
+                let r = u.ts.expunge_deleted(mailbox, folder, None).await?;
+                let n = r.expunged.len();
+                events.extend(r.events);
+                if n < MAX_BATCH {
+                    break;
+                }
+            },
+            Some(ids) => {
+                for chunk in ids.chunks(MAX_BATCH) {
+                    let r = u.ts.expunge_deleted(mailbox, folder, Some(chunk)).await?;
+                    events.extend(r.events);
+                }
+            }
+        }
+        self.srv.pipeline.bus().publish(&events).await;
+        if let Some(sel) = &mut self.sel {
+            sel.touch();
+        }
+        self.sync(out, true, &[]).await?;
+        out.extend_from_slice(format!("{tag} OK expunged\r\n").as_bytes());
+        Ok(())
+    }
+
+    async fn copy(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        set: &mailroom_proto::imap::lex::SequenceSet,
+        mailbox: &Mailbox,
+        moving: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let Some(uids) = self.targets(tag, uid, set, out) else {
+            return Ok(());
+        };
+        let Some(dest) = self.folder_named(mailbox).await? else {
+            out.extend_from_slice(
+                format!("{tag} NO [TRYCREATE] no such mailbox; create it first\r\n").as_bytes(),
+            );
+            return Ok(());
+        };
+        if moving && self.sel.as_ref().is_some_and(|s| s.read_only) {
+            out.extend_from_slice(
+                format!("{tag} NO [READ-ONLY] the mailbox was opened with EXAMINE\r\n").as_bytes(),
+            );
+            return Ok(());
+        }
+        let ids = self.ids_of(&uids);
+        let u = self.user()?;
+        let mut pairs = Vec::new();
+        let mut events = Vec::new();
+        for chunk in ids.chunks(MAX_BATCH) {
+            let r = if moving {
+                let change = Change {
+                    move_to: Some(dest.id),
+                    ..Change::default()
+                };
+                u.ts.change_messages(u.mailbox, chunk, &change).await?
+            } else {
+                u.ts.copy_messages(u.mailbox, chunk, dest.id).await?
+            };
+            pairs.extend(r.uids);
+            events.extend(r.events);
+        }
+        self.srv.pipeline.bus().publish(&events).await;
+        pairs.sort_unstable();
+        let code = if pairs.is_empty() {
+            String::new()
+        } else {
+            let from: Vec<i64> = pairs.iter().map(|p| p.0).collect();
+            let to: Vec<i64> = pairs.iter().map(|p| p.1).collect();
+            format!(
+                "[COPYUID {} {} {}] ",
+                dest.uidvalidity,
+                uid_list(&from),
+                uid_list(&to)
+            )
+        };
+        if let Some(sel) = &mut self.sel {
+            sel.touch();
+        }
+        if moving {
+            if !code.is_empty() {
+                out.extend_from_slice(format!("* OK {}moved\r\n", code).as_bytes());
+            }
+            self.sync(out, true, &[]).await?;
+            out.extend_from_slice(format!("{tag} OK moved\r\n").as_bytes());
+        } else {
+            self.sync(out, uid, &[]).await?;
+            out.extend_from_slice(format!("{tag} OK {code}copied\r\n").as_bytes());
+        }
+        Ok(())
+    }
+
+    async fn store(&mut self, tag: &str, uid: bool, st: &Store, out: &mut Vec<u8>) -> Result<()> {
+        let Some(uids) = self.targets(tag, uid, &st.set, out) else {
+            return Ok(());
+        };
+        let (bits, keywords) = match parse_flags(&st.flags) {
+            Ok(x) => x,
+            Err(f) => {
+                out.extend_from_slice(format!("{tag} BAD {f} is not a flag\r\n").as_bytes());
+                return Ok(());
+            }
+        };
+        let Some(sel) = &self.sel else {
+            return Ok(());
+        };
+        // UNCHANGEDSINCE: messages changed after it are left alone and reported.
+        let (mut todo, mut modified) = (Vec::new(), Vec::new());
+        for u in &uids {
+            if let Some(e) = sel.entry(*u) {
+                match st.unchanged_since {
+                    Some(n) if e.modseq as u64 > n => modified.push(*u),
+                    _ => todo.push(e.clone()),
+                }
+            }
+        }
+        let all_flags =
+            flags::SEEN | flags::ANSWERED | flags::FLAGGED | flags::DELETED | flags::DRAFT;
+        let change = match st.mode {
+            StoreMode::Add => Change {
+                set_flags: bits,
+                add_keywords: keywords.clone(),
+                ..Change::default()
+            },
+            StoreMode::Remove => Change {
+                clear_flags: bits,
+                remove_keywords: keywords.clone(),
+                ..Change::default()
+            },
+            StoreMode::Replace => {
+                let mut others: Vec<String> = todo
+                    .iter()
+                    .flat_map(|e| e.keywords.iter().cloned())
+                    .filter(|k| !keywords.contains(k))
+                    .collect();
+                others.sort();
+                others.dedup();
+                Change {
+                    set_flags: bits,
+                    clear_flags: all_flags & !bits,
+                    add_keywords: keywords.clone(),
+                    remove_keywords: others,
+                    ..Change::default()
+                }
+            }
+        };
+        let u = self.user()?;
+        let ids: Vec<Uuid> = todo.iter().map(|e| e.id).collect();
+        let mut events = Vec::new();
+        for chunk in ids.chunks(MAX_BATCH) {
+            events.extend(
+                u.ts.change_messages(u.mailbox, chunk, &change)
+                    .await?
+                    .events,
+            );
+        }
+        self.srv.pipeline.bus().publish(&events).await;
+        let quiet: Vec<i64> = todo.iter().map(|e| e.uid).collect();
+        if let Some(sel) = &mut self.sel {
+            sel.touch();
+        }
+        self.sync(out, uid, &quiet).await?;
+        let condstore = self.session.enabled().condstore;
+        if let Some(sel) = &self.sel {
+            for u in &quiet {
+                if let Some(seq) = sel.seq_of(*u)
+                    && (!st.silent || st.unchanged_since.is_some())
+                {
+                    fetch_flags(out, seq, &sel.entries[seq - 1], condstore);
+                }
+            }
+        }
+        if modified.is_empty() {
+            out.extend_from_slice(format!("{tag} OK stored\r\n").as_bytes());
+        } else {
+            let set = if uid {
+                uid_set(&modified)
+            } else {
+                let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+                let mut seqs: Vec<i64> = modified
+                    .iter()
+                    .filter_map(|u| sel.seq_of(*u))
+                    .map(|s| s as i64)
+                    .collect();
+                seqs.sort_unstable();
+                uid_set(&seqs)
+            };
+            out.extend_from_slice(
+                format!("{tag} OK [MODIFIED {set}] conditional store\r\n").as_bytes(),
+            );
+        }
+        Ok(())
+    }
+
+    async fn fetch(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        f: &Fetch,
+        out: &mut Vec<u8>,
+        conn: &mut Conn,
+    ) -> Result<()> {
+        let Some(mut uids) = self.targets(tag, uid, &f.set, out) else {
+            return Ok(());
+        };
+        let (mailbox, folder, read_only) = match &self.sel {
+            Some(s) => (s.mailbox, s.folder, s.read_only),
+            None => return Ok(()),
+        };
+        let condstore = self.session.enabled().condstore
+            || f.modifiers.changed_since.is_some()
+            || f.items.contains(&Attribute::ModSeq);
+        if let Some(since) = f.modifiers.changed_since {
+            let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+            uids.retain(|u| sel.entry(*u).is_some_and(|e| e.modseq as u64 > since));
+            if f.modifiers.vanished {
+                let u = self.user()?;
+                let ch = u.ts.index_changes(mailbox, folder, since as i64).await?;
+                let gone: Vec<i64> = ch
+                    .vanished
+                    .into_iter()
+                    .filter(|v| in_set(&f.set, *v))
+                    .collect();
+                if !gone.is_empty() {
+                    out.extend_from_slice(
+                        format!("* VANISHED (EARLIER) {}\r\n", uid_set(&gone)).as_bytes(),
+                    );
+                }
+            }
+        }
+        let mut wanted = f.items.clone();
+        let mut quiet = Vec::new();
+        if items::sets_seen(&f.items) && !read_only {
+            let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+            let unseen: Vec<Uuid> = uids
+                .iter()
+                .filter_map(|u| sel.entry(*u))
+                .filter(|e| e.flags & flags::SEEN == 0)
+                .map(|e| e.id)
+                .collect();
+            if !unseen.is_empty() {
+                let u = self.user()?;
+                let change = Change {
+                    set_flags: flags::SEEN,
+                    ..Change::default()
+                };
+                let mut events = Vec::new();
+                for chunk in unseen.chunks(MAX_BATCH) {
+                    events.extend(u.ts.change_messages(mailbox, chunk, &change).await?.events);
+                }
+                self.srv.pipeline.bus().publish(&events).await;
+                if let Some(sel) = &mut self.sel {
+                    sel.touch();
+                }
+                quiet = uids.clone();
+                if !wanted.contains(&Attribute::Flags) {
+                    wanted.push(Attribute::Flags);
+                }
+            }
+        }
+        // No expunge during FETCH by sequence number (RFC 9051 §7.5.1).
+        self.sync(out, uid, &quiet).await?;
+        let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+        let u = self.user()?;
+        let utf8 = self.session.enabled().utf8;
+        let need_row = items::needs_row(&wanted);
+        let need_raw = items::needs_raw(&wanted);
+        for chunk in uids.chunks(200) {
+            let entries: Vec<&IndexEntry> = chunk
+                .iter()
+                .filter(|u| !sel.is_gone(**u))
+                .filter_map(|u| sel.entry(*u))
+                .collect();
+            let rows: HashMap<Uuid, _> = if need_row {
+                let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+                u.ts.messages_by_id(mailbox, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.id, m))
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+            for e in entries {
+                let row = rows.get(&e.id);
+                if need_row && row.is_none() {
+                    // Gone meanwhile: reported as expunged at the next chance.
+                    continue;
+                }
+                let summary: Option<Summary> =
+                    row.and_then(|r| serde_json::from_str(&r.summary).ok());
+                let raw = match (need_raw, row) {
+                    (true, Some(r)) => Some(u.ts.raw_of(r).await?),
+                    _ => None,
+                };
+                let m = Message {
+                    entry: e,
+                    row,
+                    summary: summary.as_ref(),
+                    raw: raw.as_deref(),
+                };
+                let seq = sel.seq_of(e.uid).unwrap_or(0);
+                items::write(out, seq, &m, &wanted, uid, condstore, utf8);
+            }
+            if out.len() > FLUSH_AT {
+                // A big FETCH goes out in pieces: memory stays bounded by one chunk.
+                conn.write_all(out)
+                    .await
+                    .map_err(|e| Error::Internal(format!("client went away: {e}")))?;
+                out.clear();
+            }
+        }
+        out.extend_from_slice(format!("{tag} OK fetched\r\n").as_bytes());
+        Ok(())
+    }
+
+    async fn search(&mut self, tag: &str, uid: bool, s: &Search, out: &mut Vec<u8>) -> Result<()> {
+        if let Some(cs) = &s.charset
+            && !matches!(cs.as_str(), "US-ASCII" | "UTF-8")
+        {
+            out.extend_from_slice(
+                format!("{tag} NO [BADCHARSET (US-ASCII UTF-8)] unknown charset\r\n").as_bytes(),
+            );
+            return Ok(());
+        }
+        self.sync(out, uid, &[]).await?;
+        let u = self.user()?;
+        let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+        let found = search::run(&u.ts, sel, &s.keys).await?;
+        let with_modseq = search::uses_modseq(&s.keys);
+        let highest = found
+            .iter()
+            .filter_map(|u| sel.entry(*u))
+            .map(|e| e.modseq)
+            .max();
+        let numbers: Vec<i64> = if uid {
+            found.clone()
+        } else {
+            found
+                .iter()
+                .filter_map(|u| sel.seq_of(*u))
+                .map(|s| s as i64)
+                .collect()
+        };
+        match s.returns {
+            None => {
+                out.extend_from_slice(b"* SEARCH");
+                for n in &numbers {
+                    out.extend_from_slice(format!(" {n}").as_bytes());
+                }
+                if let (true, Some(h)) = (with_modseq, highest) {
+                    out.extend_from_slice(format!(" (MODSEQ {h})").as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+            Some(r) => {
+                let all = !(r.min || r.max || r.count || r.save) || r.all;
+                if r.save {
+                    let sel = self.sel.as_mut().ok_or(Error::NotFound)?;
+                    sel.saved = if r.min && !r.max && !all && !r.count {
+                        found.first().copied().into_iter().collect()
+                    } else if r.max && !r.min && !all && !r.count {
+                        found.last().copied().into_iter().collect()
+                    } else {
+                        found.clone()
+                    };
+                }
+                let only_save = r.save && !(r.min || r.max || r.count || r.all);
+                if !only_save {
+                    let mut line = format!("* ESEARCH (TAG \"{tag}\")");
+                    if uid {
+                        line.push_str(" UID");
+                    }
+                    if r.min
+                        && let Some(n) = numbers.first()
+                    {
+                        line.push_str(&format!(" MIN {n}"));
+                    }
+                    if r.max
+                        && let Some(n) = numbers.last()
+                    {
+                        line.push_str(&format!(" MAX {n}"));
+                    }
+                    if all && !numbers.is_empty() {
+                        let mut sorted = numbers.clone();
+                        sorted.sort_unstable();
+                        line.push_str(&format!(" ALL {}", uid_set(&sorted)));
+                    }
+                    if r.count {
+                        line.push_str(&format!(" COUNT {}", numbers.len()));
+                    }
+                    if let (true, Some(h)) = (with_modseq, highest) {
+                        line.push_str(&format!(" MODSEQ {h}"));
+                    }
+                    out.extend_from_slice(line.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        out.extend_from_slice(format!("{tag} OK searched\r\n").as_bytes());
+        Ok(())
+    }
+}
+
+/// A list of UIDs in COPYUID form (in the given order, runs compressed).
+fn uid_list(uids: &[i64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// Whether a UID set (as the client sent it, `*` unbounded) holds `uid`.
+fn in_set(set: &mailroom_proto::imap::lex::SequenceSet, uid: i64) -> bool {
+    use mailroom_proto::imap::lex::{SeqNumber, SequenceSet};
+    match set {
+        SequenceSet::Saved => false,
+        SequenceSet::Ranges(r) => r.iter().any(|&(a, b)| {
+            let v = |n: SeqNumber| match n {
+                SeqNumber::Value(v) => i64::from(v),
+                SeqNumber::Largest => i64::MAX,
+            };
+            let (lo, hi) = (v(a).min(v(b)), v(a).max(v(b)));
+            (lo..=hi).contains(&uid)
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_patterns_match_like_the_rfc() {
+        let m = |p: &str, n: &str| {
+            matches(
+                &p.chars().collect::<Vec<_>>(),
+                &n.chars().collect::<Vec<_>>(),
+            )
+        };
+        assert!(m("*", "A/B/C"));
+        assert!(m("%", "Sent") && !m("%", "A/B"));
+        assert!(m("A/%", "A/B") && !m("A/%", "A/B/C"));
+        assert!(m("A*", "A/B/C") && !m("B*", "A"));
+        assert!(m("Sent", "Sent") && !m("Sen", "Sent"));
+    }
+
+    #[test]
+    fn flags_parse_into_bits_and_keywords() {
+        assert_eq!(
+            parse_flags(&["\\Seen".into(), "$Work".into(), "\\Recent".into()]),
+            Ok((flags::SEEN, vec!["$Work".to_string()]))
+        );
+        assert_eq!(parse_flags(&["\\Bogus".into()]), Err("\\Bogus".into()));
+    }
+
+    #[test]
+    fn append_dates_parse() {
+        let d = parse_date_time(" 7-Feb-1994 21:52:25 -0800").unwrap();
+        assert_eq!(d.to_rfc3339(), "1994-02-08T05:52:25+00:00");
+        assert!(parse_date_time("yesterday").is_none());
+    }
+}

@@ -1,0 +1,371 @@
+//! FETCH data items from a stored message: flags and sizes from the row, BODYSTRUCTURE and
+//! section boundaries from the parse-once summary, bytes from the stored message. Nothing is
+//! parsed again except a header block, for ENVELOPE and `HEADER.FIELDS`.
+
+use mailroom_core::mail::summary::{Part, Summary};
+use mailroom_core::store::IndexEntry;
+use mailroom_core::store::entities::messages;
+use mailroom_proto::imap::envelope::envelope;
+use mailroom_proto::imap::fetch::{Attribute, Section, SectionText};
+use mailroom_proto::imap::response::{self, BodyPart};
+
+use super::selected::flag_names;
+
+/// Whether answering `items` needs the message's bytes.
+pub fn needs_raw(items: &[Attribute]) -> bool {
+    items.iter().any(|a| {
+        matches!(
+            a,
+            Attribute::Envelope
+                | Attribute::BodyStructure
+                | Attribute::Body
+                | Attribute::Rfc822
+                | Attribute::Rfc822Header
+                | Attribute::Rfc822Text
+                | Attribute::BodySection { .. }
+        )
+    })
+}
+
+/// Whether answering `items` reads the row (sizes, dates, summary).
+pub fn needs_row(items: &[Attribute]) -> bool {
+    items
+        .iter()
+        .any(|a| !matches!(a, Attribute::Flags | Attribute::Uid | Attribute::ModSeq))
+}
+
+/// Whether an item sets `\Seen` (a non-PEEK body fetch).
+pub fn sets_seen(items: &[Attribute]) -> bool {
+    items.iter().any(|a| match a {
+        Attribute::Rfc822 | Attribute::Rfc822Text => true,
+        Attribute::BodySection { peek, .. } => !peek,
+        _ => false,
+    })
+}
+
+/// One message's data for a FETCH response.
+pub struct Message<'a> {
+    /// The index entry (flags as they are now).
+    pub entry: &'a IndexEntry,
+    /// The row, when read.
+    pub row: Option<&'a messages::Model>,
+    /// The summary, when read.
+    pub summary: Option<&'a Summary>,
+    /// The stored bytes, when read.
+    pub raw: Option<&'a [u8]>,
+}
+
+impl Message<'_> {
+    fn prefix(&self) -> usize {
+        self.row.map_or(0, |r| r.trace_prefix.len())
+    }
+
+    fn raw(&self) -> &[u8] {
+        self.raw.unwrap_or(&[])
+    }
+
+    /// Bytes `from..to` of the body as the summary counts them (after our trace fields).
+    fn span(&self, from: u64, to: u64) -> &[u8] {
+        let raw = self.raw();
+        let p = self.prefix();
+        let a = (p + from as usize).min(raw.len());
+        let b = (p + to as usize).min(raw.len()).max(a);
+        &raw[a..b]
+    }
+
+    /// The top-level header block (our trace fields included: they are part of the message).
+    fn header(&self) -> &[u8] {
+        let hs = self.summary.map_or(0, |s| s.header_size);
+        let raw = self.raw();
+        &raw[..(self.prefix() + hs as usize).min(raw.len())]
+    }
+}
+
+/// Appends one `* seq FETCH (…)` response. `uid_always`: a UID FETCH (UID is included even
+/// when not asked); `modseq`: CONDSTORE is on, so MODSEQ is included.
+pub fn write(
+    out: &mut Vec<u8>,
+    seq: usize,
+    m: &Message<'_>,
+    items: &[Attribute],
+    uid_always: bool,
+    modseq: bool,
+    utf8: bool,
+) {
+    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+    let mut first = true;
+    let mut sep = |out: &mut Vec<u8>| {
+        if !first {
+            out.push(b' ');
+        }
+        first = false;
+    };
+    if uid_always && !items.contains(&Attribute::Uid) {
+        sep(out);
+        out.extend_from_slice(format!("UID {}", m.entry.uid).as_bytes());
+    }
+    for item in items {
+        sep(out);
+        match item {
+            Attribute::Uid => out.extend_from_slice(format!("UID {}", m.entry.uid).as_bytes()),
+            Attribute::Flags => {
+                out.extend_from_slice(b"FLAGS ");
+                response::flags(out, &flag_names(m.entry));
+            }
+            Attribute::ModSeq => {
+                out.extend_from_slice(format!("MODSEQ ({})", m.entry.modseq).as_bytes())
+            }
+            Attribute::InternalDate => {
+                let d = m.row.map(|r| r.internal_date).unwrap_or_default();
+                out.extend_from_slice(
+                    format!("INTERNALDATE \"{}\"", d.format("%d-%b-%Y %H:%M:%S +0000")).as_bytes(),
+                );
+            }
+            Attribute::Rfc822Size => {
+                let n = m.row.map_or(0, |r| r.size);
+                out.extend_from_slice(format!("RFC822.SIZE {n}").as_bytes());
+            }
+            Attribute::Envelope => {
+                out.extend_from_slice(b"ENVELOPE ");
+                envelope(m.header()).write(out, utf8);
+            }
+            Attribute::BodyStructure | Attribute::Body => {
+                let extended = matches!(item, Attribute::BodyStructure);
+                out.extend_from_slice(if extended {
+                    b"BODYSTRUCTURE "
+                } else {
+                    b"BODY "
+                });
+                match m.summary {
+                    Some(s) => body_part(m, &s.body).write(out, extended, utf8),
+                    None => BodyPart {
+                        media_type: "text".into(),
+                        subtype: "plain".into(),
+                        ..Default::default()
+                    }
+                    .write(out, extended, utf8),
+                }
+            }
+            Attribute::Rfc822 => {
+                out.extend_from_slice(b"RFC822 ");
+                response::literal(out, m.raw());
+            }
+            Attribute::Rfc822Header => {
+                out.extend_from_slice(b"RFC822.HEADER ");
+                response::literal(out, m.header());
+            }
+            Attribute::Rfc822Text => {
+                out.extend_from_slice(b"RFC822.TEXT ");
+                let h = m.header().len();
+                response::literal(out, &m.raw()[h..]);
+            }
+            Attribute::BodySection {
+                section, partial, ..
+            } => {
+                out.extend_from_slice(b"BODY[");
+                out.extend_from_slice(section_name(section).as_bytes());
+                out.push(b']');
+                let bytes = section_bytes(m, section);
+                match partial {
+                    Some((start, count)) => {
+                        out.extend_from_slice(format!("<{start}> ").as_bytes());
+                        let a = (*start as usize).min(bytes.len());
+                        let b = a.saturating_add(*count as usize).min(bytes.len());
+                        response::literal(out, &bytes[a..b]);
+                    }
+                    None => {
+                        out.push(b' ');
+                        response::literal(out, &bytes);
+                    }
+                }
+            }
+            // Not advertised (BINARY): answered as empty rather than left out.
+            Attribute::Binary { part, .. } | Attribute::BinarySize(part) => {
+                let name = part
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                out.extend_from_slice(format!("BINARY[{name}] NIL").as_bytes());
+            }
+        }
+    }
+    if modseq && !items.contains(&Attribute::ModSeq) {
+        sep(out);
+        out.extend_from_slice(format!("MODSEQ ({})", m.entry.modseq).as_bytes());
+    }
+    out.extend_from_slice(b")\r\n");
+}
+
+/// The section as the response names it (`1.2.HEADER.FIELDS (FROM TO)`).
+fn section_name(s: &Section) -> String {
+    let mut parts: Vec<String> = s.part.iter().map(|n| n.to_string()).collect();
+    match &s.text {
+        None => {}
+        Some(SectionText::Header) => parts.push("HEADER".into()),
+        Some(SectionText::Text) => parts.push("TEXT".into()),
+        Some(SectionText::Mime) => parts.push("MIME".into()),
+        Some(SectionText::HeaderFields(f)) => {
+            parts.push(format!("HEADER.FIELDS ({})", f.join(" ")))
+        }
+        Some(SectionText::HeaderFieldsNot(f)) => {
+            parts.push(format!("HEADER.FIELDS.NOT ({})", f.join(" ")))
+        }
+    }
+    parts.join(".")
+}
+
+/// The bytes a section names; empty for a part the message does not have.
+fn section_bytes(m: &Message<'_>, s: &Section) -> Vec<u8> {
+    let Some(summary) = m.summary else {
+        return Vec::new();
+    };
+    if s.part.is_empty() {
+        let header = m.header();
+        return match &s.text {
+            None => m.raw().to_vec(),
+            Some(SectionText::Header) => header.to_vec(),
+            Some(SectionText::Text) => m.raw()[header.len()..].to_vec(),
+            Some(SectionText::HeaderFields(f)) => header_fields(header, f, true),
+            Some(SectionText::HeaderFieldsNot(f)) => header_fields(header, f, false),
+            Some(SectionText::Mime) => Vec::new(),
+        };
+    }
+    let id = s
+        .part
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(".");
+    // A one-part message's body is part 1; its MIME header is the message header.
+    let Some(part) = summary.part(&id).or_else(|| {
+        (id == "1" && summary.body.part_id.is_empty())
+            .then_some(&summary.body)
+            .filter(|p| p.children.is_empty())
+    }) else {
+        return Vec::new();
+    };
+    match &s.text {
+        None => m.span(part.body_start, part.end).to_vec(),
+        Some(SectionText::Mime) => m.span(part.header_start, part.body_start).to_vec(),
+        Some(text) => {
+            // HEADER and TEXT of a part are those of the message it holds.
+            let Some(inner) = part
+                .children
+                .first()
+                .filter(|_| part.content_type == "message")
+            else {
+                return Vec::new();
+            };
+            let header = m.span(inner.header_start, inner.body_start);
+            match text {
+                SectionText::Header => header.to_vec(),
+                SectionText::Text => m.span(inner.body_start, inner.end).to_vec(),
+                SectionText::HeaderFields(f) => header_fields(header, f, true),
+                SectionText::HeaderFieldsNot(f) => header_fields(header, f, false),
+                SectionText::Mime => Vec::new(),
+            }
+        }
+    }
+}
+
+/// The fields of `header` named in `names` (or, `keep == false`, the others), as they are
+/// written, then the blank line.
+fn header_fields(header: &[u8], names: &[String], keep: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    // Walk the raw lines so folding and line endings stay as written.
+    while pos < header.len() {
+        let rest = &header[pos..];
+        if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
+            break;
+        }
+        let mut end = 0;
+        loop {
+            match rest[end..].iter().position(|&b| b == b'\n') {
+                None => {
+                    end = rest.len();
+                    break;
+                }
+                Some(i) => {
+                    end += i + 1;
+                    if !matches!(rest.get(end), Some(b' ' | b'\t')) {
+                        break;
+                    }
+                }
+            }
+        }
+        let field = &rest[..end];
+        pos += end;
+        let name = field
+            .iter()
+            .position(|&b| b == b':')
+            .map(|c| &field[..c])
+            .unwrap_or(b"");
+        let named = names
+            .iter()
+            .any(|n| n.as_bytes().eq_ignore_ascii_case(name.trim_ascii_end()));
+        if !name.is_empty() && named == keep {
+            out.extend_from_slice(field);
+            if !field.ends_with(b"\n") {
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// BODYSTRUCTURE of a summary part.
+fn body_part(m: &Message<'_>, p: &Part) -> BodyPart {
+    let mut params = p.params.clone();
+    if p.content_type == "text" && !params.iter().any(|(k, _)| k == "charset") {
+        params.push(("charset".into(), "us-ascii".into()));
+    }
+    let message = p.content_type == "message" && (p.subtype == "rfc822" || p.subtype == "global");
+    let envelope = message.then(|| {
+        let header = p
+            .children
+            .first()
+            .map(|c| m.span(c.header_start, c.body_start))
+            .unwrap_or(&[]);
+        Box::new(envelope(header))
+    });
+    BodyPart {
+        media_type: p.content_type.clone(),
+        subtype: p.subtype.clone(),
+        params,
+        id: p.content_id.as_ref().map(|c| format!("<{c}>").into_bytes()),
+        description: p.description.as_ref().map(|d| d.clone().into_bytes()),
+        encoding: p.encoding.clone(),
+        size: p.size,
+        lines: p.lines,
+        disposition: p
+            .disposition
+            .as_ref()
+            .map(|d| (d.clone(), p.disposition_params.clone())),
+        language: p.language.clone(),
+        location: p.location.as_ref().map(|l| l.clone().into_bytes()),
+        children: p.children.iter().map(|c| body_part(m, c)).collect(),
+        envelope,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_keep_the_named_fields_as_written() {
+        let h = b"From: a@b.c\r\nSubject: one\r\n two\r\nTo: x@y.z\r\n\r\n";
+        assert_eq!(
+            header_fields(h, &["SUBJECT".into(), "TO".into()], true),
+            b"Subject: one\r\n two\r\nTo: x@y.z\r\n\r\n"
+        );
+        assert_eq!(
+            header_fields(h, &["SUBJECT".into()], false),
+            b"From: a@b.c\r\nTo: x@y.z\r\n\r\n"
+        );
+        assert_eq!(header_fields(h, &["X".into()], true), b"\r\n");
+    }
+}

@@ -1,0 +1,282 @@
+//! The selected folder as one session sees it: its messages in sequence-number order, with
+//! the flags last reported to the client, kept current from what changed after the session's
+//! MODSEQ. Sequence numbers change only when the session reports an expunge, and an expunge
+//! is reported only where RFC 9051 §7.5.1 allows it (not during FETCH, STORE or SEARCH by
+//! sequence number); until then the gone message keeps its number.
+
+use mailroom_core::bus::{MailboxEvent, RESYNC};
+use mailroom_core::error::Result;
+use mailroom_core::mail::flags;
+use mailroom_core::store::{IndexEntry, TenantStore};
+use mailroom_proto::imap::lex::{SeqNumber, SequenceSet};
+use mailroom_proto::imap::response;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// The selected folder.
+pub struct Selected {
+    /// The mailbox.
+    pub mailbox: Uuid,
+    /// The folder.
+    pub folder: Uuid,
+    /// Its UIDNEXT as last read.
+    pub uidnext: i64,
+    /// The MODSEQ up to which this session knows the folder.
+    pub modseq: i64,
+    /// Opened with EXAMINE.
+    pub read_only: bool,
+    /// The messages, by sequence number (index + 1), UIDs ascending.
+    pub entries: Vec<IndexEntry>,
+    /// UIDs known to be gone but not yet reported (their numbers stay until then).
+    pending_expunge: Vec<i64>,
+    /// The saved search result (SEARCHRES `$`), as UIDs.
+    pub saved: Vec<i64>,
+    /// Events of the mailbox, to learn cheaply that something changed.
+    events: broadcast::Receiver<MailboxEvent>,
+    /// Something may have changed since the last sync.
+    dirty: bool,
+}
+
+/// How a sync reports.
+#[derive(Debug, Clone, Copy)]
+pub struct Sync<'a> {
+    /// Expunges may be reported now.
+    pub expunges: bool,
+    /// QRESYNC is on: VANISHED instead of EXPUNGE.
+    pub qresync: bool,
+    /// CONDSTORE is on: FETCH responses carry MODSEQ.
+    pub condstore: bool,
+    /// UIDs whose flag changes the caller reports itself.
+    pub quiet: &'a [i64],
+}
+
+/// The flags of an entry as IMAP names them.
+pub fn flag_names(e: &IndexEntry) -> Vec<String> {
+    let mut out: Vec<String> = flags::names(e.flags)
+        .into_iter()
+        .map(|n| {
+            let mut s = String::from("\\");
+            let mut chars = n.chars();
+            if let Some(c) = chars.next() {
+                s.push(c.to_ascii_uppercase());
+                s.extend(chars);
+            }
+            s
+        })
+        .collect();
+    out.extend(e.keywords.iter().cloned());
+    out
+}
+
+impl Selected {
+    /// A folder just loaded.
+    pub fn new(
+        mailbox: Uuid,
+        folder: &mailroom_core::store::entities::folders::Model,
+        entries: Vec<IndexEntry>,
+        read_only: bool,
+        events: broadcast::Receiver<MailboxEvent>,
+    ) -> Self {
+        Self {
+            mailbox,
+            folder: folder.id,
+            uidnext: folder.uidnext,
+            modseq: folder.highestmodseq,
+            read_only,
+            entries,
+            pending_expunge: Vec::new(),
+            saved: Vec::new(),
+            events,
+            dirty: false,
+        }
+    }
+
+    /// Sequence number of a UID.
+    pub fn seq_of(&self, uid: i64) -> Option<usize> {
+        self.entries
+            .binary_search_by_key(&uid, |e| e.uid)
+            .ok()
+            .map(|i| i + 1)
+    }
+
+    /// The entry of a UID.
+    pub fn entry(&self, uid: i64) -> Option<&IndexEntry> {
+        self.seq_of(uid).map(|s| &self.entries[s - 1])
+    }
+
+    /// Whether the message is known to be gone.
+    pub fn is_gone(&self, uid: i64) -> bool {
+        self.pending_expunge.contains(&uid)
+    }
+
+    /// The UIDs a set names, ascending, without duplicates. `uid`: the set holds UIDs (those not
+    /// in the folder are skipped), else sequence numbers (`None` when one is out of range: the
+    /// command is BAD). `*` is the largest in use; `$` the saved result.
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Option<Vec<i64>> {
+        let ranges = match set {
+            SequenceSet::Saved => return Some(self.saved.clone()),
+            SequenceSet::Ranges(r) => r,
+        };
+        let mut out = Vec::new();
+        if uid {
+            let largest = self.entries.last().map_or(0, |e| e.uid);
+            let v = |n: SeqNumber| match n {
+                SeqNumber::Value(v) => i64::from(v),
+                SeqNumber::Largest => largest,
+            };
+            for &(a, b) in ranges {
+                let (lo, hi) = (v(a).min(v(b)), v(a).max(v(b)));
+                let start = self.entries.partition_point(|e| e.uid < lo);
+                out.extend(
+                    self.entries[start..]
+                        .iter()
+                        .take_while(|e| e.uid <= hi)
+                        .map(|e| e.uid),
+                );
+            }
+        } else {
+            let n = self.entries.len() as u64;
+            let v = |x: SeqNumber| match x {
+                SeqNumber::Value(v) => u64::from(v),
+                SeqNumber::Largest => n,
+            };
+            for &(a, b) in ranges {
+                let (lo, hi) = (v(a).min(v(b)), v(a).max(v(b)));
+                if lo == 0 || hi > n {
+                    return None;
+                }
+                out.extend((lo..=hi).map(|s| self.entries[s as usize - 1].uid));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
+    /// Notes changes announced on the bus since the last look (cheap; no database).
+    fn look(&mut self) {
+        loop {
+            match self.events.try_recv() {
+                Ok(ev) => {
+                    if ev.kind == RESYNC || ev.folder_id == self.folder {
+                        self.dirty = true;
+                    }
+                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => self.dirty = true,
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Waits for the next event of this folder (for IDLE).
+    pub async fn next_event(&mut self) {
+        loop {
+            match self.events.recv().await {
+                Ok(ev) if ev.kind == RESYNC || ev.folder_id == self.folder => break,
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => break,
+                // The bus is gone (shutdown): nothing more will come.
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Marks the folder as changed (by this session).
+    pub fn touch(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Brings the view up to date and appends the untagged responses that tell the client:
+    /// `FETCH (FLAGS …)` for changed flags, `EXISTS` for arrivals, and, when `expunges` is
+    /// allowed, `EXPUNGE` (or `VANISHED` with QRESYNC) for departures. `modseq_in_fetch`:
+    /// CONDSTORE is on, so FETCH responses carry MODSEQ.
+    pub async fn sync(&mut self, ts: &TenantStore, out: &mut Vec<u8>, o: Sync<'_>) -> Result<()> {
+        let (expunges, qresync, modseq_in_fetch) = (o.expunges, o.qresync, o.condstore);
+        self.look();
+        if self.dirty {
+            self.dirty = false;
+            let ch = ts
+                .index_changes(self.mailbox, self.folder, self.modseq)
+                .await?;
+            self.uidnext = ch.folder.uidnext;
+            self.modseq = self.modseq.max(ch.folder.highestmodseq);
+            for uid in ch.vanished {
+                if self.seq_of(uid).is_some() && !self.pending_expunge.contains(&uid) {
+                    self.pending_expunge.push(uid);
+                }
+            }
+            let before = self.entries.len();
+            let last = self.entries.last().map_or(0, |e| e.uid);
+            for e in ch.changed {
+                if e.uid > last {
+                    self.entries.push(e);
+                    continue;
+                }
+                let Some(seq) = self.seq_of(e.uid) else {
+                    continue;
+                };
+                let e_uid = e.uid;
+                let mine = &mut self.entries[seq - 1];
+                let shown_changed = mine.flags != e.flags || mine.keywords != e.keywords;
+                *mine = e;
+                if (shown_changed || modseq_in_fetch) && !o.quiet.contains(&e_uid) {
+                    fetch_flags(out, seq, &self.entries[seq - 1], modseq_in_fetch);
+                }
+            }
+            if self.entries.len() != before {
+                out.extend_from_slice(format!("* {} EXISTS\r\n", self.entries.len()).as_bytes());
+            }
+        }
+        if expunges && !self.pending_expunge.is_empty() {
+            let mut gone = std::mem::take(&mut self.pending_expunge);
+            gone.sort_unstable();
+            if qresync {
+                let set = uid_set(&gone);
+                out.extend_from_slice(format!("* VANISHED {set}\r\n").as_bytes());
+                self.entries.retain(|e| gone.binary_search(&e.uid).is_err());
+            } else {
+                // Highest first, so each number is right when the client reads it.
+                for uid in gone.iter().rev() {
+                    if let Some(seq) = self.seq_of(*uid) {
+                        self.entries.remove(seq - 1);
+                        out.extend_from_slice(format!("* {seq} EXPUNGE\r\n").as_bytes());
+                    }
+                }
+            }
+            self.saved.retain(|u| gone.binary_search(u).is_err());
+        }
+        Ok(())
+    }
+}
+
+/// Appends `* seq FETCH (FLAGS (…) UID n [MODSEQ (m)])`.
+pub fn fetch_flags(out: &mut Vec<u8>, seq: usize, e: &IndexEntry, modseq: bool) {
+    out.extend_from_slice(format!("* {seq} FETCH (UID {} FLAGS ", e.uid).as_bytes());
+    response::flags(out, &flag_names(e));
+    if modseq {
+        out.extend_from_slice(format!(" MODSEQ ({})", e.modseq).as_bytes());
+    }
+    out.extend_from_slice(b")\r\n");
+}
+
+/// A set of UIDs in the compact form (`1:3,7,9:10`).
+pub fn uid_set(uids: &[i64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
