@@ -7,13 +7,13 @@
 #                                                     the stress benchmark (random sessions, logout=0)
 #
 # Exits non-zero when a scripted test fails. BIN picks the binary (default: the release build;
-# CI passes its debug build).
+# CI passes its debug build); IMAPTEST_DIR where imaptest is built (default target/imaptest).
 cd "$(dirname "$0")/.."
 IMAP_PORT=${IMAP_PORT:-11143}
 EXTRA_ENV="MAILROOM_IMAP_LISTEN=127.0.0.1:$IMAP_PORT MAILROOM_SMTP_LISTEN=127.0.0.1:0 MAILROOM_IMAP_MAX_CONNECTIONS_PER_USER=200 MAILROOM_IMAP_MAX_BAD_COMMANDS=1000 MAILROOM_AUTH_LOGIN_MAX_ATTEMPTS_PER_IP=1000000 ${EXTRA_ENV:-}"
 source bench/lib.sh
 shift || true
-IMAPTEST=$(bash tools/imaptest/build.sh target/imaptest)
+IMAPTEST=$(bash tools/imaptest/build.sh "${IMAPTEST_DIR:-target/imaptest}")
 tests_dir=$(dirname "$IMAPTEST")/tests
 seed=$(env "${env_args[@]}" "$BIN" bench read --messages 0)
 user=$(echo "$seed" | jq -r .address)

@@ -16,6 +16,8 @@ mod m20261202_000011_message_views;
 mod m20261206_000012_app_password_lookup;
 mod m20261206_000013_health_probes;
 mod m20261206_000014_blob_parts;
+mod m20261207_000015_folder_recent;
+mod m20261207_000016_subscriptions;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -38,6 +40,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_app_password_lookup::Migration),
             Box::new(m20261206_000013_health_probes::Migration),
             Box::new(m20261206_000014_blob_parts::Migration),
+            Box::new(m20261207_000015_folder_recent::Migration),
+            Box::new(m20261207_000016_subscriptions::Migration),
         ]
     }
 }

@@ -57,6 +57,12 @@ async fn a_mailbox_reads_flags_searches_copies_moves_and_expunges() {
     let r = c.cmd("SELECT INBOX").await;
     assert!(r.ok() && r.last_line().contains("[READ-WRITE]"), "{r:?}");
     assert!(r.untagged("2 EXISTS").len() == 1, "{r:?}");
+    // The first session to see new mail gets it as \Recent; the next one does not.
+    assert!(r.untagged("2 RECENT").len() == 1, "{r:?}");
+    let mut other = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    let r2 = other.cmd("SELECT INBOX").await;
+    assert!(r2.untagged("0 RECENT").len() == 1, "{r2:?}");
+    drop(other);
     let uidvalidity = r
         .all()
         .split("[UIDVALIDITY ")
@@ -71,7 +77,7 @@ async fn a_mailbox_reads_flags_searches_copies_moves_and_expunges() {
         .await;
     assert!(r.ok(), "{r:?}");
     let f = r.all();
-    assert!(f.contains("* 1 FETCH (UID 1 FLAGS ()"), "{f}");
+    assert!(f.contains("* 1 FETCH (UID 1 FLAGS (\\Recent)"), "{f}");
     assert!(
         f.contains("ENVELOPE (\"Mon, 7 Dec 2026 10:00:00 +0000\" \"First note\" ((\"Bea Example\" NIL \"bea\" \"client.example\"))"),
         "{f}"
@@ -98,7 +104,7 @@ async fn a_mailbox_reads_flags_searches_copies_moves_and_expunges() {
     let body = r.all();
     assert!(body.contains(&format!("BODY[] {{{size}}}\r\n")), "{body}");
     assert!(
-        body.contains("FLAGS (\\Seen)"),
+        body.contains("FLAGS (\\Seen \\Recent)"),
         "BODY[] sets \\Seen: {body}"
     );
 
@@ -117,7 +123,7 @@ async fn a_mailbox_reads_flags_searches_copies_moves_and_expunges() {
     assert!(r.ok(), "{r:?}");
     assert!(
         r.all()
-            .contains("* 2 FETCH (UID 2 FLAGS (\\Flagged $Work))"),
+            .contains("* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent $Work))"),
         "{r:?}"
     );
     let r = c.cmd("UID SEARCH KEYWORD $Work").await;
@@ -143,6 +149,19 @@ async fn a_mailbox_reads_flags_searches_copies_moves_and_expunges() {
     let r = c.cmd("NOOP").await;
     assert!(r.untagged("1 EXISTS").is_empty() && r.ok(), "{r:?}");
 
+    // MOVE into the selected folder gives the message a new UID there.
+    let r = c.cmd("UID MOVE 2 INBOX").await;
+    assert!(r.all().contains("[COPYUID "), "{r:?}");
+    assert!(
+        r.untagged("1 EXPUNGE").len() == 1 && r.untagged("1 EXISTS").len() == 1,
+        "{r:?}"
+    );
+    let r = c.cmd("UID FETCH 1:* (FLAGS)").await;
+    assert!(
+        r.all().contains("UID 3 FLAGS (\\Flagged \\Recent $Work)"),
+        "{r:?}"
+    );
+
     // \Deleted then EXPUNGE deletes for good.
     let r = c.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
     assert!(r.ok() && r.untagged("1 FETCH").is_empty(), "{r:?}");
@@ -162,7 +181,7 @@ async fn a_mailbox_reads_flags_searches_copies_moves_and_expunges() {
     let r = c.cmd("EXAMINE Drafts").await;
     assert!(r.last_line().contains("[READ-ONLY]"), "{r:?}");
     let r = c.cmd("FETCH 1 (FLAGS BODY[TEXT])").await;
-    assert!(r.all().contains("FLAGS (\\Seen \\Draft)"), "{r:?}");
+    assert!(r.all().contains("FLAGS (\\Seen \\Draft \\Recent)"), "{r:?}");
     assert!(r.all().contains("gamma"), "{r:?}");
     let r = c.cmd("STORE 1 +FLAGS (\\Flagged)").await;
     assert!(r.last_line().contains("NO [READ-ONLY]"), "{r:?}");
@@ -174,7 +193,23 @@ async fn a_mailbox_reads_flags_searches_copies_moves_and_expunges() {
     let r = c.cmd("DELETE Projects").await;
     assert!(r.last_line().contains("NO [INUSE]"), "{r:?}");
     assert!(c.cmd("RENAME Projects/2026 Projects/Done").await.ok());
+    // A subscription outlives its folder (LSUB lists it; LIST (SUBSCRIBED) says it is gone).
+    assert!(c.cmd("SUBSCRIBE Projects/Done").await.ok());
     assert!(c.cmd("DELETE Projects/Done").await.ok());
+    let r = c.cmd("LSUB \"\" Projects/*").await;
+    assert!(
+        r.all().contains("* LSUB () \"/\" \"Projects/Done\""),
+        "{r:?}"
+    );
+    let r = c.cmd("LIST (SUBSCRIBED) \"\" Projects/*").await;
+    assert!(
+        r.all()
+            .contains("(\\Subscribed \\NonExistent) \"/\" \"Projects/Done\""),
+        "{r:?}"
+    );
+    assert!(c.cmd("UNSUBSCRIBE Projects/Done").await.ok());
+    let r = c.cmd("LSUB \"\" *").await;
+    assert!(!r.all().contains("Projects/Done"), "{r:?}");
     let r = c.cmd("SELECT Projects/Done").await;
     assert!(r.last_line().contains("NO [NONEXISTENT]"), "{r:?}");
     let r = c.cmd("CREATE INBOX").await;
@@ -205,6 +240,8 @@ async fn idle_reports_mail_from_smtp_and_changes_from_rest() {
 
     deliver(&app, &ana, "During", "two").await;
     assert_eq!(c.line().await, "* 2 EXISTS\r\n");
+    // This session is the first to see it: \Recent.
+    assert_eq!(c.line().await, "* 2 RECENT\r\n");
 
     // A change made over REST reaches the idling client too.
     let items = crate::smtp::inbox(&app, &t.owner_token, &ana_id).await;
@@ -220,7 +257,10 @@ async fn idle_reports_mail_from_smtp_and_changes_from_rest() {
         )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(c.line().await, "* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n");
+    assert_eq!(
+        c.line().await,
+        "* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))\r\n"
+    );
     c.send(b"DONE\r\n").await;
     let r = c.until("i1").await;
     assert!(r.ok(), "{r:?}");
@@ -272,8 +312,11 @@ async fn logins_follow_the_mailbox_rules_and_tenants_stay_apart() {
     let r = b1.cmd("UID SEARCH TEXT secret").await;
     assert_eq!(r.untagged("SEARCH"), vec!["SEARCH\r\n"], "{r:?}");
     assert!(c.cmd("CREATE Private").await.ok());
+    assert!(c.cmd("SUBSCRIBE Private").await.ok());
     let r = b1.cmd("LIST \"\" *").await;
     assert!(!r.all().contains("Private"), "{r:?}");
+    let r = b1.cmd("LSUB \"\" *").await;
+    assert!(r.ok() && !r.all().contains("Private"), "{r:?}");
     let r = b1.cmd("UID COPY 1 Private").await;
     assert!(r.last_line().contains("NO [TRYCREATE]"), "{r:?}");
 

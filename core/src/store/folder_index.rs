@@ -131,6 +131,50 @@ impl TenantStore {
         Ok(rows.into_iter().map(entry).collect())
     }
 
+    /// IMAP `\Recent`: claims for the calling session the folder's messages no session has been
+    /// told of (UIDs from `recent_uid` up to UIDNEXT) and moves the mark to UIDNEXT. Returns the
+    /// claimed UID range `from..to` (empty when there was nothing new). Only the first session
+    /// to claim a message gets it: the mark moves under the folder's row lock (Postgres) or the
+    /// one writer (SQLite).
+    pub async fn claim_recent(&self, mailbox: Uuid, folder: Uuid) -> Result<(i64, i64)> {
+        let f = self.folder_row(mailbox, folder).await?;
+        if f.recent_uid >= f.uidnext {
+            return Ok((f.uidnext, f.uidnext));
+        }
+        let tx = self.store.tx_quiet().await?;
+        let mut q = self
+            .find_by_id::<folders::Entity>(folder)
+            .filter(folders::Column::MailboxId.eq(mailbox));
+        if self.store.is_postgres() {
+            q = q.lock_exclusive();
+        }
+        let f = q.one(&*tx).await?.ok_or(Error::NotFound)?;
+        if f.recent_uid < f.uidnext {
+            self.update_many::<folders::Entity>()
+                .col_expr(
+                    folders::Column::RecentUid,
+                    sea_orm::sea_query::Expr::value(f.uidnext),
+                )
+                .filter(folders::Column::Id.eq(folder))
+                .exec(&*tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok((f.recent_uid.min(f.uidnext), f.uidnext))
+    }
+
+    /// How many of the folder's messages are recent for nobody yet (STATUS RECENT).
+    pub async fn unclaimed_recent(&self, f: &folders::Model) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(self
+            .find::<messages::Entity>()
+            .filter(messages::Column::MailboxId.eq(f.mailbox_id))
+            .filter(messages::Column::FolderId.eq(f.id))
+            .filter(messages::Column::Uid.gte(f.recent_uid))
+            .count(self.store.db())
+            .await?)
+    }
+
     /// Messages of a mailbox by id (those not found are left out), in no particular order.
     pub async fn messages_by_id(
         &self,

@@ -100,8 +100,20 @@ impl TenantStore {
             .await?)
     }
 
-    /// Creates a folder, and any missing parent (as IMAP CREATE does).
+    /// Creates a folder, and any missing parent, subscribed (as webmail wants it).
     pub async fn create_folder(&self, mailbox: Uuid, raw_name: &str) -> Result<folders::Model> {
+        self.create_folder_with(mailbox, raw_name, true).await
+    }
+
+    /// Creates a folder, and any missing parent; `subscribed` says whether they are (IMAP
+    /// CREATE makes them unsubscribed: clients subscribe themselves). A subscription a deleted
+    /// folder of the same name left is taken back either way.
+    pub async fn create_folder_with(
+        &self,
+        mailbox: Uuid,
+        raw_name: &str,
+        subscribed: bool,
+    ) -> Result<folders::Model> {
         let name = normalize_folder_name(raw_name).map_err(|e| Error::Validation(vec![e]))?;
         let tx = self.store.tx().await?;
         self.mailbox_on(&*tx, mailbox).await?;
@@ -125,7 +137,10 @@ impl TenantStore {
         }
         let mut created = None;
         for path in missing {
-            created = Some(self.insert_folder(&tx, mailbox, &path, None).await?);
+            created = Some(
+                self.insert_folder(&tx, mailbox, &path, None, subscribed)
+                    .await?,
+            );
         }
         let folder = created.ok_or(Error::Internal("no folder created".into()))?;
         self.audit(
@@ -181,7 +196,8 @@ impl TenantStore {
             for n in 1..levels.len() {
                 let parent = levels[..n].join("/");
                 if !all.iter().any(|f| f.name == parent) {
-                    self.insert_folder(&tx, mailbox, &parent, None).await?;
+                    self.insert_folder(&tx, mailbox, &parent, None, true)
+                        .await?;
                 }
             }
             for f in all.iter().filter(|f| within(&f.name, &folder.name)) {
@@ -270,6 +286,13 @@ impl TenantStore {
             .filter(folders::Column::Id.is_in(doomed.clone()))
             .exec(&*tx)
             .await?;
+        // Subscriptions outlive their folders (IMAP LSUB still lists them).
+        let kept: Vec<String> = all
+            .iter()
+            .filter(|f| within(&f.name, &folder.name) && f.subscribed)
+            .map(|f| f.name.clone())
+            .collect();
+        self.keep_subscriptions(&tx, mailbox, &kept).await?;
         self.audit(
             &*tx,
             "folder.delete",

@@ -255,7 +255,7 @@ impl TenantStore {
         .insert(&*tx)
         .await?;
         for (name, role) in DEFAULT_FOLDERS {
-            self.insert_folder(&tx, id, name, Some(role)).await?;
+            self.insert_folder(&tx, id, name, Some(role), true).await?;
         }
         self.insert_own_identity(&tx, id, &mailbox.address, &mailbox.display_name)
             .await?;
@@ -280,10 +280,11 @@ impl TenantStore {
         mailbox: Uuid,
         name: &str,
         role: Option<&str>,
+        subscribed: bool,
     ) -> Result<folders::Model> {
         let uidvalidity = super::mail_state::new_uidvalidity(tx, self.tid(), mailbox).await?;
         let now = Utc::now();
-        folders::ActiveModel {
+        let folder = folders::ActiveModel {
             id: Set(new_id()),
             tenant_id: Set(self.tid()),
             mailbox_id: Set(mailbox),
@@ -292,7 +293,8 @@ impl TenantStore {
             uidvalidity: Set(uidvalidity),
             uidnext: Set(1),
             highestmodseq: Set(1),
-            subscribed: Set(true),
+            recent_uid: Set(1),
+            subscribed: Set(subscribed),
             total_messages: Set(0),
             unseen_messages: Set(0),
             total_bytes: Set(0),
@@ -301,7 +303,9 @@ impl TenantStore {
         }
         .insert(&**tx)
         .await
-        .map_err(|e| on_unique(e, "folder_exists", "a folder with this name already exists"))
+        .map_err(|e| on_unique(e, "folder_exists", "a folder with this name already exists"))?;
+        // A subscription left by a folder of this name becomes the new folder's.
+        self.adopt_subscription(tx, folder).await
     }
 
     async fn check_mailbox_limits(
@@ -525,6 +529,10 @@ pub(crate) async fn purge_mailbox_rows<C: ConnectionTrait>(c: &C, mailbox: Uuid)
         .await?;
     all_tenants::delete_many::<folders::Entity>()
         .filter(folders::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    all_tenants::delete_many::<super::entities::subscriptions::Entity>()
+        .filter(super::entities::subscriptions::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
     all_tenants::delete_many::<identities::Entity>()

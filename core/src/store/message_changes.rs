@@ -40,6 +40,9 @@ pub struct Change {
     pub remove_keywords: Vec<String>,
     /// Move to this folder.
     pub move_to: Option<Uuid>,
+    /// A message already in `move_to` moves too (a new UID there), as IMAP MOVE into the
+    /// selected folder does (RFC 6851); otherwise it is left alone.
+    pub move_within: bool,
 }
 
 /// What a change did.
@@ -226,7 +229,10 @@ impl TenantStore {
         }
         if let Some(dest) = change.move_to {
             let rows = self.rows(&tx, mailbox, ids).await?;
-            let mut moving: Vec<Row> = rows.into_iter().filter(|r| r.folder_id != dest).collect();
+            let mut moving: Vec<Row> = rows
+                .into_iter()
+                .filter(|r| change.move_within || r.folder_id != dest)
+                .collect();
             moving.sort_by_key(|r| r.uid);
             self.move_rows(&tx, &mbox, moving, dest, &mut report)
                 .await?;

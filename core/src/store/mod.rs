@@ -34,6 +34,7 @@ mod scope;
 mod signatures;
 mod sql;
 mod stats;
+mod subscriptions;
 mod system;
 mod tenant;
 mod users;
@@ -62,6 +63,7 @@ pub use routing::{
 pub use signatures::{
     IdentityInput, MAX_IDENTITIES, MAX_SIGNATURES, SignatureInput, sanitize_html,
 };
+pub use subscriptions::MAX_SUBSCRIPTIONS;
 pub use system::SystemStore;
 pub use tenant::TenantStore;
 pub use users::{NewUser, UserPatch};

@@ -62,6 +62,7 @@ tenant_owned!(
     mailboxes,
     messages,
     signatures,
+    subscriptions,
     thread_refs,
     threads,
     users,

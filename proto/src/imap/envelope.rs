@@ -272,7 +272,12 @@ fn join(words: &[Vec<u8>]) -> Option<Vec<u8>> {
     Some(words.join(&b' '))
 }
 
-fn address(name: Option<Vec<u8>>, local: Vec<u8>, domain: Option<Vec<u8>>) -> Address {
+fn address(
+    name: Option<Vec<u8>>,
+    adl: Option<Vec<u8>>,
+    local: Vec<u8>,
+    domain: Option<Vec<u8>>,
+) -> Address {
     let mailbox = if local.is_empty() {
         b"MISSING_MAILBOX".to_vec()
     } else {
@@ -284,6 +289,7 @@ fn address(name: Option<Vec<u8>>, local: Vec<u8>, domain: Option<Vec<u8>>) -> Ad
     };
     Address {
         name,
+        adl,
         mailbox: Some(mailbox),
         host: Some(host),
     }
@@ -317,15 +323,36 @@ pub fn addresses(value: &[u8]) -> Vec<Address> {
             // A group: its name, then its members up to `;`.
             p.pos += 1;
             out.push(Address {
-                name: None,
                 mailbox: Some(join(&words).unwrap_or_default()),
-                host: None,
+                ..Address::default()
             });
             in_group = true;
             continue;
         }
         if p.special(b'<') {
             p.pos += 1;
+            // An obsolete source route: `@a,@b:` before the address.
+            let mut adl: Option<Vec<u8>> = None;
+            if p.special(b'@') {
+                let mark = p.pos;
+                let mut route = Vec::new();
+                while let Some(t) = p.peek().cloned() {
+                    p.pos += 1;
+                    match t {
+                        Token::Special(b':') => {
+                            adl = Some(route);
+                            break;
+                        }
+                        Token::Special(b'>') => break,
+                        Token::Special(c) => route.push(c),
+                        Token::Word(w) | Token::Quoted(w) => route.extend(w),
+                        Token::Comment(_) => {}
+                    }
+                }
+                if adl.is_none() {
+                    p.pos = mark;
+                }
+            }
             let mut inner = Vec::new();
             let (local, domain) = p.addr_spec(&mut inner);
             if p.special(b'>') {
@@ -343,7 +370,7 @@ pub fn addresses(value: &[u8]) -> Vec<Address> {
                 // `<>`: the null address; nothing to show.
                 continue;
             }
-            out.push(address(name, local, domain));
+            out.push(address(name, adl, local, domain));
             continue;
         }
         // A bare addr-spec: start over and read it as one.
@@ -358,7 +385,7 @@ pub fn addresses(value: &[u8]) -> Vec<Address> {
         if local.is_empty() && domain.is_none() {
             continue;
         }
-        out.push(address(comments.last().cloned(), local, domain));
+        out.push(address(comments.last().cloned(), None, local, domain));
     }
     if in_group {
         out.push(Address::default());
@@ -409,6 +436,9 @@ mod tests {
             "NIL|\"q\"uote\"|x.org"
         );
         assert_eq!(show(&addresses(b"<>")), "");
+        let routed = addresses(b"<@route:user@domain>");
+        assert_eq!(routed[0].adl.as_deref(), Some(&b"@route"[..]));
+        assert_eq!(show(&routed), "NIL|user|domain");
         assert_eq!(show(&addresses(b"a@[127.0.0.1]")), "NIL|a|[127.0.0.1]");
     }
 

@@ -201,11 +201,20 @@ impl<'a> Cursor<'a> {
         Ok(bytes)
     }
 
+    /// Whether a string starts here: `"`, `{` or `~{` (a `~` alone is an atom character).
+    pub fn at_string(&self) -> bool {
+        match self.peek() {
+            Some(b'"') | Some(b'{') => true,
+            Some(b'~') => self.input.get(self.pos + 1) == Some(&b'{'),
+            _ => false,
+        }
+    }
+
     /// A string: quoted or literal.
     pub fn string(&mut self) -> Lex<Vec<u8>> {
         match self.peek() {
             Some(b'"') => self.quoted(),
-            Some(b'{') | Some(b'~') => self.literal().map(<[u8]>::to_vec),
+            _ if self.at_string() => self.literal().map(<[u8]>::to_vec),
             _ => Err(LexError("expected a string")),
         }
     }
@@ -213,7 +222,7 @@ impl<'a> Cursor<'a> {
     /// An astring: an atom (with `]`) or a string.
     pub fn astring(&mut self) -> Lex<Vec<u8>> {
         match self.peek() {
-            Some(b'"') | Some(b'{') | Some(b'~') => self.string(),
+            _ if self.at_string() => self.string(),
             _ => {
                 let a = self.take_while(is_astring_char);
                 if a.is_empty() {

@@ -62,6 +62,8 @@ pub fn flags<S: AsRef<str>>(out: &mut Vec<u8>, flags: &[S]) {
 pub struct Address {
     /// The display name.
     pub name: Option<Vec<u8>>,
+    /// The source route (`@a,@b`), obsolete but still seen.
+    pub adl: Option<Vec<u8>>,
     /// The local part (for a group's start: the group's name, with `host` `None`).
     pub mailbox: Option<Vec<u8>>,
     /// The domain (`None` marks a group's start or end).
@@ -102,7 +104,9 @@ fn addresses(out: &mut Vec<u8>, list: &[Address], utf8: bool) {
     for a in list {
         out.push(b'(');
         nstring(out, a.name.as_deref(), utf8);
-        out.extend_from_slice(b" NIL ");
+        out.push(b' ');
+        nstring(out, a.adl.as_deref(), utf8);
+        out.push(b' ');
         nstring(out, a.mailbox.as_deref(), utf8);
         out.push(b' ');
         nstring(out, a.host.as_deref(), utf8);
@@ -334,6 +338,7 @@ mod tests {
             name: Some(b"Ana Silva".to_vec()),
             mailbox: Some(b"ana".to_vec()),
             host: Some(b"example.com".to_vec()),
+            adl: None,
         };
         let e = Envelope {
             date: Some(b"Sun, 06 Dec 2026 10:00:00 +0000".to_vec()),
@@ -343,6 +348,7 @@ mod tests {
                 name: None,
                 mailbox: Some(b"bo".to_vec()),
                 host: Some(b"example.org".to_vec()),
+                adl: None,
             }],
             message_id: Some(b"<1@example.com>".to_vec()),
             ..Default::default()

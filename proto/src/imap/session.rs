@@ -295,6 +295,12 @@ impl Session {
         }
     }
 
+    /// A CONDSTORE-enabling command (FETCH MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE, SEARCH
+    /// MODSEQ, SELECT (CONDSTORE)) turned CONDSTORE on (RFC 7162 §3.1); true when it was off.
+    pub fn enable_condstore(&mut self) -> bool {
+        !std::mem::replace(&mut self.enabled.condstore, true)
+    }
+
     /// LOGIN/AUTHENTICATE succeeded.
     pub fn logged_in(&mut self) {
         if self.state == State::NotAuthenticated {

@@ -27,9 +27,6 @@ use uuid::Uuid;
 /// Bytes of responses gathered before they are sent on (a big FETCH goes out in pieces).
 const FLUSH_AT: usize = 1024 * 1024;
 
-/// The system flags a message can carry, as PERMANENTFLAGS and FLAGS list them.
-const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
-
 /// The logged-in mailbox.
 struct User {
     ts: TenantStore,
@@ -97,7 +94,7 @@ fn imap_name(name: &str, utf8: bool) -> String {
 fn store_name(m: &Mailbox) -> String {
     match m {
         Mailbox::Inbox => "INBOX".into(),
-        Mailbox::Other(n) => n.trim_end_matches('/').to_string(),
+        Mailbox::Other(n) | Mailbox::Invalid(n) => n.trim_end_matches('/').to_string(),
     }
 }
 
@@ -252,6 +249,9 @@ impl<'a> Client<'a> {
     }
 
     async fn folder_named(&self, m: &Mailbox) -> Result<Option<folders::Model>> {
+        if matches!(m, Mailbox::Invalid(_)) {
+            return Ok(None);
+        }
         let name = store_name(m);
         Ok(self.folders().await?.into_iter().find(|f| f.name == name))
     }
@@ -277,11 +277,9 @@ impl<'a> Client<'a> {
                 qresync,
             } => {
                 if condstore {
-                    // SELECT (CONDSTORE) turns CONDSTORE on (RFC 7162 §3.1.8).
-                    self.session.command(Tagged {
-                        tag: tag.clone(),
-                        command: Command::Enable(vec!["CONDSTORE".into()]),
-                    });
+                    // SELECT (CONDSTORE) turns CONDSTORE on (RFC 7162 §3.1.8); SELECT itself
+                    // reports HIGHESTMODSEQ.
+                    self.session.enable_condstore();
                 }
                 if self.sel.take().is_some() {
                     self.session.deselected();
@@ -318,7 +316,15 @@ impl<'a> Client<'a> {
                 if matches!(mailbox, Mailbox::Inbox) {
                     return Err(Error::conflict("folder_exists", "INBOX always exists"));
                 }
-                u.ts.create_folder(u.mailbox, &store_name(&mailbox)).await?;
+                if matches!(mailbox, Mailbox::Invalid(_)) {
+                    return Err(Error::invalid(
+                        "name",
+                        "the name is not valid modified UTF-7",
+                    ));
+                }
+                // Created unsubscribed: clients subscribe to what they show.
+                u.ts.create_folder_with(u.mailbox, &store_name(&mailbox), false)
+                    .await?;
                 ok(out, "created");
             }
             Command::Delete(mailbox) => {
@@ -362,11 +368,11 @@ impl<'a> Client<'a> {
             }
             Command::Subscribe(ref mailbox) | Command::Unsubscribe(ref mailbox) => {
                 let subscribe = matches!(t.command, Command::Subscribe(_));
-                let Some(f) = self.folder_named(mailbox).await? else {
+                if matches!(mailbox, Mailbox::Invalid(_)) {
                     return Err(Error::NotFound);
-                };
+                }
                 let u = self.user()?;
-                u.ts.update_folder(u.mailbox, f.id, None, Some(subscribe))
+                u.ts.set_subscription(u.mailbox, &store_name(mailbox), subscribe)
                     .await?;
                 ok(out, "done");
             }
@@ -456,13 +462,20 @@ impl<'a> Client<'a> {
         let u = self.user()?;
         let events = self.srv.pipeline.bus().subscribe_mailbox(u.mailbox);
         let (f, entries) = u.ts.folder_index(u.mailbox, f.id).await?;
-        let sel = Selected::new(u.mailbox, &f, entries, read_only, events);
-        let keywords: std::collections::BTreeSet<&String> =
-            sel.entries.iter().flat_map(|e| e.keywords.iter()).collect();
-        let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
-        out.extend_from_slice(format!("* FLAGS ({SYSTEM_FLAGS}{kw})\r\n").as_bytes());
+        let recent = if read_only {
+            (f.recent_uid, i64::MAX)
+        } else {
+            u.ts.claim_recent(u.mailbox, f.id).await?
+        };
+        let mut sel = Selected::new(u.mailbox, &f, entries, read_only, recent, events);
+        sel.write_flags(out);
         out.extend_from_slice(
-            format!("* {} EXISTS\r\n* 0 RECENT\r\n", sel.entries.len()).as_bytes(),
+            format!(
+                "* {} EXISTS\r\n* {} RECENT\r\n",
+                sel.entries.len(),
+                sel.recent_count()
+            )
+            .as_bytes(),
         );
         if let Some(first) = sel.entries.iter().position(|e| e.flags & flags::SEEN == 0) {
             out.extend_from_slice(
@@ -476,12 +489,6 @@ impl<'a> Client<'a> {
             )
             .as_bytes(),
         );
-        let perm = if read_only {
-            "()".to_string()
-        } else {
-            format!("({SYSTEM_FLAGS}{kw} \\*)")
-        };
-        out.extend_from_slice(format!("* OK [PERMANENTFLAGS {perm}] flags\r\n").as_bytes());
         out.extend_from_slice(
             format!("* OK [HIGHESTMODSEQ {}] modseq\r\n", f.highestmodseq.max(1)).as_bytes(),
         );
@@ -506,7 +513,8 @@ impl<'a> Client<'a> {
             }
             for e in ch.changed {
                 if let Some(seq) = sel.seq_of(e.uid) {
-                    fetch_flags(out, seq, &sel.entries[seq - 1], true);
+                    let recent = sel.is_recent(e.uid);
+                    fetch_flags(out, seq, &sel.entries[seq - 1], recent, true);
                 }
             }
         }
@@ -530,50 +538,133 @@ impl<'a> Client<'a> {
             out.extend_from_slice(format!("* {word} (\\Noselect) \"/\" \"\"\r\n").as_bytes());
             return Ok(());
         }
-        let all = self.folders().await?;
-        for f in &all {
-            let chars: Vec<char> = f.name.chars().collect();
-            let hit = patterns.iter().any(|p| {
-                let full: Vec<char> = format!("{reference}{p}").chars().collect();
-                // INBOX matches case-insensitively.
-                matches(&full, &chars)
-                    || (f.name == "INBOX"
+        let pats: Vec<Vec<char>> = patterns
+            .iter()
+            .map(|p| format!("{reference}{p}").chars().collect())
+            .collect();
+        let hit = |name: &str| {
+            let chars: Vec<char> = name.chars().collect();
+            pats.iter().any(|p| {
+                matches(p, &chars)
+                    // INBOX matches in any case.
+                    || (name == "INBOX"
                         && matches(
-                            &full
-                                .iter()
-                                .map(|c| c.to_ascii_uppercase())
-                                .collect::<Vec<_>>(),
+                            &p.iter().map(|c| c.to_ascii_uppercase()).collect::<Vec<_>>(),
                             &chars,
                         ))
-            });
-            if !hit || (o.subscribed && !f.subscribed) {
-                continue;
+            })
+        };
+        let u = self.user()?;
+        let all = self.folders().await?;
+        let by_name: HashMap<&str, &folders::Model> =
+            all.iter().map(|f| (f.name.as_str(), f)).collect();
+        let want_subs = o.subscribed || o.return_subscribed || o.lsub;
+        let subs: Vec<(String, bool)> = if want_subs {
+            u.ts.subscribed_names(u.mailbox).await?
+        } else {
+            Vec::new()
+        };
+        let subscribed = |name: &str| subs.iter().any(|(n, _)| n == name);
+        let has_children = |name: &str| {
+            let prefix = format!("{name}/");
+            all.iter().any(|c| c.name.starts_with(&prefix))
+        };
+        // (name, attributes, CHILDINFO)
+        let mut rows: Vec<(String, Vec<&str>, bool)> = Vec::new();
+        if o.lsub {
+            for (name, _) in &subs {
+                if hit(name) {
+                    rows.push((name.clone(), Vec::new(), false));
+                }
+                // A `%` pattern that stops at a parent of a subscribed name lists the parent
+                // as \Noselect (RFC 3501 §6.3.9).
+                let levels: Vec<&str> = name.split('/').collect();
+                for n in 1..levels.len() {
+                    let parent = levels[..n].join("/");
+                    if hit(&parent) && !subscribed(&parent) && !rows.iter().any(|r| r.0 == parent) {
+                        rows.push((parent, vec!["\\Noselect"], false));
+                    }
+                }
             }
-            let role = f.special_use.as_deref().and_then(special_use_attr);
-            if o.special_use_only && role.is_none() {
-                continue;
+        } else if o.subscribed {
+            for (name, exists) in &subs {
+                if hit(name) {
+                    let mut attrs = vec!["\\Subscribed"];
+                    if !exists {
+                        attrs.push("\\NonExistent");
+                    }
+                    rows.push((name.clone(), attrs, false));
+                }
             }
-            let mut attrs: Vec<&str> = Vec::new();
-            if !o.lsub {
-                let children = all
-                    .iter()
-                    .any(|c| c.name.starts_with(&format!("{}/", f.name)));
-                attrs.push(if children {
-                    "\\HasChildren"
-                } else {
-                    "\\HasNoChildren"
-                });
-                if let Some(r) = role {
+            if o.recursive_match {
+                // Names that match but are not subscribed, with a subscribed descendant that
+                // the patterns do not match themselves: listed with CHILDINFO (RFC 5258 §3.5).
+                let mut candidates: Vec<String> = all.iter().map(|f| f.name.clone()).collect();
+                for (name, _) in &subs {
+                    let levels: Vec<&str> = name.split('/').collect();
+                    candidates.extend((1..levels.len()).map(|n| levels[..n].join("/")));
+                }
+                candidates.sort();
+                candidates.dedup();
+                for name in candidates {
+                    if !hit(&name) || subscribed(&name) {
+                        continue;
+                    }
+                    let prefix = format!("{name}/");
+                    let hidden_child = subs.iter().any(|(s, _)| s.starts_with(&prefix) && !hit(s));
+                    if hidden_child {
+                        let attrs = if by_name.contains_key(name.as_str()) {
+                            Vec::new()
+                        } else {
+                            vec!["\\NonExistent"]
+                        };
+                        rows.push((name, attrs, true));
+                    }
+                }
+            }
+        } else {
+            for f in &all {
+                if !hit(&f.name) {
+                    continue;
+                }
+                let mut attrs = Vec::new();
+                if o.return_subscribed && f.subscribed {
+                    attrs.push("\\Subscribed");
+                }
+                rows.push((f.name.clone(), attrs, false));
+            }
+        }
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, mut attrs, childinfo) in rows {
+            let folder = by_name.get(name.as_str());
+            if !o.lsub && !attrs.contains(&"\\NonExistent") {
+                attrs.insert(
+                    0,
+                    if has_children(&name) {
+                        "\\HasChildren"
+                    } else {
+                        "\\HasNoChildren"
+                    },
+                );
+                let special = folder
+                    .and_then(|f| f.special_use.as_deref())
+                    .and_then(special_use_attr);
+                if let Some(r) = special
+                    && (!o.extended || o.return_special_use || o.special_use_only)
+                {
                     attrs.push(r);
                 }
-                if f.subscribed && (o.subscribed || o.return_subscribed) {
-                    attrs.push("\\Subscribed");
+                if o.special_use_only && special.is_none() {
+                    continue;
                 }
             }
             out.extend_from_slice(format!("* {word} ({}) \"/\" ", attrs.join(" ")).as_bytes());
-            response::string(out, imap_name(&f.name, utf8).as_bytes(), utf8);
+            response::string(out, imap_name(&name, utf8).as_bytes(), utf8);
+            if childinfo {
+                out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            }
             out.extend_from_slice(b"\r\n");
-            if !o.return_status.is_empty() {
+            if let (false, Some(f)) = (o.return_status.is_empty(), folder) {
                 self.status(f, &o.return_status, out).await?;
             }
         }
@@ -591,7 +682,10 @@ impl<'a> Client<'a> {
                 "UIDVALIDITY" => f.uidvalidity,
                 "SIZE" => f.total_bytes,
                 "HIGHESTMODSEQ" => f.highestmodseq.max(1),
-                "RECENT" => 0,
+                "RECENT" => {
+                    let u = self.user()?;
+                    u.ts.unclaimed_recent(f).await? as i64
+                }
                 "DELETED" => {
                     let u = self.user()?;
                     let (_, entries) = u.ts.folder_index(u.mailbox, f.id).await?;
@@ -796,6 +890,7 @@ impl<'a> Client<'a> {
             let r = if moving {
                 let change = Change {
                     move_to: Some(dest.id),
+                    move_within: true,
                     ..Change::default()
                 };
                 u.ts.change_messages(u.mailbox, chunk, &change).await?
@@ -829,13 +924,28 @@ impl<'a> Client<'a> {
             self.sync(out, true, &[]).await?;
             out.extend_from_slice(format!("{tag} OK moved\r\n").as_bytes());
         } else {
-            self.sync(out, uid, &[]).await?;
+            // Copies into the selected folder show at the next NOOP, as Dovecot does.
             out.extend_from_slice(format!("{tag} OK {code}copied\r\n").as_bytes());
         }
         Ok(())
     }
 
+    /// A CONDSTORE-enabling command: when it turns CONDSTORE on with a folder selected, the
+    /// client is told the folder's HIGHESTMODSEQ (RFC 7162 §3.1).
+    fn condstore_on(&mut self, out: &mut Vec<u8>) {
+        if self.session.enable_condstore()
+            && let Some(sel) = &self.sel
+        {
+            out.extend_from_slice(
+                format!("* OK [HIGHESTMODSEQ {}] modseq\r\n", sel.modseq.max(1)).as_bytes(),
+            );
+        }
+    }
+
     async fn store(&mut self, tag: &str, uid: bool, st: &Store, out: &mut Vec<u8>) -> Result<()> {
+        if st.unchanged_since.is_some() {
+            self.condstore_on(out);
+        }
         let Some(uids) = self.targets(tag, uid, &st.set, out) else {
             return Ok(());
         };
@@ -911,7 +1021,13 @@ impl<'a> Client<'a> {
                 if let Some(seq) = sel.seq_of(*u)
                     && (!st.silent || st.unchanged_since.is_some())
                 {
-                    fetch_flags(out, seq, &sel.entries[seq - 1], condstore);
+                    fetch_flags(
+                        out,
+                        seq,
+                        &sel.entries[seq - 1],
+                        sel.is_recent(*u),
+                        condstore,
+                    );
                 }
             }
         }
@@ -952,9 +1068,10 @@ impl<'a> Client<'a> {
             Some(s) => (s.mailbox, s.folder, s.read_only),
             None => return Ok(()),
         };
-        let condstore = self.session.enabled().condstore
-            || f.modifiers.changed_since.is_some()
-            || f.items.contains(&Attribute::ModSeq);
+        if f.modifiers.changed_since.is_some() || f.items.contains(&Attribute::ModSeq) {
+            self.condstore_on(out);
+        }
+        let condstore = self.session.enabled().condstore;
         if let Some(since) = f.modifiers.changed_since {
             let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
             uids.retain(|u| sel.entry(*u).is_some_and(|e| e.modseq as u64 > since));
@@ -1040,6 +1157,7 @@ impl<'a> Client<'a> {
                 };
                 let m = Message {
                     entry: e,
+                    recent: sel.is_recent(e.uid),
                     row,
                     summary: summary.as_ref(),
                     raw: raw.as_deref(),
@@ -1068,11 +1186,14 @@ impl<'a> Client<'a> {
             );
             return Ok(());
         }
+        let with_modseq = search::uses_modseq(&s.keys);
+        if with_modseq {
+            self.condstore_on(out);
+        }
         self.sync(out, uid, &[]).await?;
         let u = self.user()?;
         let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
         let found = search::run(&u.ts, sel, &s.keys).await?;
-        let with_modseq = search::uses_modseq(&s.keys);
         let highest = found
             .iter()
             .filter_map(|u| sel.entry(*u))
@@ -1134,7 +1255,21 @@ impl<'a> Client<'a> {
                     if r.count {
                         line.push_str(&format!(" COUNT {}", numbers.len()));
                     }
-                    if let (true, Some(h)) = (with_modseq, highest) {
+                    // With only MIN and/or MAX, the MODSEQ is that of the messages returned
+                    // (RFC 7162 §3.1.5); otherwise the highest of all that matched.
+                    let shown = if (r.min || r.max) && !r.count && !all {
+                        let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+                        [r.min.then(|| found.first()), r.max.then(|| found.last())]
+                            .into_iter()
+                            .flatten()
+                            .flatten()
+                            .filter_map(|u| sel.entry(*u))
+                            .map(|e| e.modseq)
+                            .max()
+                    } else {
+                        highest
+                    };
+                    if let (true, Some(h)) = (with_modseq, shown) {
                         line.push_str(&format!(" MODSEQ {h}"));
                     }
                     out.extend_from_slice(line.as_bytes());

@@ -47,6 +47,8 @@ pub fn sets_seen(items: &[Attribute]) -> bool {
 pub struct Message<'a> {
     /// The index entry (flags as they are now).
     pub entry: &'a IndexEntry,
+    /// `\Recent` in this session.
+    pub recent: bool,
     /// The row, when read.
     pub row: Option<&'a messages::Model>,
     /// The summary, when read.
@@ -110,7 +112,7 @@ pub fn write(
             Attribute::Uid => out.extend_from_slice(format!("UID {}", m.entry.uid).as_bytes()),
             Attribute::Flags => {
                 out.extend_from_slice(b"FLAGS ");
-                response::flags(out, &flag_names(m.entry));
+                response::flags(out, &flag_names(m.entry, m.recent));
             }
             Attribute::ModSeq => {
                 out.extend_from_slice(format!("MODSEQ ({})", m.entry.modseq).as_bytes())
@@ -260,7 +262,9 @@ fn section_bytes(m: &Message<'_>, s: &Section) -> Vec<u8> {
             let header = m.span(inner.header_start, inner.body_start);
             match text {
                 SectionText::Header => header.to_vec(),
-                SectionText::Text => m.span(inner.body_start, inner.end).to_vec(),
+                // The enclosed message's text runs to the end of the part (a multipart's
+                // epilogue included).
+                SectionText::Text => m.span(inner.body_start, part.end).to_vec(),
                 SectionText::HeaderFields(f) => header_fields(header, f, true),
                 SectionText::HeaderFieldsNot(f) => header_fields(header, f, false),
                 SectionText::Mime => Vec::new(),

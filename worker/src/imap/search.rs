@@ -26,14 +26,14 @@ enum Need {
 
 fn need(k: &Key) -> Need {
     match k {
-        Key::Header { .. } | Key::Body(_) | Key::Text(_) => Need::Raw,
-        Key::Address { .. }
-        | Key::Internal(..)
-        | Key::Sent(..)
-        | Key::Older(_)
-        | Key::Younger(_)
-        | Key::Larger(_)
-        | Key::Smaller(_) => Need::Row,
+        // Addresses are also matched in the header as written (group names, comments);
+        // SENT* compare the Date header's own calendar day.
+        Key::Header { .. } | Key::Body(_) | Key::Text(_) | Key::Address { .. } | Key::Sent(..) => {
+            Need::Raw
+        }
+        Key::Internal(..) | Key::Older(_) | Key::Younger(_) | Key::Larger(_) | Key::Smaller(_) => {
+            Need::Row
+        }
         Key::Not(k) => need(k),
         Key::Or(a, b) => need(a).max(need(b)),
         Key::And(ks) => ks.iter().map(need).max().unwrap_or(Need::Index),
@@ -191,9 +191,9 @@ fn matches(k: &Key, c: &Candidate<'_>, sel: &Selected) -> bool {
             };
             has == matches!(k, Key::Flag(_))
         }
-        // No message is \Recent here (see the closing notes of issue 15).
-        Key::New | Key::Recent => false,
-        Key::Old => true,
+        Key::New => sel.is_recent(c.entry.uid) && c.entry.flags & flags::SEEN == 0,
+        Key::Recent => sel.is_recent(c.entry.uid),
+        Key::Old => !sel.is_recent(c.entry.uid),
         Key::Address { field, text } => {
             let Some(s) = c.summary else { return false };
             let value = match *field {
@@ -204,6 +204,8 @@ fn matches(k: &Key, c: &Candidate<'_>, sel: &Selected) -> bool {
                 _ => s.subject.clone().unwrap_or_default(),
             };
             contains(value.as_bytes(), text)
+                || fields(header_of(c))
+                    .any(|(n, v)| n.eq_ignore_ascii_case(field.as_bytes()) && contains(&v, text))
         }
         Key::Header { name, text } => fields(header_of(c))
             .any(|(n, v)| n.eq_ignore_ascii_case(name.as_bytes()) && contains(&v, text)),
@@ -216,11 +218,17 @@ fn matches(k: &Key, c: &Candidate<'_>, sel: &Selected) -> bool {
             .row
             .is_some_and(|r| compare(*cmp, r.internal_date.date_naive(), day(*d))),
         Key::Sent(cmp, d) => {
-            let sent = c
-                .summary
-                .and_then(|s| s.date)
-                .or(c.row.map(|r| r.internal_date));
-            sent.is_some_and(|t| compare(*cmp, t.date_naive(), day(*d)))
+            // The day as the Date header writes it, in its own time zone (RFC 9051 §6.4.4).
+            let written = fields(header_of(c))
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"date"))
+                .and_then(|(_, v)| {
+                    chrono::DateTime::parse_from_rfc2822(String::from_utf8_lossy(&v).trim()).ok()
+                })
+                .map(|t| t.date_naive());
+            let sent = written
+                .or(c.summary.and_then(|s| s.date).map(|t| t.date_naive()))
+                .or(c.row.map(|r| r.internal_date.date_naive()));
+            sent.is_some_and(|t| compare(*cmp, t, day(*d)))
         }
         Key::Older(n) => c
             .row

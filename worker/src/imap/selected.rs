@@ -21,6 +21,8 @@ pub struct Selected {
     pub folder: Uuid,
     /// Its UIDNEXT as last read.
     pub uidnext: i64,
+    /// UIDNEXT when recent messages were last looked for.
+    uidnext_seen: i64,
     /// The MODSEQ up to which this session knows the folder.
     pub modseq: i64,
     /// Opened with EXAMINE.
@@ -31,6 +33,10 @@ pub struct Selected {
     pending_expunge: Vec<i64>,
     /// The saved search result (SEARCHRES `$`), as UIDs.
     pub saved: Vec<i64>,
+    /// UID ranges (`from..to`) that are `\Recent` for this session.
+    recent: Vec<(i64, i64)>,
+    /// Keywords the client has been told of in FLAGS.
+    keywords: std::collections::BTreeSet<String>,
     /// Events of the mailbox, to learn cheaply that something changed.
     events: broadcast::Receiver<MailboxEvent>,
     /// Something may have changed since the last sync.
@@ -50,8 +56,8 @@ pub struct Sync<'a> {
     pub quiet: &'a [i64],
 }
 
-/// The flags of an entry as IMAP names them.
-pub fn flag_names(e: &IndexEntry) -> Vec<String> {
+/// The flags of an entry as IMAP names them (`recent`: with `\Recent`).
+pub fn flag_names(e: &IndexEntry, recent: bool) -> Vec<String> {
     let mut out: Vec<String> = flags::names(e.flags)
         .into_iter()
         .map(|n| {
@@ -64,31 +70,83 @@ pub fn flag_names(e: &IndexEntry) -> Vec<String> {
             s
         })
         .collect();
+    if recent {
+        out.push("\\Recent".into());
+    }
     out.extend(e.keywords.iter().cloned());
     out
 }
 
+/// The system flags a message can carry, as PERMANENTFLAGS and FLAGS list them.
+pub const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+
 impl Selected {
+    /// `* FLAGS (…)` and `* OK [PERMANENTFLAGS (…)]` with every keyword in use, as SELECT
+    /// sends them and as they are sent again when a new keyword appears.
+    pub fn write_flags(&mut self, out: &mut Vec<u8>) {
+        let fresh: Vec<String> = self
+            .entries
+            .iter()
+            .flat_map(|e| e.keywords.iter())
+            .filter(|k| !self.keywords.contains(*k))
+            .cloned()
+            .collect();
+        self.keywords.extend(fresh);
+        let kw: String = self.keywords.iter().map(|k| format!(" {k}")).collect();
+        out.extend_from_slice(format!("* FLAGS ({SYSTEM_FLAGS}{kw})\r\n").as_bytes());
+        let perm = if self.read_only {
+            "()".to_string()
+        } else {
+            format!("({SYSTEM_FLAGS}{kw} \\*)")
+        };
+        out.extend_from_slice(format!("* OK [PERMANENTFLAGS {perm}] flags\r\n").as_bytes());
+    }
+
+    /// Sends FLAGS again when an entry carries a keyword the client has not been told of.
+    fn announce(&mut self, e: &IndexEntry, out: &mut Vec<u8>) {
+        if e.keywords.iter().any(|k| !self.keywords.contains(k)) {
+            self.keywords.extend(e.keywords.iter().cloned());
+            self.write_flags(out);
+        }
+    }
+
     /// A folder just loaded.
     pub fn new(
         mailbox: Uuid,
         folder: &mailroom_core::store::entities::folders::Model,
         entries: Vec<IndexEntry>,
         read_only: bool,
+        recent: (i64, i64),
         events: broadcast::Receiver<MailboxEvent>,
     ) -> Self {
         Self {
             mailbox,
             folder: folder.id,
             uidnext: folder.uidnext,
+            uidnext_seen: folder.uidnext,
             modseq: folder.highestmodseq,
             read_only,
             entries,
             pending_expunge: Vec::new(),
             saved: Vec::new(),
+            keywords: Default::default(),
+            recent: vec![recent],
             events,
             dirty: false,
         }
+    }
+
+    /// Whether the message is `\Recent` in this session.
+    pub fn is_recent(&self, uid: i64) -> bool {
+        self.recent.iter().any(|(a, b)| (*a..*b).contains(&uid))
+    }
+
+    /// Messages `\Recent` in this session.
+    pub fn recent_count(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| self.is_recent(e.uid))
+            .count()
     }
 
     /// Sequence number of a UID.
@@ -194,6 +252,7 @@ impl Selected {
     pub async fn sync(&mut self, ts: &TenantStore, out: &mut Vec<u8>, o: Sync<'_>) -> Result<()> {
         let (expunges, qresync, modseq_in_fetch) = (o.expunges, o.qresync, o.condstore);
         self.look();
+        let mut changed = Vec::new();
         if self.dirty {
             self.dirty = false;
             let ch = ts
@@ -206,28 +265,25 @@ impl Selected {
                     self.pending_expunge.push(uid);
                 }
             }
-            let before = self.entries.len();
-            let last = self.entries.last().map_or(0, |e| e.uid);
-            for e in ch.changed {
-                if e.uid > last {
-                    self.entries.push(e);
-                    continue;
-                }
-                let Some(seq) = self.seq_of(e.uid) else {
-                    continue;
+            // New messages are recent for the first read-write session to hear of them;
+            // a read-only one only sees which nobody has claimed yet.
+            if ch
+                .changed
+                .last()
+                .is_some_and(|e| e.uid >= self.uidnext_seen)
+            {
+                let range = if self.read_only {
+                    (ch.folder.recent_uid, i64::MAX)
+                } else {
+                    ts.claim_recent(self.mailbox, self.folder).await?
                 };
-                let e_uid = e.uid;
-                let mine = &mut self.entries[seq - 1];
-                let shown_changed = mine.flags != e.flags || mine.keywords != e.keywords;
-                *mine = e;
-                if (shown_changed || modseq_in_fetch) && !o.quiet.contains(&e_uid) {
-                    fetch_flags(out, seq, &self.entries[seq - 1], modseq_in_fetch);
-                }
+                self.recent.push(range);
             }
-            if self.entries.len() != before {
-                out.extend_from_slice(format!("* {} EXISTS\r\n", self.entries.len()).as_bytes());
-            }
+            self.uidnext_seen = self.uidnext;
+            changed = ch.changed;
         }
+        // Departures first, then arrivals: the numbers in EXISTS and FETCH are those after
+        // the expunges the client has just been told of.
         if expunges && !self.pending_expunge.is_empty() {
             let mut gone = std::mem::take(&mut self.pending_expunge);
             gone.sort_unstable();
@@ -246,14 +302,42 @@ impl Selected {
             }
             self.saved.retain(|u| gone.binary_search(u).is_err());
         }
+        let before = self.entries.len();
+        let last = self.entries.last().map_or(0, |e| e.uid);
+        for e in changed {
+            if self.pending_expunge.contains(&e.uid) {
+                continue;
+            }
+            if e.uid > last {
+                self.announce(&e, out);
+                self.entries.push(e);
+                continue;
+            }
+            let Some(seq) = self.seq_of(e.uid) else {
+                continue;
+            };
+            let e_uid = e.uid;
+            self.announce(&e, out);
+            let mine = &mut self.entries[seq - 1];
+            let shown_changed = mine.flags != e.flags || mine.keywords != e.keywords;
+            *mine = e;
+            if (shown_changed || modseq_in_fetch) && !o.quiet.contains(&e_uid) {
+                let recent = self.is_recent(e_uid);
+                fetch_flags(out, seq, &self.entries[seq - 1], recent, modseq_in_fetch);
+            }
+        }
+        if self.entries.len() != before {
+            out.extend_from_slice(format!("* {} EXISTS\r\n", self.entries.len()).as_bytes());
+            out.extend_from_slice(format!("* {} RECENT\r\n", self.recent_count()).as_bytes());
+        }
         Ok(())
     }
 }
 
 /// Appends `* seq FETCH (FLAGS (…) UID n [MODSEQ (m)])`.
-pub fn fetch_flags(out: &mut Vec<u8>, seq: usize, e: &IndexEntry, modseq: bool) {
+pub fn fetch_flags(out: &mut Vec<u8>, seq: usize, e: &IndexEntry, recent: bool, modseq: bool) {
     out.extend_from_slice(format!("* {seq} FETCH (UID {} FLAGS ", e.uid).as_bytes());
-    response::flags(out, &flag_names(e));
+    response::flags(out, &flag_names(e, recent));
     if modseq {
         out.extend_from_slice(format!(" MODSEQ ({})", e.modseq).as_bytes());
     }

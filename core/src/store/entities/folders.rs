@@ -15,6 +15,7 @@ pub struct Model {
     pub uidvalidity: i64,
     pub uidnext: i64,
     pub highestmodseq: i64,
+    pub recent_uid: i64,
     pub subscribed: bool,
     /// Messages in the folder (kept by every write, in its transaction).
     pub total_messages: i64,

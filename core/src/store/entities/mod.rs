@@ -24,6 +24,7 @@ pub mod messages;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod signatures;
+pub mod subscriptions;
 pub mod tenants;
 pub mod thread_refs;
 pub mod threads;
