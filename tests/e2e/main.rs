@@ -17,6 +17,7 @@ mod faults;
 mod folders;
 mod http;
 mod imap;
+mod imap_interop;
 mod imap_wire;
 mod isolation;
 mod jobs;
