@@ -433,3 +433,43 @@ print('imaplib ok')
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Moving into Junk and out of it again (not into Trash) are spam-training signals, whoever
+/// moves: the tenant's event log shows them; another tenant's does not.
+#[tokio::test]
+async fn moves_into_and_out_of_junk_are_spam_signals() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, _, ana) = receiving(&app).await;
+    let (other, ..) = receiving(&app).await;
+    deliver(&app, &ana, "Cheap pills", "buy").await;
+    deliver(&app, &ana, "Real mail", "hello").await;
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(c.cmd("SELECT INBOX").await.ok());
+    assert!(c.cmd("UID MOVE 1:2 Junk").await.ok());
+    assert!(c.cmd("SELECT Junk").await.ok());
+    // The real one comes back; the spam is thrown away.
+    assert!(c.cmd("UID MOVE 2 INBOX").await.ok());
+    assert!(c.cmd("UID MOVE 1 Trash").await.ok());
+    let signals = |token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .get("/v1/events?kind=message.spam_signal&limit=50", &token)
+                .await;
+            assert_eq!(r.status, 200, "{r:?}");
+            let mut v: Vec<String> = r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["payload"]["verdict"].as_str().unwrap_or("?").to_string())
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    assert_eq!(
+        signals(t.owner_token.clone()).await,
+        ["ham", "spam", "spam"]
+    );
+    assert!(signals(other.owner_token.clone()).await.is_empty());
+}

@@ -8,7 +8,7 @@
 //! deadlock.
 
 use super::delivery::retrying;
-use super::entities::{folders, mailboxes, messages};
+use super::entities::{events, folders, mailboxes, messages};
 use super::mail_state::{self, ChangeKind, FolderDelta, log_expunged, step_folders};
 use super::scope::Tenant;
 use super::{TenantStore, Tx};
@@ -234,6 +234,7 @@ impl TenantStore {
                 .filter(|r| change.move_within || r.folder_id != dest)
                 .collect();
             moving.sort_by_key(|r| r.uid);
+            self.spam_signals(&tx, &mbox, &moving, dest).await?;
             self.move_rows(&tx, &mbox, moving, dest, &mut report)
                 .await?;
         }
@@ -401,6 +402,69 @@ impl TenantStore {
         super::delivery::over_quota(&tx, BTreeSet::from([mailbox])).await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    /// A move into Junk says "spam", out of it (but not into Trash) "not spam": each is recorded as a
+    /// `message.spam_signal` event (payload: mailbox, verdict) for spam training, whoever moved
+    /// it (an IMAP client, a REST frontend).
+    async fn spam_signals(
+        &self,
+        tx: &Tx,
+        mbox: &mailboxes::Model,
+        rows: &[Row],
+        dest: Uuid,
+    ) -> Result<()> {
+        let roles: Vec<(Uuid, Option<String>)> = self
+            .find::<folders::Entity>()
+            .select_only()
+            .column(folders::Column::Id)
+            .column(folders::Column::SpecialUse)
+            .filter(folders::Column::MailboxId.eq(mbox.id))
+            .into_tuple()
+            .all(&**tx)
+            .await?;
+        let role = |id: Uuid| {
+            roles
+                .iter()
+                .find(|(f, _)| *f == id)
+                .and_then(|(_, r)| r.as_deref())
+        };
+        let junk: BTreeSet<Uuid> = roles
+            .iter()
+            .filter(|(_, r)| r.as_deref() == Some("junk"))
+            .map(|(f, _)| *f)
+            .collect();
+        let to_junk = junk.contains(&dest);
+        // Throwing spam away (Junk to Trash) says nothing about it.
+        if !to_junk && role(dest) == Some("trash") {
+            return Ok(());
+        }
+        let now = chrono::Utc::now();
+        let signals: Vec<events::ActiveModel> = rows
+            .iter()
+            .filter(|r| junk.contains(&r.folder_id) != to_junk)
+            .map(|r| events::ActiveModel {
+                id: sea_orm::ActiveValue::Set(crate::ids::new_id()),
+                tenant_id: sea_orm::ActiveValue::Set(mbox.tenant_id),
+                kind: sea_orm::ActiveValue::Set("message.spam_signal".into()),
+                object_type: sea_orm::ActiveValue::Set("message".into()),
+                object_id: sea_orm::ActiveValue::Set(Some(r.id)),
+                payload: sea_orm::ActiveValue::Set(
+                    serde_json::json!({
+                        "mailbox_id": mbox.id,
+                        "verdict": if to_junk { "spam" } else { "ham" },
+                    })
+                    .to_string(),
+                ),
+                created_at: sea_orm::ActiveValue::Set(now),
+            })
+            .collect();
+        if !signals.is_empty() {
+            events::Entity::insert_many(signals)
+                .exec_without_returning(&**tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Moves rows to `dest`: new UIDs there (in the order given), expunged from their folders.

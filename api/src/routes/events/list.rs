@@ -27,7 +27,9 @@ pub struct EventQuery {
 pub struct EventResponse {
     /// Event id.
     pub id: Uuid,
-    /// `domain.verified`, `domain.dns_error`, `domain.dns_recovered`, `domain.dkim_rotated`.
+    /// `domain.verified`, `domain.dns_error`, `domain.dns_recovered`, `domain.dkim_rotated`,
+    /// `message.spam_signal` (a message moved into Junk: payload `verdict` `spam`; out of it,
+    /// not into Trash: `ham`; with `mailbox_id`).
     pub kind: String,
     /// The kind of object.
     pub object_type: String,
