@@ -473,3 +473,74 @@ async fn moves_into_and_out_of_junk_are_spam_signals() {
     );
     assert!(signals(other.owner_token.clone()).await.is_empty());
 }
+
+/// With `imap.require_tls`, passwords wait for STARTTLS (LOGINDISABLED, PRIVACYREQUIRED); curl
+/// upgrades and reads.
+#[tokio::test]
+async fn passwords_wait_for_tls_when_required() {
+    let app = TestApp::spawn_with(|c| c.imap.require_tls = true).await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    deliver(&app, &ana, "Over TLS", "secret words").await;
+    let addr = imap_addr(&app);
+    let (mut c, greeting) = Imap::connect(addr).await;
+    assert!(
+        greeting.contains("STARTTLS") && greeting.contains("LOGINDISABLED"),
+        "{greeting}"
+    );
+    let r = c.cmd(&format!("LOGIN {ana} \"{PASSWORD}\"")).await;
+    assert!(r.last_line().contains("NO [PRIVACYREQUIRED]"), "{r:?}");
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--ssl-reqd",
+            "-k",
+            &format!("imap://{addr}/INBOX;UID=1"),
+            "--user",
+            &format!("{ana}:{PASSWORD}"),
+        ])
+        .output()
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && body.contains("secret words"),
+        "{body}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A client that does not log in is cut off after `login_timeout_secs`; a mailbox has at most
+/// `max_connections_per_user` sessions at once.
+#[tokio::test]
+async fn silent_clients_and_too_many_sessions_are_refused() {
+    let app = TestApp::spawn_with(|c| {
+        c.imap.login_timeout_secs = 1;
+        c.imap.max_connections_per_user = 2;
+    })
+    .await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    let addr = imap_addr(&app);
+    let (mut idle, _) = Imap::connect(addr).await;
+    let bye = tokio::time::timeout(std::time::Duration::from_secs(10), idle.line())
+        .await
+        .expect("cut off");
+    assert!(bye.starts_with("* BYE"), "{bye}");
+
+    let first = Imap::login(addr, &ana, PASSWORD).await;
+    let _second = Imap::login(addr, &ana, PASSWORD).await;
+    let (mut third, _) = Imap::connect(addr).await;
+    let r = third.cmd(&format!("LOGIN {ana} \"{PASSWORD}\"")).await;
+    assert!(r.last_line().contains("NO [LIMIT]"), "{r:?}");
+    // A session that ends gives its place back.
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        let r = third.cmd(&format!("LOGIN {ana} \"{PASSWORD}\"")).await;
+        if r.ok() {
+            again = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(again.is_some(), "a place came free");
+}
