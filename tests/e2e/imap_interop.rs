@@ -300,3 +300,68 @@ async fn a_modern_client_resyncs_and_idles() {
         o.stop().await;
     }
 }
+
+/// Every message of the MIME torture corpus, APPENDed over IMAP, comes back from `BODY[]`
+/// byte for byte, `RFC822.SIZE` is the octets sent, and ENVELOPE and BODYSTRUCTURE answer.
+#[tokio::test]
+async fn the_mime_torture_corpus_round_trips_over_imap() {
+    let app = TestApp::spawn().await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(c.cmd("SELECT INBOX").await.ok());
+    let mut files = Vec::new();
+    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mime-torture")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x != "md") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 190, "{} files", files.len());
+    for (i, f) in files.iter().enumerate() {
+        let bytes = std::fs::read(f).unwrap();
+        let tag = format!("ap{i}");
+        c.send(format!("{tag} APPEND INBOX {{{}+}}\r\n", bytes.len()).as_bytes())
+            .await;
+        c.send(&bytes).await;
+        c.send(b"\r\n").await;
+        let r = c.until(&tag).await;
+        assert!(r.ok(), "{}: {r:?}", f.display());
+        let uid = i + 1;
+        let tag = format!("f{i}");
+        c.send(format!("{tag} UID FETCH {uid} (RFC822.SIZE BODY.PEEK[])\r\n").as_bytes())
+            .await;
+        let line = c.line_bytes().await;
+        let head = format!(
+            "* {uid} FETCH (UID {uid} RFC822.SIZE {} BODY[] {{{}}}\r\n",
+            bytes.len(),
+            bytes.len()
+        );
+        assert!(
+            line.starts_with(head.as_bytes()),
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&line[..line.len().min(200)])
+        );
+        assert_eq!(
+            &line[head.len()..head.len() + bytes.len()],
+            &bytes[..],
+            "{} comes back byte for byte",
+            f.display()
+        );
+        assert!(c.until(&tag).await.ok());
+        let r = c
+            .cmd(&format!("UID FETCH {uid} (ENVELOPE BODYSTRUCTURE)"))
+            .await;
+        assert!(
+            r.ok() && r.all().contains("ENVELOPE (") && r.all().contains("BODYSTRUCTURE ("),
+            "{}: {r:?}",
+            f.display()
+        );
+    }
+}

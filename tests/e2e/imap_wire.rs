@@ -44,6 +44,11 @@ impl Imap {
 
     /// One response line with any literals it carries; "" when the server closed.
     pub async fn line(&mut self) -> String {
+        String::from_utf8_lossy(&self.line_bytes().await).into_owned()
+    }
+
+    /// [`Imap::line`] as the bytes sent.
+    pub async fn line_bytes(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         loop {
             if let Some(p) = self.buf.iter().position(|b| *b == b'\n') {
@@ -66,10 +71,10 @@ impl Imap {
                     out.extend_from_slice(&lit);
                     continue;
                 }
-                return String::from_utf8_lossy(&out).to_string();
+                return out;
             }
             if !self.fill().await {
-                return String::from_utf8_lossy(&out).to_string();
+                return out;
             }
         }
     }

@@ -910,8 +910,8 @@ impl<'a> Client<'a> {
             format!(
                 "[COPYUID {} {} {}] ",
                 dest.uidvalidity,
-                uid_list(&from),
-                uid_list(&to)
+                uid_set(&from),
+                uid_set(&to)
             )
         };
         if let Some(sel) = &mut self.sel {
@@ -1280,27 +1280,6 @@ impl<'a> Client<'a> {
         out.extend_from_slice(format!("{tag} OK searched\r\n").as_bytes());
         Ok(())
     }
-}
-
-/// A list of UIDs in COPYUID form (in the given order, runs compressed).
-fn uid_list(uids: &[i64]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i];
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
-            i += 1;
-            end = uids[i];
-        }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}:{end}")
-        });
-        i += 1;
-    }
-    parts.join(",")
 }
 
 /// Whether a UID set (as the client sent it, `*` unbounded) holds `uid`.

@@ -344,7 +344,8 @@ pub fn fetch_flags(out: &mut Vec<u8>, seq: usize, e: &IndexEntry, recent: bool, 
     out.extend_from_slice(b")\r\n");
 }
 
-/// A set of UIDs in the compact form (`1:3,7,9:10`).
+/// UIDs (or numbers) in the compact form (`1:3,7,9:10`), runs compressed in the order given
+/// (COPYUID pairs two such lists).
 pub fn uid_set(uids: &[i64]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
