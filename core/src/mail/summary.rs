@@ -116,8 +116,8 @@ pub struct Part {
     pub end: u64,
     /// Body octets (`end - body_start`).
     pub size: u64,
-    /// Body lines for `text/*` and `message/rfc822` (line feeds, plus one for a last line
-    /// without one); 0 for other types.
+    /// Body lines for `text/*` and `message/rfc822`: its line feeds (as Dovecot counts them; a
+    /// last line without one is not counted); 0 for other types.
     pub lines: u64,
     /// Parts of a multipart, or the one enclosed message of a `message/rfc822`.
     pub children: Vec<Part>,
@@ -513,8 +513,8 @@ fn strip_reply_prefix(t: &str) -> Option<&str> {
 }
 
 fn count_lines(b: &[u8]) -> u64 {
-    let lf = b.iter().filter(|c| **c == b'\n').count() as u64;
-    lf + u64::from(b.last().is_some_and(|c| *c != b'\n'))
+    // Line feeds, as Dovecot counts them (a last line without one is not counted).
+    b.iter().filter(|c| **c == b'\n').count() as u64
 }
 
 /// Collapses white space (and control and invisible formatting characters) and keeps the

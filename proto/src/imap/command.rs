@@ -792,6 +792,7 @@ mod tests {
                 reference: String::new(),
                 patterns: vec!["*".into()],
                 options: ListOptions {
+                    extended: true,
                     return_special_use: true,
                     return_status: vec!["MESSAGES".into(), "UNSEEN".into(), "SIZE".into()],
                     ..Default::default()
@@ -805,6 +806,7 @@ mod tests {
                 patterns: vec!["INBOX".into(), "Work/%".into()],
                 options: ListOptions {
                     subscribed: true,
+                    extended: true,
                     ..Default::default()
                 }
             }

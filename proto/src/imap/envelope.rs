@@ -21,42 +21,39 @@ pub fn envelope(header: &[u8]) -> Envelope {
             b"in-reply-to" => &mut env.in_reply_to,
             b"message-id" => &mut env.message_id,
             b"from" => {
-                set_once(&mut env.from, &value);
+                set_field(&mut env.from, &value);
                 continue;
             }
             b"sender" => {
-                set_once(&mut env.sender, &value);
+                set_field(&mut env.sender, &value);
                 continue;
             }
             b"reply-to" => {
-                set_once(&mut env.reply_to, &value);
+                set_field(&mut env.reply_to, &value);
                 continue;
             }
             b"to" => {
-                set_once(&mut env.to, &value);
+                set_field(&mut env.to, &value);
                 continue;
             }
             b"cc" => {
-                set_once(&mut env.cc, &value);
+                set_field(&mut env.cc, &value);
                 continue;
             }
             b"bcc" => {
-                set_once(&mut env.bcc, &value);
+                set_field(&mut env.bcc, &value);
                 continue;
             }
             _ => continue,
         };
-        if slot.is_none() {
-            *slot = Some(value);
-        }
+        *slot = Some(value);
     }
     env
 }
 
-fn set_once(list: &mut Vec<Address>, value: &[u8]) {
-    if list.is_empty() {
-        *list = addresses(value);
-    }
+/// A field given twice counts as its last occurrence, as Dovecot has it.
+fn set_field(list: &mut Vec<Address>, value: &[u8]) {
+    *list = addresses(value);
 }
 
 /// The header fields of a header block: (name, value unfolded and without leading white
@@ -443,10 +440,16 @@ mod tests {
     }
 
     #[test]
-    fn fields_are_unfolded_and_the_first_one_counts() {
+    fn fields_are_unfolded_and_the_last_one_counts() {
         let h = b"Subject: a\r\n  folded\r\nFrom: x@y.z\r\nSubject: second\r\nDate:Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\nbody: not a header\r\n";
+        assert_eq!(
+            envelope(b"Subject: a\r\n  folded\r\n\r\n")
+                .subject
+                .as_deref(),
+            Some(&b"a  folded"[..])
+        );
         let e = envelope(h);
-        assert_eq!(e.subject.as_deref(), Some(&b"a  folded"[..]));
+        assert_eq!(e.subject.as_deref(), Some(&b"second"[..]));
         assert_eq!(
             e.date.as_deref(),
             Some(&b"Mon, 1 Jan 2024 00:00:00 +0000"[..])

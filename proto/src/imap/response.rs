@@ -162,7 +162,7 @@ pub struct BodyPart {
     pub id: Option<Vec<u8>>,
     /// Content-Description.
     pub description: Option<Vec<u8>>,
-    /// Content-Transfer-Encoding (`7BIT` when absent).
+    /// Content-Transfer-Encoding (`7bit` when absent, as Dovecot writes it).
     pub encoding: Option<String>,
     /// Body octets.
     pub size: u64,
@@ -234,7 +234,7 @@ impl BodyPart {
             out.push(b' ');
             string(
                 out,
-                self.encoding.as_deref().unwrap_or("7BIT").as_bytes(),
+                self.encoding.as_deref().unwrap_or("7bit").as_bytes(),
                 utf8,
             );
             out.extend_from_slice(format!(" {}", self.size).as_bytes());
@@ -392,10 +392,10 @@ mod tests {
         };
         assert_eq!(
             w(|o| top.write(o, false, false)),
-            "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 1)\
-             (\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 300 \
+            "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7bit\" 12 1)\
+             (\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7bit\" 300 \
              (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) \
-             (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 12 1) 9) \"MIXED\")"
+             (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7bit\" 12 1) 9) \"MIXED\")"
         );
         let ext = w(|o| top.write(o, true, false));
         assert!(
