@@ -21,7 +21,7 @@ EXTRA_ENV="MAILROOM_IMAP_LISTEN=127.0.0.1:$IMAP_PORT MAILROOM_SMTP_LISTEN=127.0.
   MAILROOM_IMAP_MAX_CONNECTIONS_PER_USER=30000 MAILROOM_AUTH_LOGIN_MAX_ATTEMPTS_PER_IP=1000000000
   MAILROOM_IMAP_MAX_BAD_COMMANDS=1000000 ${EXTRA_ENV:-}"
 source bench/lib.sh
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 command -v dovecot >/dev/null || apt-get install -y -qq dovecot-imapd >/dev/null
 IMAPTEST=$(bash tools/imaptest/build.sh "${IMAPTEST_DIR:-target/imaptest}")
 PASS=bench-mailbox-password
@@ -29,6 +29,7 @@ PASS=bench-mailbox-password
 # Dovecot: its own instance in $dir/dovecot, any user name, password $PASS.
 dv="$dir/dovecot"
 mkdir -p "$dv/run" "$dv/home"
+chmod 755 "$dir" "$dv"
 chown -R nobody:nogroup "$dv/home"
 cat > "$dv/dovecot.conf" <<EOF
 base_dir = $dv/run

@@ -5,7 +5,7 @@
 use mailroom_core::mail::summary::{Part, Summary};
 use mailroom_core::store::IndexEntry;
 use mailroom_core::store::entities::messages;
-use mailroom_proto::imap::envelope::envelope;
+use mailroom_proto::imap::envelope::{envelope, fields};
 use mailroom_proto::imap::fetch::{Attribute, Section, SectionText};
 use mailroom_proto::imap::response::{self, BodyPart};
 
@@ -335,13 +335,42 @@ fn body_part(m: &Message<'_>, p: &Part) -> BodyPart {
             .unwrap_or(&[]);
         Box::new(envelope(header))
     });
+    // Type, subtype and encoding in the case the message writes them (the summary keeps them
+    // in lower case); anything the summary does not agree with stays the summary's.
+    let header = m.span(p.header_start, p.body_start);
+    let (mut media_type, mut subtype, mut encoding) = (
+        p.content_type.clone(),
+        p.subtype.clone(),
+        p.encoding.clone(),
+    );
+    for (name, value) in fields(header) {
+        let value = String::from_utf8_lossy(&value);
+        if name.eq_ignore_ascii_case(b"content-type") {
+            let kind = value.split(';').next().unwrap_or("").trim();
+            if let Some((t, st)) = kind.split_once('/')
+                && t.trim().eq_ignore_ascii_case(&p.content_type)
+                && st.trim().eq_ignore_ascii_case(&p.subtype)
+            {
+                media_type = t.trim().to_string();
+                subtype = st.trim().to_string();
+            }
+        } else if name.eq_ignore_ascii_case(b"content-transfer-encoding") {
+            let written = value.trim();
+            if encoding
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(written))
+            {
+                encoding = Some(written.to_string());
+            }
+        }
+    }
     BodyPart {
-        media_type: p.content_type.clone(),
-        subtype: p.subtype.clone(),
+        media_type,
+        subtype,
         params,
         id: p.content_id.as_ref().map(|c| format!("<{c}>").into_bytes()),
         description: p.description.as_ref().map(|d| d.clone().into_bytes()),
-        encoding: p.encoding.clone(),
+        encoding,
         size: p.size,
         lines: p.lines,
         disposition: p
