@@ -1143,6 +1143,12 @@ impl<'a> Client<'a> {
             } else {
                 HashMap::new()
             };
+            let mut raws = if need_raw {
+                let found: Vec<_> = rows.values().collect();
+                u.ts.raws_of(&found).await?
+            } else {
+                HashMap::new()
+            };
             for e in entries {
                 let row = rows.get(&e.id);
                 if need_row && row.is_none() {
@@ -1151,10 +1157,7 @@ impl<'a> Client<'a> {
                 }
                 let summary: Option<Summary> =
                     row.and_then(|r| serde_json::from_str(&r.summary).ok());
-                let raw = match (need_raw, row) {
-                    (true, Some(r)) => Some(u.ts.raw_of(r).await?),
-                    _ => None,
-                };
+                let raw = raws.remove(&e.id);
                 let m = Message {
                     entry: e,
                     recent: sel.is_recent(e.uid),

@@ -9,7 +9,7 @@ use mailroom_proto::imap::envelope::{envelope, fields};
 use mailroom_proto::imap::fetch::{Attribute, Section, SectionText};
 use mailroom_proto::imap::response::{self, BodyPart};
 
-use super::selected::flag_names;
+use super::selected::write_flags;
 
 /// Whether answering `items` needs the message's bytes.
 pub fn needs_raw(items: &[Attribute]) -> bool {
@@ -112,7 +112,7 @@ pub fn write(
             Attribute::Uid => out.extend_from_slice(format!("UID {}", m.entry.uid).as_bytes()),
             Attribute::Flags => {
                 out.extend_from_slice(b"FLAGS ");
-                response::flags(out, &flag_names(m.entry, m.recent));
+                write_flags(out, m.entry, m.recent);
             }
             Attribute::ModSeq => {
                 out.extend_from_slice(format!("MODSEQ ({})", m.entry.modseq).as_bytes())

@@ -78,16 +78,19 @@ pub async fn run(ts: &TenantStore, sel: &Selected, keys: &[Key]) -> Result<Vec<i
         } else {
             HashMap::new()
         };
+        let mut raws = if level == Need::Raw {
+            let found: Vec<&messages::Model> = rows.values().collect();
+            ts.raws_of(&found).await?
+        } else {
+            HashMap::new()
+        };
         for (j, e) in chunk.iter().enumerate() {
             let row = rows.get(&e.id);
             if level >= Need::Row && row.is_none() {
                 continue;
             }
             let summary: Option<Summary> = row.and_then(|r| serde_json::from_str(&r.summary).ok());
-            let raw = match (level, row) {
-                (Need::Raw, Some(r)) => Some(ts.raw_of(r).await?),
-                _ => None,
-            };
+            let raw = raws.remove(&e.id);
             let c = Candidate {
                 seq: i * CHUNK + j + 1,
                 entry: e,

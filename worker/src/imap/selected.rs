@@ -9,7 +9,6 @@ use mailroom_core::error::Result;
 use mailroom_core::mail::flags;
 use mailroom_core::store::{IndexEntry, TenantStore};
 use mailroom_proto::imap::lex::{SeqNumber, SequenceSet};
-use mailroom_proto::imap::response;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -56,25 +55,36 @@ pub struct Sync<'a> {
     pub quiet: &'a [i64],
 }
 
-/// The flags of an entry as IMAP names them (`recent`: with `\Recent`).
-pub fn flag_names(e: &IndexEntry, recent: bool) -> Vec<String> {
-    let mut out: Vec<String> = flags::names(e.flags)
-        .into_iter()
-        .map(|n| {
-            let mut s = String::from("\\");
-            let mut chars = n.chars();
-            if let Some(c) = chars.next() {
-                s.push(c.to_ascii_uppercase());
-                s.extend(chars);
-            }
-            s
-        })
-        .collect();
-    if recent {
-        out.push("\\Recent".into());
+/// Appends the flag list of an entry (`(\Seen \Recent $Work)`) without building names.
+pub fn write_flags(out: &mut Vec<u8>, e: &IndexEntry, recent: bool) {
+    const SYSTEM: [(i32, &[u8]); 5] = [
+        (flags::SEEN, b"\\Seen"),
+        (flags::ANSWERED, b"\\Answered"),
+        (flags::FLAGGED, b"\\Flagged"),
+        (flags::DELETED, b"\\Deleted"),
+        (flags::DRAFT, b"\\Draft"),
+    ];
+    out.push(b'(');
+    let mut first = true;
+    let mut put = |out: &mut Vec<u8>, b: &[u8]| {
+        if !first {
+            out.push(b' ');
+        }
+        first = false;
+        out.extend_from_slice(b);
+    };
+    for (bit, name) in SYSTEM {
+        if e.flags & bit != 0 {
+            put(out, name);
+        }
     }
-    out.extend(e.keywords.iter().cloned());
-    out
+    if recent {
+        put(out, b"\\Recent");
+    }
+    for k in &e.keywords {
+        put(out, k.as_bytes());
+    }
+    out.push(b')');
 }
 
 /// The system flags a message can carry, as PERMANENTFLAGS and FLAGS list them.
@@ -337,7 +347,7 @@ impl Selected {
 /// Appends `* seq FETCH (FLAGS (…) UID n [MODSEQ (m)])`.
 pub fn fetch_flags(out: &mut Vec<u8>, seq: usize, e: &IndexEntry, recent: bool, modseq: bool) {
     out.extend_from_slice(format!("* {seq} FETCH (UID {} FLAGS ", e.uid).as_bytes());
-    response::flags(out, &flag_names(e, recent));
+    write_flags(out, e, recent);
     if modseq {
         out.extend_from_slice(format!(" MODSEQ ({})", e.modseq).as_bytes());
     }
