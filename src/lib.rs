@@ -122,6 +122,9 @@ impl Where {
         if let Some(a) = running.imap_addr {
             lines.push(format!("  IMAP       {a}"));
         }
+        if let Some(a) = running.imaps_addr {
+            lines.push(format!("  IMAPS      {a} (implicit TLS)"));
+        }
         lines.push(format!("  data dir   {}", self.data_dir));
         lines.push(format!("  database   {}", self.database));
         lines.push(format!("  event bus  {}", self.bus));
@@ -152,6 +155,8 @@ pub struct Running {
     pub smtp_addr: Option<SocketAddr>,
     /// Where the IMAP server listens, when it runs.
     pub imap_addr: Option<SocketAddr>,
+    /// Where it listens with implicit TLS, when configured.
+    pub imaps_addr: Option<SocketAddr>,
     /// The ingest pipeline (and through it the event bus).
     pub pipeline: Pipeline,
     /// The database handle.
@@ -161,6 +166,7 @@ pub struct Running {
     jobs_task: Option<JoinHandle<()>>,
     smtp_task: Option<JoinHandle<()>>,
     imap_task: Option<JoinHandle<()>>,
+    imaps_task: Option<JoinHandle<()>>,
     watch_task: Option<JoinHandle<()>>,
     stats_task: Option<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
@@ -183,6 +189,9 @@ impl Running {
             let _ = t.await;
         }
         if let Some(t) = self.imap_task {
+            let _ = t.await;
+        }
+        if let Some(t) = self.imaps_task {
             let _ = t.await;
         }
         if let Some(t) = self.stats_task {
@@ -232,6 +241,18 @@ pub async fn start(
             "IMAP",
             "imap.listen",
             "MAILROOM_IMAP_LISTEN",
+        )?;
+        Some(tokio::net::TcpListener::from_std(l)?)
+    } else {
+        None
+    };
+    let imaps_listener = if parts.imap && cfg.imap.enabled && !cfg.imap.tls_listen.is_empty() {
+        let l = bind(
+            &cfg.imap.tls_listen,
+            cfg.imap.listen_backlog,
+            "IMAP over TLS",
+            "imap.tls_listen",
+            "MAILROOM_IMAP_TLS_LISTEN",
         )?;
         Some(tokio::net::TcpListener::from_std(l)?)
     } else {
@@ -306,6 +327,7 @@ pub async fn start(
         api_addr: None,
         smtp_addr: None,
         imap_addr: None,
+        imaps_addr: None,
         pipeline: pipeline.clone(),
         store: store.clone(),
         api: None,
@@ -313,6 +335,7 @@ pub async fn start(
         jobs_task: None,
         smtp_task: None,
         imap_task: None,
+        imaps_task: None,
         // The health monitor: database, writes, the data directory's free space.
         watch_task: Some(tokio::spawn(store.clone().watch(
             cfg.data_dir.clone(),
@@ -361,7 +384,7 @@ pub async fn start(
         } else {
             (&cfg.imap.tls_cert, &cfg.imap.tls_key)
         };
-        let tls = if cfg.imap.starttls {
+        let tls = if cfg.imap.starttls || imaps_listener.is_some() {
             Some(
                 mailroom_worker::net::tls::server_config(cert, key, &cfg.data_dir, &hostname)
                     .map_err(|e| anyhow::anyhow!("IMAP TLS: {e}"))?,
@@ -379,6 +402,12 @@ pub async fn start(
             pipeline.clone(),
             tls,
         );
+        if let Some(l) = imaps_listener {
+            running.imaps_addr = Some(l.local_addr()?);
+            running.imaps_task = Some(tokio::spawn(
+                server.implicit_tls().run(l, shutdown_rx.clone()),
+            ));
+        }
         running.imap_task = Some(tokio::spawn(server.run(listener, shutdown_rx.clone())));
     }
     if parts.jobs && cfg.jobs.enabled {

@@ -475,10 +475,14 @@ async fn moves_into_and_out_of_junk_are_spam_signals() {
 }
 
 /// With `imap.require_tls`, passwords wait for STARTTLS (LOGINDISABLED, PRIVACYREQUIRED); curl
-/// upgrades and reads.
+/// upgrades and reads, and reads again over implicit TLS (`imap.tls_listen`).
 #[tokio::test]
 async fn passwords_wait_for_tls_when_required() {
-    let app = TestApp::spawn_with(|c| c.imap.require_tls = true).await;
+    let app = TestApp::spawn_with(|c| {
+        c.imap.require_tls = true;
+        c.imap.tls_listen = "127.0.0.1:0".into();
+    })
+    .await;
     let (_t, _, _, _, ana) = receiving(&app).await;
     deliver(&app, &ana, "Over TLS", "secret words").await;
     let addr = imap_addr(&app);
@@ -495,6 +499,25 @@ async fn passwords_wait_for_tls_when_required() {
             "--ssl-reqd",
             "-k",
             &format!("imap://{addr}/INBOX;UID=1"),
+            "--user",
+            &format!("{ana}:{PASSWORD}"),
+        ])
+        .output()
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && body.contains("secret words"),
+        "{body}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Implicit TLS (IMAPS): the handshake first, then the greeting; passwords are welcome.
+    let imaps = app.running.as_ref().unwrap().imaps_addr.unwrap();
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-k",
+            &format!("imaps://{imaps}/INBOX;UID=1"),
             "--user",
             &format!("{ana}:{PASSWORD}"),
         ])

@@ -147,6 +147,11 @@ impl Config {
                 "imap.idle_timeout_secs must be at least 1800 (RFC 9051 §5.4)".into(),
             ));
         }
+        if !i.tls_listen.is_empty() && i.proxy_protocol {
+            return Err(Error::Config(
+                "imap.tls_listen cannot be combined with imap.proxy_protocol yet: terminate TLS at the load balancer, or use STARTTLS on imap.listen".into(),
+            ));
+        }
         if i.tls_cert.is_empty() != i.tls_key.is_empty() {
             return Err(Error::Config(
                 "imap.tls_cert and imap.tls_key go together".into(),
@@ -301,6 +306,32 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn imap_settings_are_checked() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(
+            (c.imap.listen.as_str(), c.imap.tls_listen.as_str()),
+            ("127.0.0.1:1143", "")
+        );
+        for (vars, says) in [
+            (
+                &[("MAILROOM_IMAP_IDLE_TIMEOUT_SECS", "60")][..],
+                "imap.idle_timeout_secs",
+            ),
+            (
+                &[
+                    ("MAILROOM_IMAP_TLS_LISTEN", "0.0.0.0:993"),
+                    ("MAILROOM_IMAP_PROXY_PROTOCOL", "true"),
+                ][..],
+                "imap.tls_listen",
+            ),
+            (&[("MAILROOM_IMAP_TLS_CERT", "x.pem")][..], "imap.tls_key"),
+        ] {
+            let e = Config::load(None, env(vars)).unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+        }
     }
 
     #[test]

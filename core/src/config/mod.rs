@@ -188,6 +188,8 @@ pub struct ImapConfig {
     pub enabled: bool,
     /// Where it listens (143 in production, behind STARTTLS).
     pub listen: String,
+    /// Where it listens with implicit TLS (IMAPS, 993 in production); empty: nowhere.
+    pub tls_listen: String,
     /// Pending connections the kernel queues.
     pub listen_backlog: u32,
     /// Connections in all.
@@ -228,6 +230,7 @@ impl Default for ImapConfig {
         Self {
             enabled: true,
             listen: "127.0.0.1:1143".into(),
+            tls_listen: String::new(),
             listen_backlog: 1024,
             max_connections: 10_000,
             max_connections_per_ip: 50,

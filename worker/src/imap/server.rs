@@ -40,6 +40,8 @@ pub struct ImapServer {
     auth: Auth,
     pub(super) pipeline: Pipeline,
     tls: Option<TlsAcceptor>,
+    /// Connections start with TLS (IMAPS) rather than offer STARTTLS.
+    implicit_tls: bool,
     /// Open logged-in connections per mailbox, in this process.
     users: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
@@ -114,7 +116,17 @@ impl ImapServer {
             auth,
             pipeline,
             tls: tls.map(TlsAcceptor::from),
+            implicit_tls: false,
             users: Arc::default(),
+        }
+    }
+
+    /// The same server for an implicit-TLS listener (IMAPS): the handshake comes first, then
+    /// the greeting. It shares the per-mailbox connection count with the plain one.
+    pub fn implicit_tls(&self) -> Self {
+        Self {
+            implicit_tls: true,
+            ..self.clone()
         }
     }
 
@@ -150,8 +162,17 @@ impl ImapServer {
     }
 
     async fn run_session(&self, s: &mut net::Session, pending: Vec<u8>) -> io::Result<()> {
+        if self.implicit_tls {
+            // (No PROXY protocol here: the configuration refuses the pair, so nothing was read.)
+            let Some(acceptor) = self.tls.clone() else {
+                return Ok(());
+            };
+            if !pending.is_empty() || !s.conn.start_tls(acceptor).await? {
+                return Ok(());
+            }
+        }
         let options = Options {
-            tls_available: self.tls.is_some() && !s.conn.is_tls(),
+            tls_available: self.tls.is_some() && self.cfg.starttls && !s.conn.is_tls(),
             require_tls_for_login: self.cfg.require_tls,
             append_limit: self.cfg.max_append_bytes as u64,
         };
