@@ -264,6 +264,15 @@ async fn idle_reports_mail_from_smtp_and_changes_from_rest() {
     c.send(b"DONE\r\n").await;
     let r = c.until("i1").await;
     assert!(r.ok(), "{r:?}");
+
+    // CLOSE expunges silently in its own session, and the others hear of it.
+    let mut other = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(other.cmd("SELECT INBOX").await.ok());
+    assert!(other.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").await.ok());
+    let r = other.cmd("CLOSE").await;
+    assert!(r.ok() && r.untagged("1 EXPUNGE").is_empty(), "{r:?}");
+    let r = c.cmd("NOOP").await;
+    assert_eq!(r.untagged("1 EXPUNGE").len(), 1, "{r:?}");
 }
 
 #[tokio::test]

@@ -295,17 +295,8 @@ impl<'a> Client<'a> {
                 if let (true, Some(sel)) = (close, &self.sel)
                     && !sel.read_only
                 {
-                    let (mailbox, folder) = (sel.mailbox, sel.folder);
-                    let u = self.user()?;
-                    while u
-                        .ts
-                        .expunge_deleted(mailbox, folder, None)
-                        .await?
-                        .expunged
-                        .len()
-                        == MAX_BATCH
-                    {}
-                    self.srv.pipeline.bus().publish(&[]).await;
+                    // Silently here; other sessions hear of it.
+                    self.expunge_deleted(sel.mailbox, sel.folder, None).await?;
                 }
                 self.sel = None;
                 self.session.deselected();
@@ -814,6 +805,36 @@ impl<'a> Client<'a> {
             .collect()
     }
 
+    /// Deletes for good the folder's messages flagged `\Deleted` (only those of `only`, when
+    /// given), a batch at a time, and announces it to every other session.
+    async fn expunge_deleted(
+        &self,
+        mailbox: Uuid,
+        folder: Uuid,
+        only: Option<&[Uuid]>,
+    ) -> Result<()> {
+        let u = self.user()?;
+        let mut events = Vec::new();
+        match only {
+            None => loop {
+                let r = u.ts.expunge_deleted(mailbox, folder, None).await?;
+                let n = r.expunged.len();
+                events.extend(r.events);
+                if n < MAX_BATCH {
+                    break;
+                }
+            },
+            Some(ids) => {
+                for chunk in ids.chunks(MAX_BATCH) {
+                    let r = u.ts.expunge_deleted(mailbox, folder, Some(chunk)).await?;
+                    events.extend(r.events);
+                }
+            }
+        }
+        self.srv.pipeline.bus().publish(&events).await;
+        Ok(())
+    }
+
     async fn expunge(
         &mut self,
         tag: &str,
@@ -831,25 +852,8 @@ impl<'a> Client<'a> {
             Some(s) => (s.mailbox, s.folder),
             None => return Ok(()),
         };
-        let u = self.user()?;
-        let mut events = Vec::new();
-        match &only {
-            None => loop {
-                let r = u.ts.expunge_deleted(mailbox, folder, None).await?;
-                let n = r.expunged.len();
-                events.extend(r.events);
-                if n < MAX_BATCH {
-                    break;
-                }
-            },
-            Some(ids) => {
-                for chunk in ids.chunks(MAX_BATCH) {
-                    let r = u.ts.expunge_deleted(mailbox, folder, Some(chunk)).await?;
-                    events.extend(r.events);
-                }
-            }
-        }
-        self.srv.pipeline.bus().publish(&events).await;
+        self.expunge_deleted(mailbox, folder, only.as_deref())
+            .await?;
         if let Some(sel) = &mut self.sel {
             sel.touch();
         }
