@@ -141,10 +141,15 @@ impl TenantStore {
     /// claimed UID range `from..to` (empty when there was nothing new). Only the first session
     /// to claim a message gets it: the mark moves under the folder's row lock (Postgres) or the
     /// one writer (SQLite).
-    pub async fn claim_recent(&self, mailbox: Uuid, folder: Uuid) -> Result<(i64, i64)> {
-        let f = self.folder_row(mailbox, folder).await?;
-        if f.recent_uid >= f.uidnext {
-            return Ok((f.uidnext, f.uidnext));
+    /// `seen` is the folder as the caller just read it: when no message is new there, nothing
+    /// is written (nor read again).
+    pub async fn claim_recent(&self, seen: &folders::Model) -> Result<(i64, i64)> {
+        if seen.recent_uid >= seen.uidnext {
+            return Ok((seen.uidnext, seen.uidnext));
+        }
+        let (mailbox, folder) = (seen.mailbox_id, seen.id);
+        if self.actor.mailbox.is_some_and(|own| own != mailbox) {
+            return Err(Error::NotFound);
         }
         let tx = self.store.tx_quiet().await?;
         let mut q = self

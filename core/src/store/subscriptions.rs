@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::ids::new_id;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
 /// Subscriptions to names without a folder one mailbox may hold.
@@ -62,10 +62,9 @@ impl TenantStore {
             let held = self
                 .find::<subscriptions::Entity>()
                 .filter(subscriptions::Column::MailboxId.eq(mailbox))
-                .all(&*tx)
-                .await?
-                .len();
-            if held >= MAX_SUBSCRIPTIONS {
+                .count(&*tx)
+                .await?;
+            if held >= MAX_SUBSCRIPTIONS as u64 {
                 return Err(Error::conflict(
                     "too_many_subscriptions",
                     format!(

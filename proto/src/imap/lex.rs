@@ -28,6 +28,31 @@ pub enum SequenceSet {
     Saved,
 }
 
+impl SequenceSet {
+    /// The ranges as inclusive `(low, high)` pairs, low first, with `*` standing for `largest`;
+    /// `None` for `$` (the saved result is the caller's).
+    pub fn bounds(&self, largest: u64) -> Option<Vec<(u64, u64)>> {
+        let SequenceSet::Ranges(r) = self else {
+            return None;
+        };
+        let v = |n: SeqNumber| match n {
+            SeqNumber::Value(v) => u64::from(v),
+            SeqNumber::Largest => largest,
+        };
+        Some(
+            r.iter()
+                .map(|&(a, b)| (v(a).min(v(b)), v(a).max(v(b))))
+                .collect(),
+        )
+    }
+
+    /// Whether `n` is in the ranges (`*` is `largest`); `None` for `$`.
+    pub fn contains(&self, n: u64, largest: u64) -> Option<bool> {
+        self.bounds(largest)
+            .map(|b| b.iter().any(|(lo, hi)| (*lo..=*hi).contains(&n)))
+    }
+}
+
 /// Sequence-set ranges one command may give (a client lists UIDs; bounded like everything).
 pub const MAX_RANGES: usize = 10_000;
 
@@ -321,6 +346,18 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequence_sets_know_their_members() {
+        let set = Cursor::new(b"4:2,9,20:*").sequence_set().unwrap();
+        assert_eq!(set.bounds(30), Some(vec![(2, 4), (9, 9), (20, 30)]));
+        assert_eq!(set.contains(3, 30), Some(true));
+        assert_eq!(set.contains(5, 30), Some(false));
+        assert_eq!(set.contains(25, 30), Some(true));
+        // `*` below the range's start: the range runs from `*` up.
+        assert_eq!(set.contains(15, 10), Some(true));
+        assert_eq!(SequenceSet::Saved.contains(1, 1), None);
+    }
 
     #[test]
     fn tags_atoms_and_strings() {

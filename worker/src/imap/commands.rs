@@ -319,12 +319,15 @@ impl<'a> Client<'a> {
                 ok(out, "created");
             }
             Command::Delete(mailbox) => {
-                let Some(f) = self.folder_named(&mailbox).await? else {
+                let all = self.folders().await?;
+                let name = store_name(&mailbox);
+                let Some(f) = all
+                    .iter()
+                    .find(|f| f.name == name && !matches!(mailbox, Mailbox::Invalid(_)))
+                else {
                     return Err(Error::NotFound);
                 };
-                let children = self
-                    .folders()
-                    .await?
+                let children = all
                     .iter()
                     .any(|c| c.name.starts_with(&format!("{}/", f.name)));
                 if children {
@@ -456,9 +459,9 @@ impl<'a> Client<'a> {
         let recent = if read_only {
             (f.recent_uid, i64::MAX)
         } else {
-            u.ts.claim_recent(u.mailbox, f.id).await?
+            u.ts.claim_recent(&f).await?
         };
-        let mut sel = Selected::new(u.mailbox, &f, entries, read_only, recent, events);
+        let sel = Selected::new(u.mailbox, &f, entries, read_only, recent, events);
         sel.write_flags(out);
         out.extend_from_slice(
             format!(
@@ -488,14 +491,11 @@ impl<'a> Client<'a> {
         {
             let since = q.modseq as i64;
             let ch = u.ts.index_changes(u.mailbox, f.id, since).await?;
-            let known = match &q.known_uids {
-                Some(set) => sel.resolve(set, true),
-                None => None,
-            };
+            // Only UIDs the client said it knows, when it said.
             let vanished: Vec<i64> = ch
                 .vanished
                 .into_iter()
-                .filter(|v| known.is_none() || q.known_uids.as_ref().is_some_and(|s| in_set(s, *v)))
+                .filter(|v| q.known_uids.as_ref().is_none_or(|s| in_set(s, *v)))
                 .collect();
             if !vanished.is_empty() {
                 out.extend_from_slice(
@@ -1289,20 +1289,9 @@ impl<'a> Client<'a> {
     }
 }
 
-/// Whether a UID set (as the client sent it, `*` unbounded) holds `uid`.
+/// Whether a UID set as the client sent it (`*` unbounded) holds `uid`.
 fn in_set(set: &mailroom_proto::imap::lex::SequenceSet, uid: i64) -> bool {
-    use mailroom_proto::imap::lex::{SeqNumber, SequenceSet};
-    match set {
-        SequenceSet::Saved => false,
-        SequenceSet::Ranges(r) => r.iter().any(|&(a, b)| {
-            let v = |n: SeqNumber| match n {
-                SeqNumber::Value(v) => i64::from(v),
-                SeqNumber::Largest => i64::MAX,
-            };
-            let (lo, hi) = (v(a).min(v(b)), v(a).max(v(b)));
-            (lo..=hi).contains(&uid)
-        }),
-    }
+    set.contains(uid as u64, u64::MAX).unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use mailroom_core::mail::summary::{Addr, Summary};
 use mailroom_core::store::entities::messages;
 use mailroom_core::store::{IndexEntry, TenantStore};
 use mailroom_proto::imap::envelope::fields;
-use mailroom_proto::imap::lex::{SeqNumber, SequenceSet};
+use mailroom_proto::imap::lex::SequenceSet;
 use mailroom_proto::imap::search::{Date, DateCmp, Key};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -141,38 +141,18 @@ fn compare(cmp: DateCmp, have: chrono::NaiveDate, want: Option<chrono::NaiveDate
     }
 }
 
-fn in_seq(set: &SequenceSet, c: &Candidate<'_>, sel: &Selected) -> bool {
-    match set {
-        SequenceSet::Saved => sel.saved.contains(&c.entry.uid),
-        SequenceSet::Ranges(r) => {
-            let n = sel.entries.len() as u64;
-            r.iter().any(|&(a, b)| {
-                let v = |x: SeqNumber| match x {
-                    SeqNumber::Value(v) => u64::from(v),
-                    SeqNumber::Largest => n,
-                };
-                let (lo, hi) = (v(a).min(v(b)), v(a).max(v(b)));
-                (lo..=hi).contains(&(c.seq as u64))
-            })
-        }
-    }
-}
-
-fn in_uids(set: &SequenceSet, c: &Candidate<'_>, sel: &Selected) -> bool {
-    match set {
-        SequenceSet::Saved => sel.saved.contains(&c.entry.uid),
-        SequenceSet::Ranges(r) => {
-            let largest = sel.entries.last().map_or(0, |e| e.uid);
-            r.iter().any(|&(a, b)| {
-                let v = |x: SeqNumber| match x {
-                    SeqNumber::Value(v) => i64::from(v),
-                    SeqNumber::Largest => largest,
-                };
-                let (lo, hi) = (v(a).min(v(b)), v(a).max(v(b)));
-                (lo..=hi).contains(&c.entry.uid)
-            })
-        }
-    }
+/// Whether the candidate is in a set of sequence numbers (`uid`: of UIDs), or the saved result.
+fn in_set(set: &SequenceSet, c: &Candidate<'_>, sel: &Selected, uid: bool) -> bool {
+    let (n, largest) = if uid {
+        (
+            c.entry.uid as u64,
+            sel.entries.last().map_or(0, |e| e.uid as u64),
+        )
+    } else {
+        (c.seq as u64, sel.entries.len() as u64)
+    };
+    set.contains(n, largest)
+        .unwrap_or_else(|| sel.saved.contains(&c.entry.uid))
 }
 
 fn header_of<'a>(c: &Candidate<'a>) -> &'a [u8] {
@@ -241,8 +221,8 @@ fn matches(k: &Key, c: &Candidate<'_>, sel: &Selected) -> bool {
             .is_some_and(|r| (now - r.internal_date).num_seconds() < i64::from(*n)),
         Key::Larger(n) => c.row.is_some_and(|r| r.size > i64::from(*n)),
         Key::Smaller(n) => c.row.is_some_and(|r| r.size < i64::from(*n)),
-        Key::Uid(set) => in_uids(set, c, sel),
-        Key::Seq(set) => in_seq(set, c, sel),
+        Key::Uid(set) => in_set(set, c, sel, true),
+        Key::Seq(set) => in_set(set, c, sel, false),
         Key::ModSeq(n) => c.entry.modseq as u64 >= *n,
         Key::Not(k) => !matches(k, c, sel),
         Key::Or(a, b) => matches(a, c, sel) || matches(b, c, sel),

@@ -8,7 +8,7 @@ use mailroom_core::bus::{MailboxEvent, RESYNC};
 use mailroom_core::error::Result;
 use mailroom_core::mail::flags;
 use mailroom_core::store::{IndexEntry, TenantStore};
-use mailroom_proto::imap::lex::{SeqNumber, SequenceSet};
+use mailroom_proto::imap::lex::SequenceSet;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -18,10 +18,8 @@ pub struct Selected {
     pub mailbox: Uuid,
     /// The folder.
     pub folder: Uuid,
-    /// Its UIDNEXT as last read.
-    pub uidnext: i64,
-    /// UIDNEXT when recent messages were last looked for.
-    uidnext_seen: i64,
+    /// Its UIDNEXT as last read (a message from there on is new to this session).
+    uidnext: i64,
     /// The MODSEQ up to which this session knows the folder.
     pub modseq: i64,
     /// Opened with EXAMINE.
@@ -93,15 +91,7 @@ pub const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 impl Selected {
     /// `* FLAGS (…)` and `* OK [PERMANENTFLAGS (…)]` with every keyword in use, as SELECT
     /// sends them and as they are sent again when a new keyword appears.
-    pub fn write_flags(&mut self, out: &mut Vec<u8>) {
-        let fresh: Vec<String> = self
-            .entries
-            .iter()
-            .flat_map(|e| e.keywords.iter())
-            .filter(|k| !self.keywords.contains(*k))
-            .cloned()
-            .collect();
-        self.keywords.extend(fresh);
+    pub fn write_flags(&self, out: &mut Vec<u8>) {
         let kw: String = self.keywords.iter().map(|k| format!(" {k}")).collect();
         out.extend_from_slice(format!("* FLAGS ({SYSTEM_FLAGS}{kw})\r\n").as_bytes());
         let perm = if self.read_only {
@@ -129,17 +119,20 @@ impl Selected {
         recent: (i64, i64),
         events: broadcast::Receiver<MailboxEvent>,
     ) -> Self {
+        let keywords = entries
+            .iter()
+            .flat_map(|e| e.keywords.iter().cloned())
+            .collect();
         Self {
             mailbox,
             folder: folder.id,
             uidnext: folder.uidnext,
-            uidnext_seen: folder.uidnext,
             modseq: folder.highestmodseq,
             read_only,
             entries,
             pending_expunge: Vec::new(),
             saved: Vec::new(),
-            keywords: Default::default(),
+            keywords,
             recent: vec![recent],
             events,
             dirty: false,
@@ -181,35 +174,27 @@ impl Selected {
     /// in the folder are skipped), else sequence numbers (`None` when one is out of range: the
     /// command is BAD). `*` is the largest in use; `$` the saved result.
     pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Option<Vec<i64>> {
-        let ranges = match set {
-            SequenceSet::Saved => return Some(self.saved.clone()),
-            SequenceSet::Ranges(r) => r,
-        };
         let mut out = Vec::new();
         if uid {
-            let largest = self.entries.last().map_or(0, |e| e.uid);
-            let v = |n: SeqNumber| match n {
-                SeqNumber::Value(v) => i64::from(v),
-                SeqNumber::Largest => largest,
+            let largest = self.entries.last().map_or(0, |e| e.uid as u64);
+            let Some(bounds) = set.bounds(largest) else {
+                return Some(self.saved.clone());
             };
-            for &(a, b) in ranges {
-                let (lo, hi) = (v(a).min(v(b)), v(a).max(v(b)));
-                let start = self.entries.partition_point(|e| e.uid < lo);
+            for (lo, hi) in bounds {
+                let start = self.entries.partition_point(|e| (e.uid as u64) < lo);
                 out.extend(
                     self.entries[start..]
                         .iter()
-                        .take_while(|e| e.uid <= hi)
+                        .take_while(|e| e.uid as u64 <= hi)
                         .map(|e| e.uid),
                 );
             }
         } else {
             let n = self.entries.len() as u64;
-            let v = |x: SeqNumber| match x {
-                SeqNumber::Value(v) => u64::from(v),
-                SeqNumber::Largest => n,
+            let Some(bounds) = set.bounds(n) else {
+                return Some(self.saved.clone());
             };
-            for &(a, b) in ranges {
-                let (lo, hi) = (v(a).min(v(b)), v(a).max(v(b)));
+            for (lo, hi) in bounds {
                 if lo == 0 || hi > n {
                     return None;
                 }
@@ -268,7 +253,6 @@ impl Selected {
             let ch = ts
                 .index_changes(self.mailbox, self.folder, self.modseq)
                 .await?;
-            self.uidnext = ch.folder.uidnext;
             self.modseq = self.modseq.max(ch.folder.highestmodseq);
             for uid in ch.vanished {
                 if self.seq_of(uid).is_some() && !self.pending_expunge.contains(&uid) {
@@ -277,19 +261,15 @@ impl Selected {
             }
             // New messages are recent for the first read-write session to hear of them;
             // a read-only one only sees which nobody has claimed yet.
-            if ch
-                .changed
-                .last()
-                .is_some_and(|e| e.uid >= self.uidnext_seen)
-            {
+            if ch.changed.last().is_some_and(|e| e.uid >= self.uidnext) {
                 let range = if self.read_only {
                     (ch.folder.recent_uid, i64::MAX)
                 } else {
-                    ts.claim_recent(self.mailbox, self.folder).await?
+                    ts.claim_recent(&ch.folder).await?
                 };
                 self.recent.push(range);
             }
-            self.uidnext_seen = self.uidnext;
+            self.uidnext = ch.folder.uidnext;
             changed = ch.changed;
         }
         // Departures first, then arrivals: the numbers in EXISTS and FETCH are those after
