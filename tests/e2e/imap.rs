@@ -443,6 +443,126 @@ print('imaplib ok')
     );
 }
 
+/// SORT and THREAD (RFC 5256) over a small conversation: base subjects, sent dates, senders'
+/// local parts and display names; REFERENCES and ORDEREDSUBJECT threads; Python's imaplib
+/// reads the same answers; another tenant's mail never shows up in them.
+#[tokio::test]
+async fn sort_and_thread_order_a_conversation() {
+    let app = TestApp::spawn().await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    let (_t2, _, _, _, other) = receiving(&app).await;
+    let raw = |from: &str, subject: &str, hour: u32, id: &str, refs: &str| {
+        let refs = if refs.is_empty() {
+            String::new()
+        } else {
+            let last = refs.split(' ').next_back().unwrap();
+            format!("In-Reply-To: {last}\r\nReferences: {refs}\r\n")
+        };
+        format!(
+            "From: {from}\r\nTo: ana@example.com\r\nSubject: {subject}\r\nDate: Mon, 7 Dec 2026 {hour:02}:00:00 +0000\r\nMessage-ID: {id}\r\n{refs}\r\nbody\r\n"
+        )
+        .into_bytes()
+    };
+    let plan = format!("<plan.{}@x.example>", rand_suffix());
+    let reply = format!("<reply.{}@x.example>", rand_suffix());
+    let lunch = format!("<lunch.{}@x.example>", rand_suffix());
+    let last = format!("<last.{}@x.example>", rand_suffix());
+    let both = format!("{plan} {reply}");
+    for (to, m) in [
+        (&ana, raw("Zed <zed@x.example>", "Plan", 10, &plan, "")),
+        (&ana, raw("amy@x.example", "Re: Plan", 11, &reply, &plan)),
+        (&ana, raw("Bob <zz@x.example>", "Lunch", 9, &lunch, "")),
+        (
+            &ana,
+            raw("carl@x.example", "Re: Re: Plan", 12, &last, &both),
+        ),
+        // Another tenant's mailbox holds a message of the same conversation.
+        (
+            &other,
+            raw("eve@x.example", "Re: Plan", 8, "<eve@x>", &plan),
+        ),
+    ] {
+        let mut w = Wire::connect(smtp_addr(&app)).await;
+        let r = bdat(&mut w, "bea@client.example", &[to], &m).await;
+        assert!(r.starts_with("250"), "{r}");
+    }
+
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    let r = c.cmd("CAPABILITY").await;
+    for cap in [
+        " SORT ",
+        " SORT=DISPLAY ",
+        " THREAD=REFERENCES ",
+        " THREAD=ORDEREDSUBJECT",
+    ] {
+        assert!(r.all().contains(cap), "{cap}: {r:?}");
+    }
+    assert!(c.cmd("SELECT INBOX").await.ok());
+    for (command, want) in [
+        // Base subjects: lunch, then the three of the plan in sequence order.
+        ("SORT (SUBJECT) UTF-8 ALL", "SORT 3 1 2 4"),
+        ("SORT (REVERSE DATE) UTF-8 ALL", "SORT 4 2 1 3"),
+        // Local parts: amy, carl, zed, zz; display names: amy, Bob, carl, Zed.
+        ("SORT (FROM) US-ASCII ALL", "SORT 2 4 1 3"),
+        ("SORT (DISPLAYFROM) US-ASCII ALL", "SORT 2 3 4 1"),
+        (
+            "SORT (SUBJECT REVERSE DATE) UTF-8 SUBJECT plan",
+            "SORT 4 2 1",
+        ),
+        // Arrival in delivery order, to the millisecond.
+        ("SORT (REVERSE ARRIVAL) UTF-8 SUBJECT plan", "SORT 4 2 1"),
+        ("UID SORT (SIZE) UTF-8 SUBJECT lunch", "SORT 3"),
+        ("SORT (DATE) UTF-8 SUBJECT nothing-like-this", "SORT"),
+        ("THREAD REFERENCES UTF-8 ALL", "THREAD (3)(1 2 4)"),
+        ("THREAD ORDEREDSUBJECT UTF-8 ALL", "THREAD (3)(1 (2)(4))"),
+        (
+            "UID THREAD REFERENCES UTF-8 NOT SUBJECT lunch",
+            "THREAD (1 2 4)",
+        ),
+    ] {
+        let r = c.cmd(command).await;
+        assert!(r.ok(), "{command}: {r:?}");
+        let word = want.split(' ').next().unwrap();
+        assert_eq!(r.untagged(word), vec![format!("{want}\r\n")], "{command}");
+    }
+    let r = c.cmd("SORT (WEIGHT) UTF-8 ALL").await;
+    assert!(r.last_line().contains(" BAD "), "{r:?}");
+    let r = c.cmd("THREAD REFERENCES KOI8-R ALL").await;
+    assert!(r.last_line().contains("NO [BADCHARSET"), "{r:?}");
+    let r = c.cmd("THREAD TANGLED UTF-8 ALL").await;
+    assert!(r.last_line().contains(" BAD "), "{r:?}");
+
+    let addr = imap_addr(&app);
+    let script = r#"
+import imaplib, sys
+M = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))
+M.login(sys.argv[3], sys.argv[4])
+M.select('INBOX', readonly=True)
+typ, data = M.sort('(REVERSE SUBJECT)', 'UTF-8', 'ALL')
+assert typ == 'OK' and data == [b'1 2 4 3'], data
+typ, data = M.thread('REFERENCES', 'UTF-8', 'ALL')
+assert typ == 'OK' and data == [b'(3)(1 2 4)'], data
+print('sorted ok')
+"#;
+    let out = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+            &ana,
+            PASSWORD,
+        ])
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("sorted ok"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Moving into Junk and out of it again (not into Trash) are spam-training signals, whoever
 /// moves: the tenant's event log shows them; another tenant's does not.
 #[tokio::test]

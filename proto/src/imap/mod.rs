@@ -8,6 +8,7 @@
 //! - [`response`]: writing responses: strings in the form that carries them, flag lists,
 //!   ENVELOPE and BODYSTRUCTURE from plain structures;
 //! - [`envelope`]: ENVELOPE from a raw header block;
+//! - [`thread`]: SORT orders, base subjects and the THREAD algorithms over gathered facts;
 //! - [`session`]: the state machine (which command in which state; LOGINDISABLED before TLS;
 //!   ENABLE; the steps the server carries out against the store);
 //! - [`utf7`]: modified UTF-7 for mailbox names, strict.
@@ -22,6 +23,7 @@ pub mod reader;
 pub mod response;
 pub mod search;
 pub mod session;
+pub mod thread;
 pub mod utf7;
 
 pub use reader::{CommandReader, Event, Limits, Refusal};

@@ -121,8 +121,8 @@ impl Session {
 
     /// The capabilities to advertise in the current state.
     pub fn capabilities(&self) -> Vec<String> {
-        // Only what the server carries out. IMAP4rev2, SORT, THREAD, BINARY and
-        // CREATE-SPECIAL-USE are parsed but not served yet (issue 15 continues).
+        // Only what the server carries out. IMAP4rev2, BINARY and CREATE-SPECIAL-USE are
+        // parsed but not served yet (issue 15 continues).
         let mut caps: Vec<String> = vec!["IMAP4rev1".into()];
         if self.state == State::NotAuthenticated {
             if self.options.tls_available && !self.tls {
@@ -155,6 +155,10 @@ impl Session {
                 "ESEARCH",
                 "SEARCHRES",
                 "WITHIN",
+                "SORT",
+                "SORT=DISPLAY",
+                "THREAD=REFERENCES",
+                "THREAD=ORDEREDSUBJECT",
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
                 "UTF8=ACCEPT",

@@ -6,6 +6,7 @@ use super::fetch::{self as items, Message};
 use super::search;
 use super::selected::{Selected, Sync, fetch_flags, uid_set};
 use super::server::{Flow, ImapServer, UserSlot};
+use super::sort;
 use crate::net::Conn;
 use mailroom_core::auth::{ClientInfo, Principal, Scope};
 use mailroom_core::error::{Error, Result};
@@ -16,8 +17,9 @@ use mailroom_core::store::{Change, IndexEntry, MAX_BATCH, TenantStore};
 use mailroom_proto::imap::command::{Command, ListOptions, Mailbox, Tagged};
 use mailroom_proto::imap::fetch::{Attribute, Fetch, Store, StoreMode};
 use mailroom_proto::imap::response;
-use mailroom_proto::imap::search::Search;
+use mailroom_proto::imap::search::{Key, Search, SortKey, ThreadBy};
 use mailroom_proto::imap::session::Session;
+use mailroom_proto::imap::thread;
 use mailroom_proto::imap::utf7;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -432,8 +434,22 @@ impl<'a> Client<'a> {
             Command::Search { uid, search } => {
                 self.search(&tag, uid, &search, out).await?;
             }
-            Command::Sort { .. } | Command::Thread { .. } => {
-                out.extend_from_slice(format!("{tag} BAD not supported here\r\n").as_bytes());
+            Command::Sort {
+                uid,
+                criteria,
+                charset,
+                keys,
+            } => {
+                self.sort(&tag, uid, &criteria, &charset, &keys, out)
+                    .await?;
+            }
+            Command::Thread {
+                uid,
+                by,
+                charset,
+                keys,
+            } => {
+                self.thread(&tag, uid, by, &charset, &keys, out).await?;
             }
             // Answered by the state machine; never passed on.
             _ => out.extend_from_slice(format!("{tag} BAD unexpected command\r\n").as_bytes()),
@@ -1184,13 +1200,75 @@ impl<'a> Client<'a> {
         Ok(())
     }
 
+    /// SORT (RFC 5256): the matching messages in the order asked for.
+    async fn sort(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        criteria: &[SortKey],
+        charset: &str,
+        keys: &[Key],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        if !known_charset(tag, Some(charset), out) {
+            return Ok(());
+        }
+        let with_modseq = search::uses_modseq(keys);
+        if with_modseq {
+            self.condstore_on(out);
+        }
+        self.sync(out, uid, &[]).await?;
+        let u = self.user()?;
+        let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+        let sorted = sort::sort(&u.ts, sel, criteria, keys).await?;
+        out.extend_from_slice(b"* SORT");
+        for u in &sorted {
+            let n = if uid {
+                Some(*u as usize)
+            } else {
+                sel.seq_of(*u)
+            };
+            if let Some(n) = n {
+                out.extend_from_slice(format!(" {n}").as_bytes());
+            }
+        }
+        let highest = sorted
+            .iter()
+            .filter_map(|u| sel.entry(*u))
+            .map(|e| e.modseq)
+            .max();
+        if let (true, Some(h)) = (with_modseq, highest) {
+            out.extend_from_slice(format!(" (MODSEQ {h})").as_bytes());
+        }
+        out.extend_from_slice(format!("\r\n{tag} OK sorted\r\n").as_bytes());
+        Ok(())
+    }
+
+    /// THREAD (RFC 5256): the matching messages as threads.
+    async fn thread(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        by: ThreadBy,
+        charset: &str,
+        keys: &[Key],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        if !known_charset(tag, Some(charset), out) {
+            return Ok(());
+        }
+        self.sync(out, uid, &[]).await?;
+        let u = self.user()?;
+        let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+        let threads = sort::threads(&u.ts, sel, by, keys, uid).await?;
+        out.extend_from_slice(b"* THREAD ");
+        thread::write_threads(out, &threads);
+        out.extend_from_slice(format!("\r\n{tag} OK threaded\r\n").as_bytes());
+        Ok(())
+    }
+
     async fn search(&mut self, tag: &str, uid: bool, s: &Search, out: &mut Vec<u8>) -> Result<()> {
-        if let Some(cs) = &s.charset
-            && !matches!(cs.as_str(), "US-ASCII" | "UTF-8")
-        {
-            out.extend_from_slice(
-                format!("{tag} NO [BADCHARSET (US-ASCII UTF-8)] unknown charset\r\n").as_bytes(),
-            );
+        if !known_charset(tag, s.charset.as_deref(), out) {
             return Ok(());
         }
         let with_modseq = search::uses_modseq(&s.keys);
@@ -1287,6 +1365,17 @@ impl<'a> Client<'a> {
         out.extend_from_slice(format!("{tag} OK searched\r\n").as_bytes());
         Ok(())
     }
+}
+
+/// Whether a search charset is one the server searches in; answers NO (BADCHARSET) if not.
+fn known_charset(tag: &str, charset: Option<&str>, out: &mut Vec<u8>) -> bool {
+    if charset.is_none_or(|cs| matches!(cs, "US-ASCII" | "UTF-8")) {
+        return true;
+    }
+    out.extend_from_slice(
+        format!("{tag} NO [BADCHARSET (US-ASCII UTF-8)] unknown charset\r\n").as_bytes(),
+    );
+    false
 }
 
 /// Whether a UID set as the client sent it (`*` unbounded) holds `uid`.

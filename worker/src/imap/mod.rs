@@ -8,5 +8,6 @@ mod fetch;
 mod search;
 mod selected;
 mod server;
+mod sort;
 
 pub use server::ImapServer;

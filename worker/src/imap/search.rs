@@ -156,9 +156,16 @@ fn in_set(set: &SequenceSet, c: &Candidate<'_>, sel: &Selected, uid: bool) -> bo
 }
 
 fn header_of<'a>(c: &Candidate<'a>) -> &'a [u8] {
-    let raw = c.raw.unwrap_or(&[]);
-    let end =
-        c.row.map_or(0, |r| r.trace_prefix.len()) + c.summary.map_or(0, |s| s.header_size as usize);
+    match (c.raw, c.row) {
+        (Some(raw), Some(row)) => header_block(raw, row, c.summary.map_or(0, |s| s.header_size)),
+        _ => &[],
+    }
+}
+
+/// The header block of a message's stored bytes: the trace fields prepended at delivery and
+/// the message's own header (`header_size` octets, from its summary).
+pub fn header_block<'a>(raw: &'a [u8], row: &messages::Model, header_size: u64) -> &'a [u8] {
+    let end = row.trace_prefix.len() + header_size as usize;
     &raw[..end.min(raw.len())]
 }
 
