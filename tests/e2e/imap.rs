@@ -603,6 +603,110 @@ async fn moves_into_and_out_of_junk_are_spam_signals() {
     assert!(signals(other.owner_token.clone()).await.is_empty());
 }
 
+/// CREATE-SPECIAL-USE (RFC 6154) and its REST twin: one folder per use; a folder made Junk
+/// after the old one was deleted is where moves count as spam signals.
+#[tokio::test]
+async fn created_folders_take_a_special_use() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    deliver(&app, &ana, "Cheap pills", "buy now").await;
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(
+        c.cmd("CAPABILITY")
+            .await
+            .all()
+            .contains(" CREATE-SPECIAL-USE")
+    );
+    for (command, why) in [
+        ("CREATE Spam (USE (\\Junk))", "Junk has the use already"),
+        ("CREATE Spam (USE (\\All))", "no virtual folders"),
+        ("CREATE Spam (USE (\\Junk \\Trash))", "one use per folder"),
+    ] {
+        let r = c.cmd(command).await;
+        assert!(r.last_line().contains("NO [USEATTR]"), "{why}: {r:?}");
+    }
+    assert!(c.cmd("LIST \"\" Spam").await.untagged("LIST").is_empty());
+    assert!(c.cmd("DELETE Junk").await.ok());
+    assert!(c.cmd("CREATE Spam (USE (\\Junk))").await.ok());
+    let r = c.cmd("LIST (SPECIAL-USE) \"\" \"*\"").await;
+    assert!(r.all().contains(" \\Junk) \"/\" \"Spam\"\r\n"), "{r:?}");
+    assert!(c.cmd("SELECT INBOX").await.ok());
+    assert!(c.cmd("UID MOVE 1 Spam").await.ok());
+    let r = app
+        .get(
+            "/v1/events?kind=message.spam_signal&limit=50",
+            &t.owner_token,
+        )
+        .await;
+    let verdicts: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["payload"]["verdict"].as_str())
+        .collect();
+    assert_eq!(verdicts, ["spam"], "{r:?}");
+
+    let base = format!("/v1/mailboxes/{ana_id}/folders");
+    let r = app
+        .post(
+            &base,
+            &t.owner_token,
+            json!({"name": "Old", "special_use": "archive"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (409, "special_use_taken"),
+        "{r:?}"
+    );
+    let r = app
+        .post(
+            &base,
+            &t.owner_token,
+            json!({"name": "Old", "special_use": "inbox"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(
+        app.delete(
+            &format!(
+                "{base}/{}",
+                folder_id(&app, &t.owner_token, &ana_id, "Archive").await
+            ),
+            &t.owner_token
+        )
+        .await
+        .status
+        .is_success()
+    );
+    let r = app
+        .post(
+            &base,
+            &t.owner_token,
+            json!({"name": "Old", "special_use": "archive"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["special_use"].as_str()),
+        (201, Some("archive")),
+        "{r:?}"
+    );
+}
+
+async fn folder_id(app: &TestApp, token: &str, mailbox: &str, name: &str) -> String {
+    let r = app
+        .get(&format!("/v1/mailboxes/{mailbox}/folders"), token)
+        .await;
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .and_then(|f| f["id"].as_str())
+        .unwrap()
+        .to_string()
+}
+
 /// With `imap.require_tls`, passwords wait for STARTTLS (LOGINDISABLED, PRIVACYREQUIRED); curl
 /// upgrades and reads, and reads again over implicit TLS (`imap.tls_listen`).
 #[tokio::test]

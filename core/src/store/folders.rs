@@ -15,6 +15,9 @@ use uuid::Uuid;
 /// Folders a mailbox may hold.
 pub const MAX_FOLDERS: u64 = 1000;
 const MAX_LEVELS: usize = 20;
+
+/// The special uses a folder may have (RFC 6154 attributes without the backslash, lower-case).
+pub const SPECIAL_USES: [&str; 5] = ["sent", "drafts", "junk", "trash", "archive"];
 const MAX_LEVEL_CHARS: usize = 255;
 const MAX_PATH_CHARS: usize = 512;
 
@@ -102,18 +105,32 @@ impl TenantStore {
 
     /// Creates a folder, and any missing parent, subscribed (as webmail wants it).
     pub async fn create_folder(&self, mailbox: Uuid, raw_name: &str) -> Result<folders::Model> {
-        self.create_folder_with(mailbox, raw_name, true).await
+        self.create_folder_with(mailbox, raw_name, true, None).await
     }
 
     /// Creates a folder, and any missing parent; `subscribed` says whether they are (IMAP
     /// CREATE makes them unsubscribed: clients subscribe themselves). A subscription a deleted
-    /// folder of the same name left is taken back either way.
+    /// folder of the same name left is taken back either way. `special_use` gives the new
+    /// folder a role (`sent`, `drafts`, `junk`, `trash`, `archive`; IMAP CREATE-SPECIAL-USE):
+    /// one folder per role and mailbox, as delivery and moves look folders up by role.
     pub async fn create_folder_with(
         &self,
         mailbox: Uuid,
         raw_name: &str,
         subscribed: bool,
+        special_use: Option<&str>,
     ) -> Result<folders::Model> {
+        if let Some(role) = special_use
+            && !SPECIAL_USES.contains(&role)
+        {
+            return Err(Error::invalid(
+                "special_use",
+                format!(
+                    "a folder's special use is one of {}",
+                    SPECIAL_USES.join(", ")
+                ),
+            ));
+        }
         let name = normalize_folder_name(raw_name).map_err(|e| Error::Validation(vec![e]))?;
         let tx = self.store.tx().await?;
         self.mailbox_on(&*tx, mailbox).await?;
@@ -122,6 +139,18 @@ impl TenantStore {
             return Err(Error::conflict(
                 "folder_exists",
                 "a folder with this name already exists",
+            ));
+        }
+        if let Some(holder) = existing
+            .iter()
+            .find(|f| special_use.is_some() && f.special_use.as_deref() == special_use)
+        {
+            return Err(Error::conflict(
+                "special_use_taken",
+                format!(
+                    "the folder {} already has this special use; one folder per use",
+                    holder.name
+                ),
             ));
         }
         let levels: Vec<&str> = name.split('/').collect();
@@ -138,8 +167,14 @@ impl TenantStore {
         let mut created = None;
         for path in missing {
             created = Some(
-                self.insert_folder(&tx, mailbox, &path, None, subscribed)
-                    .await?,
+                self.insert_folder(
+                    &tx,
+                    mailbox,
+                    &path,
+                    special_use.filter(|_| path == name),
+                    subscribed,
+                )
+                .await?,
             );
         }
         let folder = created.ok_or(Error::Internal("no folder created".into()))?;

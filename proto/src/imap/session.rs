@@ -121,8 +121,8 @@ impl Session {
 
     /// The capabilities to advertise in the current state.
     pub fn capabilities(&self) -> Vec<String> {
-        // Only what the server carries out. IMAP4rev2, BINARY and CREATE-SPECIAL-USE are
-        // parsed but not served yet (issue 15 continues).
+        // Only what the server carries out. IMAP4rev2 and BINARY are parsed but not served
+        // yet (issue 15 continues).
         let mut caps: Vec<String> = vec!["IMAP4rev1".into()];
         if self.state == State::NotAuthenticated {
             if self.options.tls_available && !self.tls {
@@ -147,6 +147,7 @@ impl Session {
                 "MOVE",
                 "CHILDREN",
                 "SPECIAL-USE",
+                "CREATE-SPECIAL-USE",
                 "LIST-EXTENDED",
                 "LIST-STATUS",
                 "STATUS=SIZE",

@@ -57,6 +57,7 @@ fn no(tag: &str, e: &Error) -> String {
                 "folder_exists" => "ALREADYEXISTS",
                 "inbox_protected" => "CANNOT",
                 "too_many_folders" => "LIMIT",
+                "special_use_taken" => "USEATTR",
                 _ => "CANNOT",
             },
             detail.clone(),
@@ -112,6 +113,13 @@ fn special_use_attr(role: &str) -> Option<&'static str> {
         "flagged" => "\\Flagged",
         _ => return None,
     })
+}
+
+/// The role a CREATE-SPECIAL-USE attribute asks for, when folders can have it.
+fn special_use_role(attr: &str) -> Option<&'static str> {
+    mailroom_core::store::SPECIAL_USES
+        .into_iter()
+        .find(|role| special_use_attr(role).is_some_and(|a| a.eq_ignore_ascii_case(attr)))
 }
 
 /// Whether `name` matches a LIST pattern (`*` anything, `%` anything but the delimiter).
@@ -304,7 +312,10 @@ impl<'a> Client<'a> {
                 self.session.deselected();
                 ok(out, "done");
             }
-            Command::Create { mailbox, .. } => {
+            Command::Create {
+                mailbox,
+                special_use,
+            } => {
                 let u = self.user()?;
                 if matches!(mailbox, Mailbox::Inbox) {
                     return Err(Error::conflict("folder_exists", "INBOX always exists"));
@@ -315,8 +326,29 @@ impl<'a> Client<'a> {
                         "the name is not valid modified UTF-7",
                     ));
                 }
+                // CREATE-SPECIAL-USE: one use per folder, of those the store gives roles to.
+                let role = match special_use.as_slice() {
+                    [] => None,
+                    [one] => match special_use_role(one) {
+                        Some(role) => Some(role),
+                        None => {
+                            out.extend_from_slice(
+                                format!("{tag} NO [USEATTR] {one} is not a use folders can have here (\\Sent \\Drafts \\Junk \\Trash \\Archive)\r\n")
+                                    .as_bytes(),
+                            );
+                            return Ok(Flow::Continue);
+                        }
+                    },
+                    _ => {
+                        out.extend_from_slice(
+                            format!("{tag} NO [USEATTR] a folder has one special use\r\n")
+                                .as_bytes(),
+                        );
+                        return Ok(Flow::Continue);
+                    }
+                };
                 // Created unsubscribed: clients subscribe to what they show.
-                u.ts.create_folder_with(u.mailbox, &store_name(&mailbox), false)
+                u.ts.create_folder_with(u.mailbox, &store_name(&mailbox), false, role)
                     .await?;
                 ok(out, "created");
             }
