@@ -603,6 +603,58 @@ async fn moves_into_and_out_of_junk_are_spam_signals() {
     assert!(signals(other.owner_token.clone()).await.is_empty());
 }
 
+/// BINARY (RFC 3516): parts come back with their transfer encoding undone, sizes are of the
+/// decoded bytes, NUL travels only in literal8, an unknown encoding is refused; binary content
+/// appended in a literal8 is stored in base64 (BODY[] shows that) and BINARY[] returns it as
+/// it was.
+#[tokio::test]
+async fn binary_fetches_decoded_parts() {
+    let app = TestApp::spawn().await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(c.cmd("CAPABILITY").await.all().contains(" BINARY"));
+    let msg = "From: a@x.example\r\nSubject: files\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 =\r\nau lait\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAwQ=\r\n--b\r\nContent-Type: application/x-odd\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n--b--\r\n";
+    c.send(format!("a1 APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes())
+        .await;
+    assert!(c.until("a1").await.ok());
+    assert!(c.cmd("SELECT INBOX").await.ok());
+    let r = c
+        .cmd("FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BINARY.SIZE[2] BINARY.PEEK[2] BINARY.PEEK[2]<1.2> FLAGS)")
+        .await;
+    assert!(r.ok(), "{r:?}");
+    let f = r.all();
+    for want in [
+        "BINARY.SIZE[1] 13 ",
+        "BINARY[1] {13}\r\ncafé au lait ",
+        "BINARY.SIZE[2] 5 ",
+        "BINARY[2] ~{5}\r\n\0\u{1}\u{2}\u{3}\u{4} ",
+        "BINARY[2]<1> {2}\r\n\u{1}\u{2} ",
+        "FLAGS (\\Recent)",
+    ] {
+        assert!(f.contains(want), "{want:?} in {f:?}");
+    }
+    let r = c.cmd("FETCH 1 BINARY.PEEK[3]").await;
+    assert!(r.last_line().contains("NO [UNKNOWN-CTE]"), "{r:?}");
+    // Not PEEK: \Seen is set, as with BODY[].
+    let r = c.cmd("FETCH 1 (BINARY[1])").await;
+    assert!(r.all().contains("\\Seen"), "{r:?}");
+
+    let bin = "Subject: raw\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\0ab\n";
+    c.send(format!("a2 APPEND INBOX ~{{{}+}}\r\n{bin}\r\n", bin.len()).as_bytes())
+        .await;
+    assert!(c.until("a2").await.ok());
+    let r = c
+        .cmd("FETCH 2 (BODY.PEEK[1] BINARY.PEEK[1] BODYSTRUCTURE)")
+        .await;
+    let f = r.all();
+    assert!(
+        r.ok() && f.contains("BODY[1] {10}\r\nAGFiCg==\r\n"),
+        "{f:?}"
+    );
+    assert!(f.contains("BINARY[1] ~{4}\r\n\0ab\n"), "{f:?}");
+    assert!(f.contains("\"base64\""), "{f:?}");
+}
+
 /// CREATE-SPECIAL-USE (RFC 6154) and its REST twin: one folder per use; a folder made Junk
 /// after the old one was deleted is where moves count as spam signals.
 #[tokio::test]

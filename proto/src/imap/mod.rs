@@ -7,6 +7,7 @@
 //!   SEARCHRES, CONDSTORE, WITHIN), SORT and THREAD in [`search`]; NOTIFY and COMPRESS to come;
 //! - [`response`]: writing responses: strings in the form that carries them, flag lists,
 //!   ENVELOPE and BODYSTRUCTURE from plain structures;
+//! - [`binary`]: undoing transfer encodings for FETCH BINARY;
 //! - [`envelope`]: ENVELOPE from a raw header block;
 //! - [`thread`]: SORT orders, base subjects and the THREAD algorithms over gathered facts;
 //! - [`session`]: the state machine (which command in which state; LOGINDISABLED before TLS;
@@ -15,6 +16,7 @@
 //!
 //! `docs/architecture.md` says why the parser is our own.
 
+pub mod binary;
 pub mod command;
 pub mod envelope;
 pub mod fetch;

@@ -121,8 +121,7 @@ impl Session {
 
     /// The capabilities to advertise in the current state.
     pub fn capabilities(&self) -> Vec<String> {
-        // Only what the server carries out. IMAP4rev2 and BINARY are parsed but not served
-        // yet (issue 15 continues).
+        // Only what the server carries out. IMAP4rev2 is not served yet (issue 15 continues).
         let mut caps: Vec<String> = vec!["IMAP4rev1".into()];
         if self.state == State::NotAuthenticated {
             if self.options.tls_available && !self.tls {
@@ -163,6 +162,7 @@ impl Session {
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
                 "UTF8=ACCEPT",
+                "BINARY",
             ]
             .iter()
             .map(|s| s.to_string()),

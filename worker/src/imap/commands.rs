@@ -796,6 +796,18 @@ impl<'a> Client<'a> {
             out.extend_from_slice(format!("{tag} NO [CANNOT] the message is empty\r\n").as_bytes());
             return Ok(Flow::Continue);
         }
+        // Binary content (a literal8 with NUL in a body) is stored in base64: BODY[] then never
+        // carries a NUL, and BINARY[] gives the bytes back (RFC 3516 §4.3).
+        let encoded;
+        let message = if message.contains(&0) {
+            let summary = mailroom_core::mail::summary::summarize(message);
+            let mut leaves = Vec::new();
+            binary_leaves(message, &summary.body, &mut leaves);
+            encoded = mailroom_proto::imap::binary::base64_parts(message, &leaves);
+            &encoded[..]
+        } else {
+            message
+        };
         let u = self.user()?;
         let stored = self
             .srv
@@ -1218,7 +1230,17 @@ impl<'a> Client<'a> {
                     raw: raw.as_deref(),
                 };
                 let seq = sel.seq_of(e.uid).unwrap_or(0);
-                items::write(out, seq, &m, &wanted, uid, condstore, utf8);
+                let mark = out.len();
+                if let Err(items::UnknownCte(cte)) =
+                    items::write(out, seq, &m, &wanted, uid, condstore, utf8)
+                {
+                    out.truncate(mark);
+                    out.extend_from_slice(
+                        format!("{tag} NO [UNKNOWN-CTE] cannot decode {cte:?} for BINARY\r\n")
+                            .as_bytes(),
+                    );
+                    return Ok(());
+                }
             }
             if out.len() > FLUSH_AT {
                 // A big FETCH goes out in pieces: memory stays bounded by one chunk.
@@ -1396,6 +1418,31 @@ impl<'a> Client<'a> {
         }
         out.extend_from_slice(format!("{tag} OK searched\r\n").as_bytes());
         Ok(())
+    }
+}
+
+/// The leaf parts below `p` whose bodies hold a NUL: `(header_start, body_start, end)`, in
+/// order.
+fn binary_leaves(
+    raw: &[u8],
+    p: &mailroom_core::mail::summary::Part,
+    out: &mut Vec<(usize, usize, usize)>,
+) {
+    if p.children.is_empty() {
+        let (hs, bs, end) = (
+            p.header_start as usize,
+            p.body_start as usize,
+            p.end as usize,
+        );
+        if raw
+            .get(bs..end.min(raw.len()))
+            .is_some_and(|b| b.contains(&0))
+        {
+            out.push((hs, bs, end));
+        }
+    }
+    for c in &p.children {
+        binary_leaves(raw, c, out);
     }
 }
 

@@ -5,6 +5,7 @@
 use mailroom_core::mail::summary::{Part, Summary};
 use mailroom_core::store::IndexEntry;
 use mailroom_core::store::entities::messages;
+use mailroom_proto::imap::binary::Encoding;
 use mailroom_proto::imap::envelope::{envelope, fields};
 use mailroom_proto::imap::fetch::{Attribute, Section, SectionText};
 use mailroom_proto::imap::response::{self, BodyPart};
@@ -23,6 +24,8 @@ pub fn needs_raw(items: &[Attribute]) -> bool {
                 | Attribute::Rfc822Header
                 | Attribute::Rfc822Text
                 | Attribute::BodySection { .. }
+                | Attribute::Binary { .. }
+                | Attribute::BinarySize(_)
         )
     })
 }
@@ -38,7 +41,7 @@ pub fn needs_row(items: &[Attribute]) -> bool {
 pub fn sets_seen(items: &[Attribute]) -> bool {
     items.iter().any(|a| match a {
         Attribute::Rfc822 | Attribute::Rfc822Text => true,
-        Attribute::BodySection { peek, .. } => !peek,
+        Attribute::BodySection { peek, .. } | Attribute::Binary { peek, .. } => !peek,
         _ => false,
     })
 }
@@ -84,7 +87,8 @@ impl Message<'_> {
 }
 
 /// Appends one `* seq FETCH (…)` response. `uid_always`: a UID FETCH (UID is included even
-/// when not asked); `modseq`: CONDSTORE is on, so MODSEQ is included.
+/// when not asked); `modseq`: CONDSTORE is on, so MODSEQ is included. On an error, what was
+/// appended for this message is left partial: the caller drops it.
 pub fn write(
     out: &mut Vec<u8>,
     seq: usize,
@@ -93,7 +97,7 @@ pub fn write(
     uid_always: bool,
     modseq: bool,
     utf8: bool,
-) {
+) -> Result<(), UnknownCte> {
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
     let mut first = true;
     let mut sep = |out: &mut Vec<u8>| {
@@ -181,14 +185,31 @@ pub fn write(
                     }
                 }
             }
-            // Not advertised (BINARY): answered as empty rather than left out.
-            Attribute::Binary { part, .. } | Attribute::BinarySize(part) => {
-                let name = part
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-                    .join(".");
-                out.extend_from_slice(format!("BINARY[{name}] NIL").as_bytes());
+            Attribute::Binary { part, partial, .. } => {
+                let bytes = binary_bytes(m, part)?;
+                out.extend_from_slice(format!("BINARY[{}]", part_name(part)).as_bytes());
+                let bytes = match partial {
+                    Some((start, count)) => {
+                        out.extend_from_slice(format!("<{start}> ").as_bytes());
+                        let a = (*start as usize).min(bytes.len());
+                        let b = a.saturating_add(*count as usize).min(bytes.len());
+                        &bytes[a..b]
+                    }
+                    None => {
+                        out.push(b' ');
+                        &bytes[..]
+                    }
+                };
+                // NUL only travels in a literal8 (RFC 3516 §4.3).
+                if bytes.contains(&0) {
+                    response::literal8(out, bytes);
+                } else {
+                    response::literal(out, bytes);
+                }
+            }
+            Attribute::BinarySize(part) => {
+                let n = binary_bytes(m, part)?.len();
+                out.extend_from_slice(format!("BINARY.SIZE[{}] {n}", part_name(part)).as_bytes());
             }
         }
     }
@@ -197,6 +218,46 @@ pub fn write(
         out.extend_from_slice(format!("MODSEQ ({})", m.entry.modseq).as_bytes());
     }
     out.extend_from_slice(b")\r\n");
+    Ok(())
+}
+
+/// A part the server cannot decode for BINARY: the client is told `NO [UNKNOWN-CTE]`.
+#[derive(Debug)]
+pub struct UnknownCte(pub String);
+
+fn part_name(part: &[u32]) -> String {
+    part.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The part found by its number (a one-part message's body is part 1).
+fn find_part<'s>(summary: &'s Summary, id: &str) -> Option<&'s Part> {
+    summary.part(id).or_else(|| {
+        (id == "1" && summary.body.part_id.is_empty())
+            .then_some(&summary.body)
+            .filter(|p| p.children.is_empty())
+    })
+}
+
+/// What `BINARY[part]` sends: the whole message for `[]`, a multipart or message part as
+/// stored, a leaf part with its transfer encoding undone; empty for a part the message does
+/// not have.
+fn binary_bytes(m: &Message<'_>, part: &[u32]) -> Result<Vec<u8>, UnknownCte> {
+    if part.is_empty() {
+        return Ok(m.raw().to_vec());
+    }
+    let Some(p) = m.summary.and_then(|s| find_part(s, &part_name(part))) else {
+        return Ok(Vec::new());
+    };
+    let body = m.span(p.body_start, p.end);
+    if !p.children.is_empty() {
+        return Ok(body.to_vec());
+    }
+    let enc = Encoding::from_header(p.encoding.as_deref())
+        .ok_or_else(|| UnknownCte(p.encoding.clone().unwrap_or_default()))?;
+    Ok(enc.decode(body))
 }
 
 /// The section as the response names it (`1.2.HEADER.FIELDS (FROM TO)`).
@@ -233,18 +294,8 @@ fn section_bytes(m: &Message<'_>, s: &Section) -> Vec<u8> {
             Some(SectionText::Mime) => Vec::new(),
         };
     }
-    let id = s
-        .part
-        .iter()
-        .map(|n| n.to_string())
-        .collect::<Vec<_>>()
-        .join(".");
     // A one-part message's body is part 1; its MIME header is the message header.
-    let Some(part) = summary.part(&id).or_else(|| {
-        (id == "1" && summary.body.part_id.is_empty())
-            .then_some(&summary.body)
-            .filter(|p| p.children.is_empty())
-    }) else {
+    let Some(part) = find_part(summary, &part_name(&s.part)) else {
         return Vec::new();
     };
     match &s.text {
