@@ -148,6 +148,8 @@ pub enum Command {
         date: Option<String>,
         /// The message.
         message: Vec<u8>,
+        /// It came in a literal8 (`~{n}`, RFC 3516): binary content is announced.
+        binary: bool,
     },
     /// `CHECK`.
     Check,
@@ -443,12 +445,14 @@ fn command(c: &mut Cursor<'_>, utf8: bool) -> Result<Command, LexError> {
                 date = Some(String::from_utf8(d).map_err(|_| LexError("expected a date-time"))?);
                 c.sp()?;
             }
+            let binary = c.peek() == Some(b'~');
             let message = c.literal()?.to_vec();
             Command::Append {
                 mailbox: mb,
                 flags,
                 date,
                 message,
+                binary,
             }
         }
         "COPY" | "MOVE" => copy_or_move(c, &name, false, utf8)?,
@@ -829,7 +833,8 @@ mod tests {
                 mailbox: other("Sent"),
                 flags: vec!["\\Seen".into()],
                 date: Some("06-Dec-2026 10:00:00 +0000".into()),
-                message: b"hello".to_vec()
+                message: b"hello".to_vec(),
+                binary: false,
             }
         );
         assert_eq!(

@@ -420,15 +420,8 @@ impl<'a> Client<'a> {
                 self.sync(out, true, &[]).await?;
                 ok(out, "done");
             }
-            Command::Append {
-                mailbox,
-                flags: names,
-                date,
-                message,
-            } => {
-                return self
-                    .append(&tag, &mailbox, &names, date.as_deref(), &message, out)
-                    .await;
+            cmd @ Command::Append { .. } => {
+                return self.append(&tag, cmd, out).await;
             }
             Command::Expunge(set) => {
                 self.expunge(&tag, set.as_ref(), out).await?;
@@ -760,15 +753,19 @@ impl<'a> Client<'a> {
         Ok(())
     }
 
-    async fn append(
-        &mut self,
-        tag: &str,
-        mailbox: &Mailbox,
-        names: &[String],
-        date: Option<&str>,
-        message: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<Flow> {
+    /// APPEND (`cmd` is a [`Command::Append`]).
+    async fn append(&mut self, tag: &str, cmd: Command, out: &mut Vec<u8>) -> Result<Flow> {
+        let Command::Append {
+            mailbox,
+            flags: names,
+            date,
+            message,
+            binary,
+        } = cmd
+        else {
+            return Err(Error::Internal("not an APPEND".into()));
+        };
+        let (mailbox, names, date, message) = (&mailbox, &names, date.as_deref(), &message[..]);
         let Some(f) = self.folder_named(mailbox).await? else {
             out.extend_from_slice(
                 format!("{tag} NO [TRYCREATE] no such mailbox; create it first\r\n").as_bytes(),
@@ -796,10 +793,11 @@ impl<'a> Client<'a> {
             out.extend_from_slice(format!("{tag} NO [CANNOT] the message is empty\r\n").as_bytes());
             return Ok(Flow::Continue);
         }
-        // Binary content (a literal8 with NUL in a body) is stored in base64: BODY[] then never
-        // carries a NUL, and BINARY[] gives the bytes back (RFC 3516 §4.3).
+        // Binary content announced as such (a literal8 with NUL in a body) is stored in
+        // base64: BODY[] then never carries a NUL, and BINARY[] gives the bytes back (RFC 3516
+        // §4.3). A message in a plain literal is stored byte for byte, whatever it holds.
         let encoded;
-        let message = if message.contains(&0) {
+        let message = if binary && message.contains(&0) {
             let summary = mailroom_core::mail::summary::summarize(message);
             let mut leaves = Vec::new();
             binary_leaves(message, &summary.body, &mut leaves);
