@@ -603,6 +603,52 @@ async fn moves_into_and_out_of_junk_are_spam_signals() {
     assert!(signals(other.owner_token.clone()).await.is_empty());
 }
 
+/// A client that enables IMAP4rev2 (RFC 9051) gets its rules: no `\\Recent` and no RECENT,
+/// SELECT names the mailbox in a LIST response, SEARCH answers with ESEARCH, names are UTF-8.
+/// A rev1 session on the same mailbox keeps rev1's.
+#[tokio::test]
+async fn imap4rev2_when_enabled() {
+    let app = TestApp::spawn().await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    deliver(&app, &ana, "One", "first").await;
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    let r = c.cmd("CAPABILITY").await;
+    assert!(r.all().contains("IMAP4rev1 IMAP4rev2 "), "{r:?}");
+    let r = c.cmd("ENABLE IMAP4rev2").await;
+    assert_eq!(r.untagged("ENABLED"), vec!["ENABLED IMAP4rev2\r\n"], "{r:?}");
+    let r = c.cmd("SELECT INBOX").await;
+    let all = r.all();
+    assert!(r.ok() && all.contains("* 1 EXISTS\r\n"), "{all}");
+    assert!(all.contains("* LIST () \"/\" \"INBOX\"\r\n"), "{all}");
+    assert!(!all.contains("RECENT") && !all.contains("[UNSEEN"), "{all}");
+    let r = c.cmd("FETCH 1 FLAGS").await;
+    assert_eq!(r.untagged("1 FETCH"), vec!["1 FETCH (FLAGS ())\r\n"], "{r:?}");
+    let r = c.cmd("SEARCH ALL").await;
+    assert!(r.untagged("SEARCH").is_empty(), "{r:?}");
+    let e = r.untagged("ESEARCH (TAG \"t");
+    assert!(e.len() == 1 && e[0].ends_with("\") ALL 1\r\n"), "{r:?}");
+    let r = c.cmd("UID SEARCH SUBJECT nothing-like-it").await;
+    let e = r.untagged("ESEARCH (TAG \"t");
+    assert!(e.len() == 1 && e[0].ends_with("\") UID\r\n"), "{r:?}");
+    // New mail: EXISTS without RECENT.
+    deliver(&app, &ana, "Two", "second").await;
+    let r = c.cmd("NOOP").await;
+    assert!(r.all().contains("* 2 EXISTS") && !r.all().contains("RECENT"), "{r:?}");
+    // Names in UTF-8, as they are.
+    assert!(c.cmd("CREATE \"Entwürfe/Ideen\"").await.ok());
+    let r = c.cmd("LIST \"\" \"Entw*\"").await;
+    assert!(r.all().contains("\"Entwürfe/Ideen\""), "{r:?}");
+
+    // A rev1 session meanwhile: RECENT and modified UTF-7, as before.
+    let mut old = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    let r = old.cmd("SELECT INBOX").await;
+    assert!(r.all().contains(" RECENT\r\n"), "{r:?}");
+    let r = old.cmd("LIST \"\" \"Entw*\"").await;
+    assert!(r.all().contains("\"Entw&APw-rfe/Ideen\""), "{r:?}");
+    let r = old.cmd("SEARCH ALL").await;
+    assert_eq!(r.untagged("SEARCH"), vec!["SEARCH 1 2\r\n"], "{r:?}");
+}
+
 /// BINARY (RFC 3516): parts come back with their transfer encoding undone, sizes are of the
 /// decoded bytes, NUL travels only in literal8, an unknown encoding is refused; binary content
 /// appended in a literal8 is stored in base64 (BODY[] shows that) and BINARY[] returns it as

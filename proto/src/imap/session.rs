@@ -42,6 +42,9 @@ pub struct Enabled {
     pub condstore: bool,
     /// `QRESYNC` (implies CONDSTORE).
     pub qresync: bool,
+    /// `IMAP4rev2` (RFC 9051): no `\Recent`, SEARCH answered with ESEARCH, the mailbox named
+    /// in SELECT's LIST response, mailbox names in UTF-8 (as `utf8`).
+    pub rev2: bool,
 }
 
 /// What the server must do next.
@@ -121,8 +124,9 @@ impl Session {
 
     /// The capabilities to advertise in the current state.
     pub fn capabilities(&self) -> Vec<String> {
-        // Only what the server carries out. IMAP4rev2 is not served yet (issue 15 continues).
-        let mut caps: Vec<String> = vec!["IMAP4rev1".into()];
+        // Only what the server carries out. IMAP4rev1 behaviour until the client enables
+        // IMAP4rev2 (RFC 9051 §6.3.1).
+        let mut caps: Vec<String> = vec!["IMAP4rev1".into(), "IMAP4rev2".into()];
         if self.state == State::NotAuthenticated {
             if self.options.tls_available && !self.tls {
                 caps.push("STARTTLS".into());
@@ -248,6 +252,10 @@ impl Session {
                     for c in caps {
                         let newly = match c.as_str() {
                             "UTF8=ACCEPT" => !std::mem::replace(&mut self.enabled.utf8, true),
+                            "IMAP4REV2" => {
+                                self.enabled.utf8 = true;
+                                !std::mem::replace(&mut self.enabled.rev2, true)
+                            }
                             "CONDSTORE" => !std::mem::replace(&mut self.enabled.condstore, true),
                             "QRESYNC" => {
                                 self.enabled.condstore = true;
@@ -256,7 +264,11 @@ impl Session {
                             _ => false,
                         };
                         if newly {
-                            on.push(c.as_str());
+                            on.push(if c == "IMAP4REV2" {
+                                "IMAP4rev2"
+                            } else {
+                                c.as_str()
+                            });
                         }
                     }
                     let mut out = Vec::new();
@@ -364,7 +376,7 @@ mod tests {
         let mut s = Session::new(opts(), false);
         let g = String::from_utf8(s.greeting("mx.test")).unwrap();
         assert!(
-            g.starts_with("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED"),
+            g.starts_with("* OK [CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED"),
             "{g}"
         );
         assert!(text(&step(&mut s, "a SELECT INBOX")).starts_with("a BAD log in first"));
@@ -434,5 +446,30 @@ mod tests {
             step(&mut s, "c SELECT \"Entwürfe\""),
             Step::Store(_)
         ));
+        assert!(!s.enabled().rev2);
+        assert_eq!(
+            text(&step(&mut s, "d ENABLE imap4rev2")),
+            "* ENABLED IMAP4rev2\r\nd OK ENABLE completed\r\n"
+        );
+        assert!(s.enabled().rev2 && s.enabled().utf8);
+    }
+
+    #[test]
+    fn imap4rev2_brings_utf8_names() {
+        let mut s = Session::new(Options::default(), true);
+        assert!(matches!(
+            step(&mut s, "a LOGIN ana pw"),
+            Step::Authenticate(_)
+        ));
+        s.logged_in();
+        assert!(text(&step(&mut s, "a ENABLE IMAP4rev2")).starts_with("* ENABLED IMAP4rev2"));
+        assert_eq!(
+            s.enabled(),
+            Enabled {
+                utf8: true,
+                rev2: true,
+                ..Enabled::default()
+            }
+        );
     }
 }

@@ -17,7 +17,7 @@ use mailroom_core::store::{Change, IndexEntry, MAX_BATCH, TenantStore};
 use mailroom_proto::imap::command::{Command, ListOptions, Mailbox, Tagged};
 use mailroom_proto::imap::fetch::{Attribute, Fetch, Store, StoreMode};
 use mailroom_proto::imap::response;
-use mailroom_proto::imap::search::{Key, Search, SortKey, ThreadBy};
+use mailroom_proto::imap::search::{Key, ReturnOptions, Search, SortKey, ThreadBy};
 use mailroom_proto::imap::session::Session;
 use mailroom_proto::imap::thread;
 use mailroom_proto::imap::utf7;
@@ -497,25 +497,31 @@ impl<'a> Client<'a> {
         let u = self.user()?;
         let events = self.srv.pipeline.bus().subscribe_mailbox(u.mailbox);
         let (f, entries) = u.ts.folder_index(u.mailbox, f.id).await?;
-        let recent = if read_only {
-            (f.recent_uid, i64::MAX)
+        // IMAP4rev2 has no \Recent, no RECENT and no UNSEEN code, and names the mailbox in a
+        // LIST response instead (RFC 9051 §6.3.2).
+        let rev2 = self.session.enabled().rev2;
+        let recent = if rev2 {
+            None
+        } else if read_only {
+            Some((f.recent_uid, i64::MAX))
         } else {
-            u.ts.claim_recent(&f).await?
+            Some(u.ts.claim_recent(&f).await?)
         };
         let sel = Selected::new(u.mailbox, &f, entries, read_only, recent, events);
         sel.write_flags(out);
-        out.extend_from_slice(
-            format!(
-                "* {} EXISTS\r\n* {} RECENT\r\n",
-                sel.entries.len(),
-                sel.recent_count()
-            )
-            .as_bytes(),
-        );
-        if let Some(first) = sel.entries.iter().position(|e| e.flags & flags::SEEN == 0) {
-            out.extend_from_slice(
-                format!("* OK [UNSEEN {}] first unseen\r\n", first + 1).as_bytes(),
-            );
+        out.extend_from_slice(format!("* {} EXISTS\r\n", sel.entries.len()).as_bytes());
+        if rev2 {
+            out.extend_from_slice(b"* LIST () \"/\" ");
+            let name = imap_name(&f.name, true);
+            response::string(out, name.as_bytes(), true);
+            out.extend_from_slice(b"\r\n");
+        } else {
+            out.extend_from_slice(format!("* {} RECENT\r\n", sel.recent_count()).as_bytes());
+            if let Some(first) = sel.entries.iter().position(|e| e.flags & flags::SEEN == 0) {
+                out.extend_from_slice(
+                    format!("* OK [UNSEEN {}] first unseen\r\n", first + 1).as_bytes(),
+                );
+            }
         }
         out.extend_from_slice(
             format!(
@@ -1336,6 +1342,14 @@ impl<'a> Client<'a> {
             .filter_map(|u| sel.entry(*u))
             .map(|e| e.modseq)
             .max();
+        // IMAP4rev2 answers every SEARCH with ESEARCH, ALL when no RETURN is given.
+        let returns = match s.returns {
+            None if self.session.enabled().rev2 => Some(ReturnOptions {
+                all: true,
+                ..ReturnOptions::default()
+            }),
+            r => r,
+        };
         let numbers: Vec<i64> = if uid {
             found.clone()
         } else {
@@ -1345,7 +1359,7 @@ impl<'a> Client<'a> {
                 .map(|s| s as i64)
                 .collect()
         };
-        match s.returns {
+        match returns {
             None => {
                 out.extend_from_slice(b"* SEARCH");
                 for n in &numbers {

@@ -32,6 +32,8 @@ pub struct Selected {
     pub saved: Vec<i64>,
     /// UID ranges (`from..to`) that are `\Recent` for this session.
     recent: Vec<(i64, i64)>,
+    /// IMAP4rev2 is on: no `\Recent`, no RECENT responses (RFC 9051).
+    rev2: bool,
     /// Keywords the client has been told of in FLAGS.
     keywords: std::collections::BTreeSet<String>,
     /// Events of the mailbox, to learn cheaply that something changed.
@@ -116,7 +118,7 @@ impl Selected {
         folder: &mailroom_core::store::entities::folders::Model,
         entries: Vec<IndexEntry>,
         read_only: bool,
-        recent: (i64, i64),
+        recent: Option<(i64, i64)>,
         events: broadcast::Receiver<MailboxEvent>,
     ) -> Self {
         let keywords = entries
@@ -133,7 +135,8 @@ impl Selected {
             pending_expunge: Vec::new(),
             saved: Vec::new(),
             keywords,
-            recent: vec![recent],
+            recent: recent.into_iter().collect(),
+            rev2: recent.is_none(),
             events,
             dirty: false,
         }
@@ -261,7 +264,7 @@ impl Selected {
             }
             // New messages are recent for the first read-write session to hear of them;
             // a read-only one only sees which nobody has claimed yet.
-            if ch.changed.last().is_some_and(|e| e.uid >= self.uidnext) {
+            if !self.rev2 && ch.changed.last().is_some_and(|e| e.uid >= self.uidnext) {
                 let range = if self.read_only {
                     (ch.folder.recent_uid, i64::MAX)
                 } else {
@@ -318,7 +321,9 @@ impl Selected {
         }
         if self.entries.len() != before {
             out.extend_from_slice(format!("* {} EXISTS\r\n", self.entries.len()).as_bytes());
-            out.extend_from_slice(format!("* {} RECENT\r\n", self.recent_count()).as_bytes());
+            if !self.rev2 {
+                out.extend_from_slice(format!("* {} RECENT\r\n", self.recent_count()).as_bytes());
+            }
         }
         Ok(())
     }
