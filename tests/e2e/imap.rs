@@ -443,6 +443,32 @@ print('imaplib ok')
     );
 }
 
+/// A folder renamed onto a name whose folder was deleted while subscribed takes that
+/// subscription: the name is listed once, subscribed.
+#[tokio::test]
+async fn a_rename_onto_a_subscribed_name_takes_the_subscription() {
+    let app = TestApp::spawn().await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    for command in [
+        "CREATE Done",
+        "SUBSCRIBE Done",
+        "DELETE Done",
+        "CREATE Later",
+        "RENAME Later Done",
+    ] {
+        assert!(c.cmd(command).await.ok(), "{command}");
+    }
+    let r = c.cmd("LIST (SUBSCRIBED) \"\" Done").await;
+    assert_eq!(
+        r.untagged("LIST"),
+        vec!["LIST (\\HasNoChildren \\Subscribed) \"/\" \"Done\"\r\n"],
+        "{r:?}"
+    );
+    let r = c.cmd("LSUB \"\" Done").await;
+    assert_eq!(r.untagged("LSUB").len(), 1, "{r:?}");
+}
+
 /// SORT and THREAD (RFC 5256) over a small conversation: base subjects, sent dates, senders'
 /// local parts and display names; REFERENCES and ORDEREDSUBJECT threads; Python's imaplib
 /// reads the same answers; another tenant's mail never shows up in them.
@@ -615,14 +641,22 @@ async fn imap4rev2_when_enabled() {
     let r = c.cmd("CAPABILITY").await;
     assert!(r.all().contains("IMAP4rev1 IMAP4rev2 "), "{r:?}");
     let r = c.cmd("ENABLE IMAP4rev2").await;
-    assert_eq!(r.untagged("ENABLED"), vec!["ENABLED IMAP4rev2\r\n"], "{r:?}");
+    assert_eq!(
+        r.untagged("ENABLED"),
+        vec!["ENABLED IMAP4rev2\r\n"],
+        "{r:?}"
+    );
     let r = c.cmd("SELECT INBOX").await;
     let all = r.all();
     assert!(r.ok() && all.contains("* 1 EXISTS\r\n"), "{all}");
     assert!(all.contains("* LIST () \"/\" \"INBOX\"\r\n"), "{all}");
     assert!(!all.contains("RECENT") && !all.contains("[UNSEEN"), "{all}");
     let r = c.cmd("FETCH 1 FLAGS").await;
-    assert_eq!(r.untagged("1 FETCH"), vec!["1 FETCH (FLAGS ())\r\n"], "{r:?}");
+    assert_eq!(
+        r.untagged("1 FETCH"),
+        vec!["1 FETCH (FLAGS ())\r\n"],
+        "{r:?}"
+    );
     let r = c.cmd("SEARCH ALL").await;
     assert!(r.untagged("SEARCH").is_empty(), "{r:?}");
     let e = r.untagged("ESEARCH (TAG \"t");
@@ -633,7 +667,10 @@ async fn imap4rev2_when_enabled() {
     // New mail: EXISTS without RECENT.
     deliver(&app, &ana, "Two", "second").await;
     let r = c.cmd("NOOP").await;
-    assert!(r.all().contains("* 2 EXISTS") && !r.all().contains("RECENT"), "{r:?}");
+    assert!(
+        r.all().contains("* 2 EXISTS") && !r.all().contains("RECENT"),
+        "{r:?}"
+    );
     // Names in UTF-8, as they are.
     assert!(c.cmd("CREATE \"Entwürfe/Ideen\"").await.ok());
     let r = c.cmd("LIST \"\" \"Entw*\"").await;

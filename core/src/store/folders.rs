@@ -240,7 +240,10 @@ impl TenantStore {
                 let mut am: folders::ActiveModel = f.clone().into();
                 am.name = Set(renamed);
                 am.updated_at = Set(now);
-                am.update(&*tx).await?;
+                let moved = am.update(&*tx).await?;
+                // A subscription a deleted folder left on the new name is this folder's now
+                // (one name, one subscription).
+                self.adopt_subscription(&tx, moved).await?;
             }
             self.audit(
                 &*tx,
