@@ -426,7 +426,9 @@ fn read_message(i: usize) -> Vec<u8> {
     ];
     let conv = i / 4;
     let reply = !i.is_multiple_of(4);
-    let mut seed = i as u64 * 6_364_136_223_846_793_005 + 1_442_695_040_888_963_407;
+    let mut seed = (i as u64)
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
     let mut text = String::new();
     while text.len() < 2000 {
         seed = seed

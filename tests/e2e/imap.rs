@@ -443,6 +443,30 @@ print('imaplib ok')
     );
 }
 
+/// A mailbox deleted over REST is gone for its open IMAP sessions too: reads of its folders
+/// and messages answer NO, nothing of it comes back.
+#[tokio::test]
+async fn a_deleted_mailbox_is_gone_for_open_sessions() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    deliver(&app, &ana, "Before", "kept words").await;
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(c.cmd("SELECT INBOX").await.ok());
+    let r = app
+        .delete(&format!("/v1/mailboxes/{ana_id}"), &t.owner_token)
+        .await;
+    assert!(r.status.is_success(), "{r:?}");
+    for command in [
+        "UID FETCH 1 BODY.PEEK[]",
+        "STATUS INBOX (MESSAGES)",
+        "SELECT INBOX",
+    ] {
+        let r = c.cmd(command).await;
+        assert!(r.last_line().contains(" NO "), "{command}: {r:?}");
+        assert!(!r.all().contains("kept words"), "{command}: {r:?}");
+    }
+}
+
 /// A folder renamed onto a name whose folder was deleted while subscribed takes that
 /// subscription: the name is listed once, subscribed.
 #[tokio::test]

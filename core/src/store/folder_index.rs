@@ -55,13 +55,34 @@ fn entry((id, uid, modseq, flags, keywords): EntryRow) -> IndexEntry {
 impl TenantStore {
     /// A folder of a mailbox within reach.
     pub async fn folder_row(&self, mailbox: Uuid, folder: Uuid) -> Result<folders::Model> {
-        let db = self.store.db();
-        self.mailbox_on(db, mailbox).await?;
         self.find_by_id::<folders::Entity>(folder)
             .filter(folders::Column::MailboxId.eq(mailbox))
-            .one(db)
+            .filter(self.live_mailbox(mailbox)?)
+            .one(self.store.db())
             .await?
             .ok_or(Error::NotFound)
+    }
+
+    /// A condition that holds while `mailbox` is a live (not deleted) mailbox of this tenant
+    /// within this store's reach: what [`TenantStore::mailbox_on`] checks, folded into the
+    /// query that reads (one round trip instead of two on the IMAP paths that run per command).
+    fn live_mailbox(&self, mailbox: Uuid) -> Result<sea_orm::sea_query::SimpleExpr> {
+        use super::entities::mailboxes;
+        use sea_orm::sea_query::{Expr, ExprTrait, Query};
+        if self.actor.mailbox.is_some_and(|own| own != mailbox) {
+            return Err(Error::NotFound);
+        }
+        Ok(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(mailboxes::Entity)
+                .and_where(Expr::col((mailboxes::Entity, mailboxes::Column::Id)).eq(mailbox))
+                .and_where(
+                    Expr::col((mailboxes::Entity, mailboxes::Column::TenantId)).eq(self.tid()),
+                )
+                .and_where(Expr::col((mailboxes::Entity, mailboxes::Column::DeletedAt)).is_null())
+                .to_owned(),
+        ))
     }
 
     /// The folder and its messages in UID order (what SELECT loads). The folder is read first:
@@ -185,23 +206,29 @@ impl TenantStore {
             .await?)
     }
 
-    /// Messages of a mailbox by id (those not found are left out), in no particular order.
+    /// Messages of a mailbox by id (those not found are left out), in no particular order;
+    /// NotFound when the mailbox itself is gone.
     pub async fn messages_by_id(
         &self,
         mailbox: Uuid,
         ids: &[Uuid],
     ) -> Result<Vec<messages::Model>> {
         let db = self.store.db();
-        self.mailbox_on(db, mailbox).await?;
+        let live = self.live_mailbox(mailbox)?;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             out.extend(
                 self.find::<messages::Entity>()
                     .filter(messages::Column::MailboxId.eq(mailbox))
+                    .filter(live.clone())
                     .filter(messages::Column::Id.is_in(chunk.to_vec()))
                     .all(db)
                     .await?,
             );
+        }
+        // Fewer found: some messages may be gone, or the whole mailbox (which is NotFound).
+        if out.len() < ids.len() {
+            self.mailbox_on(db, mailbox).await?;
         }
         Ok(out)
     }

@@ -203,6 +203,14 @@ impl Store {
             o.after_release(|conn, _| {
                 Box::pin(async move {
                     use sea_orm::sqlx::Connection;
+                    // The depth is counted where the worker runs the commands; a connection
+                    // counted outside a transaction has nothing of one queued (a cancelled
+                    // BEGIN is rolled back by the worker before anything queued after it), so
+                    // only one still counted in a transaction waits for its queue to drain.
+                    // This keeps a round trip to the connection's thread off every query.
+                    if !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
                     conn.ping().await?;
                     let clean = !conn.is_in_transaction();
                     if !clean {
