@@ -443,6 +443,89 @@ print('imaplib ok')
     );
 }
 
+/// Behind a load balancer (`imap.proxy_protocol`): the PROXY header names the client, whose
+/// address the per-address cap counts; a connection without one is closed; and on the
+/// implicit-TLS listener the header comes before the handshake (curl `--haproxy-protocol`
+/// reads over IMAPS and over STARTTLS).
+#[tokio::test]
+async fn behind_a_proxy_the_header_names_the_client_and_tls_follows_it() {
+    let app = TestApp::spawn_with(|c| {
+        c.imap.proxy_protocol = true;
+        c.imap.tls_listen = "127.0.0.1:0".into();
+        c.imap.max_connections_per_ip = 1;
+    })
+    .await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    deliver(&app, &ana, "Proxied", "proxied words").await;
+    let addr = imap_addr(&app);
+    let greet = |header: &'static str| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(header.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 512];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("an answer or a close")
+            .unwrap_or(0);
+        (s, String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    // Two clients through the same balancer: each counted as itself.
+    let (_a, g1) = greet("PROXY TCP4 203.0.113.1 127.0.0.1 40001 143\r\n").await;
+    let (_b, g2) = greet("PROXY TCP4 203.0.113.2 127.0.0.1 40002 143\r\n").await;
+    assert!(
+        g1.starts_with("* OK ") && g2.starts_with("* OK "),
+        "{g1}{g2}"
+    );
+    // A second connection of the first client is over its cap of one.
+    let (_c, g3) = greet("PROXY TCP4 203.0.113.1 127.0.0.1 40003 143\r\n").await;
+    assert!(g3.starts_with("* BYE"), "{g3}");
+    // No header: closed without a greeting.
+    let (_d, g4) = greet("a1 CAPABILITY\r\n").await;
+    assert!(!g4.contains("* OK"), "{g4}");
+    // A command right behind the header (one packet) is read after the greeting, not lost.
+    let (mut e, mut seen) =
+        greet("PROXY TCP4 203.0.113.5 127.0.0.1 40005 143\r\na1 NOOP\r\n").await;
+    while !seen.contains("a1 OK") {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 512];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), e.read(&mut buf))
+            .await
+            .expect("the NOOP is answered")
+            .unwrap();
+        assert!(n > 0, "{seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+
+    let imaps = app.running.as_ref().unwrap().imaps_addr.unwrap();
+    for (flag, url) in [
+        (
+            "--no-progress-meter",
+            format!("imaps://{imaps}/INBOX;UID=1"),
+        ),
+        ("--ssl-reqd", format!("imap://{addr}/INBOX;UID=1")),
+    ] {
+        let out = tokio::process::Command::new("curl")
+            .args([
+                "-sS",
+                "-k",
+                "--haproxy-protocol",
+                flag,
+                &url,
+                "--user",
+                &format!("{ana}:{PASSWORD}"),
+            ])
+            .output()
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && body.contains("proxied words"),
+            "{url}: {body}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// A mailbox deleted over REST is gone for its open IMAP sessions too: reads of its folders
 /// and messages answer NO, nothing of it comes back.
 #[tokio::test]

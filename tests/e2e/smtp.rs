@@ -83,6 +83,33 @@ pub async fn bdat(w: &mut Wire, from: &str, to: &[&str], body: &[u8]) -> String 
     w.reply().await
 }
 
+/// With `smtp.proxy_protocol`, a PROXY header comes first and the session runs as usual
+/// after it; a connection without one is closed before any greeting.
+#[tokio::test]
+async fn behind_a_proxy_the_header_comes_first() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|c| c.smtp.proxy_protocol = true).await;
+    let addr = smtp_addr(&app);
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"PROXY TCP4 198.51.100.7 127.0.0.1 40000 25\r\n")
+        .await
+        .unwrap();
+    let mut w = Wire::from_stream(s).await;
+    let r = w.cmd("EHLO client.example").await;
+    assert!(r.starts_with("250"), "{r}");
+    let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+    plain.write_all(b"EHLO client.example\r\n").await.unwrap();
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), plain.read(&mut buf))
+        .await
+        .expect("closed")
+        .unwrap_or(0);
+    assert!(
+        !String::from_utf8_lossy(&buf[..n]).contains("220"),
+        "greeted without a header"
+    );
+}
+
 #[tokio::test]
 async fn rcpt_verdicts_come_from_the_resolver_and_quotas() {
     let app = TestApp::spawn().await;

@@ -147,11 +147,6 @@ impl Config {
                 "imap.idle_timeout_secs must be at least 1800 (RFC 9051 §5.4)".into(),
             ));
         }
-        if !i.tls_listen.is_empty() && i.proxy_protocol {
-            return Err(Error::Config(
-                "imap.tls_listen cannot be combined with imap.proxy_protocol yet: terminate TLS at the load balancer, or use STARTTLS on imap.listen".into(),
-            ));
-        }
         if i.tls_cert.is_empty() != i.tls_key.is_empty() {
             return Err(Error::Config(
                 "imap.tls_cert and imap.tls_key go together".into(),

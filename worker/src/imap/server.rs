@@ -163,7 +163,7 @@ impl ImapServer {
 
     async fn run_session(&self, s: &mut net::Session, pending: Vec<u8>) -> io::Result<()> {
         if self.implicit_tls {
-            // (No PROXY protocol here: the configuration refuses the pair, so nothing was read.)
+            // Behind a PROXY header, only the header was read: the handshake is still whole.
             let Some(acceptor) = self.tls.clone() else {
                 return Ok(());
             };

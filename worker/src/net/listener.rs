@@ -277,9 +277,11 @@ async fn connection<P: Protocol>(
     .await;
 }
 
-/// Reads the PROXY header; `None` when it is missing, malformed or late.
+/// Reads the PROXY header; `None` when it is missing, malformed or late. Only the header's
+/// own bytes are read (a v1 line and a v2 header's first 16 bytes one at a time, the rest of a
+/// v2 header as its length says), so what follows stays in the socket: a TLS handshake on an
+/// implicit-TLS listener starts from its first byte. `pending` is left empty.
 async fn read_proxy(sock: &mut TcpStream, pending: &mut Vec<u8>) -> Option<ProxyHeader> {
-    let mut buf = [0u8; 512];
     let deadline = tokio::time::Instant::now() + PROXY_TIMEOUT;
     loop {
         match proxy::parse(pending) {
@@ -290,13 +292,19 @@ async fn read_proxy(sock: &mut TcpStream, pending: &mut Vec<u8>) -> Option<Proxy
             Ok(None) => {}
             Err(_) => return None,
         }
-        let n = tokio::time::timeout_at(deadline, sock.read(&mut buf))
+        let want = if pending.len() >= 16 && pending.starts_with(proxy::V2_SIG) {
+            16 + usize::from(u16::from_be_bytes([pending[14], pending[15]])) - pending.len()
+        } else {
+            1
+        };
+        if pending.len() + want > proxy::MAX_HEADER {
+            return None;
+        }
+        let at = pending.len();
+        pending.resize(at + want, 0);
+        tokio::time::timeout_at(deadline, sock.read_exact(&mut pending[at..]))
             .await
             .ok()?
             .ok()?;
-        if n == 0 || pending.len() + n > proxy::MAX_HEADER {
-            return None;
-        }
-        pending.extend_from_slice(&buf[..n]);
     }
 }

@@ -51,7 +51,7 @@ pub const MAX_HEADER: usize = 16 + 1024;
 /// The longest v1 line, CRLF included.
 const V1_MAX: usize = 107;
 /// The v2 signature.
-const V2_SIG: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
+pub const V2_SIG: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
 
 /// Looks at the bytes received so far.
 ///
