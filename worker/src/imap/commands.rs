@@ -1258,6 +1258,26 @@ impl<'a> Client<'a> {
         Ok(())
     }
 
+    /// What SEARCH, SORT and THREAD do first: refuse an unknown charset (`false`: answered),
+    /// turn CONDSTORE on when a key asks about MODSEQ, bring the view up to date.
+    async fn before_search(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        charset: Option<&str>,
+        keys: &[Key],
+        out: &mut Vec<u8>,
+    ) -> Result<bool> {
+        if !known_charset(tag, charset, out) {
+            return Ok(false);
+        }
+        if search::uses_modseq(keys) {
+            self.condstore_on(out);
+        }
+        self.sync(out, uid, &[]).await?;
+        Ok(true)
+    }
+
     /// SORT (RFC 5256): the matching messages in the order asked for.
     async fn sort(
         &mut self,
@@ -1268,14 +1288,13 @@ impl<'a> Client<'a> {
         keys: &[Key],
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        if !known_charset(tag, Some(charset), out) {
+        if !self
+            .before_search(tag, uid, Some(charset), keys, out)
+            .await?
+        {
             return Ok(());
         }
         let with_modseq = search::uses_modseq(keys);
-        if with_modseq {
-            self.condstore_on(out);
-        }
-        self.sync(out, uid, &[]).await?;
         let u = self.user()?;
         let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
         let sorted = sort::sort(&u.ts, sel, criteria, keys).await?;
@@ -1312,10 +1331,12 @@ impl<'a> Client<'a> {
         keys: &[Key],
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        if !known_charset(tag, Some(charset), out) {
+        if !self
+            .before_search(tag, uid, Some(charset), keys, out)
+            .await?
+        {
             return Ok(());
         }
-        self.sync(out, uid, &[]).await?;
         let u = self.user()?;
         let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
         let threads = sort::threads(&u.ts, sel, by, keys, uid).await?;
@@ -1326,14 +1347,13 @@ impl<'a> Client<'a> {
     }
 
     async fn search(&mut self, tag: &str, uid: bool, s: &Search, out: &mut Vec<u8>) -> Result<()> {
-        if !known_charset(tag, s.charset.as_deref(), out) {
+        if !self
+            .before_search(tag, uid, s.charset.as_deref(), &s.keys, out)
+            .await?
+        {
             return Ok(());
         }
         let with_modseq = search::uses_modseq(&s.keys);
-        if with_modseq {
-            self.condstore_on(out);
-        }
-        self.sync(out, uid, &[]).await?;
         let u = self.user()?;
         let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
         let found = search::run(&u.ts, sel, &s.keys).await?;
