@@ -209,12 +209,19 @@ impl Selected {
         Some(out)
     }
 
+    /// Whether an event may tell this session something new: a resync, or a change of its
+    /// folder above the MODSEQ it has read up to (its own changes, read back by its own sync,
+    /// are not news again).
+    fn news(&self, ev: &MailboxEvent) -> bool {
+        ev.kind == RESYNC || (ev.folder_id == self.folder && ev.modseq > self.modseq)
+    }
+
     /// Notes changes announced on the bus since the last look (cheap; no database).
     fn look(&mut self) {
         loop {
             match self.events.try_recv() {
                 Ok(ev) => {
-                    if ev.kind == RESYNC || ev.folder_id == self.folder {
+                    if self.news(&ev) {
                         self.dirty = true;
                     }
                 }
@@ -228,7 +235,7 @@ impl Selected {
     pub async fn next_event(&mut self) {
         loop {
             match self.events.recv().await {
-                Ok(ev) if ev.kind == RESYNC || ev.folder_id == self.folder => break,
+                Ok(ev) if self.news(&ev) => break,
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(_)) => break,
                 // The bus is gone (shutdown): nothing more will come.
