@@ -315,18 +315,21 @@ mod tests {
                 &[("MAILROOM_IMAP_IDLE_TIMEOUT_SECS", "60")][..],
                 "imap.idle_timeout_secs",
             ),
-            (
-                &[
-                    ("MAILROOM_IMAP_TLS_LISTEN", "0.0.0.0:993"),
-                    ("MAILROOM_IMAP_PROXY_PROTOCOL", "true"),
-                ][..],
-                "imap.tls_listen",
-            ),
             (&[("MAILROOM_IMAP_TLS_CERT", "x.pem")][..], "imap.tls_key"),
         ] {
             let e = Config::load(None, env(vars)).unwrap_err().to_string();
             assert!(e.contains(says), "{e}");
         }
+        // Implicit TLS behind a PROXY header is a valid pair.
+        let c = Config::load(
+            None,
+            env(&[
+                ("MAILROOM_IMAP_TLS_LISTEN", "0.0.0.0:993"),
+                ("MAILROOM_IMAP_PROXY_PROTOCOL", "true"),
+            ]),
+        )
+        .unwrap();
+        assert!(c.imap.proxy_protocol && c.imap.tls_listen == "0.0.0.0:993");
     }
 
     #[test]
