@@ -526,6 +526,65 @@ async fn curl_reads(flags: &[&str], url: &str, user: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A big folder selected again (its index kept by the process, brought up to date from the
+/// change log) shows exactly what a first load would: flags changed, messages expunged and
+/// appended by another session in between; another tenant's session sees its own folder.
+#[tokio::test]
+async fn a_big_folder_selected_again_is_current() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    let (_t2, _, _, _, other) = receiving(&app).await;
+    let mbox: String = (0..1200)
+        .map(|i| format!("From a@x Mon Jan  1 00:00:00 2024\nSubject: n{i}\n\nbody {i}\n\n"))
+        .collect();
+    let res = app
+        .http
+        .post(format!(
+            "{}/v1/mailboxes/{ana_id}/import?folder=INBOX",
+            app.base
+        ))
+        .bearer_auth(&t.owner_token)
+        .header("content-type", "application/mbox")
+        .body(mbox)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut a = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(a.cmd("EXAMINE INBOX").await.all().contains("* 1200 EXISTS"));
+    // Another session changes the folder meanwhile.
+    let mut b = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(b.cmd("SELECT INBOX").await.ok());
+    for command in [
+        "UID STORE 5 +FLAGS (\\Flagged)",
+        "UID STORE 10 +FLAGS (\\Deleted)",
+        "UID EXPUNGE 10",
+    ] {
+        assert!(b.cmd(command).await.ok(), "{command}");
+    }
+    b.send(b"ap APPEND INBOX {16+}\r\nSubject: late\r\n\r\n\r\n")
+        .await;
+    assert!(b.until("ap").await.ok());
+    // A new session's SELECT shows all of it.
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    let r = c.cmd("SELECT INBOX").await;
+    assert!(r.all().contains("* 1200 EXISTS"), "{r:?}");
+    let r = c.cmd("UID FETCH 5 FLAGS").await;
+    assert!(r.all().contains("FLAGS (\\Flagged)"), "{r:?}");
+    let r = c.cmd("UID SEARCH UID 9:11").await;
+    assert_eq!(r.untagged("SEARCH"), vec!["SEARCH 9 11\r\n"], "{r:?}");
+    let r = c.cmd("FETCH 1200 (UID)").await;
+    assert!(r.all().contains("* 1200 FETCH (UID 1201)"), "{r:?}");
+    // The first session, re-selecting, agrees.
+    let r = a.cmd("SELECT INBOX").await;
+    assert!(r.all().contains("* 1200 EXISTS"), "{r:?}");
+    let r = a.cmd("UID SEARCH FLAGGED").await;
+    assert_eq!(r.untagged("SEARCH"), vec!["SEARCH 5\r\n"], "{r:?}");
+    // Another tenant's INBOX is its own.
+    let mut o = Imap::login(imap_addr(&app), &other, PASSWORD).await;
+    assert!(o.cmd("SELECT INBOX").await.all().contains("* 0 EXISTS"));
+}
+
 /// A mailbox deleted over REST is gone for its open IMAP sessions too: reads of its folders
 /// and messages answer NO, nothing of it comes back.
 #[tokio::test]

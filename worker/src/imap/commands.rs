@@ -496,7 +496,7 @@ impl<'a> Client<'a> {
         };
         let u = self.user()?;
         let events = self.srv.pipeline.bus().subscribe_mailbox(u.mailbox);
-        let (f, entries) = u.ts.folder_index(u.mailbox, f.id).await?;
+        let (f, entries) = self.srv.index.load(&u.ts, u.mailbox, f.id).await?;
         // IMAP4rev2 has no \Recent, no RECENT and no UNSEEN code, and names the mailbox in a
         // LIST response instead (RFC 9051 §6.3.2).
         let rev2 = self.session.enabled().rev2;

@@ -5,6 +5,7 @@
 
 mod commands;
 mod fetch;
+mod index_cache;
 mod search;
 mod selected;
 mod server;

@@ -7,6 +7,7 @@
 //! one `idle_timeout_secs` (at least 30 minutes, RFC 9051 §5.4), IDLE included.
 
 use super::commands::Client;
+use super::index_cache::IndexCache;
 use crate::net::{self, NetConfig, Protocol, Refusal};
 use base64::Engine;
 use mailroom_core::auth::{Auth, ClientInfo};
@@ -44,6 +45,8 @@ pub struct ImapServer {
     implicit_tls: bool,
     /// Open logged-in connections per mailbox, in this process.
     users: Arc<Mutex<HashMap<Uuid, usize>>>,
+    /// Folder indexes SELECT loaded, shared by this process's sessions.
+    pub(super) index: IndexCache,
 }
 
 /// One logged-in connection of a mailbox; gives its place back when dropped.
@@ -118,6 +121,7 @@ impl ImapServer {
             tls: tls.map(TlsAcceptor::from),
             implicit_tls: false,
             users: Arc::default(),
+            index: IndexCache::default(),
         }
     }
 
