@@ -217,13 +217,16 @@ impl TenantStore {
         let live = self.live_mailbox(mailbox)?;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
+            // By id, the mailbox checked here: with `mailbox_id = ?` in the query, SQLite's
+            // planner (which has no statistics) walks every message of the mailbox instead.
             out.extend(
                 self.find::<messages::Entity>()
-                    .filter(messages::Column::MailboxId.eq(mailbox))
                     .filter(live.clone())
                     .filter(messages::Column::Id.is_in(chunk.to_vec()))
                     .all(db)
-                    .await?,
+                    .await?
+                    .into_iter()
+                    .filter(|m| m.mailbox_id == mailbox),
             );
         }
         // Fewer found: some messages may be gone, or the whole mailbox (which is NotFound).

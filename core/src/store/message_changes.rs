@@ -64,6 +64,7 @@ pub struct ChangeReport {
 #[derive(Debug, Clone, FromQueryResult)]
 struct Row {
     id: Uuid,
+    mailbox_id: Uuid,
     folder_id: Uuid,
     uid: i64,
     flags: i32,
@@ -134,15 +135,27 @@ impl TenantStore {
             ));
         }
         use messages::Column as C;
-        Ok(self
+        // By id, the mailbox checked here: with `mailbox_id = ?` in the query, SQLite's planner
+        // (which has no statistics) walks the mailbox's index, every message of it, instead
+        // of looking the ids up.
+        let mut rows: Vec<Row> = self
             .find::<messages::Entity>()
             .select_only()
-            .columns([C::Id, C::FolderId, C::Uid, C::Flags, C::Keywords, C::Size])
-            .filter(C::MailboxId.eq(mailbox))
+            .columns([
+                C::Id,
+                C::MailboxId,
+                C::FolderId,
+                C::Uid,
+                C::Flags,
+                C::Keywords,
+                C::Size,
+            ])
             .filter(C::Id.is_in(ids.to_vec()))
             .into_model::<Row>()
             .all(&**tx)
-            .await?)
+            .await?;
+        rows.retain(|r| r.mailbox_id == mailbox);
+        Ok(rows)
     }
 
     /// Applies `change` to messages of a mailbox within reach. Ids of other mailboxes or
@@ -346,12 +359,13 @@ impl TenantStore {
         folder_in(&tx, &mbox, dest).await?;
         let found = self.locked_rows(&tx, mailbox, ids).await?;
         let mut report = report_for(ids, &found);
+        // (By id alone, the mailbox checked here: see `rows`.)
         let mut rows: Vec<messages::Model> = self
             .find::<messages::Entity>()
-            .filter(messages::Column::MailboxId.eq(mailbox))
             .filter(messages::Column::Id.is_in(report.done.clone()))
             .all(&*tx)
             .await?;
+        rows.retain(|r| r.mailbox_id == mailbox);
         if rows.is_empty() {
             return Ok(report);
         }
