@@ -37,6 +37,20 @@ pub struct IndexChanges {
 
 type EntryRow = (Uuid, i64, i64, i32, String);
 
+/// A row of [`TenantStore::index_changes`]' one query: a message, or (flags [`GONE`]) a
+/// departure.
+#[derive(sea_orm::FromQueryResult)]
+struct ChangeRow {
+    id: Uuid,
+    uid: i64,
+    modseq: i64,
+    flags: i32,
+    keywords: String,
+}
+
+/// The flags of a departure in [`ChangeRow`] (no message has negative flags).
+const GONE: i32 = -1;
+
 fn entry((id, uid, modseq, flags, keywords): EntryRow) -> IndexEntry {
     IndexEntry {
         id,
@@ -66,7 +80,7 @@ impl TenantStore {
     /// A condition that holds while `mailbox` is a live (not deleted) mailbox of this tenant
     /// within this store's reach: what [`TenantStore::mailbox_on`] checks, folded into the
     /// query that reads (one round trip instead of two on the IMAP paths that run per command).
-    fn live_mailbox(&self, mailbox: Uuid) -> Result<sea_orm::sea_query::SimpleExpr> {
+    pub(crate) fn live_mailbox(&self, mailbox: Uuid) -> Result<sea_orm::sea_query::SimpleExpr> {
         use super::entities::mailboxes;
         use sea_orm::sea_query::{Expr, ExprTrait, Query};
         if self.actor.mailbox.is_some_and(|own| own != mailbox) {
@@ -114,18 +128,49 @@ impl TenantStore {
                 vanished: Vec::new(),
             });
         }
-        let changed = self.entries(mailbox, folder, Some(modseq)).await?;
-        let vanished: Vec<i64> = self
+        // Arrivals and changes (from `messages`) and departures (from the expunge log) in one
+        // query, one round trip: a departure is a row with flags -1.
+        use messages::Column as C;
+        use sea_orm::sea_query::{Expr, UnionType};
+        use sea_orm::{FromQueryResult, QueryTrait};
+        let mut q = self
+            .find::<messages::Entity>()
+            .select_only()
+            .columns([C::Id, C::Uid, C::Modseq, C::Flags, C::Keywords])
+            .filter(C::MailboxId.eq(mailbox))
+            .filter(C::FolderId.eq(folder))
+            .filter(C::Modseq.gt(modseq))
+            .into_query();
+        let gone = self
             .find::<expunged::Entity>()
             .select_only()
-            .column(expunged::Column::Uid)
+            .columns([
+                expunged::Column::Id,
+                expunged::Column::Uid,
+                expunged::Column::Modseq,
+            ])
+            .expr(Expr::val(-1i32))
+            .expr(Expr::val(String::new()))
             .filter(expunged::Column::MailboxId.eq(mailbox))
             .filter(expunged::Column::FolderId.eq(folder))
             .filter(expunged::Column::Modseq.gt(modseq))
-            .order_by_asc(expunged::Column::Uid)
-            .into_tuple()
-            .all(self.store.db())
-            .await?;
+            .into_query();
+        q.union(UnionType::All, gone);
+        let db = self.store.db();
+        let stmt = db.get_database_backend().build(&q);
+        let rows = ChangeRow::find_by_statement(stmt).all(db).await?;
+        let mut changed = Vec::new();
+        let mut vanished = Vec::new();
+        for r in rows {
+            if r.flags == GONE {
+                vanished.push(r.uid);
+            } else {
+                changed.push(entry((r.id, r.uid, r.modseq, r.flags, r.keywords)));
+            }
+        }
+        changed.sort_by_key(|e| e.uid);
+        vanished.sort_unstable();
+        vanished.dedup();
         Ok(IndexChanges {
             folder: f,
             changed,

@@ -64,13 +64,19 @@ fn within(name: &str, root: &str) -> bool {
 impl TenantStore {
     /// A mailbox's folders, by name.
     pub async fn list_folders(&self, mailbox: Uuid) -> Result<Vec<folders::Model>> {
-        self.mailbox(mailbox).await?;
-        Ok(self
+        // The mailbox is checked in the same query; a live mailbox always has INBOX, so an
+        // empty list means it is gone (or out of reach), which the check then says.
+        let found = self
             .find::<folders::Entity>()
             .filter(folders::Column::MailboxId.eq(mailbox))
+            .filter(self.live_mailbox(mailbox)?)
             .order_by_asc(folders::Column::Name)
             .all(self.store.db())
-            .await?)
+            .await?;
+        if found.is_empty() {
+            self.mailbox(mailbox).await?;
+        }
+        Ok(found)
     }
 
     async fn folders_in(&self, tx: &Tx, mailbox: Uuid) -> Result<Vec<folders::Model>> {
