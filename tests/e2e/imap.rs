@@ -890,8 +890,13 @@ async fn binary_fetches_decoded_parts() {
     ] {
         assert!(f.contains(want), "{want:?} in {f:?}");
     }
-    let r = c.cmd("FETCH 1 BINARY.PEEK[3]").await;
-    assert!(r.last_line().contains("NO [UNKNOWN-CTE]"), "{r:?}");
+    for command in ["FETCH 1 BINARY.PEEK[3]", "FETCH 1 (BINARY[1] BINARY[3])"] {
+        let r = c.cmd(command).await;
+        assert!(r.last_line().contains("NO [UNKNOWN-CTE]"), "{r:?}");
+    }
+    // The refused FETCH marked nothing \Seen.
+    let r = c.cmd("FETCH 1 FLAGS").await;
+    assert!(!r.all().contains("\\Seen"), "{r:?}");
     // Not PEEK: \Seen is set, as with BODY[].
     let r = c.cmd("FETCH 1 (BINARY[1])").await;
     assert!(r.all().contains("\\Seen"), "{r:?}");

@@ -1162,6 +1162,32 @@ impl<'a> Client<'a> {
         let mut quiet = Vec::new();
         if items::sets_seen(&f.items) && !read_only {
             let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+            // A BINARY that will be refused (an encoding the server cannot undo) must not
+            // mark anything \Seen first.
+            let parts = items::binary_parts(&f.items);
+            if !parts.is_empty() {
+                let u = self.user()?;
+                let ids: Vec<Uuid> = uids
+                    .iter()
+                    .filter_map(|u| sel.entry(*u))
+                    .map(|e| e.id)
+                    .collect();
+                for chunk in ids.chunks(500) {
+                    for row in u.ts.messages_by_id(mailbox, chunk).await? {
+                        let summary: Summary =
+                            serde_json::from_str(&row.summary).unwrap_or_default();
+                        if let Some(items::UnknownCte(cte)) = items::undecodable(&summary, &parts) {
+                            out.extend_from_slice(
+                                format!(
+                                    "{tag} NO [UNKNOWN-CTE] cannot decode {cte:?} for BINARY\r\n"
+                                )
+                                .as_bytes(),
+                            );
+                            return Ok(());
+                        }
+                    }
+                }
+            }
             let unseen: Vec<Uuid> = uids
                 .iter()
                 .filter_map(|u| sel.entry(*u))

@@ -241,6 +241,29 @@ fn find_part<'s>(summary: &'s Summary, id: &str) -> Option<&'s Part> {
     })
 }
 
+/// The parts a FETCH asks for with `BINARY[…]` (not `.PEEK`: the items that set `\Seen`).
+pub fn binary_parts(items: &[Attribute]) -> Vec<Vec<u32>> {
+    items
+        .iter()
+        .filter_map(|a| match a {
+            Attribute::Binary {
+                part, peek: false, ..
+            } => Some(part.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first of `parts` whose transfer encoding BINARY cannot undo in this message.
+pub fn undecodable(summary: &Summary, parts: &[Vec<u32>]) -> Option<UnknownCte> {
+    parts.iter().filter(|p| !p.is_empty()).find_map(|p| {
+        let part = find_part(summary, &part_name(p)).filter(|x| x.children.is_empty())?;
+        Encoding::from_header(part.encoding.as_deref())
+            .is_none()
+            .then(|| UnknownCte(part.encoding.clone().unwrap_or_default()))
+    })
+}
+
 /// What `BINARY[part]` sends: the whole message for `[]`, a multipart or message part as
 /// stored, a leaf part with its transfer encoding undone; empty for a part the message does
 /// not have.
