@@ -199,6 +199,29 @@ impl TestApp {
         }
     }
 
+    /// `POST /v1/mailboxes/{mailbox}/import?{query}` with a raw body (`message/rfc822` or
+    /// `application/mbox`).
+    pub async fn import(
+        &self,
+        token: &str,
+        mailbox: &str,
+        query: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!(
+                "{}/v1/mailboxes/{mailbox}/import?{query}",
+                self.base
+            ))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Resp {
         self.call(Method::GET, path, Some(token), None).await
     }

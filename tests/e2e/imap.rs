@@ -538,17 +538,14 @@ async fn a_big_folder_selected_again_is_current() {
         .map(|i| format!("From a@x Mon Jan  1 00:00:00 2024\nSubject: n{i}\n\nbody {i}\n\n"))
         .collect();
     let res = app
-        .http
-        .post(format!(
-            "{}/v1/mailboxes/{ana_id}/import?folder=INBOX",
-            app.base
-        ))
-        .bearer_auth(&t.owner_token)
-        .header("content-type", "application/mbox")
-        .body(mbox)
-        .send()
-        .await
-        .unwrap();
+        .import(
+            &t.owner_token,
+            &ana_id,
+            "folder=INBOX",
+            "application/mbox",
+            mbox,
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let mut a = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
     assert!(a.cmd("EXAMINE INBOX").await.all().contains("* 1200 EXISTS"));

@@ -17,17 +17,14 @@ pub async fn put(
     raw: &str,
 ) -> String {
     let r = app
-        .http
-        .post(format!(
-            "{}/v1/mailboxes/{mailbox}/import?folder={folder}&seen={seen}",
-            app.base
-        ))
-        .bearer_auth(token)
-        .header("content-type", "message/rfc822")
-        .body(raw.to_string())
-        .send()
-        .await
-        .unwrap();
+        .import(
+            token,
+            mailbox,
+            &format!("folder={folder}&seen={seen}"),
+            "message/rfc822",
+            raw.to_string(),
+        )
+        .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let body: Value = r.json().await.unwrap();
     body["messages"][0]["id"].as_str().unwrap().to_string()

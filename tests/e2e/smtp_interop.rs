@@ -216,17 +216,14 @@ async fn mbox_import_files_every_message() {
     assert_eq!(r.status, 201, "{r:?}");
     let mbox = "From a@x Mon Jan  1 00:00:00 2024\nSubject: one\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\nhi\n>From quoted\n\nFrom b@x Mon Jan  1 00:00:00 2024\nSubject: two\n\nbye\n";
     let res = app
-        .http
-        .post(format!(
-            "{}/v1/mailboxes/{ana_id}/import?folder=Archive/2020&seen=true",
-            app.base
-        ))
-        .bearer_auth(&t.owner_token)
-        .header("content-type", "application/mbox")
-        .body(mbox)
-        .send()
-        .await
-        .unwrap();
+        .import(
+            &t.owner_token,
+            &ana_id,
+            "folder=Archive/2020&seen=true",
+            "application/mbox",
+            mbox,
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["imported"], 2, "{body}");

@@ -258,10 +258,14 @@ pub fn binary_parts(items: &[Attribute]) -> Vec<Vec<u32>> {
 pub fn undecodable(summary: &Summary, parts: &[Vec<u32>]) -> Option<UnknownCte> {
     parts.iter().filter(|p| !p.is_empty()).find_map(|p| {
         let part = find_part(summary, &part_name(p)).filter(|x| x.children.is_empty())?;
-        Encoding::from_header(part.encoding.as_deref())
-            .is_none()
-            .then(|| UnknownCte(part.encoding.clone().unwrap_or_default()))
+        leaf_encoding(part).err()
     })
+}
+
+/// The transfer encoding of a leaf part, when BINARY can undo it.
+fn leaf_encoding(part: &Part) -> Result<Encoding, UnknownCte> {
+    Encoding::from_header(part.encoding.as_deref())
+        .ok_or_else(|| UnknownCte(part.encoding.clone().unwrap_or_default()))
 }
 
 /// What `BINARY[part]` sends: the whole message for `[]`, a multipart or message part as
@@ -278,9 +282,7 @@ fn binary_bytes(m: &Message<'_>, part: &[u32]) -> Result<Vec<u8>, UnknownCte> {
     if !p.children.is_empty() {
         return Ok(body.to_vec());
     }
-    let enc = Encoding::from_header(p.encoding.as_deref())
-        .ok_or_else(|| UnknownCte(p.encoding.clone().unwrap_or_default()))?;
-    Ok(enc.decode(body))
+    Ok(leaf_encoding(p)?.decode(body))
 }
 
 /// The section as the response names it (`1.2.HEADER.FIELDS (FROM TO)`).

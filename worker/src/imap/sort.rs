@@ -9,7 +9,7 @@ use mailroom_core::mail::summary::{Addr, Summary};
 use mailroom_core::store::TenantStore;
 use mailroom_core::store::entities::messages;
 use mailroom_proto::imap::envelope::envelope;
-use mailroom_proto::imap::response::Address;
+use mailroom_proto::imap::response::{Address, Envelope};
 use mailroom_proto::imap::search::{Key, SortBy, SortKey, ThreadBy};
 use mailroom_proto::imap::thread::{self, SortFacts, Thread, ThreadFacts};
 use uuid::Uuid;
@@ -124,48 +124,46 @@ pub async fn sort(
     ]
     .into_iter()
     .any(wants);
+    // Only the keys asked for are computed (each is a string built per message).
+    let when = |by: SortBy, value: &dyn Fn() -> String| {
+        if wants(by) { value() } else { String::new() }
+    };
     let mut facts = Vec::new();
-    let mut uid_of = std::collections::HashMap::new();
     gather(ts, sel, keys, addresses, |f| {
         let env = f
             .raw
             .map(|raw| envelope(header_block(raw, f.row, f.summary.header_size)));
-        let from_env = |pick: fn(&mailroom_proto::imap::response::Envelope) -> &[Address]| {
+        let first = |pick: fn(&Envelope) -> &[Address]| {
             env.as_ref()
                 .map(|e| thread::casemap(&first_mailbox(pick(e))))
                 .unwrap_or_default()
         };
-        uid_of.insert(f.seq, f.uid);
+        let shown = |pick: fn(&Envelope) -> &[Address], decoded: &[Addr]| {
+            thread::casemap(&display(env.as_ref().map(pick), decoded))
+        };
         facts.push(SortFacts {
             seq: f.seq,
             arrival: f.row.internal_date.timestamp_millis(),
             date: sent(&f),
             size: u64::try_from(f.row.size).unwrap_or(0),
-            from: from_env(|e| &e.from),
-            to: from_env(|e| &e.to),
-            cc: from_env(|e| &e.cc),
-            subject: if wants(SortBy::Subject) {
+            from: when(SortBy::From, &|| first(|e| &e.from)),
+            to: when(SortBy::To, &|| first(|e| &e.to)),
+            cc: when(SortBy::Cc, &|| first(|e| &e.cc)),
+            subject: when(SortBy::Subject, &|| {
                 thread::casemap(
                     &thread::base_subject(f.summary.subject.as_deref().unwrap_or("")).text,
                 )
-            } else {
-                String::new()
-            },
-            display_from: thread::casemap(&display(
-                env.as_ref().map(|e| e.from.as_slice()),
-                &f.summary.from,
-            )),
-            display_to: thread::casemap(&display(
-                env.as_ref().map(|e| e.to.as_slice()),
-                &f.summary.to,
-            )),
+            }),
+            display_from: when(SortBy::DisplayFrom, &|| shown(|e| &e.from, &f.summary.from)),
+            display_to: when(SortBy::DisplayTo, &|| shown(|e| &e.to, &f.summary.to)),
         });
     })
     .await?;
     thread::sort(&mut facts, criteria);
+    // A sequence number names its UID in the view the facts were gathered from.
     Ok(facts
         .iter()
-        .filter_map(|f| uid_of.get(&f.seq).copied())
+        .filter_map(|f| sel.entries.get(f.seq as usize - 1).map(|e| e.uid))
         .collect())
 }
 
