@@ -17,6 +17,7 @@ use mailroom_core::store::Store;
 use mailroom_worker::Runner;
 use mailroom_worker::imap::ImapServer;
 use mailroom_worker::jobs::JobContext;
+use mailroom_worker::pop3::Pop3Server;
 use mailroom_worker::smtp::SmtpServer;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -33,7 +34,7 @@ pub struct Parts {
     pub jobs: bool,
     /// The SMTP server (MX).
     pub smtp: bool,
-    /// The IMAP server.
+    /// The mail-reading servers: IMAP and POP3.
     pub imap: bool,
 }
 
@@ -125,6 +126,12 @@ impl Where {
         if let Some(a) = running.imaps_addr {
             lines.push(format!("  IMAPS      {a} (implicit TLS)"));
         }
+        if let Some(a) = running.pop3_addr {
+            lines.push(format!("  POP3       {a}"));
+        }
+        if let Some(a) = running.pop3s_addr {
+            lines.push(format!("  POP3S      {a} (implicit TLS)"));
+        }
         lines.push(format!("  data dir   {}", self.data_dir));
         lines.push(format!("  database   {}", self.database));
         lines.push(format!("  event bus  {}", self.bus));
@@ -157,6 +164,10 @@ pub struct Running {
     pub imap_addr: Option<SocketAddr>,
     /// Where it listens with implicit TLS, when configured.
     pub imaps_addr: Option<SocketAddr>,
+    /// Where the POP3 server listens, when it runs.
+    pub pop3_addr: Option<SocketAddr>,
+    /// Where it listens with implicit TLS, when configured.
+    pub pop3s_addr: Option<SocketAddr>,
     /// The ingest pipeline (and through it the event bus).
     pub pipeline: Pipeline,
     /// The database handle.
@@ -167,6 +178,7 @@ pub struct Running {
     smtp_task: Option<JoinHandle<()>>,
     imap_task: Option<JoinHandle<()>>,
     imaps_task: Option<JoinHandle<()>>,
+    pop3_tasks: Vec<JoinHandle<()>>,
     watch_task: Option<JoinHandle<()>>,
     stats_task: Option<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
@@ -192,6 +204,9 @@ impl Running {
             let _ = t.await;
         }
         if let Some(t) = self.imaps_task {
+            let _ = t.await;
+        }
+        for t in self.pop3_tasks {
             let _ = t.await;
         }
         if let Some(t) = self.stats_task {
@@ -253,6 +268,30 @@ pub async fn start(
             "IMAP over TLS",
             "imap.tls_listen",
             "MAILROOM_IMAP_TLS_LISTEN",
+        )?;
+        Some(tokio::net::TcpListener::from_std(l)?)
+    } else {
+        None
+    };
+    let pop3_listener = if parts.imap && cfg.pop3.enabled {
+        let l = bind(
+            &cfg.pop3.listen,
+            cfg.pop3.listen_backlog,
+            "POP3",
+            "pop3.listen",
+            "MAILROOM_POP3_LISTEN",
+        )?;
+        Some(tokio::net::TcpListener::from_std(l)?)
+    } else {
+        None
+    };
+    let pop3s_listener = if parts.imap && cfg.pop3.enabled && !cfg.pop3.tls_listen.is_empty() {
+        let l = bind(
+            &cfg.pop3.tls_listen,
+            cfg.pop3.listen_backlog,
+            "POP3 over TLS",
+            "pop3.tls_listen",
+            "MAILROOM_POP3_TLS_LISTEN",
         )?;
         Some(tokio::net::TcpListener::from_std(l)?)
     } else {
@@ -328,6 +367,8 @@ pub async fn start(
         smtp_addr: None,
         imap_addr: None,
         imaps_addr: None,
+        pop3_addr: None,
+        pop3s_addr: None,
         pipeline: pipeline.clone(),
         store: store.clone(),
         api: None,
@@ -336,6 +377,7 @@ pub async fn start(
         smtp_task: None,
         imap_task: None,
         imaps_task: None,
+        pop3_tasks: Vec::new(),
         // The health monitor: database, writes, the data directory's free space.
         watch_task: Some(tokio::spawn(store.clone().watch(
             cfg.data_dir.clone(),
@@ -409,6 +451,40 @@ pub async fn start(
             ));
         }
         running.imap_task = Some(tokio::spawn(server.run(listener, shutdown_rx.clone())));
+    }
+    if let Some(listener) = pop3_listener {
+        let (cert, key) = if cfg.pop3.tls_cert.is_empty() {
+            (&cfg.smtp.tls_cert, &cfg.smtp.tls_key)
+        } else {
+            (&cfg.pop3.tls_cert, &cfg.pop3.tls_key)
+        };
+        let tls = if cfg.pop3.starttls || pop3s_listener.is_some() {
+            Some(
+                mailroom_worker::net::tls::server_config(cert, key, &cfg.data_dir, &hostname)
+                    .map_err(|e| anyhow::anyhow!("POP3 TLS: {e}"))?,
+            )
+        } else {
+            None
+        };
+        running.pop3_addr = Some(listener.local_addr()?);
+        let auth = Auth::new(&store, &secrets.jwt, cfg.auth.clone(), limiter.clone());
+        let server = Pop3Server::new(
+            cfg.pop3.clone(),
+            &hostname,
+            store.clone(),
+            auth,
+            pipeline.bus().clone(),
+            tls,
+        );
+        if let Some(l) = pop3s_listener {
+            running.pop3s_addr = Some(l.local_addr()?);
+            running.pop3_tasks.push(tokio::spawn(
+                server.implicit_tls().run(l, shutdown_rx.clone()),
+            ));
+        }
+        running
+            .pop3_tasks
+            .push(tokio::spawn(server.run(listener, shutdown_rx.clone())));
     }
     if parts.jobs && cfg.jobs.enabled {
         let ctx = JobContext {

@@ -18,6 +18,7 @@ mod m20261206_000013_health_probes;
 mod m20261206_000014_blob_parts;
 mod m20261207_000015_folder_recent;
 mod m20261207_000016_subscriptions;
+mod m20261207_000017_pop3;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_blob_parts::Migration),
             Box::new(m20261207_000015_folder_recent::Migration),
             Box::new(m20261207_000016_subscriptions::Migration),
+            Box::new(m20261207_000017_pop3::Migration),
         ]
     }
 }

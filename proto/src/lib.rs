@@ -12,6 +12,9 @@
 //!   (BDAT) and STARTTLS.
 //! - [`imap`]: the command reader (commands and literals, bounded); the parser and state
 //!   machine are being built.
+//! - [`pop3`]: RFC 1939 with RFC 2449's extensions: the line reader, the command parser and
+//!   the message encoder (CRLF and byte-stuffing).
 
 pub mod imap;
+pub mod pop3;
 pub mod smtp;

@@ -275,6 +275,7 @@ fn errors_say_which_argument_or_setting_and_why() {
         &[
             ("MAILROOM_API_LISTEN", &addr),
             ("MAILROOM_IMAP_LISTEN", "127.0.0.1:0"),
+            ("MAILROOM_POP3_LISTEN", "127.0.0.1:0"),
         ],
         &["serve"],
     );
@@ -284,6 +285,7 @@ fn errors_say_which_argument_or_setting_and_why() {
             ("MAILROOM_SMTP_LISTEN", &addr),
             ("MAILROOM_API_LISTEN", "127.0.0.1:0"),
             ("MAILROOM_IMAP_LISTEN", "127.0.0.1:0"),
+            ("MAILROOM_POP3_LISTEN", "127.0.0.1:0"),
         ],
         &["worker"],
     );
@@ -302,6 +304,7 @@ fn serve_announces_where_everything_is() {
         .env("MAILROOM_API_LISTEN", "127.0.0.1:0")
         .env("MAILROOM_SMTP_LISTEN", "127.0.0.1:0")
         .env("MAILROOM_IMAP_LISTEN", "127.0.0.1:0")
+        .env("MAILROOM_POP3_LISTEN", "127.0.0.1:0")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -368,6 +371,7 @@ async fn the_readme_quickstart_works() {
         .env("API_PORT", port())
         .env("SMTP_PORT", port())
         .env("IMAP_PORT", port())
+        .env("POP3_PORT", port())
         .env("DNS_PORT", port())
         .env("TMPDIR", work.path())
         .output();
@@ -386,10 +390,15 @@ async fn the_readme_quickstart_works() {
         stdout.contains(r#""subject":"Hello from the quickstart""#) && stdout.contains("It works."),
         "{stdout}"
     );
-    // Read over IMAP by curl: the header line as the message has it.
-    assert!(
-        stdout.contains("Subject: Hello from the quickstart\r\n")
-            || stdout.contains("Subject: Hello from the quickstart\n"),
+    // Read over IMAP and over POP3 by curl: the header line as the message has it.
+    assert_eq!(
+        stdout
+            .matches("Subject: Hello from the quickstart\r\n")
+            .count()
+            + stdout
+                .matches("Subject: Hello from the quickstart\n")
+                .count(),
+        2,
         "{stdout}"
     );
 }

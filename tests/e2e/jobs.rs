@@ -193,6 +193,7 @@ async fn two_worker_processes_share_the_queue_without_running_a_job_twice() {
             // Two workers on one machine cannot share the SMTP port; this test is about jobs.
             .env("MAILROOM_SMTP_ENABLED", "false")
             .env("MAILROOM_IMAP_ENABLED", "false")
+            .env("MAILROOM_POP3_ENABLED", "false")
             .env("MAILROOM_LOG", "warn")
             .kill_on_drop(true)
             .spawn()

@@ -27,6 +27,7 @@ mod mailboxes;
 mod openapi;
 mod outage;
 mod pipeline;
+mod pop3;
 mod routing;
 mod signatures;
 mod smtp;

@@ -152,6 +152,28 @@ impl Config {
                 "imap.tls_cert and imap.tls_key go together".into(),
             ));
         }
+        let p = &self.pop3;
+        if p.max_connections == 0
+            || p.max_connections_per_ip == 0
+            || p.login_timeout_secs == 0
+            || p.max_session_secs == 0
+            || p.max_bad_commands == 0
+            || p.lease_secs < 3
+        {
+            return Err(Error::Config(
+                "pop3 limits and time-outs must be at least 1 (lease_secs at least 3)".into(),
+            ));
+        }
+        if p.idle_timeout_secs < 10 * 60 {
+            return Err(Error::Config(
+                "pop3.idle_timeout_secs must be at least 600 (RFC 1939 §3)".into(),
+            ));
+        }
+        if p.tls_cert.is_empty() != p.tls_key.is_empty() {
+            return Err(Error::Config(
+                "pop3.tls_cert and pop3.tls_key go together".into(),
+            ));
+        }
         for (name, v) in [
             ("jwt_secret", &self.jwt_secret),
             ("master_key", &self.master_key),
@@ -330,6 +352,28 @@ mod tests {
         )
         .unwrap();
         assert!(c.imap.proxy_protocol && c.imap.tls_listen == "0.0.0.0:993");
+    }
+
+    #[test]
+    fn pop3_settings_are_checked() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(
+            (c.pop3.listen.as_str(), c.pop3.idle_timeout_secs),
+            ("127.0.0.1:1110", 600)
+        );
+        for (vars, says) in [
+            (
+                &[("MAILROOM_POP3_IDLE_TIMEOUT_SECS", "60")][..],
+                "pop3.idle_timeout_secs",
+            ),
+            (&[("MAILROOM_POP3_LEASE_SECS", "1")][..], "lease_secs"),
+            (&[("MAILROOM_POP3_TLS_KEY", "x.pem")][..], "pop3.tls_cert"),
+        ] {
+            let e = Config::load(None, env(vars)).unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+        }
+        let c = Config::load(None, env(&[("MAILROOM_POP3_TLS_LISTEN", "0.0.0.0:995")])).unwrap();
+        assert_eq!(c.pop3.tls_listen, "0.0.0.0:995");
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// The IMAP server (reading and organising mail with any client).
     pub imap: ImapConfig,
+    /// The POP3 server (download-and-go clients).
+    pub pop3: Pop3Config,
     /// Local storage: how much room the data directory must keep.
     pub storage: StorageConfig,
 }
@@ -241,6 +243,70 @@ impl Default for ImapConfig {
             max_line_bytes: 64 * 1024,
             max_append_bytes: 50 * 1024 * 1024,
             max_bad_commands: 20,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            starttls: true,
+            require_tls: false,
+            proxy_protocol: false,
+        }
+    }
+}
+
+/// The POP3 server (RFC 1939). Its maildrop is INBOX; what a deletion does is each
+/// mailbox's `pop3_after_download`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3Config {
+    /// Run the POP3 server.
+    pub enabled: bool,
+    /// Where it listens (110 in production, behind STLS).
+    pub listen: String,
+    /// Where it listens with implicit TLS (POP3S, 995 in production); empty: nowhere.
+    pub tls_listen: String,
+    /// Pending connections the kernel queues.
+    pub listen_backlog: u32,
+    /// Connections in all.
+    pub max_connections: usize,
+    /// Connections from one client address.
+    pub max_connections_per_ip: usize,
+    /// How long a logged-in client may stay silent (RFC 1939 §3: at least 10 minutes).
+    pub idle_timeout_secs: u64,
+    /// How long a client that has not logged in may stay silent.
+    pub login_timeout_secs: u64,
+    /// The longest one connection may last.
+    pub max_session_secs: u64,
+    /// Malformed or refused commands before the server closes the connection.
+    pub max_bad_commands: usize,
+    /// How long a session's hold on its mailbox lasts without renewal (it renews at a third
+    /// of this): the longest a crashed process can keep a mailbox `[IN-USE]`.
+    pub lease_secs: u64,
+    /// Certificate for STLS (PEM); empty: the SMTP server's, or a generated one.
+    pub tls_cert: String,
+    /// Its private key (PEM).
+    pub tls_key: String,
+    /// Offer STLS.
+    pub starttls: bool,
+    /// Refuse passwords before STLS. Off by default so that local clients work out of the box;
+    /// turn it on wherever clients reach the server over a network.
+    pub require_tls: bool,
+    /// Expect a PROXY protocol header on every connection.
+    pub proxy_protocol: bool,
+}
+
+impl Default for Pop3Config {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:1110".into(),
+            tls_listen: String::new(),
+            listen_backlog: 1024,
+            max_connections: 10_000,
+            max_connections_per_ip: 50,
+            idle_timeout_secs: 10 * 60,
+            login_timeout_secs: 60,
+            max_session_secs: 24 * 3600,
+            max_bad_commands: 20,
+            lease_secs: 60,
             tls_cert: String::new(),
             tls_key: String::new(),
             starttls: true,
@@ -454,6 +520,7 @@ impl Default for Config {
             mailboxes: MailboxesConfig::default(),
             smtp: SmtpConfig::default(),
             imap: ImapConfig::default(),
+            pop3: Pop3Config::default(),
             storage: StorageConfig::default(),
         }
     }

@@ -104,6 +104,8 @@ struct Prepared {
     subject: String,
     message_id: Option<String>,
     preview: String,
+    /// [`mailroom_proto::pop3::wire_len`] of the body.
+    wire_size: i64,
 }
 
 /// Runs a transaction again (up to [`RETRIES`] times) when Postgres rolled it back for a
@@ -591,6 +593,7 @@ fn prepare(msg: &NewMessage<'_>) -> Result<Prepared> {
         subject: cut(s.subject.as_deref().unwrap_or(""), 2000),
         message_id: s.message_id.as_deref().map(|m| cut(m, 998)),
         preview: cut(&s.preview, 256),
+        wire_size: i64::try_from(mailroom_proto::pop3::wire_len(&msg.body)).unwrap_or(i64::MAX),
     })
 }
 
@@ -611,6 +614,9 @@ fn message_row(
         blob_hash: Set(p.hash.clone()),
         trace_prefix: Set(c.prefix.clone()),
         size: Set(c.size),
+        wire_size: Set(Some(p.wire_size.saturating_add(
+            mailroom_proto::pop3::wire_len(c.prefix.as_bytes()) as i64,
+        ))),
         flags: Set(c.flags),
         keywords: Set(c.keywords.clone()),
         internal_date: Set(item.msg.internal_date),

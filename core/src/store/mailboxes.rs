@@ -535,6 +535,14 @@ pub(crate) async fn purge_mailbox_rows<C: ConnectionTrait>(c: &C, mailbox: Uuid)
         .filter(super::entities::subscriptions::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
+    all_tenants::delete_many::<super::entities::pop3_taken::Entity>()
+        .filter(super::entities::pop3_taken::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    all_tenants::delete_many::<super::entities::pop3_leases::Entity>()
+        .filter(super::entities::pop3_leases::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
     all_tenants::delete_many::<identities::Entity>()
         .filter(identities::Column::MailboxId.eq(mailbox))
         .exec(c)

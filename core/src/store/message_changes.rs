@@ -285,6 +285,23 @@ impl TenantStore {
         Ok(report)
     }
 
+    /// Deletes messages of the mailbox for good, wherever they are (POP3's `delete`): their
+    /// bytes leave the quota and their UIDs are logged as expunged. Ids not in the mailbox are
+    /// reported as not found.
+    pub async fn expunge_messages(&self, mailbox: Uuid, ids: &[Uuid]) -> Result<ChangeReport> {
+        retrying(|| self.try_expunge_messages(mailbox, ids)).await
+    }
+
+    async fn try_expunge_messages(&self, mailbox: Uuid, ids: &[Uuid]) -> Result<ChangeReport> {
+        let tx = self.store.tx_quiet().await?;
+        let mbox = self.mailbox_on(&*tx, mailbox).await?;
+        let rows = self.locked_rows(&tx, mailbox, ids).await?;
+        let mut report = report_for(ids, &rows);
+        self.expunge_rows(&tx, &mbox, rows, &mut report).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
     /// IMAP EXPUNGE: deletes for good the messages of `folder` flagged `\Deleted` (only those
     /// of `ids` when given: UID EXPUNGE), at most [`MAX_BATCH`] per call, lowest UIDs first;
     /// call again while a full batch went. The flag is read inside the transaction, so a

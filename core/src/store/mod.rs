@@ -29,6 +29,7 @@ mod new_message;
 mod nodelay;
 mod page;
 mod platform;
+mod pop3;
 mod routing;
 mod scope;
 mod signatures;
@@ -57,6 +58,7 @@ pub use message_views::{MAX_THREAD_PAGE, MessageFilter, MessageRow, Sort, Thread
 pub use new_message::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash, events_of};
 pub use page::{DatePage, Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
+pub use pop3::{DropMessage, Maildrop};
 pub use routing::{
     Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, SendGuard, split_address,
 };

@@ -61,6 +61,8 @@ tenant_owned!(
     local_parts,
     mailboxes,
     messages,
+    pop3_leases,
+    pop3_taken,
     signatures,
     subscriptions,
     thread_refs,

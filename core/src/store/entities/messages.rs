@@ -18,6 +18,9 @@ pub struct Model {
     pub trace_prefix: String,
     /// Octets of prefix + blob.
     pub size: i64,
+    /// Octets POP3 sends (line endings made CRLF, before byte-stuffing); `None` for messages
+    /// stored before it was recorded.
+    pub wire_size: Option<i64>,
     /// Bits: see [`crate::mail::flags`].
     pub flags: i32,
     /// JSON array of keywords.
