@@ -212,6 +212,11 @@ impl LineReader {
         }
     }
 
+    /// Bytes held (pushed and not yet handed out).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Drops whatever was pushed and not yet read (bytes pipelined after STLS).
     pub fn clear(&mut self) {
         self.buf.clear();

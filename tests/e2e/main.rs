@@ -28,6 +28,7 @@ mod openapi;
 mod outage;
 mod pipeline;
 mod pop3;
+mod pop3_interop;
 mod routing;
 mod signatures;
 mod smtp;
