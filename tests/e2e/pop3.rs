@@ -573,3 +573,44 @@ async fn the_mime_torture_corpus_is_exact_over_pop3() {
     }
     assert!(c.cmd("QUIT").await.starts_with("+OK"));
 }
+
+/// A message stored before POP3 sizes were recorded (no `wire_size`) is counted from its
+/// bytes: LIST still gives what RETR sends. The message here has bare LF line endings, so the
+/// size differs from the stored one.
+#[tokio::test]
+async fn sizes_of_messages_stored_before_they_were_recorded_are_counted() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    let lf = b"From: a@x.example\nSubject: old one\n\n.line one\nline two\n".to_vec();
+    let res = app
+        .import(
+            &t.owner_token,
+            &ana_id,
+            "folder=INBOX",
+            "message/rfc822",
+            lf.clone(),
+        )
+        .await;
+    assert!(res.status().is_success());
+    let db = sea_orm::Database::connect(app.cfg.effective_database_url())
+        .await
+        .unwrap();
+    use mailroom_core::store::entities::messages;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let r = messages::Entity::update_many()
+        .col_expr(
+            messages::Column::WireSize,
+            sea_orm::sea_query::Expr::value(Option::<i64>::None),
+        )
+        .filter(messages::Column::MailboxId.eq(ana_id.parse::<uuid::Uuid>().unwrap()))
+        .exec(&db)
+        .await
+        .unwrap();
+    assert_eq!(r.rows_affected, 1);
+    let mut c = Pop3::login(pop3_addr(&app), &ana, PASSWORD).await;
+    let (_, list) = c.multi("LIST").await;
+    let (_, got) = c.multi("RETR 1").await;
+    assert_eq!(got, crlf(&lf));
+    assert_eq!(listing(&list)[0].1, got.len().to_string());
+    assert!(c.cmd("QUIT").await.starts_with("+OK"));
+}

@@ -37,6 +37,11 @@ use uuid::Uuid;
 const READ_CHUNK: usize = 16 * 1024;
 /// Bytes of responses gathered before they are sent on (pipelined RETRs go out in pieces).
 const FLUSH_AT: usize = 256 * 1024;
+/// Read-ahead: a RETR or TOP of a message not yet read fetches it with up to this many of the
+/// messages after it, in one query (clients download in order) ...
+const READ_AHEAD: usize = 32;
+/// ... while their sizes add up to at most this (a larger message is read alone).
+const READ_AHEAD_BYTES: u64 = 1024 * 1024;
 
 /// The POP3 server.
 #[derive(Clone)]
@@ -81,6 +86,8 @@ struct Transaction {
     drop: Maildrop,
     deleted: Vec<bool>,
     retrieved: Vec<bool>,
+    /// Messages read ahead, by index (the last batch only).
+    ahead: std::collections::HashMap<usize, Vec<u8>>,
 }
 
 impl Transaction {
@@ -505,6 +512,7 @@ impl Pop3Server {
                 drop,
                 deleted: vec![false; n],
                 retrieved: vec![false; n],
+                ahead: Default::default(),
             }))
         }
         .await;
@@ -598,15 +606,11 @@ impl Pop3Server {
             Ok(i) => i,
             Err(e) => return out.extend_from_slice(e.as_bytes()),
         };
+        let raw = match t.ahead.remove(&i) {
+            Some(raw) => Ok(Some(raw)),
+            None => read_ahead(t, i).await,
+        };
         let m = &t.drop.messages[i];
-        let raw = async {
-            let rows = t.ts.messages_by_id(t.mailbox, &[m.id]).await?;
-            match rows.first() {
-                Some(row) => t.ts.raw_of(row).await.map(Some),
-                None => Ok(None),
-            }
-        }
-        .await;
         match raw {
             Ok(Some(raw)) => {
                 match lines {
@@ -656,4 +660,37 @@ impl Pop3Server {
             }
         }
     }
+}
+
+/// Reads message `i` and, into `t.ahead`, the live messages after it (see [`READ_AHEAD`]);
+/// `None` when message `i` is no longer stored.
+async fn read_ahead(
+    t: &mut Transaction,
+    i: usize,
+) -> mailroom_core::error::Result<Option<Vec<u8>>> {
+    let mut picked = vec![i];
+    let mut bytes = t.drop.messages[i].size;
+    for j in i + 1..t.drop.messages.len() {
+        if picked.len() >= READ_AHEAD {
+            break;
+        }
+        let size = t.drop.messages[j].size;
+        if t.deleted[j] {
+            continue;
+        }
+        if bytes + size > READ_AHEAD_BYTES {
+            break;
+        }
+        bytes += size;
+        picked.push(j);
+    }
+    let ids: Vec<Uuid> = picked.iter().map(|j| t.drop.messages[*j].id).collect();
+    let mut raws = t.ts.pop3_raws(t.mailbox, &ids).await?;
+    t.ahead.clear();
+    for j in &picked[1..] {
+        if let Some(raw) = raws.remove(&t.drop.messages[*j].id) {
+            t.ahead.insert(*j, raw);
+        }
+    }
+    Ok(raws.remove(&t.drop.messages[i].id))
 }
