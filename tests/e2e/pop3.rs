@@ -614,3 +614,116 @@ async fn sizes_of_messages_stored_before_they_were_recorded_are_counted() {
     assert_eq!(listing(&list)[0].1, got.len().to_string());
     assert!(c.cmd("QUIT").await.starts_with("+OK"));
 }
+
+/// An app password logs in; a suspended mailbox and a tenant owner's account (not a mailbox)
+/// do not; POP3S (`pop3.tls_listen`) serves over implicit TLS.
+#[tokio::test]
+async fn app_passwords_suspension_and_implicit_tls() {
+    let app = TestApp::spawn_with(|c| c.pop3.tls_listen = "127.0.0.1:0".into()).await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    deliver(&app, &ana, "over pop3s", "tls body").await;
+    let r = app
+        .post(
+            &format!("/v1/mailboxes/{ana_id}/app-passwords"),
+            &t.owner_token,
+            json!({"name": "phone"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let app_password = r.body["password"].as_str().unwrap().to_string();
+    let mut c = Pop3::login(pop3_addr(&app), &ana, &app_password).await;
+    assert!(c.cmd("QUIT").await.starts_with("+OK"));
+
+    let pop3s = app.running.as_ref().unwrap().pop3s_addr.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-sSf",
+            "-k",
+            &format!("pop3s://{pop3s}/1"),
+            "--user",
+            &format!("{ana}:{PASSWORD}"),
+        ])
+        .current_dir(work.path())
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("Subject: over pop3s"),
+        "{text}"
+    );
+
+    let (mut o, _) = Pop3::connect(pop3_addr(&app)).await;
+    assert!(
+        o.cmd(&format!("USER {}", t.owner_email))
+            .await
+            .starts_with("+OK")
+    );
+    let r = o.cmd(&format!("PASS {PASSWORD}")).await;
+    assert!(r.starts_with("-ERR [AUTH]"), "{r}");
+
+    let r = app
+        .patch(
+            &format!("/v1/mailboxes/{ana_id}"),
+            &t.owner_token,
+            json!({"status": "suspended"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let (mut s, _) = Pop3::connect(pop3_addr(&app)).await;
+    assert!(s.cmd(&format!("USER {ana}")).await.starts_with("+OK"));
+    let r = s.cmd(&format!("PASS {PASSWORD}")).await;
+    assert!(r.starts_with("-ERR [AUTH]"), "{r}");
+}
+
+/// The lease is what keeps one session per mailbox across processes: a live one held
+/// elsewhere refuses the login with `[IN-USE]`; one whose holder stopped renewing it (a
+/// crashed process) has lapsed and is taken over.
+#[tokio::test]
+async fn a_lapsed_lease_is_taken_over_and_a_live_one_is_not() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    let db = sea_orm::Database::connect(app.cfg.effective_database_url())
+        .await
+        .unwrap();
+    use mailroom_core::store::entities::pop3_leases;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let mailbox: uuid::Uuid = ana_id.parse().unwrap();
+    let lease = |secs: i64| pop3_leases::ActiveModel {
+        mailbox_id: Set(mailbox),
+        tenant_id: Set(t.id.parse().unwrap()),
+        holder: Set(uuid::Uuid::new_v4()),
+        expires_at: Set(chrono::Utc::now() + chrono::Duration::seconds(secs)),
+    };
+    // Held by another process, renewed a moment ago.
+    pop3_leases::Entity::insert(lease(50))
+        .exec(&db)
+        .await
+        .unwrap();
+    let (mut c, _) = Pop3::connect(pop3_addr(&app)).await;
+    assert!(c.cmd(&format!("USER {ana}")).await.starts_with("+OK"));
+    let r = c.cmd(&format!("PASS {PASSWORD}")).await;
+    assert!(r.starts_with("-ERR [IN-USE]"), "{r}");
+    // Its holder died: the lease lapsed.
+    pop3_leases::Entity::delete_by_id(mailbox)
+        .exec(&db)
+        .await
+        .unwrap();
+    pop3_leases::Entity::insert(lease(-5))
+        .exec(&db)
+        .await
+        .unwrap();
+    assert!(c.cmd(&format!("USER {ana}")).await.starts_with("+OK"));
+    let r = c.cmd(&format!("PASS {PASSWORD}")).await;
+    assert!(r.starts_with("+OK maildrop"), "{r}");
+    assert!(c.cmd("QUIT").await.starts_with("+OK"));
+    // QUIT gave it back.
+    assert!(
+        pop3_leases::Entity::find_by_id(mailbox)
+            .one(&db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -354,7 +354,15 @@ impl Pop3Server {
             Command::Quit => {
                 let text = match state {
                     State::Authorization { .. } => "+OK bye\r\n".to_string(),
-                    State::Transaction(t) => self.update(t).await,
+                    State::Transaction(t) => {
+                        let text = self.update(t).await;
+                        // Given back before the reply, so a client that reconnects at once
+                        // (a poll right after QUIT) does not find its own mailbox in use.
+                        if let Err(e) = t.ts.drop_pop3_lease(t.mailbox, t.holder).await {
+                            tracing::warn!(error = %e, "POP3 lease not given back; it expires by itself");
+                        }
+                        text
+                    }
                 };
                 out.extend_from_slice(text.as_bytes());
                 return Flow::Close;
