@@ -14,7 +14,9 @@
 //!   machine are being built.
 //! - [`pop3`]: RFC 1939 with RFC 2449's extensions: the line reader, the command parser and
 //!   the message encoder (CRLF and byte-stuffing).
+//! - [`sasl`]: SASL PLAIN responses, for both.
 
 pub mod imap;
 pub mod pop3;
+pub mod sasl;
 pub mod smtp;

@@ -325,3 +325,48 @@ where
     }
     false
 }
+
+/// Every message file of the MIME torture corpus (`tests/data/mime-torture`), sorted.
+pub fn mime_torture_corpus() -> Vec<std::path::PathBuf> {
+    use std::path::{Path, PathBuf};
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x != "md") {
+                out.push(p);
+            }
+        }
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mime-torture");
+    let mut out = Vec::new();
+    walk(&dir, &mut out);
+    out.sort();
+    assert!(
+        out.len() >= 190,
+        "corpus at {}: {} files",
+        dir.display(),
+        out.len()
+    );
+    out
+}
+
+/// Runs a client program in `dir` (its HOME too) and returns what it printed; fails the test
+/// when it fails.
+pub async fn run_client(cmd: &str, args: &[&str], dir: &std::path::Path) -> String {
+    let out = tokio::process::Command::new(cmd)
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{cmd} runs: {e}"));
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd} failed: {text}");
+    text
+}

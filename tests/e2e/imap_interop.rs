@@ -22,23 +22,6 @@ async fn deliver(app: &TestApp, to: &str, subject: &str) {
     assert!(r.starts_with("250"), "{r}");
 }
 
-async fn run(cmd: &str, args: &[&str], dir: &Path) -> String {
-    let out = tokio::process::Command::new(cmd)
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("{cmd} runs: {e}"));
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd} failed: {text}");
-    text
-}
-
 /// Files of a maildir folder (`cur` and `new`).
 fn maildir(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -76,7 +59,7 @@ async fn mbsync_syncs_both_ways() {
     std::fs::write(work.path().join("mbsyncrc"), cfg).unwrap();
     let rc = work.path().join("mbsyncrc");
     let rc = rc.to_str().unwrap();
-    run("mbsync", &["-c", rc, "-a"], work.path()).await;
+    run_client("mbsync", &["-c", rc, "-a"], work.path()).await;
     let inbox = maildir(&local.join("INBOX"));
     assert_eq!(inbox.len(), 2, "{inbox:?}");
     for f in ["Sent", "Drafts", "Junk", "Trash", "Archive"] {
@@ -101,7 +84,7 @@ async fn mbsync_syncs_both_ways() {
     std::fs::create_dir_all(&archive_cur).unwrap();
     // A new file name without the UID mbsync keeps in it: a new message for the far side.
     std::fs::rename(moved, archive_cur.join("1.moved.host:2,")).unwrap();
-    run("mbsync", &["-c", rc, "-a"], work.path()).await;
+    run_client("mbsync", &["-c", rc, "-a"], work.path()).await;
 
     let mut c = Imap::login(addr, &ana, PASSWORD).await;
     let r = c.cmd("STATUS INBOX (MESSAGES UNSEEN)").await;
@@ -112,7 +95,7 @@ async fn mbsync_syncs_both_ways() {
     // On the server: flag the message; the next sync brings the flag down.
     assert!(c.cmd("SELECT INBOX").await.ok());
     assert!(c.cmd("STORE 1 +FLAGS (\\Flagged)").await.ok());
-    run("mbsync", &["-c", rc, "-a"], work.path()).await;
+    run_client("mbsync", &["-c", rc, "-a"], work.path()).await;
     let inbox = maildir(&local.join("INBOX"));
     assert!(inbox.len() == 1 && inbox[0].ends_with(":2,FS"), "{inbox:?}");
 }
@@ -140,7 +123,7 @@ async fn fetchmail_keeps_then_deletes() {
     for (keep, left) in [("keep", 2), ("nokeep", 0)] {
         std::fs::write(&rcfile, rc(keep)).unwrap();
         std::fs::set_permissions(&rcfile, std::fs::Permissions::from_mode(0o600)).unwrap();
-        run(
+        run_client(
             "fetchmail",
             &["-f", rcfile.to_str().unwrap(), "--nodetach", "--silent"],
             work.path(),
@@ -178,7 +161,7 @@ async fn getmail_retrieves_into_an_mbox() {
         mbox.display()
     );
     std::fs::write(work.path().join("getmailrc"), rc).unwrap();
-    run(
+    run_client(
         "getmail",
         &[
             "--rcfile",
@@ -309,20 +292,7 @@ async fn the_mime_torture_corpus_round_trips_over_imap() {
     let (_t, _, _, _, ana) = receiving(&app).await;
     let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
     assert!(c.cmd("SELECT INBOX").await.ok());
-    let mut files = Vec::new();
-    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mime-torture")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x != "md") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    assert!(files.len() >= 190, "{} files", files.len());
+    let files = mime_torture_corpus();
     for (i, f) in files.iter().enumerate() {
         let bytes = std::fs::read(f).unwrap();
         let tag = format!("ap{i}");

@@ -9,7 +9,6 @@ use crate::smtp_wire::Wire;
 use base64::Engine;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -518,20 +517,7 @@ async fn pop3_is_confined_to_its_own_mailbox_and_tenant() {
 async fn the_mime_torture_corpus_is_exact_over_pop3() {
     let app = TestApp::spawn().await;
     let (t, _, _, ana_id, ana) = receiving(&app).await;
-    let mut files = Vec::new();
-    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mime-torture")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x != "md") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    assert!(files.len() >= 190, "{} files", files.len());
+    let files = mime_torture_corpus();
     let mut expected = Vec::new();
     for f in &files {
         let bytes = std::fs::read(f).unwrap();

@@ -5,24 +5,6 @@ use crate::common::*;
 use crate::pop3::{Pop3, deliver, pop3_addr};
 use crate::smtp::receiving;
 use serde_json::json;
-use std::path::Path;
-
-async fn run(cmd: &str, args: &[&str], dir: &Path) -> String {
-    let out = tokio::process::Command::new(cmd)
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("{cmd} runs: {e}"));
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd} failed: {text}");
-    text
-}
 
 /// Messages POP3 offers the mailbox now.
 async fn offered(app: &TestApp, user: &str) -> usize {
@@ -71,7 +53,7 @@ print("poplib ok")
         port = addr.port()
     );
     let work = tempfile::tempdir().unwrap();
-    let out = run("python3", &["-c", &script], work.path()).await;
+    let out = run_client("python3", &["-c", &script], work.path()).await;
     assert!(out.contains("poplib ok"), "{out}");
     // The default (keep): no longer offered to POP3.
     assert_eq!(offered(&app, &ana).await, 0);
@@ -86,7 +68,7 @@ async fn curl_lists_and_retrieves() {
     let addr = pop3_addr(&app);
     let work = tempfile::tempdir().unwrap();
     let user = format!("{ana}:{PASSWORD}");
-    let list = run(
+    let list = run_client(
         "curl",
         &["-sSf", &format!("pop3://{addr}/"), "--user", &user],
         work.path(),
@@ -98,7 +80,7 @@ async fn curl_lists_and_retrieves() {
         lines[0].starts_with("1 ") && lines[1].starts_with("2 "),
         "{list}"
     );
-    let two = run(
+    let two = run_client(
         "curl",
         &["-sSf", &format!("pop3://{addr}/2"), "--user", &user],
         work.path(),
@@ -106,7 +88,7 @@ async fn curl_lists_and_retrieves() {
     .await;
     assert!(two.contains("Subject: second for curl"), "{two}");
     // curl's STLS with a self-signed certificate.
-    let one = run(
+    let one = run_client(
         "curl",
         &[
             "-sSf",
@@ -153,7 +135,7 @@ async fn fetchmail_keeps_then_deletes_over_pop3() {
     for (keep, left) in [("keep", 2), ("nokeep", 0)] {
         std::fs::write(&rcfile, rc(keep)).unwrap();
         std::fs::set_permissions(&rcfile, std::fs::Permissions::from_mode(0o600)).unwrap();
-        run(
+        run_client(
             "fetchmail",
             &["-f", rcfile.to_str().unwrap(), "--nodetach", "--silent"],
             work.path(),
@@ -193,7 +175,7 @@ async fn getmail_and_mpop_retrieve() {
         mbox.display()
     );
     std::fs::write(work.path().join("getmailrc"), rc).unwrap();
-    run(
+    run_client(
         "getmail",
         &[
             "--rcfile",
@@ -223,7 +205,7 @@ async fn getmail_and_mpop_retrieve() {
     std::fs::write(&rcfile, rc).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&rcfile, std::fs::Permissions::from_mode(0o600)).unwrap();
-    run("mpop", &["-C", rcfile.to_str().unwrap(), "-q"], work.path()).await;
+    run_client("mpop", &["-C", rcfile.to_str().unwrap(), "-q"], work.path()).await;
     let files: Vec<_> = std::fs::read_dir(maildir.join("new"))
         .unwrap()
         .flatten()

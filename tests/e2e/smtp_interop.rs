@@ -5,31 +5,6 @@
 use crate::common::*;
 use crate::smtp::{all_messages, bdat, inbox, raw, receiving, smtp_addr};
 use crate::smtp_wire::{Wire, code_of};
-use std::path::{Path, PathBuf};
-
-fn corpus() -> Vec<PathBuf> {
-    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x != "md") {
-                out.push(p);
-            }
-        }
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mime-torture");
-    let mut out = Vec::new();
-    walk(&dir, &mut out);
-    out.sort();
-    assert!(
-        out.len() >= 190,
-        "corpus at {}: {} files",
-        dir.display(),
-        out.len()
-    );
-    out
-}
 
 #[tokio::test]
 async fn smtplib_plain_and_starttls() {
@@ -115,7 +90,7 @@ async fn the_torture_corpus_round_trips_over_smtp_and_import() {
     let app = TestApp::spawn().await;
     let (t, d, _, ana_id, ana) = receiving(&app).await;
     let (bo_id, _) = crate::mailboxes::mailbox(&app, &t.owner_token, &d, "bo").await;
-    let files = corpus();
+    let files = mime_torture_corpus();
     let mut w = Wire::connect(smtp_addr(&app)).await;
     let mut import_ids = Vec::new();
     for f in &files {

@@ -16,7 +16,6 @@
 //!   commands end the connection.
 
 use crate::net::{self, NetConfig, Protocol, Refusal};
-use base64::Engine;
 use mailroom_core::auth::{Auth, ClientInfo, Scope};
 use mailroom_core::bus::Bus;
 use mailroom_core::config::Pop3Config;
@@ -443,26 +442,21 @@ impl Pop3Server {
         line: &[u8],
         out: &mut Vec<u8>,
     ) {
-        if line == b"*" {
-            out.extend_from_slice(b"-ERR authentication cancelled\r\n");
-            return;
-        }
-        let line = if line == b"=" { &b""[..] } else { line };
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(line) else {
-            out.extend_from_slice(b"-ERR not base64\r\n");
-            return;
+        use mailroom_proto::sasl::{PlainError, plain};
+        let (user, password) = match plain(line) {
+            Ok(p) => p,
+            Err(e) => {
+                out.extend_from_slice(match e {
+                    PlainError::Cancelled => b"-ERR authentication cancelled\r\n",
+                    PlainError::NotBase64 => b"-ERR not base64\r\n",
+                    PlainError::NotPlain => b"-ERR not a PLAIN response\r\n",
+                    PlainError::ActingForAnother => {
+                        b"-ERR [AUTH] acting for another user is not allowed\r\n"
+                    }
+                });
+                return;
+            }
         };
-        let parts: Vec<&[u8]> = decoded.split(|b| *b == 0).collect();
-        let [authz, authc, password] = parts.as_slice() else {
-            out.extend_from_slice(b"-ERR not a PLAIN response\r\n");
-            return;
-        };
-        if !authz.is_empty() && authz != authc {
-            out.extend_from_slice(b"-ERR [AUTH] acting for another user is not allowed\r\n");
-            return;
-        }
-        let user = String::from_utf8_lossy(authc).into_owned();
-        let password = String::from_utf8_lossy(password).into_owned();
         self.login(s, state, &user, &password, out).await;
     }
 

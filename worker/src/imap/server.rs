@@ -9,7 +9,6 @@
 use super::commands::Client;
 use super::index_cache::IndexCache;
 use crate::net::{self, NetConfig, Protocol, Refusal};
-use base64::Engine;
 use mailroom_core::auth::{Auth, ClientInfo};
 use mailroom_core::config::ImapConfig;
 use mailroom_core::error::Error;
@@ -377,31 +376,22 @@ impl ImapServer {
         line: &[u8],
         out: &mut Vec<u8>,
     ) -> Flow {
-        if line == b"*" {
-            out.extend_from_slice(format!("{tag} BAD authentication cancelled\r\n").as_bytes());
-            return Flow::Continue;
-        }
-        let line = if line == b"=" { &b""[..] } else { line };
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(line) else {
-            out.extend_from_slice(format!("{tag} BAD not base64\r\n").as_bytes());
-            return Flow::Continue;
+        use mailroom_proto::sasl::{PlainError, plain};
+        let (user, password) = match plain(line) {
+            Ok(p) => p,
+            Err(e) => {
+                let reply = match e {
+                    PlainError::Cancelled => "BAD authentication cancelled",
+                    PlainError::NotBase64 => "BAD not base64",
+                    PlainError::NotPlain => "BAD not a PLAIN response",
+                    PlainError::ActingForAnother => {
+                        "NO [AUTHORIZATIONFAILED] acting for another user is not allowed"
+                    }
+                };
+                out.extend_from_slice(format!("{tag} {reply}\r\n").as_bytes());
+                return Flow::Continue;
+            }
         };
-        let parts: Vec<&[u8]> = decoded.split(|b| *b == 0).collect();
-        let [authz, authc, password] = parts.as_slice() else {
-            out.extend_from_slice(format!("{tag} BAD not a PLAIN response\r\n").as_bytes());
-            return Flow::Continue;
-        };
-        if !authz.is_empty() && authz != authc {
-            out.extend_from_slice(
-                format!(
-                    "{tag} NO [AUTHORIZATIONFAILED] acting for another user is not allowed\r\n"
-                )
-                .as_bytes(),
-            );
-            return Flow::Continue;
-        }
-        let user = String::from_utf8_lossy(authc).into_owned();
-        let password = String::from_utf8_lossy(password).into_owned();
         self.login(client, tag, &user, &password, out).await;
         Flow::Continue
     }
