@@ -121,6 +121,12 @@ pub struct Part {
     pub lines: u64,
     /// Parts of a multipart, or the one enclosed message of a `message/rfc822`.
     pub children: Vec<Part>,
+    /// The fields of the part's header that IMAP's ENVELOPE and BODYSTRUCTURE read
+    /// ([`mailroom_proto::imap::envelope::imap_head`]), kept so that they are answered without
+    /// reading the message; absent in summaries made before it was kept, and when the header
+    /// cannot be kept so (not UTF-8, too large).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
 }
 
 /// An attachment of the top-level message, for list views.
@@ -180,6 +186,9 @@ pub struct Summary {
     pub body: Part,
     /// Bytes of the top-level header block, blank line included.
     pub header_size: u64,
+    /// The top-level header's fields that IMAP's ENVELOPE reads, as [`Part::head`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
     /// No header could be parsed, the parser gave up or panicked, or the structure had to be
     /// degraded or cut (see the module docs).
     pub malformed: bool,
@@ -211,6 +220,27 @@ pub const MAX_SEARCH_TEXT: usize = 64 * 1024;
 /// [`summarize`], and the message's text body (every text part, HTML ones as text; at most
 /// [`MAX_SEARCH_TEXT`] characters) for the search index, from the same parse.
 pub fn summarize_with_text(raw: &[u8]) -> (Summary, String) {
+    let (mut s, text) = summarize_parts(raw);
+    s.head = raw
+        .get(..(s.header_size as usize).min(raw.len()))
+        .and_then(mailroom_proto::imap::envelope::imap_head);
+    keep_heads(&mut s.body, raw);
+    (s, text)
+}
+
+/// Fills [`Part::head`] of every part (iteratively: parts nest deep).
+fn keep_heads(top: &mut Part, raw: &[u8]) {
+    let mut stack = vec![top];
+    while let Some(p) = stack.pop() {
+        let (a, b) = (p.header_start as usize, p.body_start as usize);
+        p.head = raw
+            .get(a.min(b)..b.min(raw.len()))
+            .and_then(mailroom_proto::imap::envelope::imap_head);
+        stack.extend(p.children.iter_mut());
+    }
+}
+
+fn summarize_parts(raw: &[u8]) -> (Summary, String) {
     // mail-parser stores offsets as u32; past that they would wrap.
     if u32::try_from(raw.len()).is_err() {
         return (fallback(raw), String::new());
@@ -336,6 +366,7 @@ fn from_message(raw: &[u8], msg: &Message<'_>) -> Summary {
         html_body: first_kind(&msg.html_body, true),
         attachments: walk.attachments,
         header_size: body.body_start,
+        head: None,
         malformed: walk.degraded
             || !msg
                 .parts

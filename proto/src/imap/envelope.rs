@@ -51,6 +51,51 @@ pub fn envelope(header: &[u8]) -> Envelope {
     env
 }
 
+/// Fields of a part header that ENVELOPE and BODYSTRUCTURE read.
+const IMAP_FIELDS: [&str; 12] = [
+    "date",
+    "subject",
+    "from",
+    "sender",
+    "reply-to",
+    "to",
+    "cc",
+    "bcc",
+    "in-reply-to",
+    "message-id",
+    "content-type",
+    "content-transfer-encoding",
+];
+
+/// Octets of a head kept by [`imap_head`], at most.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// The fields of `header` that ENVELOPE and BODYSTRUCTURE read, in order, one `name: value`
+/// line each (values as [`fields`] gives them): what a store keeps at delivery so that those
+/// answers need not read the message again. [`envelope`] and [`fields`] give the same results
+/// on it as on the whole header. `None` when it cannot stand in for the header: bytes that are
+/// not UTF-8, more fields than [`envelope`] reads, or more than [`MAX_HEAD`] octets.
+pub fn imap_head(header: &[u8]) -> Option<String> {
+    let mut out = String::new();
+    for (i, (name, value)) in fields(header).enumerate() {
+        if i >= MAX_FIELDS {
+            return None;
+        }
+        let lower = name.to_ascii_lowercase();
+        if !IMAP_FIELDS.iter().any(|f| f.as_bytes() == lower.as_slice()) {
+            continue;
+        }
+        out.push_str(std::str::from_utf8(&name).ok()?);
+        out.push_str(": ");
+        out.push_str(std::str::from_utf8(&value).ok()?);
+        out.push_str("\r\n");
+        if out.len() > MAX_HEAD {
+            return None;
+        }
+    }
+    Some(out)
+}
+
 /// A field given twice counts as its last occurrence, as Dovecot has it.
 fn set_field(list: &mut Vec<Address>, value: &[u8]) {
     *list = addresses(value);

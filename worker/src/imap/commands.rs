@@ -273,6 +273,11 @@ impl<'a> Client<'a> {
         };
         match t.command {
             Command::Noop | Command::Check => {
+                // The client's explicit poll reads the change log whatever the bus has said:
+                // an event from another process (over Redis) may still be on its way.
+                if let Some(sel) = &mut self.sel {
+                    sel.touch();
+                }
                 self.sync(out, true, &[]).await?;
                 ok(out, "done");
             }
@@ -1220,7 +1225,6 @@ impl<'a> Client<'a> {
         let u = self.user()?;
         let utf8 = self.session.enabled().utf8;
         let need_row = items::needs_row(&wanted);
-        let need_raw = items::needs_raw(&wanted);
         for chunk in uids.chunks(200) {
             let entries: Vec<&IndexEntry> = chunk
                 .iter()
@@ -1237,11 +1241,19 @@ impl<'a> Client<'a> {
             } else {
                 HashMap::new()
             };
-            let mut raws = if need_raw {
-                let found: Vec<_> = rows.values().collect();
-                u.ts.raws_of(&found).await?
-            } else {
+            let summaries: HashMap<Uuid, Summary> = rows
+                .values()
+                .filter_map(|r| Some((r.id, serde_json::from_str(&r.summary).ok()?)))
+                .collect();
+            // Bytes only for the messages whose answer needs them.
+            let found: Vec<_> = rows
+                .values()
+                .filter(|r| items::needs_raw(&wanted, summaries.get(&r.id)))
+                .collect();
+            let mut raws = if found.is_empty() {
                 HashMap::new()
+            } else {
+                u.ts.raws_of(&found).await?
             };
             for e in entries {
                 let row = rows.get(&e.id);
@@ -1249,14 +1261,12 @@ impl<'a> Client<'a> {
                     // Gone meanwhile: reported as expunged at the next chance.
                     continue;
                 }
-                let summary: Option<Summary> =
-                    row.and_then(|r| serde_json::from_str(&r.summary).ok());
                 let raw = raws.remove(&e.id);
                 let m = Message {
                     entry: e,
                     recent: sel.is_recent(e.uid),
                     row,
-                    summary: summary.as_ref(),
+                    summary: summaries.get(&e.id),
                     raw: raw.as_deref(),
                 };
                 let seq = sel.seq_of(e.uid).unwrap_or(0);

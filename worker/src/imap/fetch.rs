@@ -12,22 +12,33 @@ use mailroom_proto::imap::response::{self, BodyPart};
 
 use super::selected::write_flags;
 
-/// Whether answering `items` needs the message's bytes.
-pub fn needs_raw(items: &[Attribute]) -> bool {
-    items.iter().any(|a| {
-        matches!(
-            a,
-            Attribute::Envelope
-                | Attribute::BodyStructure
-                | Attribute::Body
-                | Attribute::Rfc822
-                | Attribute::Rfc822Header
-                | Attribute::Rfc822Text
-                | Attribute::BodySection { .. }
-                | Attribute::Binary { .. }
-                | Attribute::BinarySize(_)
-        )
+/// Whether answering `items` for a message with this summary needs the message's bytes.
+/// ENVELOPE, BODY and BODYSTRUCTURE do not when the summary keeps the header fields they read
+/// (summaries made at delivery do; older ones may not).
+pub fn needs_raw(items: &[Attribute], summary: Option<&Summary>) -> bool {
+    items.iter().any(|a| match a {
+        Attribute::Envelope => summary.is_none_or(|s| s.head.is_none()),
+        Attribute::BodyStructure | Attribute::Body => summary.is_none_or(|s| !all_heads(&s.body)),
+        Attribute::Rfc822
+        | Attribute::Rfc822Header
+        | Attribute::Rfc822Text
+        | Attribute::BodySection { .. }
+        | Attribute::Binary { .. }
+        | Attribute::BinarySize(_) => true,
+        _ => false,
     })
+}
+
+/// Whether every part of the tree keeps its head.
+fn all_heads(top: &Part) -> bool {
+    let mut stack = vec![top];
+    while let Some(p) = stack.pop() {
+        if p.head.is_none() {
+            return false;
+        }
+        stack.extend(p.children.iter());
+    }
+    true
 }
 
 /// Whether answering `items` reads the row (sizes, dates, summary).
@@ -79,6 +90,22 @@ impl Message<'_> {
     }
 
     /// The top-level header block (our trace fields included: they are part of the message).
+    /// The header block's fields for ENVELOPE: kept in the summary, or from the bytes.
+    fn envelope_header(&self) -> &[u8] {
+        match self.summary.and_then(|s| s.head.as_deref()) {
+            Some(head) => head.as_bytes(),
+            None => self.header(),
+        }
+    }
+
+    /// A part's header for BODYSTRUCTURE: its kept fields, or from the bytes.
+    fn part_header<'p>(&'p self, p: &'p Part) -> &'p [u8] {
+        match p.head.as_deref() {
+            Some(head) => head.as_bytes(),
+            None => self.span(p.header_start, p.body_start),
+        }
+    }
+
     fn header(&self) -> &[u8] {
         let hs = self.summary.map_or(0, |s| s.header_size);
         let raw = self.raw();
@@ -133,7 +160,7 @@ pub fn write(
             }
             Attribute::Envelope => {
                 out.extend_from_slice(b"ENVELOPE ");
-                envelope(m.header()).write(out, utf8);
+                envelope(m.envelope_header()).write(out, utf8);
             }
             Attribute::BodyStructure | Attribute::Body => {
                 let extended = matches!(item, Attribute::BodyStructure);
@@ -404,16 +431,12 @@ fn body_part(m: &Message<'_>, p: &Part) -> BodyPart {
     }
     let message = p.content_type == "message" && (p.subtype == "rfc822" || p.subtype == "global");
     let envelope = message.then(|| {
-        let header = p
-            .children
-            .first()
-            .map(|c| m.span(c.header_start, c.body_start))
-            .unwrap_or(&[]);
+        let header = p.children.first().map(|c| m.part_header(c)).unwrap_or(&[]);
         Box::new(envelope(header))
     });
     // Type, subtype and encoding in the case the message writes them (the summary keeps them
     // in lower case); anything the summary does not agree with stays the summary's.
-    let header = m.span(p.header_start, p.body_start);
+    let header = m.part_header(p);
     let (mut media_type, mut subtype, mut encoding) = (
         p.content_type.clone(),
         p.subtype.clone(),
@@ -476,5 +499,81 @@ mod tests {
             b"From: a@b.c\r\nTo: x@y.z\r\n\r\n"
         );
         assert_eq!(header_fields(h, &["X".into()], true), b"\r\n");
+    }
+
+    /// For every message of the MIME torture corpus (and one with a trace prefix), ENVELOPE,
+    /// BODY and BODYSTRUCTURE answered from the header fields the summary keeps are the same
+    /// bytes as when answered from the message, and need no bytes.
+    #[test]
+    fn kept_heads_answer_as_the_message_does() {
+        use mailroom_core::mail::summary::summarize;
+        let mut files = Vec::new();
+        let mut stack = vec![
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/mime-torture"),
+        ];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x != "md") {
+                    files.push(p);
+                }
+            }
+        }
+        assert!(files.len() >= 190, "{} files", files.len());
+        let items = [
+            Attribute::Envelope,
+            Attribute::Body,
+            Attribute::BodyStructure,
+        ];
+        let entry = IndexEntry {
+            id: uuid::Uuid::nil(),
+            uid: 1,
+            modseq: 1,
+            flags: 0,
+            keywords: Vec::new(),
+        };
+        let mut kept = 0;
+        for f in &files {
+            let body = std::fs::read(f).unwrap();
+            let summary = summarize(&body);
+            let mut bare = summary.clone();
+            bare.head = None;
+            let mut stack = vec![&mut bare.body];
+            while let Some(p) = stack.pop() {
+                p.head = None;
+                stack.extend(p.children.iter_mut());
+            }
+            assert!(needs_raw(&items, Some(&bare)));
+            let answer = |s: &Summary, raw: Option<&[u8]>| {
+                let mut out = Vec::new();
+                let m = Message {
+                    entry: &entry,
+                    recent: false,
+                    row: None,
+                    summary: Some(s),
+                    raw,
+                };
+                write(&mut out, 1, &m, &items, false, false, false).unwrap();
+                out
+            };
+            let from_bytes = answer(&bare, Some(&body));
+            if needs_raw(&items, Some(&summary)) {
+                continue; // a header that cannot be kept (not UTF-8): read as before
+            }
+            kept += 1;
+            assert_eq!(
+                String::from_utf8_lossy(&answer(&summary, None)),
+                String::from_utf8_lossy(&from_bytes),
+                "{}",
+                f.display()
+            );
+        }
+        assert!(
+            kept * 10 >= files.len() * 9,
+            "{kept} of {} kept",
+            files.len()
+        );
     }
 }

@@ -103,6 +103,7 @@ impl Walk<'_> {
             size: end - bs,
             lines: 0,
             children: Vec::new(),
+            head: None,
         };
         let room = depth < MAX_DEPTH;
         match &p.body {
