@@ -12,6 +12,7 @@
 # 4. memory: RSS growth with IDLE_CONNECTIONS (10,000) logged-in IDLE connections (Dovecot:
 #    every process of the instance, with imap-hibernate so idle connections leave their
 #    imap process, Dovecot's own setup for this).
+# READS_ONLY=1 stops after step 2.
 # Needs: python3, jq, curl, dovecot-imapd (installed when missing), imaptest (tools/imaptest).
 cd "$(dirname "$0")/.."
 MESSAGES=${MESSAGES:-100000} STRESS_SECS=${STRESS_SECS:-60} IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
@@ -93,6 +94,8 @@ for server in mailroom dovecot; do
   python3 bench/imap_bench.py 127.0.0.1 "$port" "$user" $PASS seed "$MESSAGES" 4 | sed "s/^/$server /"
   python3 bench/imap_bench.py 127.0.0.1 "$port" "$user" $PASS read | sed "s/^/$server /"
 done
+# READS_ONLY=1: the APPEND and read figures only (no stress, no memory).
+[ "${READS_ONLY:-0}" = 1 ] && exit 0
 
 for clients in 10 50; do
   for server in mailroom dovecot; do
