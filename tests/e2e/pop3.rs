@@ -713,3 +713,33 @@ async fn a_lapsed_lease_is_taken_over_and_a_live_one_is_not() {
             .is_none()
     );
 }
+
+/// Failed POP3 logins count against the same limits as every other login: past them, even the
+/// right password is refused for a while (`[SYS/TEMP]`), and nothing says whether the address
+/// exists.
+#[tokio::test]
+async fn failed_logins_are_limited() {
+    let app = TestApp::spawn_with(|c| {
+        c.auth.login_max_failures_per_account = 3;
+        c.pop3.max_bad_commands = 100;
+    })
+    .await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    let (mut c, _) = Pop3::connect(pop3_addr(&app)).await;
+    for _ in 0..3 {
+        assert!(c.cmd(&format!("USER {ana}")).await.starts_with("+OK"));
+        let r = c.cmd("PASS wrong-password").await;
+        assert!(r.starts_with("-ERR [AUTH]"), "{r}");
+    }
+    assert!(c.cmd(&format!("USER {ana}")).await.starts_with("+OK"));
+    let r = c.cmd(&format!("PASS {PASSWORD}")).await;
+    assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
+    // An address that does not exist gets the same answer as a wrong password.
+    assert!(
+        c.cmd("USER nobody@nowhere.example")
+            .await
+            .starts_with("+OK")
+    );
+    let r = c.cmd("PASS wrong-password").await;
+    assert!(r.starts_with("-ERR [AUTH] invalid credentials"), "{r}");
+}
