@@ -2,9 +2,8 @@
 //! fetchmail (keep, then delete, with the mailbox set to delete), getmail6 and mpop.
 
 use crate::common::*;
-use crate::pop3::{Pop3, deliver, pop3_addr};
+use crate::pop3::{Pop3, after_download, deliver, pop3_addr};
 use crate::smtp::receiving;
-use serde_json::json;
 
 /// Messages POP3 offers the mailbox now.
 async fn offered(app: &TestApp, user: &str) -> usize {
@@ -122,13 +121,7 @@ async fn fetchmail_keeps_then_deletes_over_pop3() {
         )
     };
     // The mailbox deletes what POP3 deletes.
-    let r = app
-        .patch(
-            &format!("/v1/mailboxes/{ana_id}"),
-            &t.owner_token,
-            json!({"pop3_after_download": "delete"}),
-        )
-        .await;
+    let r = after_download(&app, &t.owner_token, &ana_id, "delete").await;
     assert_eq!(r.status, 200);
     let rcfile = work.path().join("fetchmailrc");
     use std::os::unix::fs::PermissionsExt;
@@ -213,4 +206,38 @@ async fn getmail_and_mpop_retrieve() {
     assert_eq!(files.len(), 1, "one message in the maildir");
     let got = std::fs::read_to_string(files[0].path()).unwrap();
     assert!(got.contains("Subject: for getmail"), "{got}");
+}
+
+/// STLS upgrades the connection, and a command pipelined behind STLS in the clear is dropped,
+/// not run inside TLS (a command-injection attack on STARTTLS): the first answer over TLS is
+/// the one to the first command sent over TLS.
+#[tokio::test]
+async fn stls_drops_what_was_pipelined_before_the_handshake() {
+    let app = TestApp::spawn().await;
+    let addr = pop3_addr(&app);
+    let script = format!(
+        r#"
+import socket, ssl
+s = socket.create_connection(("{ip}", {port}), timeout=20)
+f = s.makefile("rb")
+assert f.readline().startswith(b"+OK")
+s.sendall(b"STLS\r\nCAPA\r\n")
+line = f.readline()
+assert line.startswith(b"+OK"), line
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(s)
+g = t.makefile("rb")
+t.sendall(b"NOOP\r\n")
+first = g.readline()
+assert first == b"+OK\r\n", first
+print("stls ok")
+"#,
+        ip = addr.ip(),
+        port = addr.port()
+    );
+    let work = tempfile::tempdir().unwrap();
+    let out = run_client("python3", &["-c", &script], work.path()).await;
+    assert!(out.contains("stls ok"), "{out}");
 }

@@ -71,6 +71,9 @@ impl Protocol for Pop3Server {
     }
 
     async fn session(&self, s: &mut net::Session) -> io::Result<()> {
+        if self.implicit_tls && !s.start_implicit_tls(self.tls.clone()).await? {
+            return Ok(());
+        }
         let pending = std::mem::take(&mut s.pending);
         self.run_session(s, pending).await
     }
@@ -178,14 +181,6 @@ impl Pop3Server {
     }
 
     async fn run_session(&self, s: &mut net::Session, pending: Vec<u8>) -> io::Result<()> {
-        if self.implicit_tls {
-            let Some(acceptor) = self.tls.clone() else {
-                return Ok(());
-            };
-            if !pending.is_empty() || !s.conn.start_tls(acceptor).await? {
-                return Ok(());
-            }
-        }
         let mut state = State::Authorization {
             user: None,
             sasl: false,
@@ -687,7 +682,7 @@ async fn read_ahead(
         picked.push(j);
     }
     let ids: Vec<Uuid> = picked.iter().map(|j| t.drop.messages[*j].id).collect();
-    let mut raws = t.ts.pop3_raws(t.mailbox, &ids).await?;
+    let mut raws = t.ts.raws_by_id(t.mailbox, &ids).await?;
     t.ahead.clear();
     for j in &picked[1..] {
         if let Some(raw) = raws.remove(&t.drop.messages[*j].id) {

@@ -121,7 +121,8 @@ pub struct Part {
     pub lines: u64,
     /// Parts of a multipart, or the one enclosed message of a `message/rfc822`.
     pub children: Vec<Part>,
-    /// The fields of the part's header that IMAP's ENVELOPE and BODYSTRUCTURE read
+    /// The fields of the part's header that IMAP's ENVELOPE and BODYSTRUCTURE read (the
+    /// top-level part's header is the message's: its head serves the message's ENVELOPE)
     /// ([`mailroom_proto::imap::envelope::imap_head`]), kept so that they are answered without
     /// reading the message; absent in summaries made before it was kept, and when the header
     /// cannot be kept so (not UTF-8, too large).
@@ -186,9 +187,6 @@ pub struct Summary {
     pub body: Part,
     /// Bytes of the top-level header block, blank line included.
     pub header_size: u64,
-    /// The top-level header's fields that IMAP's ENVELOPE reads, as [`Part::head`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head: Option<String>,
     /// No header could be parsed, the parser gave up or panicked, or the structure had to be
     /// degraded or cut (see the module docs).
     pub malformed: bool,
@@ -221,9 +219,6 @@ pub const MAX_SEARCH_TEXT: usize = 64 * 1024;
 /// [`MAX_SEARCH_TEXT`] characters) for the search index, from the same parse.
 pub fn summarize_with_text(raw: &[u8]) -> (Summary, String) {
     let (mut s, text) = summarize_parts(raw);
-    s.head = raw
-        .get(..(s.header_size as usize).min(raw.len()))
-        .and_then(mailroom_proto::imap::envelope::imap_head);
     keep_heads(&mut s.body, raw);
     (s, text)
 }
@@ -366,7 +361,6 @@ fn from_message(raw: &[u8], msg: &Message<'_>) -> Summary {
         html_body: first_kind(&msg.html_body, true),
         attachments: walk.attachments,
         header_size: body.body_start,
-        head: None,
         malformed: walk.degraded
             || !msg
                 .parts

@@ -319,16 +319,71 @@ impl TenantStore {
         let mut out = std::collections::HashMap::with_capacity(mine.len());
         for m in mine {
             let whole = match blobs_by_hash.get(&m.blob_hash) {
-                Some((size, data)) if usize::try_from(*size).is_ok_and(|n| n == data.len()) => {
-                    let mut raw = Vec::with_capacity(m.trace_prefix.len() + data.len());
-                    raw.extend_from_slice(m.trace_prefix.as_bytes());
-                    raw.extend_from_slice(data);
-                    raw
-                }
+                Some((size, data)) => prefixed(&m.trace_prefix, *size, data),
+                None => None,
+            };
+            let whole = match whole {
+                Some(raw) => raw,
                 // A body in parts (or a missing blob: raw_of says so).
-                _ => super::messages::raw_of(&self.store, m).await?,
+                None => super::messages::raw_of(&self.store, m).await?,
             };
             out.insert(m.id, whole);
+        }
+        Ok(out)
+    }
+
+    /// The stored bytes of messages of the mailbox by id, in one query joining their blobs
+    /// (a body stored in parts, rare, is read as [`Self::raws_of`] does). Ids of another
+    /// mailbox or tenant are left out.
+    pub async fn raws_by_id(
+        &self,
+        mailbox: Uuid,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Vec<u8>>> {
+        use super::entities::blobs;
+        use messages::Column as C;
+        use sea_orm::{EntityTrait, JoinType, RelationDef};
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        if self.actor.mailbox.is_some_and(|own| own != mailbox) {
+            return Err(Error::NotFound);
+        }
+        let to_blob: RelationDef = messages::Entity::belongs_to(blobs::Entity)
+            .from(C::BlobHash)
+            .to(blobs::Column::Hash)
+            .into();
+        // By id alone, the mailbox checked here (as in `messages_by_id`).
+        let rows: Vec<(Uuid, Uuid, String, i64, Vec<u8>)> = self
+            .find::<messages::Entity>()
+            .select_only()
+            .column(C::Id)
+            .column(C::MailboxId)
+            .column(C::TracePrefix)
+            .column(blobs::Column::Size)
+            .column(blobs::Column::Data)
+            .join(JoinType::InnerJoin, to_blob)
+            .filter(C::Id.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(self.store.db())
+            .await?;
+        let mut in_parts = Vec::new();
+        for (id, owner, prefix, size, data) in rows {
+            if owner != mailbox {
+                continue;
+            }
+            match prefixed(&prefix, size, &data) {
+                Some(raw) => {
+                    out.insert(id, raw);
+                }
+                None => in_parts.push(id),
+            }
+        }
+        if !in_parts.is_empty() {
+            let models = self.messages_by_id(mailbox, &in_parts).await?;
+            let refs: Vec<&messages::Model> = models.iter().collect();
+            out.extend(self.raws_of(&refs).await?);
         }
         Ok(out)
     }
@@ -340,4 +395,16 @@ impl TenantStore {
         }
         super::messages::raw_of(&self.store, m).await
     }
+}
+
+/// The message as stored, trace prefix then blob, when the blob row holds the whole body
+/// (`None` for a body stored in parts).
+fn prefixed(prefix: &str, size: i64, data: &[u8]) -> Option<Vec<u8>> {
+    if !usize::try_from(size).is_ok_and(|n| n == data.len()) {
+        return None;
+    }
+    let mut raw = Vec::with_capacity(prefix.len() + data.len());
+    raw.extend_from_slice(prefix.as_bytes());
+    raw.extend_from_slice(data);
+    Some(raw)
 }

@@ -140,9 +140,7 @@ impl TenantStore {
         let unknown: Vec<Uuid> = rows.iter().filter(|r| r.3.is_none()).map(|r| r.0).collect();
         let mut counted = std::collections::HashMap::new();
         for chunk in unknown.chunks(100) {
-            let models = self.messages_by_id(mailbox, chunk).await?;
-            let refs: Vec<&messages::Model> = models.iter().collect();
-            for (id, raw) in self.raws_of(&refs).await? {
+            for (id, raw) in self.raws_by_id(mailbox, chunk).await? {
                 counted.insert(id, mailroom_proto::pop3::wire_len(&raw));
             }
         }
@@ -168,64 +166,6 @@ impl TenantStore {
         })
     }
 
-    /// The stored bytes of maildrop messages, by id, in one query (a body stored in parts,
-    /// rare, is read part by part). Ids not of the mailbox are left out.
-    pub async fn pop3_raws(
-        &self,
-        mailbox: Uuid,
-        ids: &[Uuid],
-    ) -> Result<std::collections::HashMap<Uuid, Vec<u8>>> {
-        use super::entities::blobs;
-        use messages::Column as C;
-        use sea_orm::{JoinType, RelationDef};
-        let mut out = std::collections::HashMap::with_capacity(ids.len());
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        if self.actor.mailbox.is_some_and(|own| own != mailbox) {
-            return Err(Error::NotFound);
-        }
-        let to_blob: RelationDef = messages::Entity::belongs_to(blobs::Entity)
-            .from(C::BlobHash)
-            .to(blobs::Column::Hash)
-            .into();
-        // By id alone, the mailbox checked here: with `mailbox_id = ?` in the query, SQLite's
-        // planner walks the mailbox's index (every message of it) for each batch.
-        let rows: Vec<(Uuid, Uuid, String, i64, Vec<u8>)> = self
-            .find::<messages::Entity>()
-            .select_only()
-            .column(C::Id)
-            .column(C::MailboxId)
-            .column(C::TracePrefix)
-            .column(blobs::Column::Size)
-            .column(blobs::Column::Data)
-            .join(JoinType::InnerJoin, to_blob)
-            .filter(C::Id.is_in(ids.iter().copied()))
-            .into_tuple()
-            .all(self.store.db())
-            .await?;
-        let mut in_parts = Vec::new();
-        for (id, owner, prefix, size, data) in rows {
-            if owner != mailbox {
-                continue;
-            }
-            if usize::try_from(size).is_ok_and(|n| n == data.len()) {
-                let mut raw = Vec::with_capacity(prefix.len() + data.len());
-                raw.extend_from_slice(prefix.as_bytes());
-                raw.extend_from_slice(&data);
-                out.insert(id, raw);
-            } else {
-                in_parts.push(id);
-            }
-        }
-        if !in_parts.is_empty() {
-            let models = self.messages_by_id(mailbox, &in_parts).await?;
-            let refs: Vec<&messages::Model> = models.iter().collect();
-            out.extend(self.raws_of(&refs).await?);
-        }
-        Ok(out)
-    }
-
     /// The UPDATE state (RFC 1939 §6): retrieved messages become `\Seen`; deleted ones go as
     /// the mailbox's `pop3_after_download` says (`keep`: they stay in INBOX and POP3 stops
     /// listing them; `move_to_trash`: to Trash, or deleted when there is none; `delete`: for
@@ -243,20 +183,36 @@ impl TenantStore {
             set_flags: flags::SEEN,
             ..super::Change::default()
         };
-        let mut wanted: Vec<Uuid> = retrieved.to_vec();
-        if drop.after_download == "keep" {
-            wanted.extend_from_slice(deleted);
-        }
-        wanted.sort_unstable();
-        wanted.dedup();
-        for chunk in self
-            .still_in(mailbox, drop.folder, &wanted)
+        let mut touched: Vec<Uuid> = retrieved.iter().chain(deleted).copied().collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let present: std::collections::HashSet<Uuid> = self
+            .still_in(mailbox, drop.folder, &touched)
             .await?
-            .chunks(super::MAX_BATCH)
-        {
+            .into_iter()
+            .collect();
+        // Retrieved messages are read; under `keep`, deleted ones too (they stay in INBOX).
+        let seen_ids: Vec<Uuid> = if drop.after_download == "keep" {
+            touched
+                .iter()
+                .filter(|id| present.contains(id))
+                .copied()
+                .collect()
+        } else {
+            retrieved
+                .iter()
+                .filter(|id| present.contains(id))
+                .copied()
+                .collect()
+        };
+        for chunk in seen_ids.chunks(super::MAX_BATCH) {
             events.extend(self.change_messages(mailbox, chunk, &seen).await?.events);
         }
-        let gone = self.still_in(mailbox, drop.folder, deleted).await?;
+        let gone: Vec<Uuid> = deleted
+            .iter()
+            .filter(|id| present.contains(id))
+            .copied()
+            .collect();
         for chunk in gone.chunks(super::MAX_BATCH) {
             let report = match drop.after_download.as_str() {
                 "keep" => {
@@ -275,7 +231,7 @@ impl TenantStore {
     async fn still_in(&self, mailbox: Uuid, folder: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            // By id alone (see `pop3_raws`), the mailbox and folder checked here.
+            // By id alone (see `raws_by_id`), the mailbox and folder checked here.
             let found: Vec<(Uuid, Uuid, Uuid)> = self
                 .find::<messages::Entity>()
                 .select_only()

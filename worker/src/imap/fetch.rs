@@ -17,7 +17,7 @@ use super::selected::write_flags;
 /// (summaries made at delivery do; older ones may not).
 pub fn needs_raw(items: &[Attribute], summary: Option<&Summary>) -> bool {
     items.iter().any(|a| match a {
-        Attribute::Envelope => summary.is_none_or(|s| s.head.is_none()),
+        Attribute::Envelope => summary.is_none_or(|s| message_head(s).is_none()),
         Attribute::BodyStructure | Attribute::Body => summary.is_none_or(|s| !all_heads(&s.body)),
         Attribute::Rfc822
         | Attribute::Rfc822Header
@@ -27,6 +27,13 @@ pub fn needs_raw(items: &[Attribute], summary: Option<&Summary>) -> bool {
         | Attribute::BinarySize(_) => true,
         _ => false,
     })
+}
+
+/// The message header's kept fields: the top-level part's, whose header is the message's.
+fn message_head(s: &Summary) -> Option<&str> {
+    (s.body.header_start == 0 && s.body.body_start == s.header_size)
+        .then_some(s.body.head.as_deref())
+        .flatten()
 }
 
 /// Whether every part of the tree keeps its head.
@@ -92,7 +99,7 @@ impl Message<'_> {
     /// The top-level header block (our trace fields included: they are part of the message).
     /// The header block's fields for ENVELOPE: kept in the summary, or from the bytes.
     fn envelope_header(&self) -> &[u8] {
-        match self.summary.and_then(|s| s.head.as_deref()) {
+        match self.summary.and_then(message_head) {
             Some(head) => head.as_bytes(),
             None => self.header(),
         }
@@ -539,7 +546,6 @@ mod tests {
             let body = std::fs::read(f).unwrap();
             let summary = summarize(&body);
             let mut bare = summary.clone();
-            bare.head = None;
             let mut stack = vec![&mut bare.body];
             while let Some(p) = stack.pop() {
                 p.head = None;

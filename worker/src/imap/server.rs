@@ -82,6 +82,9 @@ impl Protocol for ImapServer {
     }
 
     async fn session(&self, s: &mut net::Session) -> io::Result<()> {
+        if self.implicit_tls && !s.start_implicit_tls(self.tls.clone()).await? {
+            return Ok(());
+        }
         let pending = std::mem::take(&mut s.pending);
         self.run_session(s, pending).await
     }
@@ -165,15 +168,6 @@ impl ImapServer {
     }
 
     async fn run_session(&self, s: &mut net::Session, pending: Vec<u8>) -> io::Result<()> {
-        if self.implicit_tls {
-            // Behind a PROXY header, only the header was read: the handshake is still whole.
-            let Some(acceptor) = self.tls.clone() else {
-                return Ok(());
-            };
-            if !pending.is_empty() || !s.conn.start_tls(acceptor).await? {
-                return Ok(());
-            }
-        }
         let options = Options {
             tls_available: self.tls.is_some() && self.cfg.starttls && !s.conn.is_tls(),
             require_tls_for_login: self.cfg.require_tls,

@@ -106,6 +106,24 @@ pub struct Session {
     pub shutdown: watch::Receiver<bool>,
 }
 
+impl Session {
+    /// Starts an implicit-TLS connection (IMAPS, POP3S): the handshake comes before the
+    /// greeting. `false` when the session must end: no certificate, a failed handshake, or
+    /// bytes after a PROXY header (the handshake must start whole, so there can be none).
+    pub async fn start_implicit_tls(
+        &mut self,
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+    ) -> io::Result<bool> {
+        let Some(acceptor) = acceptor else {
+            return Ok(false);
+        };
+        if !self.pending.is_empty() {
+            return Ok(false);
+        }
+        self.conn.start_tls(acceptor).await
+    }
+}
+
 /// Binds a listening socket with the given backlog (the kernel caps it at `somaxconn`).
 /// `addr` is `host:port`; a name is resolved and its first address taken.
 pub fn bind(addr: &str, backlog: u32) -> io::Result<std::net::TcpListener> {
