@@ -12,7 +12,7 @@
 # 4. memory: RSS growth with IDLE_CONNECTIONS (10,000) logged-in IDLE connections (Dovecot:
 #    every process of the instance, with imap-hibernate so idle connections leave their
 #    imap process, Dovecot's own setup for this).
-# READS_ONLY=1 stops after step 2.
+# READS_ONLY=1 stops after step 2; STRESS_ONLY=1 runs step 3 alone (STRESS_CLIENTS="10 50").
 # Needs: python3, jq, curl, dovecot-imapd (installed when missing), imaptest (tools/imaptest).
 cd "$(dirname "$0")/.."
 MESSAGES=${MESSAGES:-100000} STRESS_SECS=${STRESS_SECS:-60} IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
@@ -87,9 +87,9 @@ for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$DOVECOT_PORT") 2>/dev/nul
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$IMAP_PORT") 2>/dev/null && break; sleep 0.1; done
 
 mailbox() { env "${env_args[@]}" "$BIN" bench read --messages 0 | jq -r .address; }
-reader=$(mailbox)
 echo "== $backend; Mailroom $(git rev-parse --short HEAD); $(dovecot --version | head -c 40)"
-for server in mailroom dovecot; do
+[ "${STRESS_ONLY:-0}" = 1 ] || for server in mailroom dovecot; do
+  reader=${reader:-$(mailbox)}
   if [ $server = mailroom ]; then port=$IMAP_PORT user=$reader; else port=$DOVECOT_PORT user=reader-$$; fi
   python3 bench/imap_bench.py 127.0.0.1 "$port" "$user" $PASS seed "$MESSAGES" 4 | sed "s/^/$server /"
   python3 bench/imap_bench.py 127.0.0.1 "$port" "$user" $PASS read | sed "s/^/$server /"
@@ -97,7 +97,7 @@ done
 # READS_ONLY=1: the APPEND and read figures only (no stress, no memory).
 [ "${READS_ONLY:-0}" = 1 ] && exit 0
 
-for clients in 10 50; do
+for clients in ${STRESS_CLIENTS:-10 50}; do
   for server in mailroom dovecot; do
     if [ $server = mailroom ]; then port=$IMAP_PORT user=$(mailbox); else port=$DOVECOT_PORT user=stress-$clients-$$; fi
     echo "== imaptest stress, $clients clients, ${STRESS_SECS}s: $server"
@@ -106,6 +106,8 @@ for clients in 10 50; do
       | tail -n 4
   done
 done
+
+[ "${STRESS_ONLY:-0}" = 1 ] && exit 0
 
 rss_of() { # total RSS in KiB of the given pids
   local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo $t

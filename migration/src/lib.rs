@@ -19,6 +19,7 @@ mod m20261206_000014_blob_parts;
 mod m20261207_000015_folder_recent;
 mod m20261207_000016_subscriptions;
 mod m20261207_000017_pop3;
+mod m20261207_000018_folder_modseq;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_folder_recent::Migration),
             Box::new(m20261207_000016_subscriptions::Migration),
             Box::new(m20261207_000017_pop3::Migration),
+            Box::new(m20261207_000018_folder_modseq::Migration),
         ]
     }
 }

@@ -24,11 +24,70 @@ pub struct IndexEntry {
     pub keywords: Vec<String>,
 }
 
+/// A message as an IMAP FETCH reads it ([`TenantStore::fetch_rows`]).
+#[derive(Debug, Clone)]
+pub struct FetchRow {
+    /// The message.
+    pub id: Uuid,
+    /// RFC822.SIZE: octets as stored, trace fields included.
+    pub size: i64,
+    /// INTERNALDATE.
+    pub internal_date: chrono::DateTime<chrono::Utc>,
+    /// Octets of the trace fields Mailroom put before the message's own header.
+    pub trace_prefix_len: usize,
+    /// The parse-once summary, as stored (JSON).
+    pub summary: String,
+    /// The stored message, when asked for.
+    pub raw: Option<Vec<u8>>,
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct FetchRowQuery {
+    id: Uuid,
+    mailbox_id: Uuid,
+    size: i64,
+    internal_date: chrono::DateTime<chrono::Utc>,
+    trace_prefix: String,
+    summary: String,
+    blob_size: i64,
+    data: Option<Vec<u8>>,
+}
+
+/// A folder's IMAP counters as one read saw them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderMark {
+    /// The folder.
+    pub id: Uuid,
+    /// Its mailbox.
+    pub mailbox_id: Uuid,
+    /// UIDVALIDITY.
+    pub uidvalidity: i64,
+    /// UIDNEXT.
+    pub uidnext: i64,
+    /// HIGHESTMODSEQ.
+    pub highestmodseq: i64,
+    /// The first UID no session has been told is `\Recent`.
+    pub recent_uid: i64,
+}
+
+impl From<&folders::Model> for FolderMark {
+    fn from(f: &folders::Model) -> Self {
+        Self {
+            id: f.id,
+            mailbox_id: f.mailbox_id,
+            uidvalidity: f.uidvalidity,
+            uidnext: f.uidnext,
+            highestmodseq: f.highestmodseq,
+            recent_uid: f.recent_uid,
+        }
+    }
+}
+
 /// What changed in a folder after a MODSEQ.
 #[derive(Debug, Clone)]
 pub struct IndexChanges {
     /// The folder now.
-    pub folder: folders::Model,
+    pub folder: FolderMark,
     /// Messages that arrived or changed after the MODSEQ, by UID.
     pub changed: Vec<IndexEntry>,
     /// UIDs that left after the MODSEQ, ascending.
@@ -37,8 +96,9 @@ pub struct IndexChanges {
 
 type EntryRow = (Uuid, i64, i64, i32, String);
 
-/// A row of [`TenantStore::index_changes`]' one query: a message, or (flags [`GONE`]) a
-/// departure.
+/// A row of [`TenantStore::index_changes`]' one query: a message, (flags [`GONE`]) a
+/// departure, or (flags [`FOLDER`]) the folder itself, its UIDNEXT in `uid`, HIGHESTMODSEQ in
+/// `modseq`, UIDVALIDITY in `a` and the recent mark in `b`.
 #[derive(sea_orm::FromQueryResult)]
 struct ChangeRow {
     id: Uuid,
@@ -46,10 +106,14 @@ struct ChangeRow {
     modseq: i64,
     flags: i32,
     keywords: String,
+    a: i64,
+    b: i64,
 }
 
 /// The flags of a departure in [`ChangeRow`] (no message has negative flags).
 const GONE: i32 = -1;
+/// The flags of the folder's own row in [`ChangeRow`].
+const FOLDER: i32 = -2;
 
 fn entry((id, uid, modseq, flags, keywords): EntryRow) -> IndexEntry {
     IndexEntry {
@@ -106,10 +170,10 @@ impl TenantStore {
         &self,
         mailbox: Uuid,
         folder: Uuid,
-    ) -> Result<(folders::Model, Vec<IndexEntry>)> {
+    ) -> Result<(FolderMark, Vec<IndexEntry>)> {
         let f = self.folder_row(mailbox, folder).await?;
         let entries = self.entries(mailbox, folder, None).await?;
-        Ok((f, entries))
+        Ok(((&f).into(), entries))
     }
 
     /// What changed in the folder after `modseq`, every change (the session holds the whole
@@ -120,23 +184,31 @@ impl TenantStore {
         folder: Uuid,
         modseq: i64,
     ) -> Result<IndexChanges> {
-        let f = self.folder_row(mailbox, folder).await?;
-        if f.highestmodseq <= modseq {
-            return Ok(IndexChanges {
-                folder: f,
-                changed: Vec::new(),
-                vanished: Vec::new(),
-            });
-        }
-        // Arrivals and changes (from `messages`) and departures (from the expunge log) in one
-        // query, one round trip: a departure is a row with flags -1.
+        // The folder's counters, arrivals and changes (from `messages`) and departures (from
+        // the expunge log) in one query: one round trip, one snapshot. This runs after most
+        // IMAP commands.
         use messages::Column as C;
         use sea_orm::sea_query::{Expr, UnionType};
         use sea_orm::{FromQueryResult, QueryTrait};
         let mut q = self
+            .find_by_id::<folders::Entity>(folder)
+            .select_only()
+            .column(folders::Column::Id)
+            .expr_as(Expr::col(folders::Column::Uidnext), "uid")
+            .expr_as(Expr::col(folders::Column::Highestmodseq), "modseq")
+            .expr_as(Expr::val(FOLDER), "flags")
+            .expr_as(Expr::val(String::new()), "keywords")
+            .expr_as(Expr::col(folders::Column::Uidvalidity), "a")
+            .expr_as(Expr::col(folders::Column::RecentUid), "b")
+            .filter(folders::Column::MailboxId.eq(mailbox))
+            .filter(self.live_mailbox(mailbox)?)
+            .into_query();
+        let changed = self
             .find::<messages::Entity>()
             .select_only()
             .columns([C::Id, C::Uid, C::Modseq, C::Flags, C::Keywords])
+            .expr(Expr::val(0i64))
+            .expr(Expr::val(0i64))
             .filter(C::MailboxId.eq(mailbox))
             .filter(C::FolderId.eq(folder))
             .filter(C::Modseq.gt(modseq))
@@ -149,25 +221,40 @@ impl TenantStore {
                 expunged::Column::Uid,
                 expunged::Column::Modseq,
             ])
-            .expr(Expr::val(-1i32))
+            .expr(Expr::val(GONE))
             .expr(Expr::val(String::new()))
+            .expr(Expr::val(0i64))
+            .expr(Expr::val(0i64))
             .filter(expunged::Column::MailboxId.eq(mailbox))
             .filter(expunged::Column::FolderId.eq(folder))
             .filter(expunged::Column::Modseq.gt(modseq))
             .into_query();
+        q.union(UnionType::All, changed);
         q.union(UnionType::All, gone);
         let db = self.store.db();
         let stmt = db.get_database_backend().build(&q);
         let rows = ChangeRow::find_by_statement(stmt).all(db).await?;
+        let mut mark = None;
         let mut changed = Vec::new();
         let mut vanished = Vec::new();
         for r in rows {
-            if r.flags == GONE {
-                vanished.push(r.uid);
-            } else {
-                changed.push(entry((r.id, r.uid, r.modseq, r.flags, r.keywords)));
+            match r.flags {
+                FOLDER => {
+                    mark = Some(FolderMark {
+                        id: r.id,
+                        mailbox_id: mailbox,
+                        uidvalidity: r.a,
+                        uidnext: r.uid,
+                        highestmodseq: r.modseq,
+                        recent_uid: r.b,
+                    })
+                }
+                GONE => vanished.push(r.uid),
+                _ => changed.push(entry((r.id, r.uid, r.modseq, r.flags, r.keywords))),
             }
         }
+        // No folder row: the folder, or its mailbox, is gone (or was never within reach).
+        let f = mark.ok_or(Error::NotFound)?;
         changed.sort_by_key(|e| e.uid);
         vanished.sort_unstable();
         vanished.dedup();
@@ -209,13 +296,31 @@ impl TenantStore {
     /// one writer (SQLite).
     /// `seen` is the folder as the caller just read it: when no message is new there, nothing
     /// is written (nor read again).
-    pub async fn claim_recent(&self, seen: &folders::Model) -> Result<(i64, i64)> {
+    pub async fn claim_recent(&self, seen: &FolderMark) -> Result<(i64, i64)> {
         if seen.recent_uid >= seen.uidnext {
             return Ok((seen.uidnext, seen.uidnext));
         }
         let (mailbox, folder) = (seen.mailbox_id, seen.id);
         if self.actor.mailbox.is_some_and(|own| own != mailbox) {
             return Err(Error::NotFound);
+        }
+        // Most often nobody claimed anything since `seen` was read: the mark moves in one
+        // statement that checks it is still where `seen` found it. Otherwise (another session
+        // claimed meanwhile) the folder is read again under its lock.
+        {
+            use sea_orm::sea_query::Expr;
+            let w = self.store.writer_quiet().await;
+            let moved = self
+                .update_many::<folders::Entity>()
+                .col_expr(folders::Column::RecentUid, Expr::value(seen.uidnext))
+                .filter(folders::Column::Id.eq(folder))
+                .filter(folders::Column::MailboxId.eq(mailbox))
+                .filter(folders::Column::RecentUid.eq(seen.recent_uid))
+                .exec(&*w)
+                .await?;
+            if moved.rows_affected == 1 {
+                return Ok((seen.recent_uid, seen.uidnext));
+            }
         }
         let tx = self.store.tx_quiet().await?;
         let mut q = self
@@ -384,6 +489,89 @@ impl TenantStore {
             let models = self.messages_by_id(mailbox, &in_parts).await?;
             let refs: Vec<&messages::Model> = models.iter().collect();
             out.extend(self.raws_of(&refs).await?);
+        }
+        Ok(out)
+    }
+
+    /// What an IMAP FETCH reads of messages of the mailbox, by id: the few columns its answers
+    /// use, and with `bytes` the stored message too, joined in the same query (one round trip
+    /// for a chunk of messages). Ids of another mailbox or tenant, and messages gone, are left
+    /// out; a mailbox that is gone is [`Error::NotFound`].
+    pub async fn fetch_rows(
+        &self,
+        mailbox: Uuid,
+        ids: &[Uuid],
+        bytes: bool,
+    ) -> Result<Vec<FetchRow>> {
+        use super::entities::blobs;
+        use messages::Column as C;
+        use sea_orm::sea_query::Expr;
+        use sea_orm::{EntityTrait, JoinType, RelationDef};
+        let live = self.live_mailbox(mailbox)?;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut in_parts = Vec::new();
+        for chunk in ids.chunks(500) {
+            // By id, the mailbox checked here (as in `messages_by_id`).
+            let mut q = self
+                .find::<messages::Entity>()
+                .select_only()
+                .columns([
+                    C::Id,
+                    C::MailboxId,
+                    C::Size,
+                    C::InternalDate,
+                    C::TracePrefix,
+                    C::Summary,
+                ])
+                .filter(live.clone())
+                .filter(C::Id.is_in(chunk.iter().copied()));
+            q = if bytes {
+                let to_blob: RelationDef = messages::Entity::belongs_to(blobs::Entity)
+                    .from(C::BlobHash)
+                    .to(blobs::Column::Hash)
+                    .into();
+                q.expr_as(Expr::col((blobs::Entity, blobs::Column::Size)), "blob_size")
+                    .expr_as(Expr::col((blobs::Entity, blobs::Column::Data)), "data")
+                    .join(JoinType::InnerJoin, to_blob)
+            } else {
+                q.expr_as(Expr::val(0i64), "blob_size")
+                    .expr_as(Expr::val(Option::<Vec<u8>>::None), "data")
+            };
+            for r in q.into_model::<FetchRowQuery>().all(self.store.db()).await? {
+                if r.mailbox_id != mailbox {
+                    continue;
+                }
+                let raw = match &r.data {
+                    Some(data) => {
+                        let raw = prefixed(&r.trace_prefix, r.blob_size, data);
+                        if raw.is_none() {
+                            in_parts.push(r.id);
+                        }
+                        raw
+                    }
+                    None => None,
+                };
+                out.push(FetchRow {
+                    id: r.id,
+                    size: r.size,
+                    internal_date: r.internal_date,
+                    trace_prefix_len: r.trace_prefix.len(),
+                    summary: r.summary,
+                    raw,
+                });
+            }
+        }
+        // Fewer found: some messages may be gone, or the whole mailbox (which is NotFound).
+        if out.len() < ids.len() {
+            self.mailbox_on(self.store.db(), mailbox).await?;
+        }
+        if !in_parts.is_empty() {
+            let mut raws = self.raws_by_id(mailbox, &in_parts).await?;
+            for r in &mut out {
+                if r.raw.is_none() {
+                    r.raw = raws.remove(&r.id);
+                }
+            }
         }
         Ok(out)
     }

@@ -227,17 +227,26 @@ impl TenantStore {
         let after = step_folders(&tx, &deltas).await?;
         for (folder, changed) in by_folder {
             let modseq = after[&folder].highestmodseq;
-            for (r, new_flags, kw) in changed {
+            // One statement per distinct result (a STORE of `+FLAGS (\Seen)` on a range
+            // usually gives a handful), not one per message: on SQLite every statement is a
+            // round trip to the connection's thread while this process's write lock is held.
+            let mut same: BTreeMap<(i32, &str), Vec<Uuid>> = BTreeMap::new();
+            for (r, new_flags, kw) in &changed {
+                same.entry((*new_flags, kw.as_str()))
+                    .or_default()
+                    .push(r.id);
+                report
+                    .events
+                    .push(event(&mbox, folder, ChangeKind::Flags, r.uid, modseq));
+            }
+            for ((new_flags, kw), ids) in same {
                 self.update_many::<messages::Entity>()
                     .col_expr(messages::Column::Flags, Expr::value(new_flags))
                     .col_expr(messages::Column::Keywords, Expr::value(kw))
                     .col_expr(messages::Column::Modseq, Expr::value(modseq))
-                    .filter(messages::Column::Id.eq(r.id))
+                    .filter(messages::Column::Id.is_in(ids))
                     .exec(&*tx)
                     .await?;
-                report
-                    .events
-                    .push(event(&mbox, folder, ChangeKind::Flags, r.uid, modseq));
             }
         }
         if let Some(dest) = change.move_to {
@@ -321,9 +330,10 @@ impl TenantStore {
         folder: Uuid,
         ids: Option<&[Uuid]>,
     ) -> Result<ChangeReport> {
-        let tx = self.store.tx_quiet().await?;
-        let mbox = self.mailbox_on(&*tx, mailbox).await?;
-        folder_in(&tx, &mbox, folder).await?;
+        // Which messages are flagged \Deleted is read before this process's write lock is
+        // taken: an EXPUNGE that finds none (most of them, in a client that expunges after
+        // every delete) costs one read and no write transaction. The flags are read again
+        // inside the transaction, so a message undeleted meanwhile stays.
         let candidates: Vec<Uuid> = {
             use messages::Column as C;
             let mut q = self
@@ -339,9 +349,15 @@ impl TenantStore {
             q.order_by_asc(C::Uid)
                 .limit(MAX_BATCH as u64)
                 .into_tuple()
-                .all(&*tx)
+                .all(self.store.db())
                 .await?
         };
+        if candidates.is_empty() {
+            return Ok(ChangeReport::default());
+        }
+        let tx = self.store.tx_quiet().await?;
+        let mbox = self.mailbox_on(&*tx, mailbox).await?;
+        folder_in(&tx, &mbox, folder).await?;
         let rows = self.locked_rows(&tx, mailbox, &candidates).await?;
         let gone: Vec<Row> = rows
             .into_iter()

@@ -48,7 +48,7 @@ pub use audit::{Actor, ActorKind, AuditFilter};
 pub use contacts::{Book, ImportReport, MAX_BOOK, card_of};
 pub use delivery::SUBJECT_THREAD_WINDOW_DAYS;
 pub use domains::{DomainView, Verification};
-pub use folder_index::{IndexChanges, IndexEntry};
+pub use folder_index::{FetchRow, FolderMark, IndexChanges, IndexEntry};
 pub use folders::{MAX_FOLDERS, SPECIAL_USES, normalize_folder_name};
 pub use group_commit::{COMMITTERS, GroupCommitter, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES};
 pub use mail_state::{FolderChanges, MAX_CHANGES};

@@ -13,7 +13,7 @@ use mailroom_core::error::{Error, Result};
 use mailroom_core::mail::flags;
 use mailroom_core::mail::summary::Summary;
 use mailroom_core::store::entities::folders;
-use mailroom_core::store::{Change, IndexEntry, MAX_BATCH, TenantStore};
+use mailroom_core::store::{Change, FetchRow, IndexEntry, MAX_BATCH, TenantStore};
 use mailroom_proto::imap::command::{Command, ListOptions, Mailbox, Tagged};
 use mailroom_proto::imap::fetch::{Attribute, Fetch, Store, StoreMode};
 use mailroom_proto::imap::response;
@@ -495,13 +495,13 @@ impl<'a> Client<'a> {
         qresync: Option<&mailroom_proto::imap::command::Qresync>,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        let Some(f) = self.folder_named(mailbox).await? else {
+        let Some(named) = self.folder_named(mailbox).await? else {
             out.extend_from_slice(format!("{tag} NO [NONEXISTENT] no such mailbox\r\n").as_bytes());
             return Ok(());
         };
         let u = self.user()?;
         let events = self.srv.pipeline.bus().subscribe_mailbox(u.mailbox);
-        let (f, entries) = self.srv.index.load(&u.ts, u.mailbox, f.id).await?;
+        let (f, entries) = self.srv.index.load(&u.ts, u.mailbox, named.id).await?;
         // IMAP4rev2 has no \Recent, no RECENT and no UNSEEN code, and names the mailbox in a
         // LIST response instead (RFC 9051 §6.3.2).
         let rev2 = self.session.enabled().rev2;
@@ -517,7 +517,7 @@ impl<'a> Client<'a> {
         out.extend_from_slice(format!("* {} EXISTS\r\n", sel.entries.len()).as_bytes());
         if rev2 {
             out.extend_from_slice(b"* LIST () \"/\" ");
-            let name = imap_name(&f.name, true);
+            let name = imap_name(&named.name, true);
             response::string(out, name.as_bytes(), true);
             out.extend_from_slice(b"\r\n");
         } else {
@@ -1225,15 +1225,18 @@ impl<'a> Client<'a> {
         let u = self.user()?;
         let utf8 = self.session.enabled().utf8;
         let need_row = items::needs_row(&wanted);
+        let need_summary = items::needs_summary(&wanted);
+        let with_bytes = items::always_raw(&wanted);
         for chunk in uids.chunks(200) {
             let entries: Vec<&IndexEntry> = chunk
                 .iter()
                 .filter(|u| !sel.is_gone(**u))
                 .filter_map(|u| sel.entry(*u))
                 .collect();
-            let rows: HashMap<Uuid, _> = if need_row {
+            // One query for the rows, the bytes joined when every answer needs them.
+            let rows: HashMap<Uuid, FetchRow> = if need_row {
                 let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
-                u.ts.messages_by_id(mailbox, &ids)
+                u.ts.fetch_rows(mailbox, &ids, with_bytes)
                     .await?
                     .into_iter()
                     .map(|m| (m.id, m))
@@ -1241,19 +1244,27 @@ impl<'a> Client<'a> {
             } else {
                 HashMap::new()
             };
-            let summaries: HashMap<Uuid, Summary> = rows
-                .values()
-                .filter_map(|r| Some((r.id, serde_json::from_str(&r.summary).ok()?)))
-                .collect();
-            // Bytes only for the messages whose answer needs them.
-            let found: Vec<_> = rows
-                .values()
-                .filter(|r| items::needs_raw(&wanted, summaries.get(&r.id)))
-                .collect();
-            let mut raws = if found.is_empty() {
+            let summaries: HashMap<Uuid, Summary> = if need_summary {
+                rows.values()
+                    .filter_map(|r| Some((r.id, serde_json::from_str(&r.summary).ok()?)))
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+            // Bytes still missing for a message whose answer needs them (an ENVELOPE of a
+            // message whose summary keeps no header fields).
+            let missing: Vec<Uuid> = if with_bytes {
+                Vec::new()
+            } else {
+                rows.values()
+                    .filter(|r| items::needs_raw(&wanted, summaries.get(&r.id)))
+                    .map(|r| r.id)
+                    .collect()
+            };
+            let mut raws = if missing.is_empty() {
                 HashMap::new()
             } else {
-                u.ts.raws_of(&found).await?
+                u.ts.raws_by_id(mailbox, &missing).await?
             };
             for e in entries {
                 let row = rows.get(&e.id);
@@ -1261,13 +1272,16 @@ impl<'a> Client<'a> {
                     // Gone meanwhile: reported as expunged at the next chance.
                     continue;
                 }
-                let raw = raws.remove(&e.id);
+                let fetched = raws.remove(&e.id);
+                let raw = fetched
+                    .as_deref()
+                    .or_else(|| row.and_then(|r| r.raw.as_deref()));
                 let m = Message {
                     entry: e,
                     recent: sel.is_recent(e.uid),
                     row,
                     summary: summaries.get(&e.id),
-                    raw: raw.as_deref(),
+                    raw,
                 };
                 let seq = sel.seq_of(e.uid).unwrap_or(0);
                 let mark = out.len();

@@ -3,8 +3,8 @@
 //! parsed again except a header block, for ENVELOPE and `HEADER.FIELDS`.
 
 use mailroom_core::mail::summary::{Part, Summary};
+use mailroom_core::store::FetchRow;
 use mailroom_core::store::IndexEntry;
-use mailroom_core::store::entities::messages;
 use mailroom_proto::imap::binary::Encoding;
 use mailroom_proto::imap::envelope::{envelope, fields};
 use mailroom_proto::imap::fetch::{Attribute, Section, SectionText};
@@ -16,17 +16,14 @@ use super::selected::write_flags;
 /// ENVELOPE, BODY and BODYSTRUCTURE do not when the summary keeps the header fields they read
 /// (summaries made at delivery do; older ones may not).
 pub fn needs_raw(items: &[Attribute], summary: Option<&Summary>) -> bool {
-    items.iter().any(|a| match a {
-        Attribute::Envelope => summary.is_none_or(|s| message_head(s).is_none()),
-        Attribute::BodyStructure | Attribute::Body => summary.is_none_or(|s| !all_heads(&s.body)),
-        Attribute::Rfc822
-        | Attribute::Rfc822Header
-        | Attribute::Rfc822Text
-        | Attribute::BodySection { .. }
-        | Attribute::Binary { .. }
-        | Attribute::BinarySize(_) => true,
-        _ => false,
-    })
+    always_raw(items)
+        || items.iter().any(|a| match a {
+            Attribute::Envelope => summary.is_none_or(|s| message_head(s).is_none()),
+            Attribute::BodyStructure | Attribute::Body => {
+                summary.is_none_or(|s| !all_heads(&s.body))
+            }
+            _ => false,
+        })
 }
 
 /// The message header's kept fields: the top-level part's, whose header is the message's.
@@ -46,6 +43,38 @@ fn all_heads(top: &Part) -> bool {
         stack.extend(p.children.iter());
     }
     true
+}
+
+/// Whether answering `items` reads the message's bytes whatever its summary keeps (they are
+/// then read with the row, in the same query).
+pub fn always_raw(items: &[Attribute]) -> bool {
+    items.iter().any(|a| {
+        matches!(
+            a,
+            Attribute::Rfc822
+                | Attribute::Rfc822Header
+                | Attribute::Rfc822Text
+                | Attribute::BodySection { .. }
+                | Attribute::Binary { .. }
+                | Attribute::BinarySize(_)
+        )
+    })
+}
+
+/// Whether answering `items` reads the summary (structure, kept header fields): FLAGS, UID,
+/// MODSEQ, INTERNALDATE and RFC822.SIZE do not, and a client syncing a folder asks for little
+/// else, so the summary is not decoded for them.
+pub fn needs_summary(items: &[Attribute]) -> bool {
+    items.iter().any(|a| {
+        !matches!(
+            a,
+            Attribute::Flags
+                | Attribute::Uid
+                | Attribute::ModSeq
+                | Attribute::InternalDate
+                | Attribute::Rfc822Size
+        )
+    })
 }
 
 /// Whether answering `items` reads the row (sizes, dates, summary).
@@ -71,7 +100,7 @@ pub struct Message<'a> {
     /// `\Recent` in this session.
     pub recent: bool,
     /// The row, when read.
-    pub row: Option<&'a messages::Model>,
+    pub row: Option<&'a FetchRow>,
     /// The summary, when read.
     pub summary: Option<&'a Summary>,
     /// The stored bytes, when read.
@@ -80,7 +109,7 @@ pub struct Message<'a> {
 
 impl Message<'_> {
     fn prefix(&self) -> usize {
-        self.row.map_or(0, |r| r.trace_prefix.len())
+        self.row.map_or(0, |r| r.trace_prefix_len)
     }
 
     fn raw(&self) -> &[u8] {

@@ -10,8 +10,7 @@
 //! used folder leaving first.
 
 use mailroom_core::error::Result;
-use mailroom_core::store::entities::folders;
-use mailroom_core::store::{IndexEntry, TenantStore};
+use mailroom_core::store::{FolderMark, IndexEntry, TenantStore};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
@@ -56,7 +55,7 @@ impl IndexCache {
         ts: &TenantStore,
         mailbox: Uuid,
         folder: Uuid,
-    ) -> Result<(folders::Model, Vec<IndexEntry>)> {
+    ) -> Result<(FolderMark, Vec<IndexEntry>)> {
         let hit = {
             let inner = self.lock();
             inner
@@ -90,7 +89,7 @@ impl IndexCache {
     }
 
     /// Keeps a folder's index as of `f` (read before `entries`).
-    fn keep(&self, f: &folders::Model, entries: &[IndexEntry]) {
+    fn keep(&self, f: &FolderMark, entries: &[IndexEntry]) {
         if entries.len() < MIN_CACHED || entries.len() > MAX_CACHED_ENTRIES {
             self.forget(f.id);
             return;
@@ -170,23 +169,14 @@ mod tests {
         assert_eq!(got, [(2, 5, 1), (3, 5, 0), (7, 6, 0)]);
     }
 
-    fn folder(id: u128, n: i64) -> folders::Model {
-        folders::Model {
+    fn folder(id: u128, n: i64) -> FolderMark {
+        FolderMark {
             id: Uuid::from_u128(id),
-            tenant_id: Uuid::nil(),
             mailbox_id: Uuid::nil(),
-            name: "INBOX".into(),
-            special_use: None,
             uidvalidity: 1,
             uidnext: n + 1,
             highestmodseq: n,
             recent_uid: 1,
-            subscribed: true,
-            total_messages: n,
-            unseen_messages: 0,
-            total_bytes: 0,
-            created_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
         }
     }
 

@@ -115,7 +115,7 @@ impl Selected {
     /// A folder just loaded.
     pub fn new(
         mailbox: Uuid,
-        folder: &mailroom_core::store::entities::folders::Model,
+        folder: &mailroom_core::store::FolderMark,
         entries: Vec<IndexEntry>,
         read_only: bool,
         recent: Option<(i64, i64)>,
