@@ -583,7 +583,7 @@ async fn a_big_folder_selected_again_is_current() {
 }
 
 /// A mailbox deleted over REST is gone for its open IMAP sessions too: reads of its folders
-/// and messages answer NO, nothing of it comes back.
+/// and messages, flag changes and expunges answer NO, nothing of it comes back.
 #[tokio::test]
 async fn a_deleted_mailbox_is_gone_for_open_sessions() {
     let app = TestApp::spawn().await;
@@ -597,6 +597,8 @@ async fn a_deleted_mailbox_is_gone_for_open_sessions() {
     assert!(r.status.is_success(), "{r:?}");
     for command in [
         "UID FETCH 1 BODY.PEEK[]",
+        "UID STORE 1 +FLAGS (\\Flagged)",
+        "EXPUNGE",
         "STATUS INBOX (MESSAGES)",
         "SELECT INBOX",
     ] {

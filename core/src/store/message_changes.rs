@@ -151,6 +151,7 @@ impl TenantStore {
                 C::Size,
             ])
             .filter(C::Id.is_in(ids.to_vec()))
+            .filter(self.live_mailbox(mailbox)?)
             .into_model::<Row>()
             .all(&**tx)
             .await?;
@@ -179,11 +180,22 @@ impl TenantStore {
         change: &Change,
     ) -> Result<ChangeReport> {
         let tx = self.store.tx_quiet().await?;
-        let mbox = self.mailbox_on(&*tx, mailbox).await?;
-        if let Some(dest) = change.move_to {
-            folder_in(&tx, &mbox, dest).await?;
-        }
+        // A move reads the mailbox (its folders, its quota); a flag change does not: the rows'
+        // read checks the mailbox is live, and only when some message is not found is the
+        // mailbox read, to tell a mailbox that is gone (NotFound) from messages that are.
+        // On SQLite each read here is a round trip made while the write lock is held.
+        let mbox = match change.move_to {
+            Some(dest) => {
+                let m = self.mailbox_on(&*tx, mailbox).await?;
+                folder_in(&tx, &m, dest).await?;
+                Some(m)
+            }
+            None => None,
+        };
         let rows = self.locked_rows(&tx, mailbox, ids).await?;
+        if mbox.is_none() && rows.len() < ids.len() {
+            self.mailbox_on(&*tx, mailbox).await?;
+        }
         let mut report = report_for(ids, &rows);
         // Flags and keywords, grouped by folder: one MODSEQ per folder for the whole change.
         let mut by_folder: BTreeMap<Uuid, Vec<(Row, i32, String)>> = BTreeMap::new();
@@ -235,9 +247,14 @@ impl TenantStore {
                 same.entry((*new_flags, kw.as_str()))
                     .or_default()
                     .push(r.id);
-                report
-                    .events
-                    .push(event(&mbox, folder, ChangeKind::Flags, r.uid, modseq));
+                report.events.push(mail_state::event(
+                    self.tid(),
+                    mailbox,
+                    folder,
+                    ChangeKind::Flags,
+                    r.uid,
+                    modseq,
+                ));
             }
             for ((new_flags, kw), ids) in same {
                 self.update_many::<messages::Entity>()
@@ -249,7 +266,7 @@ impl TenantStore {
                     .await?;
             }
         }
-        if let Some(dest) = change.move_to {
+        if let (Some(dest), Some(mbox)) = (change.move_to, &mbox) {
             let rows = self.rows(&tx, mailbox, ids).await?;
             let mut moving: Vec<Row> = rows
                 .into_iter()
