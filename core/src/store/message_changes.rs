@@ -273,9 +273,8 @@ impl TenantStore {
                 .filter(|r| change.move_within || r.folder_id != dest)
                 .collect();
             moving.sort_by_key(|r| r.uid);
-            self.spam_signals(&tx, &mbox, &moving, dest).await?;
-            self.move_rows(&tx, &mbox, moving, dest, &mut report)
-                .await?;
+            self.spam_signals(&tx, mbox, &moving, dest).await?;
+            self.move_rows(&tx, mbox, moving, dest, &mut report).await?;
         }
         tx.commit().await?;
         Ok(report)
