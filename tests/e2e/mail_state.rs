@@ -164,3 +164,61 @@ async fn concurrent_imports_cannot_overfill_a_quota() {
     let inbox = folder(&app, tok, &small, "INBOX").await;
     assert_eq!(inbox["total"].as_i64().unwrap(), stored, "{inbox}");
 }
+
+/// What an IMAP session reads after each command (`TenantStore::index_changes`, one query)
+/// gives the folder's counters as REST shows them, and `\Recent` goes to one claimant only,
+/// also to sessions that read the folder at the same moment (the second one's compare-and-set
+/// finds the mark moved and gets nothing); a message arriving later is claimable again.
+/// Another mailbox's or tenant's folder is not found.
+#[tokio::test]
+async fn recent_goes_to_one_claimant_even_from_the_same_read() {
+    let app = TestApp::spawn().await;
+    let (t, d, _, ana, _) = receiving(&app).await;
+    let tok = &t.owner_token;
+    for i in 0..2 {
+        let raw = msg(1 + i, "bob@example.test", &format!("m{i}"), "", "hi");
+        put(&app, tok, &ana, "INBOX", false, &raw).await;
+    }
+    let inbox = folder(&app, tok, &ana, "INBOX").await;
+    let (mbox, inbox_id) = (ana.parse::<Uuid>().unwrap(), uuid(&inbox["id"]));
+    let ts = store_of(&app, tok).await;
+
+    let ch = ts.index_changes(mbox, inbox_id, 0).await.unwrap();
+    let seen = ch.folder;
+    assert_eq!(seen.id, inbox_id);
+    assert_eq!(seen.uidnext, 3);
+    assert_eq!(seen.highestmodseq, inbox["highestmodseq"].as_i64().unwrap());
+    assert_eq!(ch.changed.iter().map(|e| e.uid).collect::<Vec<_>>(), [1, 2]);
+
+    // Two sessions read the folder at the same moment: the first claims both, the second none.
+    let first = ts.claim_recent(&seen).await.unwrap();
+    assert_eq!(first, (seen.recent_uid, 3));
+    assert!(first.0 <= 1, "{first:?}");
+    let second = ts.claim_recent(&seen).await.unwrap();
+    assert!(second.0 >= second.1, "claimed twice: {second:?}");
+
+    // A message arriving later is new again, for whoever reads the folder next.
+    let raw = msg(3, "bob@example.test", "m2", "", "hi");
+    put(&app, tok, &ana, "INBOX", false, &raw).await;
+    let now = ts
+        .index_changes(mbox, inbox_id, seen.highestmodseq)
+        .await
+        .unwrap();
+    assert_eq!(now.changed.iter().map(|e| e.uid).collect::<Vec<_>>(), [3]);
+    assert_eq!(ts.claim_recent(&now.folder).await.unwrap(), (3, 4));
+    let stale = ts.claim_recent(&seen).await.unwrap();
+    assert!(stale.0 >= stale.1, "claimed twice: {stale:?}");
+
+    // Another mailbox's folder under this mailbox, and another tenant: not found.
+    let (bo, _) = crate::mailboxes::mailbox(&app, tok, &d, "bo").await;
+    let bo_inbox = folder(&app, tok, &bo, "INBOX").await;
+    assert!(
+        ts.index_changes(mbox, uuid(&bo_inbox["id"]), 0)
+            .await
+            .is_err()
+    );
+    let other = app.tenant().await;
+    let theirs = store_of(&app, &other.owner_token).await;
+    assert!(theirs.index_changes(mbox, inbox_id, 0).await.is_err());
+    assert!(theirs.claim_recent(&now.folder).await.is_err());
+}

@@ -447,7 +447,7 @@ impl TenantStore {
     ) -> Result<std::collections::HashMap<Uuid, Vec<u8>>> {
         use super::entities::blobs;
         use messages::Column as C;
-        use sea_orm::{EntityTrait, JoinType, RelationDef};
+        use sea_orm::JoinType;
         let mut out = std::collections::HashMap::with_capacity(ids.len());
         if ids.is_empty() {
             return Ok(out);
@@ -455,10 +455,6 @@ impl TenantStore {
         if self.actor.mailbox.is_some_and(|own| own != mailbox) {
             return Err(Error::NotFound);
         }
-        let to_blob: RelationDef = messages::Entity::belongs_to(blobs::Entity)
-            .from(C::BlobHash)
-            .to(blobs::Column::Hash)
-            .into();
         // By id alone, the mailbox checked here (as in `messages_by_id`).
         let rows: Vec<(Uuid, Uuid, String, i64, Vec<u8>)> = self
             .find::<messages::Entity>()
@@ -468,7 +464,7 @@ impl TenantStore {
             .column(C::TracePrefix)
             .column(blobs::Column::Size)
             .column(blobs::Column::Data)
-            .join(JoinType::InnerJoin, to_blob)
+            .join(JoinType::InnerJoin, blob_of_message())
             .filter(C::Id.is_in(ids.iter().copied()))
             .into_tuple()
             .all(self.store.db())
@@ -505,8 +501,8 @@ impl TenantStore {
     ) -> Result<Vec<FetchRow>> {
         use super::entities::blobs;
         use messages::Column as C;
+        use sea_orm::JoinType;
         use sea_orm::sea_query::Expr;
-        use sea_orm::{EntityTrait, JoinType, RelationDef};
         let live = self.live_mailbox(mailbox)?;
         let mut out = Vec::with_capacity(ids.len());
         let mut in_parts = Vec::new();
@@ -526,13 +522,9 @@ impl TenantStore {
                 .filter(live.clone())
                 .filter(C::Id.is_in(chunk.iter().copied()));
             q = if bytes {
-                let to_blob: RelationDef = messages::Entity::belongs_to(blobs::Entity)
-                    .from(C::BlobHash)
-                    .to(blobs::Column::Hash)
-                    .into();
                 q.expr_as(Expr::col((blobs::Entity, blobs::Column::Size)), "blob_size")
                     .expr_as(Expr::col((blobs::Entity, blobs::Column::Data)), "data")
-                    .join(JoinType::InnerJoin, to_blob)
+                    .join(JoinType::InnerJoin, blob_of_message())
             } else {
                 q.expr_as(Expr::val(0i64), "blob_size")
                     .expr_as(Expr::val(Option::<Vec<u8>>::None), "data")
@@ -583,6 +575,16 @@ impl TenantStore {
         }
         super::messages::raw_of(&self.store, m).await
     }
+}
+
+/// A message's blob, to join: the stored bytes of a message are read with its row.
+fn blob_of_message() -> sea_orm::RelationDef {
+    use super::entities::blobs;
+    use sea_orm::EntityTrait;
+    messages::Entity::belongs_to(blobs::Entity)
+        .from(messages::Column::BlobHash)
+        .to(blobs::Column::Hash)
+        .into()
 }
 
 /// The message as stored, trace prefix then blob, when the blob row holds the whole body

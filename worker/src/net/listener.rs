@@ -37,6 +37,25 @@ pub struct NetConfig {
     pub busy_at: usize,
 }
 
+impl NetConfig {
+    /// A listener's limits as every protocol's configuration gives them; the server counts as
+    /// busy from three quarters of `max_connections` on.
+    pub fn new(
+        max_connections: usize,
+        max_connections_per_ip: usize,
+        proxy_protocol: bool,
+        max_session_secs: u64,
+    ) -> Self {
+        Self {
+            max_connections,
+            max_connections_per_ip,
+            proxy_protocol,
+            max_session: Duration::from_secs(max_session_secs),
+            busy_at: max_connections * 3 / 4,
+        }
+    }
+}
+
 /// Why a connection is refused or ended by the network layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {

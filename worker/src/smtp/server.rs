@@ -89,13 +89,12 @@ impl SmtpServer {
 
     /// What the network layer enforces for SMTP.
     pub fn net_config(&self) -> NetConfig {
-        NetConfig {
-            max_connections: self.cfg.max_connections,
-            max_connections_per_ip: self.cfg.max_connections_per_ip,
-            proxy_protocol: self.cfg.proxy_protocol,
-            max_session: Duration::from_secs(self.cfg.max_session_secs),
-            busy_at: self.cfg.max_connections * 3 / 4,
-        }
+        NetConfig::new(
+            self.cfg.max_connections,
+            self.cfg.max_connections_per_ip,
+            self.cfg.proxy_protocol,
+            self.cfg.max_session_secs,
+        )
     }
 
     /// Accepts connections until `shutdown` turns true, then lets sessions finish the message
