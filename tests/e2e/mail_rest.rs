@@ -587,6 +587,73 @@ async fn threads_page_correctly_through_interleaved_conversations() {
     }
 }
 
+/// Messages that arrived within one microsecond of each other (SQLite keeps nanoseconds) are
+/// each listed once, whatever the page size, in messages, threads and search.
+#[tokio::test]
+async fn pages_keep_messages_that_share_a_microsecond() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana, _) = receiving(&app).await;
+    let tok = &t.owner_token;
+    let mut want = Vec::new();
+    for (i, at) in [
+        "2026-12-01T10:00:00.000001100Z",
+        "2026-12-01T10:00:00.000001200Z",
+        "2026-12-01T10:00:00.000001300Z",
+        "2026-12-01T10:00:00.000002000Z",
+        "2026-12-01T09:59:59.999999999Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let raw = format!(
+            "From: p@example.test\r\nSubject: tick {i}\r\nMessage-ID: <tick-{i}@test>\r\n\r\nclockwork\r\n"
+        );
+        let r = app
+            .import(
+                tok,
+                &ana,
+                &format!("folder=INBOX&received_at={at}"),
+                "message/rfc822",
+                raw,
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        want.push(format!("tick {i}"));
+    }
+    let subjects = |items: Vec<Value>| -> Vec<String> {
+        items
+            .iter()
+            .map(|m| m["subject"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Oldest first: the last one (a second earlier), then in arrival order.
+    let mut oldest = want.clone();
+    oldest.rotate_right(1);
+    let mut newest = oldest.clone();
+    newest.reverse();
+    for limit in [1, 2, 3] {
+        let base = format!("/v1/mailboxes/{ana}");
+        let got = walk(
+            &app,
+            tok,
+            &format!("{base}/messages?limit={limit}&sort=oldest"),
+        )
+        .await;
+        assert_eq!(subjects(got), oldest, "oldest first, limit {limit}");
+        let got = walk(&app, tok, &format!("{base}/messages?limit={limit}")).await;
+        assert_eq!(subjects(got), newest, "newest first, limit {limit}");
+        let got = walk(&app, tok, &format!("{base}/threads?limit={limit}")).await;
+        assert_eq!(subjects(got), newest, "threads, limit {limit}");
+        let got = walk(
+            &app,
+            tok,
+            &format!("{base}/search?q=clockwork&limit={limit}"),
+        )
+        .await;
+        assert_eq!(subjects(got), newest, "search, limit {limit}");
+    }
+}
+
 #[tokio::test]
 async fn search_finds_words_and_operators_on_either_backend() {
     let app = TestApp::spawn().await;

@@ -129,23 +129,42 @@ impl DatePage {
         Ok(Self { limit, after })
     }
 
-    /// The cursor that continues after `(date, id)`.
+    /// The cursor that continues after `(date, id)`. The date keeps every digit the database
+    /// does: SQLite stores nanoseconds, and a cursor cut to microseconds would skip the rows
+    /// that share the last row's microsecond but sort after it (it happens: deliveries woken
+    /// by one group commit get their dates within a microsecond of each other).
     pub fn cursor_at(date: DateTime<Utc>, id: Uuid) -> String {
-        let mut b = date.timestamp_micros().to_be_bytes().to_vec();
+        let mut b = date.timestamp().to_be_bytes().to_vec();
+        b.extend_from_slice(&date.timestamp_subsec_nanos().to_be_bytes());
         b.extend_from_slice(id.as_bytes());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
     }
 }
 
+/// Reads a position: seconds, nanoseconds and id (28 bytes), or the microseconds and id
+/// (24 bytes) of cursors handed out before nanoseconds were kept.
 fn decode_position(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let b = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
         .ok()?;
-    let (micros, id) = b.split_first_chunk::<8>()?;
-    Some((
-        DateTime::from_timestamp_micros(i64::from_be_bytes(*micros))?,
-        Uuid::from_slice(id).ok()?,
-    ))
+    match b.len() {
+        28 => {
+            let (secs, rest) = b.split_first_chunk::<8>()?;
+            let (nanos, id) = rest.split_first_chunk::<4>()?;
+            Some((
+                DateTime::from_timestamp(i64::from_be_bytes(*secs), u32::from_be_bytes(*nanos))?,
+                Uuid::from_slice(id).ok()?,
+            ))
+        }
+        24 => {
+            let (micros, id) = b.split_first_chunk::<8>()?;
+            Some((
+                DateTime::from_timestamp_micros(i64::from_be_bytes(*micros))?,
+                Uuid::from_slice(id).ok()?,
+            ))
+        }
+        _ => None,
+    }
 }
 
 fn encode(id: Uuid) -> String {
@@ -180,9 +199,22 @@ mod tests {
     #[test]
     fn date_cursor_round_trip() {
         let id = Uuid::now_v7();
-        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        // Nanoseconds survive: SQLite keeps them, so a cursor must too.
+        let at = DateTime::from_timestamp(1_764_000_000, 123_456_789).unwrap();
         let p = DatePage::parse(None, Some(&DatePage::cursor_at(at, id))).unwrap();
         assert_eq!(p.after, Some((at, id)));
+        let before_1970 = DateTime::from_timestamp(-86_400, 5).unwrap();
+        let p = DatePage::parse(None, Some(&DatePage::cursor_at(before_1970, id))).unwrap();
+        assert_eq!(p.after, Some((before_1970, id)));
+        // A cursor of the earlier, microsecond form still reads.
+        let mut old = 1_764_000_000_123_456i64.to_be_bytes().to_vec();
+        old.extend_from_slice(id.as_bytes());
+        let old = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(old);
+        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        assert_eq!(
+            DatePage::parse(None, Some(&old)).unwrap().after,
+            Some((at, id))
+        );
         assert!(DatePage::parse(None, Some(&encode(id))).is_err());
         assert!(DatePage::parse(Some(500), None).is_err());
     }
