@@ -87,6 +87,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Key of the Postgres advisory lock held while migrating, so replicas starting together do
 /// not apply the same migration twice.
+/// A pooled Postgres connection idle this long is pinged before use (see `Store::connect`).
+const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 const MIGRATION_LOCK_KEY: i64 = 0x6d61_696c_726f_6f6d; // "mailroom"
 
 /// A connection pool to Mailroom's database (Postgres or SQLite).
@@ -185,6 +187,15 @@ impl Store {
             })?;
         }
         let mut opts = ConnectOptions::new(url.clone());
+        // By default every checkout from the pool first pings the connection: one more round
+        // trip per query. An SQLite connection lives in this process and cannot be dropped by
+        // a server, so it is never pinged; a Postgres connection is pinged only after it was
+        // idle long enough for a server restart, proxy or firewall to have dropped it.
+        if sqlite {
+            opts.test_before_acquire(false);
+        } else {
+            opts.test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE);
+        }
         opts.max_connections(cfg.database_max_connections.max(1))
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
