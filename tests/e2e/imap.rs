@@ -608,6 +608,101 @@ async fn a_deleted_mailbox_is_gone_for_open_sessions() {
     }
 }
 
+/// RENAME INBOX moves INBOX's messages, flags and all, into a new folder; INBOX stays, empty,
+/// and keeps its subfolders; sessions with INBOX selected hear the expunges; a name in use is
+/// refused with nothing moved; another tenant's INBOX is untouched.
+#[tokio::test]
+async fn renaming_inbox_moves_its_messages_and_leaves_it_empty() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    let (_, _, _, _, other) = receiving(&app).await;
+    for s in ["one", "two", "three"] {
+        deliver(&app, &ana, s, "words").await;
+    }
+    deliver(&app, &other, "theirs", "words").await;
+    let mut watcher = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(watcher.cmd("SELECT INBOX").await.ok());
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    for command in [
+        "CREATE INBOX/Sub",
+        "CREATE Taken",
+        "SELECT INBOX",
+        "STORE 2 +FLAGS (\\Flagged)",
+    ] {
+        assert!(c.cmd(command).await.ok(), "{command}");
+    }
+    let r = c.cmd("RENAME INBOX Taken").await;
+    assert!(r.last_line().contains("NO [ALREADYEXISTS]"), "{r:?}");
+    assert!(
+        c.cmd("RENAME INBOX INBOX")
+            .await
+            .last_line()
+            .contains(" NO ")
+    );
+    let r = c.cmd("STATUS INBOX (MESSAGES)").await;
+    assert_eq!(
+        r.untagged("STATUS"),
+        vec!["STATUS \"INBOX\" (MESSAGES 3)\r\n"],
+        "{r:?}"
+    );
+
+    let r = c.cmd("RENAME INBOX \"Old mail\"").await;
+    assert!(r.ok(), "{r:?}");
+    let expunges =
+        |r: &crate::imap_wire::Resp| r.0.iter().filter(|l| l.ends_with(" EXPUNGE\r\n")).count();
+    assert_eq!(expunges(&r), 3, "{r:?}");
+    let r = watcher.cmd("NOOP").await;
+    assert_eq!(expunges(&r), 3, "{r:?}");
+    let r = c.cmd("STATUS INBOX (MESSAGES)").await;
+    assert_eq!(
+        r.untagged("STATUS"),
+        vec!["STATUS \"INBOX\" (MESSAGES 0)\r\n"],
+        "{r:?}"
+    );
+    let r = c.cmd("SELECT \"Old mail\"").await;
+    assert!(r.untagged("3 EXISTS").len() == 1, "{r:?}");
+    let r = c
+        .cmd("FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await;
+    let all = r.all();
+    for s in ["one", "two", "three"] {
+        assert!(all.contains(&format!("Subject: {s}")), "{r:?}");
+    }
+    assert_eq!(r.untagged("2 FETCH (FLAGS (\\Flagged ").len(), 1, "{r:?}");
+    assert_eq!(r.untagged("1 FETCH (FLAGS (\\Flagged ").len(), 0, "{r:?}");
+    let r = c.cmd("LIST \"\" *").await;
+    for name in ["\"INBOX\"", "\"INBOX/Sub\"", "\"Old mail\""] {
+        assert!(
+            r.untagged("LIST")
+                .iter()
+                .any(|l| l.ends_with(&format!("{name}\r\n"))),
+            "{name}: {r:?}"
+        );
+    }
+    // REST sees the same: INBOX empty, the new folder holding the three.
+    let folders = app
+        .get(&format!("/v1/mailboxes/{ana_id}/folders"), &t.owner_token)
+        .await;
+    let count = |name: &str| {
+        folders.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["total"].clone())
+    };
+    assert_eq!(count("INBOX"), Some(json!(0)), "{folders:?}");
+    assert_eq!(count("Old mail"), Some(json!(3)), "{folders:?}");
+    // Another tenant's INBOX is as it was.
+    let mut theirs = Imap::login(imap_addr(&app), &other, PASSWORD).await;
+    let r = theirs.cmd("STATUS INBOX (MESSAGES)").await;
+    assert_eq!(
+        r.untagged("STATUS"),
+        vec!["STATUS \"INBOX\" (MESSAGES 1)\r\n"],
+        "{r:?}"
+    );
+}
+
 /// A folder renamed onto a name whose folder was deleted while subscribed takes that
 /// subscription: the name is listed once, subscribed.
 #[tokio::test]

@@ -388,10 +388,7 @@ impl<'a> Client<'a> {
                     return Err(Error::NotFound);
                 };
                 if matches!(from, Mailbox::Inbox) {
-                    // RFC 9051 §6.3.6 moves INBOX's messages; we do not (yet): say so.
-                    out.extend_from_slice(
-                        format!("{tag} NO [CANNOT] INBOX cannot be renamed here\r\n").as_bytes(),
-                    );
+                    self.rename_inbox(&tag, f.id, &to, out).await?;
                     return Ok(Flow::Continue);
                 }
                 let u = self.user()?;
@@ -928,6 +925,56 @@ impl<'a> Client<'a> {
         }
         self.sync(out, true, &[]).await?;
         out.extend_from_slice(format!("{tag} OK expunged\r\n").as_bytes());
+        Ok(())
+    }
+
+    /// RENAME INBOX (RFC 3501 §6.3.5, RFC 9051 §6.3.6): a new folder takes every message of
+    /// INBOX, which stays, empty; INBOX's subfolders stay where they are. The messages move in
+    /// batches, each one transaction: a failure part-way leaves every message in one of the
+    /// two folders, none lost; the command can then be given again.
+    async fn rename_inbox(
+        &mut self,
+        tag: &str,
+        inbox: Uuid,
+        to: &Mailbox,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        match to {
+            Mailbox::Inbox => {
+                return Err(Error::conflict("folder_exists", "INBOX always exists"));
+            }
+            Mailbox::Invalid(_) => {
+                return Err(Error::invalid(
+                    "name",
+                    "the name is not valid modified UTF-7",
+                ));
+            }
+            Mailbox::Other(_) => {}
+        }
+        let u = self.user()?;
+        let dest =
+            u.ts.create_folder_with(u.mailbox, &store_name(to), false, None)
+                .await?;
+        let (_, entries) = u.ts.folder_index(u.mailbox, inbox).await?;
+        let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+        let change = Change {
+            move_to: Some(dest.id),
+            ..Change::default()
+        };
+        let mut events = Vec::new();
+        for chunk in ids.chunks(MAX_BATCH) {
+            events.extend(
+                u.ts.change_messages(u.mailbox, chunk, &change)
+                    .await?
+                    .events,
+            );
+        }
+        self.srv.pipeline.bus().publish(&events).await;
+        if let Some(sel) = &mut self.sel {
+            sel.touch();
+        }
+        self.sync(out, true, &[]).await?;
+        out.extend_from_slice(format!("{tag} OK renamed; INBOX is empty\r\n").as_bytes());
         Ok(())
     }
 
