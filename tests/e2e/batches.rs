@@ -295,9 +295,13 @@ async fn statistics_follow_a_bulk_import_within_seconds() {
             .unwrap()
         }
     };
+    // The keeper's promise: statistics lag the truth by fewer than 500 changes (its
+    // MIN_CHANGES) or a tenth of the table, whichever is more. Which of the batches it wakes
+    // after depends on timing: an analysis at 1,750 rows is then the last.
+    let lag = 500f64.max(N as f64 * 0.1);
     for table in ["messages", "blobs"] {
         assert!(
-            eventually(30, || async { estimate(table).await >= N as f64 * 0.9 }).await,
+            eventually(30, || async { estimate(table).await >= N as f64 - lag }).await,
             "the planner still thinks {table} holds {} rows",
             estimate(table).await
         );
