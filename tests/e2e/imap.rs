@@ -703,6 +703,79 @@ async fn renaming_inbox_moves_its_messages_and_leaves_it_empty() {
     );
 }
 
+/// COMPRESS=DEFLATE (RFC 4978): offered once logged in; after its OK every byte either way is
+/// DEFLATE, including a command the client sent in the same packet as COMPRESS; a big message
+/// comes through whole and smaller on the wire; a second COMPRESS is `NO [COMPRESSIONACTIVE]`,
+/// another mechanism BAD; bytes that are not DEFLATE end that session only.
+#[tokio::test]
+async fn compress_deflate_carries_the_session() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let (_t, _, _, _, ana) = receiving(&app).await;
+    let big = "a line of text that compresses well\r\n".repeat(20_000);
+    deliver(&app, &ana, "Big", &big).await;
+
+    let (mut pre, _) = Imap::connect(imap_addr(&app)).await;
+    assert!(!pre.cmd("CAPABILITY").await.all().contains("COMPRESS"));
+    assert!(
+        pre.cmd("COMPRESS DEFLATE")
+            .await
+            .last_line()
+            .contains(" BAD ")
+    );
+
+    let mut c = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(
+        c.cmd("CAPABILITY")
+            .await
+            .all()
+            .contains(" COMPRESS=DEFLATE")
+    );
+    assert!(c.cmd("COMPRESS LZW").await.last_line().contains(" BAD "));
+    let r = c.cmd("COMPRESS DEFLATE").await;
+    assert!(r.ok(), "{r:?}");
+    c.compress();
+    assert!(c.cmd("SELECT INBOX").await.ok());
+    let before = c.wire_bytes;
+    let r = c.cmd("FETCH 1 BODY[TEXT]").await;
+    assert!(r.ok(), "{:?}", r.last_line());
+    assert!(r.all().contains(&big));
+    let on_the_wire = c.wire_bytes - before;
+    assert!(
+        on_the_wire < big.len() / 10,
+        "{on_the_wire} bytes on the wire for {} of text",
+        big.len()
+    );
+    assert!(!c.cmd("CAPABILITY").await.all().contains("COMPRESS"));
+    let r = c.cmd("COMPRESS DEFLATE").await;
+    assert!(r.last_line().contains("NO [COMPRESSIONACTIVE]"), "{r:?}");
+    let r = c.cmd("LOGOUT").await;
+    assert!(r.all().contains("* BYE"), "{r:?}");
+
+    // A command right behind COMPRESS, in the same write, is read through the inflater.
+    let mut p = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    let mut bytes = b"p1 COMPRESS DEFLATE\r\n".to_vec();
+    p.compress_out();
+    bytes.extend(p.deflated(b"p2 STATUS INBOX (MESSAGES)\r\n"));
+    p.s.write_all(&bytes).await.unwrap();
+    let r = p.until("p1").await;
+    assert!(r.ok(), "{r:?}");
+    p.compress_in();
+    let r = p.until("p2").await;
+    assert!(r.ok(), "{r:?}");
+    assert!(r.all().contains("(MESSAGES 1)"), "{r:?}");
+
+    // Not DEFLATE: that session ends; others go on.
+    let mut g = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(g.cmd("COMPRESS DEFLATE").await.ok());
+    g.s.write_all(b"g1 NOOP, not compressed at all\r\n")
+        .await
+        .unwrap();
+    assert_eq!(g.line().await, "", "the session should have ended");
+    let mut after = Imap::login(imap_addr(&app), &ana, PASSWORD).await;
+    assert!(after.cmd("NOOP").await.ok());
+}
+
 /// A folder renamed onto a name whose folder was deleted while subscribed takes that
 /// subscription: the name is listed once, subscribed.
 #[tokio::test]

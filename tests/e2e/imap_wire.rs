@@ -8,6 +8,12 @@ pub struct Imap {
     pub s: TcpStream,
     buf: Vec<u8>,
     n: u32,
+    /// COMPRESS DEFLATE (RFC 4978) is on for what is sent.
+    deflate: Option<flate2::Compress>,
+    /// COMPRESS DEFLATE is on for what is read.
+    inflate: Option<flate2::Decompress>,
+    /// Bytes read from the socket, as they came (compressed or not).
+    pub wire_bytes: usize,
 }
 
 impl Imap {
@@ -18,6 +24,9 @@ impl Imap {
             s,
             buf: Vec::new(),
             n: 0,
+            deflate: None,
+            inflate: None,
+            wire_bytes: 0,
         };
         let greeting = c.line().await;
         (c, greeting)
@@ -38,8 +47,66 @@ impl Imap {
             .await
             .expect("IMAP response timed out")
             .unwrap_or(0);
-        self.buf.extend_from_slice(&chunk[..n]);
+        self.wire_bytes += n;
+        if self.inflate.is_some() {
+            self.inflate_into_buf(&chunk[..n]);
+        } else {
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
         n > 0
+    }
+
+    /// Turns on DEFLATE both ways, as after the tagged OK of COMPRESS DEFLATE.
+    pub fn compress(&mut self) {
+        self.compress_out();
+        self.compress_in();
+    }
+
+    /// Deflates what is sent from now on.
+    pub fn compress_out(&mut self) {
+        self.deflate = Some(flate2::Compress::new(flate2::Compression::default(), false));
+    }
+
+    /// Inflates what is read from now on, and what was read after the last line taken.
+    pub fn compress_in(&mut self) {
+        let early = std::mem::take(&mut self.buf);
+        self.inflate = Some(flate2::Decompress::new(false));
+        self.inflate_into_buf(&early);
+    }
+
+    fn inflate_into_buf(&mut self, mut input: &[u8]) {
+        let inflate = self.inflate.as_mut().unwrap();
+        loop {
+            self.buf.reserve(65536);
+            let before = inflate.total_in();
+            inflate
+                .decompress_vec(input, &mut self.buf, flate2::FlushDecompress::Sync)
+                .expect("the server's DEFLATE stream is valid");
+            input = &input[(inflate.total_in() - before) as usize..];
+            if input.is_empty() && self.buf.len() < self.buf.capacity() {
+                return;
+            }
+        }
+    }
+
+    /// `bytes` as they go on the wire: deflated (with a sync flush) once compression is on.
+    pub fn deflated(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let Some(deflate) = &mut self.deflate else {
+            return bytes.to_vec();
+        };
+        let mut out = Vec::with_capacity(bytes.len() + 64);
+        let mut input = bytes;
+        loop {
+            let before = deflate.total_in();
+            deflate
+                .compress_vec(input, &mut out, flate2::FlushCompress::Sync)
+                .unwrap();
+            input = &input[(deflate.total_in() - before) as usize..];
+            if input.is_empty() && out.len() < out.capacity() {
+                return out;
+            }
+            out.reserve(4096);
+        }
     }
 
     /// One response line with any literals it carries; "" when the server closed.
@@ -80,7 +147,8 @@ impl Imap {
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {
-        self.s.write_all(bytes).await.unwrap();
+        let wire = self.deflated(bytes);
+        self.s.write_all(&wire).await.unwrap();
     }
 
     /// Sends a tagged command and reads up to its tagged response.

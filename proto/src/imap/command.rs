@@ -69,6 +69,8 @@ pub enum Command {
     Logout,
     /// `STARTTLS`.
     StartTls,
+    /// `COMPRESS mechanism` (RFC 4978), the mechanism upper-case.
+    Compress(String),
     /// `LOGIN user password`.
     Login {
         /// The user name.
@@ -278,6 +280,10 @@ fn command(c: &mut Cursor<'_>, utf8: bool) -> Result<Command, LexError> {
         "NOOP" => Command::Noop,
         "LOGOUT" => Command::Logout,
         "STARTTLS" => Command::StartTls,
+        "COMPRESS" => {
+            c.sp()?;
+            Command::Compress(c.atom()?.to_ascii_uppercase())
+        }
         "NAMESPACE" => Command::Namespace,
         "IDLE" => Command::Idle,
         "CHECK" => Command::Check,

@@ -123,6 +123,14 @@ impl CommandReader {
         }
     }
 
+    /// Takes the bytes received after the last command handed out (between commands: they
+    /// begin the next one), leaving the reader empty. After COMPRESS they are compressed and
+    /// go to the inflater instead.
+    pub fn take_input(&mut self) -> Vec<u8> {
+        self.scanned = 0;
+        std::mem::take(&mut self.input)
+    }
+
     /// Bytes held (received and not yet handed out), for memory accounting.
     pub fn buffered(&self) -> usize {
         self.input.len() + self.cmd.len()

@@ -56,6 +56,9 @@ pub enum Step {
     Close(Vec<u8>),
     /// Send the tagged OK in these bytes, then start TLS and call [`Session::tls_started`].
     StartTls(Vec<u8>),
+    /// Send the tagged OK in these bytes (uncompressed), then compress both ways (RFC 4978):
+    /// every byte after the OK's CRLF, either way, is DEFLATE. The session counts it as on.
+    Compress(Vec<u8>),
     /// Check the credentials of a LOGIN or AUTHENTICATE and call [`Session::logged_in`] when
     /// they are good; answer the tag either way.
     Authenticate(Tagged),
@@ -72,6 +75,8 @@ pub struct Session {
     state: State,
     tls: bool,
     enabled: Enabled,
+    /// COMPRESS DEFLATE is on.
+    compressed: bool,
 }
 
 fn line(out: &mut Vec<u8>, parts: &[&[u8]]) {
@@ -104,6 +109,7 @@ impl Session {
             state: State::NotAuthenticated,
             tls,
             enabled: Enabled::default(),
+            compressed: false,
         }
     }
 
@@ -171,6 +177,9 @@ impl Session {
             .iter()
             .map(|s| s.to_string()),
         );
+        if self.state != State::NotAuthenticated && !self.compressed {
+            caps.push("COMPRESS=DEFLATE".into());
+        }
         caps.push(format!("APPENDLIMIT={}", self.options.append_limit));
         caps
     }
@@ -247,6 +256,16 @@ impl Session {
             },
             State::Authenticated | State::Selected { .. } => match t.command {
                 C::StartTls | C::Login { .. } | C::Authenticate { .. } => bad("already logged in"),
+                C::Compress(ref m) if m != "DEFLATE" => bad("only COMPRESS DEFLATE is offered"),
+                C::Compress(_) if self.compressed => Step::Reply(tagged(
+                    &tag,
+                    "NO",
+                    "[COMPRESSIONACTIVE] DEFLATE is already on",
+                )),
+                C::Compress(_) => {
+                    self.compressed = true;
+                    Step::Compress(tagged(&tag, "OK", "DEFLATE active"))
+                }
                 C::Enable(ref caps) => {
                     let mut on = Vec::new();
                     for c in caps {
@@ -356,7 +375,7 @@ mod tests {
 
     fn text(st: &Step) -> String {
         match st {
-            Step::Reply(b) | Step::Close(b) | Step::StartTls(b) => {
+            Step::Reply(b) | Step::Close(b) | Step::StartTls(b) | Step::Compress(b) => {
                 String::from_utf8_lossy(b).into_owned()
             }
             other => format!("{other:?}"),
@@ -380,6 +399,7 @@ mod tests {
             "{g}"
         );
         assert!(text(&step(&mut s, "a SELECT INBOX")).starts_with("a BAD log in first"));
+        assert!(text(&step(&mut s, "a COMPRESS DEFLATE")).starts_with("a BAD log in first"));
         assert!(text(&step(&mut s, "a LOGIN ana pw")).starts_with("a NO [PRIVACYREQUIRED]"));
         assert!(matches!(step(&mut s, "a STARTTLS"), Step::StartTls(_)));
         s.tls_started();
@@ -399,6 +419,13 @@ mod tests {
         assert!(text(&step(&mut s, "a FETCH 1 FLAGS")).starts_with("a BAD select a mailbox first"));
         assert!(text(&step(&mut s, "a LOGIN ana pw")).starts_with("a BAD already logged in"));
         assert!(matches!(step(&mut s, "a LIST \"\" *"), Step::Store(_)));
+        // COMPRESS (RFC 4978): DEFLATE once, offered until it is on.
+        assert!(s.capabilities().contains(&"COMPRESS=DEFLATE".to_string()));
+        assert!(text(&step(&mut s, "a COMPRESS GZIP")).starts_with("a BAD"));
+        let on = step(&mut s, "a COMPRESS deflate");
+        assert!(matches!(&on, Step::Compress(_)) && text(&on).starts_with("a OK"));
+        assert!(!s.capabilities().iter().any(|c| c.starts_with("COMPRESS")));
+        assert!(text(&step(&mut s, "a COMPRESS DEFLATE")).starts_with("a NO [COMPRESSIONACTIVE]"));
         assert!(matches!(step(&mut s, "a EXAMINE INBOX"), Step::Store(_)));
         s.selected(true);
         assert!(matches!(

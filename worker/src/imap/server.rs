@@ -98,6 +98,8 @@ pub(super) enum Flow {
     Close,
     /// Send what is written, then start TLS.
     StartTls,
+    /// Send what is written, then compress both ways (COMPRESS DEFLATE).
+    Compress,
     /// The client is to send a SASL response line for this tag.
     Sasl(String),
     /// IDLE began for this tag.
@@ -271,6 +273,15 @@ impl ImapServer {
                         }
                         client.session.tls_started();
                     }
+                    Flow::Compress => {
+                        // The OK goes out as it is; all after it, either way, is DEFLATE,
+                        // including what the client sent after the command.
+                        s.conn.write_all(&out).await?;
+                        s.conn.flush().await?;
+                        out.clear();
+                        let received = reader.take_input();
+                        s.conn.start_deflate(received);
+                    }
                     Flow::Sasl(tag) => {
                         out.extend_from_slice(b"+ \r\n");
                         sasl = Some(tag);
@@ -285,6 +296,9 @@ impl ImapServer {
                 s.conn.write_all(&out).await?;
                 out.clear();
             }
+            // Everything written so far reaches the client before waiting for it (a
+            // compressed connection holds what it wrote until flushed).
+            s.conn.flush().await?;
             let timeout = if client.logged_in() {
                 self.cfg.idle_timeout_secs
             } else {
@@ -305,6 +319,7 @@ impl ImapServer {
                         client.idle_report(&mut out).await;
                         if !out.is_empty() {
                             s.conn.write_all(&out).await?;
+                            s.conn.flush().await?;
                         }
                     }
                     _ = s.shutdown.changed() => {
@@ -340,6 +355,10 @@ impl ImapServer {
             Step::StartTls(b) => {
                 out.extend_from_slice(&b);
                 Flow::StartTls
+            }
+            Step::Compress(b) => {
+                out.extend_from_slice(&b);
+                Flow::Compress
             }
             Step::Authenticate(t) => match t.command {
                 Command::Login { user, password } => {

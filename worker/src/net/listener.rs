@@ -20,6 +20,8 @@ use tracing::Instrument;
 const PROXY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long shutdown waits for sessions in the middle of something.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the last bytes of a session may take to go out before the connection is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the network layer enforces for one protocol.
 #[derive(Debug, Clone)]
@@ -308,7 +310,9 @@ async fn connection<P: Protocol>(
                 .write_all(&proto.refusal(Refusal::SessionTooLong))
                 .await;
         }
-        let _ = session.conn.shutdown().await;
+        // What is still held (a compressed connection's last bytes, TLS's close_notify) goes
+        // out, but a client that reads nothing more cannot hold the session open.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.conn.shutdown()).await;
     }
     .instrument(span)
     .await;
