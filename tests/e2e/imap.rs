@@ -884,6 +884,39 @@ async fn sort_and_thread_order_a_conversation() {
         let word = want.split(' ').next().unwrap();
         assert_eq!(r.untagged(word), vec![format!("{want}\r\n")], "{command}");
     }
+    // ESORT (RFC 5267): ESEARCH answers, MIN and MAX first and last in sort order, ALL in
+    // sort order; SAVE keeps the result for `$`.
+    assert!(r.all().contains(" ESORT "), "{r:?}");
+    for (command, want) in [
+        (
+            "SORT RETURN (MIN MAX COUNT) (SUBJECT) UTF-8 ALL",
+            "MIN 3 MAX 4 COUNT 4",
+        ),
+        ("SORT RETURN (ALL) (REVERSE DATE) UTF-8 ALL", "ALL 4,2,1,3"),
+        ("SORT RETURN () (SUBJECT) UTF-8 ALL", "ALL 3,1:2,4"),
+        (
+            "UID SORT RETURN (COUNT) (SIZE) UTF-8 SUBJECT nothing-like-this",
+            "UID COUNT 0",
+        ),
+    ] {
+        let r = c.cmd(command).await;
+        assert!(r.ok(), "{command}: {r:?}");
+        let got = r.untagged("ESEARCH (TAG ");
+        assert_eq!(got.len(), 1, "{command}: {r:?}");
+        assert_eq!(
+            got[0].split_once(") ").map(|(_, rest)| rest.trim_end()),
+            Some(want),
+            "{command}: {r:?}"
+        );
+    }
+    let r = c
+        .cmd("SORT RETURN (SAVE) (REVERSE SUBJECT) UTF-8 SUBJECT plan")
+        .await;
+    assert!(r.ok() && r.untagged("ESEARCH").is_empty(), "{r:?}");
+    let r = c.cmd("SEARCH $").await;
+    assert_eq!(r.untagged("SEARCH"), vec!["SEARCH 1 2 4\r\n"], "{r:?}");
+    let r = c.cmd("SORT RETURN (PARTIAL 1:2) (SUBJECT) UTF-8 ALL").await;
+    assert!(r.last_line().contains(" BAD "), "{r:?}");
     let r = c.cmd("SORT (WEIGHT) UTF-8 ALL").await;
     assert!(r.last_line().contains(" BAD "), "{r:?}");
     let r = c.cmd("THREAD REFERENCES KOI8-R ALL").await;

@@ -208,6 +208,8 @@ pub enum Command {
     Sort {
         /// Answer with UIDs.
         uid: bool,
+        /// `RETURN (…)` (ESORT, RFC 5267): answer with ESEARCH.
+        returns: Option<search::ReturnOptions>,
         /// The sort order.
         criteria: Vec<SortKey>,
         /// The charset, upper-case.
@@ -528,9 +530,11 @@ fn searching(c: &mut Cursor<'_>, name: &str, uid: bool) -> Result<Command, LexEr
             search: search::search(c)?,
         },
         "SORT" => {
+            let returns = search::returns(c)?;
             let (criteria, charset, keys) = search::sort(c)?;
             Command::Sort {
                 uid,
+                returns,
                 criteria,
                 charset,
                 keys,
@@ -869,8 +873,34 @@ mod tests {
         ));
         assert!(matches!(
             p("a UID SORT (REVERSE DATE) UTF-8 ALL"),
-            Command::Sort { uid: true, .. }
+            Command::Sort {
+                uid: true,
+                returns: None,
+                ..
+            }
         ));
+        assert!(matches!(
+            p("a SORT RETURN (MIN COUNT) (SUBJECT) UTF-8 ALL"),
+            Command::Sort {
+                returns: Some(search::ReturnOptions {
+                    min: true,
+                    count: true,
+                    max: false,
+                    all: false,
+                    save: false
+                }),
+                ..
+            }
+        ));
+        assert!(matches!(
+            p("a SORT RETURN () (SUBJECT) UTF-8 ALL"),
+            Command::Sort {
+                returns: Some(search::ReturnOptions { all: true, .. }),
+                ..
+            }
+        ));
+        assert!(parse(b"a SORT RETURN (MIN) UTF-8 ALL", false).is_err());
+        assert!(p("a COMPRESS deflate") == Command::Compress("DEFLATE".into()));
         assert!(matches!(
             p("a THREAD REFERENCES UTF-8 ALL"),
             Command::Thread { uid: false, .. }

@@ -159,28 +159,7 @@ const MAX_DEPTH: usize = 32;
 
 /// Parses `[RETURN (…)] [CHARSET x] keys` (after `SEARCH `).
 pub fn search(c: &mut Cursor<'_>) -> Result<Search, LexError> {
-    let mut returns = None;
-    if starts_with_word(c, "RETURN") {
-        let _ = c.atom()?;
-        c.sp()?;
-        let mut r = ReturnOptions::default();
-        for o in c.list(10, |c| Ok(c.atom()?.to_ascii_uppercase()))? {
-            match o.as_str() {
-                "MIN" => r.min = true,
-                "MAX" => r.max = true,
-                "ALL" => r.all = true,
-                "COUNT" => r.count = true,
-                "SAVE" => r.save = true,
-                _ => return Err(LexError("unknown search return option")),
-            }
-        }
-        // `RETURN ()` means ALL.
-        if r == ReturnOptions::default() {
-            r.all = true;
-        }
-        returns = Some(r);
-        c.sp()?;
-    }
+    let returns = returns(c)?;
     let charset = charset(c)?;
     let keys = keys(c)?;
     Ok(Search {
@@ -188,6 +167,32 @@ pub fn search(c: &mut Cursor<'_>) -> Result<Search, LexError> {
         charset,
         keys,
     })
+}
+
+/// `RETURN (…) ` before a SEARCH's keys (RFC 4731) or a SORT's criteria (ESORT, RFC 5267),
+/// when there; `RETURN ()` means ALL.
+pub fn returns(c: &mut Cursor<'_>) -> Result<Option<ReturnOptions>, LexError> {
+    if !starts_with_word(c, "RETURN") {
+        return Ok(None);
+    }
+    let _ = c.atom()?;
+    c.sp()?;
+    let mut r = ReturnOptions::default();
+    for o in c.list(10, |c| Ok(c.atom()?.to_ascii_uppercase()))? {
+        match o.as_str() {
+            "MIN" => r.min = true,
+            "MAX" => r.max = true,
+            "ALL" => r.all = true,
+            "COUNT" => r.count = true,
+            "SAVE" => r.save = true,
+            _ => return Err(LexError("unknown search return option")),
+        }
+    }
+    if r == ReturnOptions::default() {
+        r.all = true;
+    }
+    c.sp()?;
+    Ok(Some(r))
 }
 
 fn charset(c: &mut Cursor<'_>) -> Result<Option<String>, LexError> {

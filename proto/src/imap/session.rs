@@ -167,6 +167,7 @@ impl Session {
                 "WITHIN",
                 "SORT",
                 "SORT=DISPLAY",
+                "ESORT",
                 "THREAD=REFERENCES",
                 "THREAD=ORDEREDSUBJECT",
                 "QUOTA",

@@ -463,11 +463,12 @@ impl<'a> Client<'a> {
             }
             Command::Sort {
                 uid,
+                returns,
                 criteria,
                 charset,
                 keys,
             } => {
-                self.sort(&tag, uid, &criteria, &charset, &keys, out)
+                self.sort(&tag, uid, returns, &criteria, &charset, &keys, out)
                     .await?;
             }
             Command::Thread {
@@ -1376,10 +1377,12 @@ impl<'a> Client<'a> {
     }
 
     /// SORT (RFC 5256): the matching messages in the order asked for.
+    #[allow(clippy::too_many_arguments)]
     async fn sort(
         &mut self,
         tag: &str,
         uid: bool,
+        returns: Option<ReturnOptions>,
         criteria: &[SortKey],
         charset: &str,
         keys: &[Key],
@@ -1395,6 +1398,18 @@ impl<'a> Client<'a> {
         let u = self.user()?;
         let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
         let sorted = sort::sort(&u.ts, sel, criteria, keys).await?;
+        if let Some(r) = returns {
+            // ESORT (RFC 5267): ESEARCH, MIN and MAX the first and last in sort order, ALL
+            // in sort order.
+            let sorted: Vec<i64> = sorted
+                .into_iter()
+                .filter(|u| sel.seq_of(*u).is_some())
+                .collect();
+            let numbers = self.numbers(uid, &sorted)?;
+            self.esearch(tag, uid, r, &sorted, &numbers, with_modseq, out)?;
+            out.extend_from_slice(format!("{tag} OK sorted\r\n").as_bytes());
+            return Ok(());
+        }
         out.extend_from_slice(b"* SORT");
         for u in &sorted {
             let n = if uid {
@@ -1467,15 +1482,7 @@ impl<'a> Client<'a> {
             }),
             r => r,
         };
-        let numbers: Vec<i64> = if uid {
-            found.clone()
-        } else {
-            found
-                .iter()
-                .filter_map(|u| sel.seq_of(*u))
-                .map(|s| s as i64)
-                .collect()
-        };
+        let numbers = self.numbers(uid, &found)?;
         match returns {
             None => {
                 out.extend_from_slice(b"* SEARCH");
@@ -1487,65 +1494,105 @@ impl<'a> Client<'a> {
                 }
                 out.extend_from_slice(b"\r\n");
             }
-            Some(r) => {
-                let all = !(r.min || r.max || r.count || r.save) || r.all;
-                if r.save {
-                    let sel = self.sel.as_mut().ok_or(Error::NotFound)?;
-                    sel.saved = if r.min && !r.max && !all && !r.count {
-                        found.first().copied().into_iter().collect()
-                    } else if r.max && !r.min && !all && !r.count {
-                        found.last().copied().into_iter().collect()
-                    } else {
-                        found.clone()
-                    };
-                }
-                let only_save = r.save && !(r.min || r.max || r.count || r.all);
-                if !only_save {
-                    let mut line = format!("* ESEARCH (TAG \"{tag}\")");
-                    if uid {
-                        line.push_str(" UID");
-                    }
-                    if r.min
-                        && let Some(n) = numbers.first()
-                    {
-                        line.push_str(&format!(" MIN {n}"));
-                    }
-                    if r.max
-                        && let Some(n) = numbers.last()
-                    {
-                        line.push_str(&format!(" MAX {n}"));
-                    }
-                    if all && !numbers.is_empty() {
-                        let mut sorted = numbers.clone();
-                        sorted.sort_unstable();
-                        line.push_str(&format!(" ALL {}", uid_set(&sorted)));
-                    }
-                    if r.count {
-                        line.push_str(&format!(" COUNT {}", numbers.len()));
-                    }
-                    // With only MIN and/or MAX, the MODSEQ is that of the messages returned
-                    // (RFC 7162 §3.1.5); otherwise the highest of all that matched.
-                    let shown = if (r.min || r.max) && !r.count && !all {
-                        let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
-                        [r.min.then(|| found.first()), r.max.then(|| found.last())]
-                            .into_iter()
-                            .flatten()
-                            .flatten()
-                            .filter_map(|u| sel.entry(*u))
-                            .map(|e| e.modseq)
-                            .max()
-                    } else {
-                        highest
-                    };
-                    if let (true, Some(h)) = (with_modseq, shown) {
-                        line.push_str(&format!(" MODSEQ {h}"));
-                    }
-                    out.extend_from_slice(line.as_bytes());
-                    out.extend_from_slice(b"\r\n");
-                }
-            }
+            Some(r) => self.esearch(tag, uid, r, &found, &numbers, with_modseq, out)?,
         }
         out.extend_from_slice(format!("{tag} OK searched\r\n").as_bytes());
+        Ok(())
+    }
+
+    /// UIDs as the client is told them: UIDs, or sequence numbers (a UID the session no
+    /// longer shows is left out).
+    fn numbers(&self, uid: bool, uids: &[i64]) -> Result<Vec<i64>> {
+        if uid {
+            return Ok(uids.to_vec());
+        }
+        let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+        Ok(uids
+            .iter()
+            .filter_map(|u| sel.seq_of(*u))
+            .map(|s| s as i64)
+            .collect())
+    }
+
+    /// The ESEARCH answer (RFC 4731) of a SEARCH or SORT with `RETURN`: `found` the matching
+    /// UIDs and `numbers` what the client is told of them (UIDs or sequence numbers), both in
+    /// the answer's order (UID order for SEARCH; sort order for SORT, whose MIN and MAX are then
+    /// the first and last sorted and whose ALL lists them in that order, RFC 5267 §3.2). SAVE
+    /// keeps the result for `$` (RFC 5182).
+    #[allow(clippy::too_many_arguments)]
+    fn esearch(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        r: ReturnOptions,
+        found: &[i64],
+        numbers: &[i64],
+        with_modseq: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let highest = {
+            let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+            found
+                .iter()
+                .filter_map(|u| sel.entry(*u))
+                .map(|e| e.modseq)
+                .max()
+        };
+        let all = !(r.min || r.max || r.count || r.save) || r.all;
+        if r.save {
+            let sel = self.sel.as_mut().ok_or(Error::NotFound)?;
+            sel.saved = if r.min && !r.max && !all && !r.count {
+                found.first().copied().into_iter().collect()
+            } else if r.max && !r.min && !all && !r.count {
+                found.last().copied().into_iter().collect()
+            } else {
+                let mut all = found.to_vec();
+                all.sort_unstable();
+                all
+            };
+        }
+        let only_save = r.save && !(r.min || r.max || r.count || r.all);
+        if !only_save {
+            let mut line = format!("* ESEARCH (TAG \"{tag}\")");
+            if uid {
+                line.push_str(" UID");
+            }
+            if r.min
+                && let Some(n) = numbers.first()
+            {
+                line.push_str(&format!(" MIN {n}"));
+            }
+            if r.max
+                && let Some(n) = numbers.last()
+            {
+                line.push_str(&format!(" MAX {n}"));
+            }
+            if all && !numbers.is_empty() {
+                line.push_str(&format!(" ALL {}", uid_set(numbers)));
+            }
+            if r.count {
+                line.push_str(&format!(" COUNT {}", numbers.len()));
+            }
+            // With only MIN and/or MAX, the MODSEQ is that of the messages returned
+            // (RFC 7162 §3.1.5); otherwise the highest of all that matched.
+            let shown = if (r.min || r.max) && !r.count && !all {
+                let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
+                [r.min.then(|| found.first()), r.max.then(|| found.last())]
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter_map(|u| sel.entry(*u))
+                    .map(|e| e.modseq)
+                    .max()
+            } else {
+                highest
+            };
+            if let (true, Some(h)) = (with_modseq, shown) {
+                line.push_str(&format!(" MODSEQ {h}"));
+            }
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
         Ok(())
     }
 }
