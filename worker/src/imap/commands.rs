@@ -929,6 +929,18 @@ impl<'a> Client<'a> {
         Ok(())
     }
 
+    /// Applies `change` to the messages, [`MAX_BATCH`] to a transaction, and announces the
+    /// changes to other sessions.
+    async fn change_in_batches(&self, ids: &[Uuid], change: &Change) -> Result<()> {
+        let u = self.user()?;
+        let mut events = Vec::new();
+        for chunk in ids.chunks(MAX_BATCH) {
+            events.extend(u.ts.change_messages(u.mailbox, chunk, change).await?.events);
+        }
+        self.srv.pipeline.bus().publish(&events).await;
+        Ok(())
+    }
+
     /// RENAME INBOX (RFC 3501 §6.3.5, RFC 9051 §6.3.6): a new folder takes every message of
     /// INBOX, which stays, empty; INBOX's subfolders stay where they are. The messages move in
     /// batches, each one transaction: a failure part-way leaves every message in one of the
@@ -962,15 +974,7 @@ impl<'a> Client<'a> {
             move_to: Some(dest.id),
             ..Change::default()
         };
-        let mut events = Vec::new();
-        for chunk in ids.chunks(MAX_BATCH) {
-            events.extend(
-                u.ts.change_messages(u.mailbox, chunk, &change)
-                    .await?
-                    .events,
-            );
-        }
-        self.srv.pipeline.bus().publish(&events).await;
+        self.change_in_batches(&ids, &change).await?;
         if let Some(sel) = &mut self.sel {
             sel.touch();
         }
@@ -1120,17 +1124,8 @@ impl<'a> Client<'a> {
                 }
             }
         };
-        let u = self.user()?;
         let ids: Vec<Uuid> = todo.iter().map(|e| e.id).collect();
-        let mut events = Vec::new();
-        for chunk in ids.chunks(MAX_BATCH) {
-            events.extend(
-                u.ts.change_messages(u.mailbox, chunk, &change)
-                    .await?
-                    .events,
-            );
-        }
-        self.srv.pipeline.bus().publish(&events).await;
+        self.change_in_batches(&ids, &change).await?;
         let quiet: Vec<i64> = todo.iter().map(|e| e.uid).collect();
         if let Some(sel) = &mut self.sel {
             sel.touch();
