@@ -59,7 +59,14 @@ async fn mbsync_syncs_both_ways() {
     std::fs::write(work.path().join("mbsyncrc"), cfg).unwrap();
     let rc = work.path().join("mbsyncrc");
     let rc = rc.to_str().unwrap();
-    run_client("mbsync", &["-c", rc, "-a"], work.path()).await;
+    // mbsync (built with zlib) turns on COMPRESS=DEFLATE when it is offered: the whole sync
+    // after login runs compressed; its debug output shows the command it sent.
+    let log = run_client("mbsync", &["-D", "-c", rc, "-a"], work.path()).await;
+    assert!(
+        log.lines()
+            .any(|l| l.contains(">>> ") && l.ends_with("COMPRESS DEFLATE")),
+        "mbsync did not turn compression on:\n{log}"
+    );
     let inbox = maildir(&local.join("INBOX"));
     assert_eq!(inbox.len(), 2, "{inbox:?}");
     for f in ["Sent", "Drafts", "Junk", "Trash", "Archive"] {
