@@ -85,10 +85,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// Key of the Postgres advisory lock held while migrating, so replicas starting together do
-/// not apply the same migration twice.
 /// A pooled Postgres connection idle this long is pinged before use (see `Store::connect`).
 const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Key of the Postgres advisory lock held while migrating, so replicas starting together do
+/// not apply the same migration twice.
 const MIGRATION_LOCK_KEY: i64 = 0x6d61_696c_726f_6f6d; // "mailroom"
 
 /// A connection pool to Mailroom's database (Postgres or SQLite).

@@ -147,24 +147,24 @@ fn decode_position(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let b = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
         .ok()?;
-    match b.len() {
+    let (date, id) = match b.len() {
         28 => {
             let (secs, rest) = b.split_first_chunk::<8>()?;
             let (nanos, id) = rest.split_first_chunk::<4>()?;
-            Some((
-                DateTime::from_timestamp(i64::from_be_bytes(*secs), u32::from_be_bytes(*nanos))?,
-                Uuid::from_slice(id).ok()?,
-            ))
+            let date =
+                DateTime::from_timestamp(i64::from_be_bytes(*secs), u32::from_be_bytes(*nanos));
+            (date, id)
         }
         24 => {
             let (micros, id) = b.split_first_chunk::<8>()?;
-            Some((
-                DateTime::from_timestamp_micros(i64::from_be_bytes(*micros))?,
-                Uuid::from_slice(id).ok()?,
-            ))
+            (
+                DateTime::from_timestamp_micros(i64::from_be_bytes(*micros)),
+                id,
+            )
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some((date?, Uuid::from_slice(id).ok()?))
 }
 
 fn encode(id: Uuid) -> String {

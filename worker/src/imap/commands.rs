@@ -1396,10 +1396,6 @@ impl<'a> Client<'a> {
         if let Some(r) = returns {
             // ESORT (RFC 5267): ESEARCH, MIN and MAX the first and last in sort order, ALL
             // in sort order.
-            let sorted: Vec<i64> = sorted
-                .into_iter()
-                .filter(|u| sel.seq_of(*u).is_some())
-                .collect();
             let numbers = self.numbers(uid, &sorted)?;
             self.esearch(tag, uid, r, &sorted, &numbers, with_modseq, out)?;
             out.extend_from_slice(format!("{tag} OK sorted\r\n").as_bytes());
@@ -1416,12 +1412,7 @@ impl<'a> Client<'a> {
                 out.extend_from_slice(format!(" {n}").as_bytes());
             }
         }
-        let highest = sorted
-            .iter()
-            .filter_map(|u| sel.entry(*u))
-            .map(|e| e.modseq)
-            .max();
-        if let (true, Some(h)) = (with_modseq, highest) {
+        if with_modseq && let Some(h) = self.highest_modseq(&sorted) {
             out.extend_from_slice(format!(" (MODSEQ {h})").as_bytes());
         }
         out.extend_from_slice(format!("\r\n{tag} OK sorted\r\n").as_bytes());
@@ -1464,11 +1455,6 @@ impl<'a> Client<'a> {
         let u = self.user()?;
         let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
         let found = search::run(&u.ts, sel, &s.keys).await?;
-        let highest = found
-            .iter()
-            .filter_map(|u| sel.entry(*u))
-            .map(|e| e.modseq)
-            .max();
         // IMAP4rev2 answers every SEARCH with ESEARCH, ALL when no RETURN is given.
         let returns = match s.returns {
             None if self.session.enabled().rev2 => Some(ReturnOptions {
@@ -1484,7 +1470,7 @@ impl<'a> Client<'a> {
                 for n in &numbers {
                     out.extend_from_slice(format!(" {n}").as_bytes());
                 }
-                if let (true, Some(h)) = (with_modseq, highest) {
+                if with_modseq && let Some(h) = self.highest_modseq(&found) {
                     out.extend_from_slice(format!(" (MODSEQ {h})").as_bytes());
                 }
                 out.extend_from_slice(b"\r\n");
@@ -1493,6 +1479,16 @@ impl<'a> Client<'a> {
         }
         out.extend_from_slice(format!("{tag} OK searched\r\n").as_bytes());
         Ok(())
+    }
+
+    /// The highest MODSEQ among these UIDs of the selected folder (for a CONDSTORE search's
+    /// answer).
+    fn highest_modseq(&self, uids: &[i64]) -> Option<i64> {
+        let sel = self.sel.as_ref()?;
+        uids.iter()
+            .filter_map(|u| sel.entry(*u))
+            .map(|e| e.modseq)
+            .max()
     }
 
     /// UIDs as the client is told them: UIDs, or sequence numbers (a UID the session no
@@ -1525,14 +1521,6 @@ impl<'a> Client<'a> {
         with_modseq: bool,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        let highest = {
-            let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
-            found
-                .iter()
-                .filter_map(|u| sel.entry(*u))
-                .map(|e| e.modseq)
-                .max()
-        };
         let all = !(r.min || r.max || r.count || r.save) || r.all;
         if r.save {
             let sel = self.sel.as_mut().ok_or(Error::NotFound)?;
@@ -1570,19 +1558,20 @@ impl<'a> Client<'a> {
             }
             // With only MIN and/or MAX, the MODSEQ is that of the messages returned
             // (RFC 7162 §3.1.5); otherwise the highest of all that matched.
-            let shown = if (r.min || r.max) && !r.count && !all {
-                let sel = self.sel.as_ref().ok_or(Error::NotFound)?;
-                [r.min.then(|| found.first()), r.max.then(|| found.last())]
+            let shown = if !with_modseq {
+                None
+            } else if (r.min || r.max) && !r.count && !all {
+                let ends: Vec<i64> = [r.min.then(|| found.first()), r.max.then(|| found.last())]
                     .into_iter()
                     .flatten()
                     .flatten()
-                    .filter_map(|u| sel.entry(*u))
-                    .map(|e| e.modseq)
-                    .max()
+                    .copied()
+                    .collect();
+                self.highest_modseq(&ends)
             } else {
-                highest
+                self.highest_modseq(found)
             };
-            if let (true, Some(h)) = (with_modseq, shown) {
+            if let Some(h) = shown {
                 line.push_str(&format!(" MODSEQ {h}"));
             }
             out.extend_from_slice(line.as_bytes());
