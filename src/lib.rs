@@ -10,6 +10,7 @@ use mailroom_core::config::Config;
 use mailroom_core::domains::DomainService;
 use mailroom_core::mail::authn::Authenticator;
 use mailroom_core::mail::ingest::Pipeline;
+use mailroom_core::mail::outbound::Outbound;
 use mailroom_core::ratelimit::RateLimiter;
 use mailroom_core::redis_link::RedisLink;
 use mailroom_core::secrets::Secrets;
@@ -18,7 +19,7 @@ use mailroom_worker::Runner;
 use mailroom_worker::imap::ImapServer;
 use mailroom_worker::jobs::JobContext;
 use mailroom_worker::pop3::Pop3Server;
-use mailroom_worker::smtp::SmtpServer;
+use mailroom_worker::smtp::{SmtpServer, SubmissionParts};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,6 +121,12 @@ impl Where {
         if let Some(a) = running.smtp_addr {
             lines.push(format!("  SMTP (MX)  {a}"));
         }
+        if let Some(a) = running.submission_addr {
+            lines.push(format!("  submission {a} (STARTTLS, then AUTH)"));
+        }
+        if let Some(a) = running.submissions_addr {
+            lines.push(format!("  submission {a} (implicit TLS)"));
+        }
         if let Some(a) = running.imap_addr {
             lines.push(format!("  IMAP       {a}"));
         }
@@ -160,6 +167,10 @@ pub struct Running {
     pub api_addr: Option<SocketAddr>,
     /// Where the SMTP server listens, when it runs.
     pub smtp_addr: Option<SocketAddr>,
+    /// Where the submission server listens, when it runs.
+    pub submission_addr: Option<SocketAddr>,
+    /// Where it listens with implicit TLS, when configured.
+    pub submissions_addr: Option<SocketAddr>,
     /// Where the IMAP server listens, when it runs.
     pub imap_addr: Option<SocketAddr>,
     /// Where it listens with implicit TLS, when configured.
@@ -176,6 +187,7 @@ pub struct Running {
     api_task: Option<JoinHandle<std::io::Result<()>>>,
     jobs_task: Option<JoinHandle<()>>,
     smtp_task: Option<JoinHandle<()>>,
+    submission_tasks: Vec<JoinHandle<()>>,
     imap_task: Option<JoinHandle<()>>,
     imaps_task: Option<JoinHandle<()>>,
     pop3_tasks: Vec<JoinHandle<()>>,
@@ -198,6 +210,9 @@ impl Running {
             let _ = t.await;
         }
         if let Some(t) = self.smtp_task {
+            let _ = t.await;
+        }
+        for t in self.submission_tasks {
             let _ = t.await;
         }
         if let Some(t) = self.imap_task {
@@ -249,6 +264,31 @@ pub async fn start(
     } else {
         None
     };
+    let submission_listener = if parts.smtp && cfg.submission.enabled {
+        let l = bind(
+            &cfg.submission.listen,
+            cfg.submission.listen_backlog,
+            "SMTP submission",
+            "submission.listen",
+            "MAILROOM_SUBMISSION_LISTEN",
+        )?;
+        Some(tokio::net::TcpListener::from_std(l)?)
+    } else {
+        None
+    };
+    let submissions_listener =
+        if parts.smtp && cfg.submission.enabled && !cfg.submission.tls_listen.is_empty() {
+            let l = bind(
+                &cfg.submission.tls_listen,
+                cfg.submission.listen_backlog,
+                "SMTP submission over TLS",
+                "submission.tls_listen",
+                "MAILROOM_SUBMISSION_TLS_LISTEN",
+            )?;
+            Some(tokio::net::TcpListener::from_std(l)?)
+        } else {
+            None
+        };
     let imap_listener = if parts.imap && cfg.imap.enabled {
         let l = bind(
             &cfg.imap.listen,
@@ -362,9 +402,17 @@ pub async fn start(
         chrono::Duration::seconds(cfg.smtp.dedup_window_secs.min(i64::MAX as u64) as i64),
         cfg.smtp.delivery_memory_bytes,
     );
+    let outbound = Outbound::new(
+        cfg.outbound.clone(),
+        &hostname,
+        domains.clone(),
+        pipeline.bus().clone(),
+    );
     let mut running = Running {
         api_addr: None,
         smtp_addr: None,
+        submission_addr: None,
+        submissions_addr: None,
         imap_addr: None,
         imaps_addr: None,
         pop3_addr: None,
@@ -375,6 +423,7 @@ pub async fn start(
         api_task: None,
         jobs_task: None,
         smtp_task: None,
+        submission_tasks: Vec::new(),
         imap_task: None,
         imaps_task: None,
         pop3_tasks: Vec::new(),
@@ -419,6 +468,46 @@ pub async fn start(
         None => RateLimiter::memory(),
         Some(link) => RateLimiter::redis(link.clone(), &cfg.redis_key_prefix),
     };
+    if let Some(listener) = submission_listener {
+        // The SMTP server's certificate unless submission names its own.
+        let (cert, key) = if cfg.submission.tls_cert.is_empty() {
+            (&cfg.smtp.tls_cert, &cfg.smtp.tls_key)
+        } else {
+            (&cfg.submission.tls_cert, &cfg.submission.tls_key)
+        };
+        let tls = if cfg.submission.starttls || submissions_listener.is_some() {
+            Some(
+                mailroom_worker::net::tls::server_config(cert, key, &cfg.data_dir, &hostname)
+                    .map_err(|e| anyhow::anyhow!("submission TLS: {e}"))?,
+            )
+        } else {
+            None
+        };
+        running.submission_addr = Some(listener.local_addr()?);
+        let server = SmtpServer::new(
+            cfg.submission.smtp(&cfg.smtp),
+            &hostname,
+            store.system(),
+            pipeline.clone(),
+            tls,
+            cfg.data_dir.join("spool"),
+        )
+        .for_submission(SubmissionParts {
+            store: store.clone(),
+            auth: Auth::new(&store, &secrets.jwt, cfg.auth.clone(), limiter.clone()),
+            outbound: outbound.clone(),
+            require_tls: cfg.submission.require_tls_for_auth,
+        });
+        if let Some(l) = submissions_listener {
+            running.submissions_addr = Some(l.local_addr()?);
+            running.submission_tasks.push(tokio::spawn(
+                server.implicit_tls().run(l, shutdown_rx.clone()),
+            ));
+        }
+        running
+            .submission_tasks
+            .push(tokio::spawn(server.run(listener, shutdown_rx.clone())));
+    }
     if let Some(listener) = imap_listener {
         // The SMTP server's certificate unless IMAP names its own.
         let (cert, key) = if cfg.imap.tls_cert.is_empty() {
@@ -490,6 +579,8 @@ pub async fn start(
         let ctx = JobContext {
             sys: store.system(),
             domains: domains.clone(),
+            pipeline: pipeline.clone(),
+            outbound: outbound.clone(),
         };
         let runner = Runner::new(ctx, cfg.jobs.clone());
         running.jobs_task = Some(tokio::spawn(runner.run(shutdown_rx)));

@@ -142,6 +142,29 @@ impl Dns {
         .await
     }
 
+    /// The IPv4 and IPv6 addresses of `name` (A, then AAAA): a server to connect to.
+    pub async fn addresses(&self, name: &str) -> Answer<std::net::IpAddr> {
+        let (v4, v6) = tokio::join!(
+            self.query(name, RecordType::A, |r| match r {
+                RData::A(a) => Some(std::net::IpAddr::V4(a.0)),
+                _ => None,
+            }),
+            self.query(name, RecordType::AAAA, |r| match r {
+                RData::AAAA(a) => Some(std::net::IpAddr::V6(a.0)),
+                _ => None,
+            })
+        );
+        match (v4, v6) {
+            (Answer::Found(mut a), Answer::Found(b)) => {
+                a.extend(b);
+                Answer::Found(a)
+            }
+            (Answer::Found(a), _) | (_, Answer::Found(a)) => Answer::Found(a),
+            (Answer::Failed(e), _) | (_, Answer::Failed(e)) => Answer::Failed(e),
+            _ => Answer::Missing,
+        }
+    }
+
     async fn query<T>(
         &self,
         name: &str,

@@ -17,6 +17,10 @@ pub const TENANT_PURGE: &str = "tenant.purge";
 pub const DOMAIN_CHECK: &str = "domain.check";
 /// Purges a deleted mailbox's data. Payload: `{"mailbox_id": "…"}`.
 pub const MAILBOX_PURGE: &str = "mailbox.purge";
+/// Delivers a sent message to its recipients at one domain. Payload:
+/// `{"outbound_id": "…", "domain": "…"}`; the job's tenant is set. Retries of deferred
+/// recipients are new jobs of this kind, due when the recipients are.
+pub const OUTBOUND_DELIVER: &str = "outbound.deliver";
 /// Default attempts before a job is dead.
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
 

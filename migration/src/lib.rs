@@ -20,6 +20,7 @@ mod m20261207_000015_folder_recent;
 mod m20261207_000016_subscriptions;
 mod m20261207_000017_pop3;
 mod m20261207_000018_folder_modseq;
+mod m20261208_000019_outbound;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_subscriptions::Migration),
             Box::new(m20261207_000017_pop3::Migration),
             Box::new(m20261207_000018_folder_modseq::Migration),
+            Box::new(m20261208_000019_outbound::Migration),
         ]
     }
 }

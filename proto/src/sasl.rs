@@ -34,6 +34,12 @@ pub fn plain(line: &[u8]) -> Result<(String, String), PlainError> {
     ))
 }
 
+/// Decodes one base64 line of an exchange (SMTP AUTH LOGIN) as text.
+pub fn decode(line: &[u8]) -> Option<String> {
+    let bytes = base64(line)?;
+    String::from_utf8(bytes).ok()
+}
+
 /// Strict base64 (padding only at the end, no white space), as SASL has it; the decoding is
 /// the IMAP BINARY decoder's, once the text is known to be well formed.
 fn base64(s: &[u8]) -> Option<Vec<u8>> {

@@ -276,6 +276,7 @@ fn errors_say_which_argument_or_setting_and_why() {
             ("MAILROOM_API_LISTEN", &addr),
             ("MAILROOM_IMAP_LISTEN", "127.0.0.1:0"),
             ("MAILROOM_POP3_LISTEN", "127.0.0.1:0"),
+            ("MAILROOM_SUBMISSION_LISTEN", "127.0.0.1:0"),
         ],
         &["serve"],
     );
@@ -286,6 +287,7 @@ fn errors_say_which_argument_or_setting_and_why() {
             ("MAILROOM_API_LISTEN", "127.0.0.1:0"),
             ("MAILROOM_IMAP_LISTEN", "127.0.0.1:0"),
             ("MAILROOM_POP3_LISTEN", "127.0.0.1:0"),
+            ("MAILROOM_SUBMISSION_LISTEN", "127.0.0.1:0"),
         ],
         &["worker"],
     );
@@ -305,6 +307,7 @@ fn serve_announces_where_everything_is() {
         .env("MAILROOM_SMTP_LISTEN", "127.0.0.1:0")
         .env("MAILROOM_IMAP_LISTEN", "127.0.0.1:0")
         .env("MAILROOM_POP3_LISTEN", "127.0.0.1:0")
+        .env("MAILROOM_SUBMISSION_LISTEN", "127.0.0.1:0")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -372,6 +375,7 @@ async fn the_readme_quickstart_works() {
         .env("SMTP_PORT", port())
         .env("IMAP_PORT", port())
         .env("POP3_PORT", port())
+        .env("SUBMISSION_PORT", port())
         .env("DNS_PORT", port())
         .env("TMPDIR", work.path())
         .output();

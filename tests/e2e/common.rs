@@ -83,6 +83,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     cfg.smtp.listen = "127.0.0.1:0".into();
     cfg.imap.listen = "127.0.0.1:0".into();
     cfg.pop3.listen = "127.0.0.1:0".into();
+    cfg.submission.listen = "127.0.0.1:0".into();
     cfg.public_hostname = "mx.mailroom.test".into();
     // Tests publish no SPF/DKIM records unless they start a DNS server of their own.
     cfg.smtp.authenticate = false;

@@ -190,8 +190,9 @@ async fn two_worker_processes_share_the_queue_without_running_a_job_twice() {
             .env("MAILROOM_DATABASE_URL", &url)
             .env("MAILROOM_JOBS_POLL_INTERVAL_MS", "20")
             .env("MAILROOM_JOBS_CONCURRENCY", "4")
-            // Two workers on one machine cannot share the SMTP port; this test is about jobs.
+            // Two workers on one machine cannot share the SMTP ports; this test is about jobs.
             .env("MAILROOM_SMTP_ENABLED", "false")
+            .env("MAILROOM_SUBMISSION_ENABLED", "false")
             .env("MAILROOM_IMAP_ENABLED", "false")
             .env("MAILROOM_POP3_ENABLED", "false")
             .env("MAILROOM_LOG", "warn")

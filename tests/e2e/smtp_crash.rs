@@ -29,6 +29,7 @@ fn start(app: &TestApp, port: u16) -> std::process::Child {
         .env("MAILROOM_SMTP_LISTEN", format!("127.0.0.1:{port}"))
         .env("MAILROOM_IMAP_LISTEN", "127.0.0.1:0")
         .env("MAILROOM_POP3_LISTEN", "127.0.0.1:0")
+        .env("MAILROOM_SUBMISSION_LISTEN", "127.0.0.1:0")
         .env("MAILROOM_SMTP_AUTHENTICATE", "false")
         .env("MAILROOM_JOBS_ENABLED", "false")
         .env("MAILROOM_PUBLIC_HOSTNAME", "mx.crash.test")

@@ -1,5 +1,7 @@
-//! Mailroom's worker: the job runner, the SMTP server (MX), the IMAP server and the POP3 server.
+//! Mailroom's worker: the job runner, outbound delivery, the SMTP servers (MX and submission),
+//! the IMAP server and the POP3 server.
 
+pub mod delivery;
 pub mod imap;
 pub mod jobs;
 pub mod net;

@@ -127,6 +127,47 @@ impl Config {
                 "smtp.tls_cert and smtp.tls_key go together".into(),
             ));
         }
+        let u = &self.submission;
+        if u.max_message_bytes == 0
+            || u.max_recipients == 0
+            || u.max_errors == 0
+            || u.max_connections == 0
+            || u.max_connections_per_ip == 0
+            || u.command_timeout_secs == 0
+            || u.data_timeout_secs == 0
+            || u.max_session_secs == 0
+        {
+            return Err(Error::Config(
+                "submission limits and time-outs must be at least 1".into(),
+            ));
+        }
+        if u.tls_cert.is_empty() != u.tls_key.is_empty() {
+            return Err(Error::Config(
+                "submission.tls_cert and submission.tls_key go together".into(),
+            ));
+        }
+        let o = &self.outbound;
+        if o.retry_base_secs == 0
+            || o.retry_max_secs < o.retry_base_secs
+            || o.expire_secs == 0
+            || o.connect_timeout_secs == 0
+            || o.command_timeout_secs == 0
+            || o.max_recipients_per_transaction == 0
+        {
+            return Err(Error::Config(
+                "outbound time-outs and limits must be at least 1, and retry_max_secs at least retry_base_secs".into(),
+            ));
+        }
+        if !o.smarthost.is_empty()
+            && o.smarthost
+                .rsplit_once(':')
+                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+        {
+            return Err(Error::Config(format!(
+                "outbound.smarthost {:?} is not host:port",
+                o.smarthost
+            )));
+        }
         let i = &self.imap;
         if i.max_connections == 0
             || i.max_connections_per_ip == 0

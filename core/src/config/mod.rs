@@ -59,6 +59,10 @@ pub struct Config {
     pub mailboxes: MailboxesConfig,
     /// The inbound SMTP server (MX).
     pub smtp: SmtpConfig,
+    /// The SMTP submission server (people sending mail from their clients).
+    pub submission: SubmissionConfig,
+    /// Outbound delivery: how sent mail reaches other servers, retries and bounces.
+    pub outbound: OutboundConfig,
     /// The IMAP server (reading and organising mail with any client).
     pub imap: ImapConfig,
     /// The POP3 server (download-and-go clients).
@@ -178,6 +182,140 @@ impl SmtpConfig {
             public_hostname
         } else {
             &self.hostname
+        }
+    }
+}
+
+/// The SMTP submission server (RFC 6409): authenticated clients hand it mail to send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubmissionConfig {
+    /// Run the submission server (`serve` and `worker`).
+    pub enabled: bool,
+    /// Where it listens (587 in production, with STARTTLS).
+    pub listen: String,
+    /// Where it listens with implicit TLS (RFC 8314, 465 in production); empty: nowhere.
+    pub tls_listen: String,
+    /// Pending connections the kernel queues.
+    pub listen_backlog: u32,
+    /// Largest message accepted, in bytes (advertised as SIZE).
+    pub max_message_bytes: usize,
+    /// Recipients per message.
+    pub max_recipients: usize,
+    /// Refused commands (failed logins included) before the connection is closed.
+    pub max_errors: usize,
+    /// Connections at once, in all.
+    pub max_connections: usize,
+    /// Connections at once from one client address.
+    pub max_connections_per_ip: usize,
+    /// Time to wait for a command, in seconds.
+    pub command_timeout_secs: u64,
+    /// Time to wait for each block of message data, in seconds.
+    pub data_timeout_secs: u64,
+    /// Longest session, in seconds.
+    pub max_session_secs: u64,
+    /// Offer AUTH only once TLS is up (STARTTLS or implicit TLS). Keep it on wherever clients
+    /// reach the server over a network; tests on loopback may turn it off.
+    pub require_tls_for_auth: bool,
+    /// Offer STARTTLS.
+    pub starttls: bool,
+    /// Certificate (PEM); empty: the SMTP server's, or a generated one.
+    pub tls_cert: String,
+    /// Its private key (PEM).
+    pub tls_key: String,
+    /// Expect a PROXY protocol header on every connection.
+    pub proxy_protocol: bool,
+}
+
+impl Default for SubmissionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:2587".into(),
+            tls_listen: String::new(),
+            listen_backlog: 1024,
+            max_message_bytes: 35 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: 10,
+            max_connections: 1000,
+            max_connections_per_ip: 20,
+            command_timeout_secs: 300,
+            data_timeout_secs: 180,
+            max_session_secs: 3600,
+            require_tls_for_auth: true,
+            starttls: true,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            proxy_protocol: false,
+        }
+    }
+}
+
+impl SubmissionConfig {
+    /// The SMTP server settings the submission server runs with.
+    pub fn smtp(&self, mx: &SmtpConfig) -> SmtpConfig {
+        SmtpConfig {
+            enabled: self.enabled,
+            listen: self.listen.clone(),
+            max_message_bytes: self.max_message_bytes,
+            max_recipients: self.max_recipients,
+            max_errors: self.max_errors,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            command_timeout_secs: self.command_timeout_secs,
+            busy_command_timeout_secs: self.command_timeout_secs,
+            data_timeout_secs: self.data_timeout_secs,
+            listen_backlog: self.listen_backlog,
+            max_session_secs: self.max_session_secs,
+            starttls: self.starttls,
+            proxy_protocol: self.proxy_protocol,
+            ..mx.clone()
+        }
+    }
+}
+
+/// Outbound delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundConfig {
+    /// Relay every remote message through this server (`host:port`) instead of looking up
+    /// the recipients' MX records.
+    pub smarthost: String,
+    /// User name for the smarthost (AUTH PLAIN or LOGIN, after STARTTLS); empty: none.
+    pub smarthost_username: String,
+    /// Password for the smarthost.
+    pub smarthost_password: String,
+    /// The port remote MX hosts are reached on (25; tests point it elsewhere).
+    pub mx_port: u16,
+    /// The first retry of a deferred recipient comes after this many seconds; each further
+    /// one waits twice as long, up to `retry_max_secs`.
+    pub retry_base_secs: u64,
+    /// The longest wait between two tries, in seconds.
+    pub retry_max_secs: u64,
+    /// How long a deferred recipient is tried before it bounces, in seconds (5 days).
+    pub expire_secs: u64,
+    /// Time to connect to a remote server, in seconds.
+    pub connect_timeout_secs: u64,
+    /// Time to wait for each reply of a remote server, in seconds (RFC 5321 §4.5.3.2 asks
+    /// for minutes; the end of data gets ten).
+    pub command_timeout_secs: u64,
+    /// Recipients of one domain in one SMTP transaction.
+    pub max_recipients_per_transaction: usize,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            smarthost: String::new(),
+            smarthost_username: String::new(),
+            smarthost_password: String::new(),
+            mx_port: 25,
+            retry_base_secs: 60,
+            retry_max_secs: 4 * 3600,
+            expire_secs: 5 * 24 * 3600,
+            connect_timeout_secs: 30,
+            command_timeout_secs: 300,
+            max_recipients_per_transaction: 100,
         }
     }
 }
@@ -519,6 +657,8 @@ impl Default for Config {
             domains: DomainsConfig::default(),
             mailboxes: MailboxesConfig::default(),
             smtp: SmtpConfig::default(),
+            submission: SubmissionConfig::default(),
+            outbound: OutboundConfig::default(),
             imap: ImapConfig::default(),
             pop3: Pop3Config::default(),
             storage: StorageConfig::default(),

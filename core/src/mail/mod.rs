@@ -6,6 +6,7 @@ pub mod dns_cache;
 pub mod flags;
 pub mod ingest;
 pub mod mbox;
+pub mod outbound;
 pub mod policy;
 pub mod render;
 pub mod search;

@@ -61,6 +61,8 @@ tenant_owned!(
     local_parts,
     mailboxes,
     messages,
+    outbound,
+    outbound_recipients,
     pop3_leases,
     pop3_taken,
     signatures,

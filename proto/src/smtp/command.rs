@@ -104,6 +104,12 @@ impl CommandReader {
 
     /// The next command, an error for the next line, or `None` when more bytes are needed.
     pub fn next_command(&mut self) -> Option<Result<Command, ParseError>> {
+        self.next_line().map(|l| l.and_then(|l| parse(&l)))
+    }
+
+    /// The next line as it came (without its line ending; a SASL response, say), an error for
+    /// an overlong one, or `None` when more bytes are needed.
+    pub fn next_line(&mut self) -> Option<Result<Vec<u8>, ParseError>> {
         loop {
             match self.buf.iter().position(|b| *b == b'\n') {
                 Some(end) => {
@@ -118,7 +124,7 @@ impl CommandReader {
                     }
                     let line = &line[..line.len() - 1];
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    return Some(parse(line));
+                    return Some(Ok(line.to_vec()));
                 }
                 None if self.buf.len() > MAX_COMMAND_LINE => {
                     self.buf.clear();

@@ -10,4 +10,4 @@ pub mod session;
 pub use command::{Command, CommandReader, ParseError};
 pub use data::{DataReader, DataStatus};
 pub use reply::Reply;
-pub use session::{Envelope, Limits, Session, Step, Verdict};
+pub use session::{AuthVerdict, Envelope, Limits, SenderVerdict, Session, Step, Verdict};

@@ -80,6 +80,64 @@ pub enum Step {
     Deliver,
     /// Send the reply (220), then start TLS and call [`Session::tls_started`].
     StartTls(Reply),
+    /// Submission: check these credentials and hand the outcome to [`Session::authenticated`].
+    Authenticate {
+        /// The login (authentication identity).
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// Submission: check that the logged-in user may send as this reverse path, and hand the
+    /// verdict to [`Session::sender_checked`].
+    CheckSender(String),
+}
+
+/// What a credentials check decided ([`Step::Authenticate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthVerdict {
+    /// Logged in: `235 2.7.0`.
+    Accept,
+    /// Wrong login or password: `535 5.7.8`.
+    Invalid,
+    /// The account may not log in (suspended): `535 5.7.8` with this text.
+    Refused(String),
+    /// Too many attempts, or a failure on our side: `454 4.7.0`, try later.
+    TryLater(String),
+}
+
+/// What a sender check decided ([`Step::CheckSender`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderVerdict {
+    /// The user may send as it.
+    Accept,
+    /// Not an address of the user's (`553 5.7.1`), with the reason.
+    NotYours(String),
+    /// The check failed (`451 4.3.0`).
+    TryLater,
+}
+
+/// The SASL exchange under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sasl {
+    /// PLAIN: waiting for the response.
+    Plain,
+    /// LOGIN: waiting for the user name.
+    LoginUser,
+    /// LOGIN: waiting for the password of this user.
+    LoginPassword(String),
+}
+
+/// A submission session's state (RFC 6409, RFC 4954).
+#[derive(Debug, Clone)]
+struct Submission {
+    /// AUTH only once TLS is up.
+    require_tls: bool,
+    /// The user logged in.
+    user: Option<String>,
+    /// A SASL exchange under way.
+    sasl: Option<Sasl>,
+    /// The reverse path and parameters being checked.
+    pending_mail: Option<(String, Vec<Param>)>,
 }
 
 /// The envelope of the message being received.
@@ -147,6 +205,8 @@ pub struct Session {
     /// Bytes of the BDAT chunks so far (the bytes themselves are the network loop's).
     bdat_len: usize,
     bdat_overflow: bool,
+    /// Set for a submission server.
+    submission: Option<Submission>,
 }
 
 fn ok(text: &str) -> Step {
@@ -172,7 +232,45 @@ impl Session {
             chunk: None,
             bdat_len: 0,
             bdat_overflow: false,
+            submission: None,
         }
+    }
+
+    /// A session of a submission server (RFC 6409): AUTH PLAIN and LOGIN are offered (once
+    /// TLS is up, when `require_tls`), and a transaction needs a logged-in user whose sender
+    /// addresses are checked ([`Step::CheckSender`]).
+    pub fn submission(
+        hostname: &str,
+        limits: Limits,
+        tls_available: bool,
+        require_tls: bool,
+    ) -> Self {
+        let mut s = Self::new(hostname, limits, tls_available);
+        s.submission = Some(Submission {
+            require_tls,
+            user: None,
+            sasl: None,
+            pending_mail: None,
+        });
+        s
+    }
+
+    /// The logged-in user of a submission session.
+    pub fn user(&self) -> Option<&str> {
+        self.submission.as_ref().and_then(|s| s.user.as_deref())
+    }
+
+    /// Whether the next line is a SASL response (hand it to [`Session::sasl_response`]) rather
+    /// than a command.
+    pub fn awaiting_sasl(&self) -> bool {
+        self.submission.as_ref().is_some_and(|s| s.sasl.is_some())
+    }
+
+    /// Whether AUTH may be offered now.
+    fn auth_offered(&self) -> bool {
+        self.submission
+            .as_ref()
+            .is_some_and(|s| s.user.is_none() && (self.tls || !s.require_tls))
     }
 
     /// The greeting sent on connect.
@@ -249,7 +347,7 @@ impl Session {
             )),
             Command::Expn(_) => Step::Reply(Reply::new(502, Some("5.5.1"), "EXPN is not offered")),
             Command::Help => Step::Reply(Reply::new(214, Some("2.0.0"), "see RFC 5321")),
-            Command::Auth(_) => self.auth(),
+            Command::Auth(args) => self.auth(args),
         }
     }
 
@@ -269,6 +367,9 @@ impl Session {
         ];
         if self.tls_available && !self.tls {
             lines.push("STARTTLS".into());
+        }
+        if self.auth_offered() {
+            lines.push("AUTH PLAIN LOGIN".into());
         }
         Step::Reply(Reply {
             code: 250,
@@ -305,6 +406,13 @@ impl Session {
         }
         if self.phase != Phase::Ready {
             return self.error(bad_sequence("a transaction is already open; RSET first"));
+        }
+        if self.submission.as_ref().is_some_and(|s| s.user.is_none()) {
+            return self.error(Reply::new(
+                530,
+                Some("5.7.0"),
+                "authentication required: log in with AUTH first",
+            ));
         }
         if now.storage_low {
             return Step::Reply(Reply::new(
@@ -343,10 +451,36 @@ impl Session {
                 format!("parameter {k} not supported"),
             ));
         }
+        if let Some(sub) = self.submission.as_mut() {
+            sub.pending_mail = Some((from.clone(), params));
+            return Step::CheckSender(from);
+        }
         self.envelope.from = from;
         self.envelope.params = params;
         self.phase = Phase::Mail;
         ok("sender ok")
+    }
+
+    /// The verdict on the reverse path of [`Step::CheckSender`].
+    pub fn sender_checked(&mut self, verdict: SenderVerdict) -> Step {
+        let Some((from, params)) = self.submission.as_mut().and_then(|s| s.pending_mail.take())
+        else {
+            return self.error(bad_sequence("send MAIL first"));
+        };
+        match verdict {
+            SenderVerdict::Accept => {
+                self.envelope.from = from;
+                self.envelope.params = params;
+                self.phase = Phase::Mail;
+                ok("sender ok")
+            }
+            SenderVerdict::NotYours(why) => self.error(Reply::new(553, Some("5.7.1"), why)),
+            SenderVerdict::TryLater => Step::Reply(Reply::new(
+                451,
+                Some("4.3.0"),
+                "temporary failure checking the sender; try later",
+            )),
+        }
     }
 
     /// `RCPT TO`: within the recipient limit, the address goes to the directory.
@@ -487,14 +621,125 @@ impl Session {
         }
     }
 
-    /// `AUTH`: this server is the MX; it takes mail for our domains and relays nothing, so it
-    /// has no use for authentication (RFC 4954 §4: not advertised, so not implemented).
-    fn auth(&mut self) -> Step {
-        self.error(Reply::new(
-            502,
-            Some("5.5.1"),
-            "authentication is not offered here: this server only receives mail for its domains",
-        ))
+    /// `AUTH mechanism [initial-response]` (RFC 4954). The MX takes mail for our domains and
+    /// relays nothing, so it has no use for it (not advertised, so not implemented); a
+    /// submission server offers PLAIN and LOGIN.
+    fn auth(&mut self, args: String) -> Step {
+        let Some(sub) = self.submission.as_ref() else {
+            return self.error(Reply::new(
+                502,
+                Some("5.5.1"),
+                "authentication is not offered here: this server only receives mail for its domains",
+            ));
+        };
+        if sub.user.is_some() {
+            return self.error(bad_sequence("already authenticated"));
+        }
+        if self.phase == Phase::Connected {
+            return self.error(bad_sequence("send EHLO first"));
+        }
+        if self.phase != Phase::Ready {
+            return self.error(bad_sequence(
+                "AUTH is not allowed inside a mail transaction",
+            ));
+        }
+        if sub.require_tls && !self.tls {
+            return self.error(Reply::new(
+                538,
+                Some("5.7.11"),
+                "encryption required: start TLS (STARTTLS) before AUTH",
+            ));
+        }
+        let mut words = args.split_ascii_whitespace();
+        let mechanism = words.next().unwrap_or("").to_ascii_uppercase();
+        let initial = words.next().map(|w| w.as_bytes().to_vec());
+        let (sasl, challenge) = match mechanism.as_str() {
+            "PLAIN" => (Sasl::Plain, ""),
+            // base64 of "Username:".
+            "LOGIN" => (Sasl::LoginUser, "VXNlcm5hbWU6"),
+            _ => {
+                return self.error(Reply::new(
+                    504,
+                    Some("5.5.4"),
+                    "unrecognized authentication mechanism: PLAIN and LOGIN are offered",
+                ));
+            }
+        };
+        if let Some(sub) = self.submission.as_mut() {
+            sub.sasl = Some(sasl);
+        }
+        match initial {
+            Some(r) => self.sasl_response(Ok(r)),
+            None => Step::Reply(Reply::new(334, None, challenge)),
+        }
+    }
+
+    /// The client's line during a SASL exchange ([`Session::awaiting_sasl`]).
+    pub fn sasl_response(&mut self, line: Result<Vec<u8>, ParseError>) -> Step {
+        let Some(sasl) = self.submission.as_mut().and_then(|s| s.sasl.take()) else {
+            return self.error(bad_sequence("no authentication is under way"));
+        };
+        let Ok(line) = line else {
+            return self.error(Reply::new(
+                500,
+                Some("5.5.6"),
+                "authentication exchange line too long",
+            ));
+        };
+        let cancelled = || Reply::new(501, Some("5.7.0"), "authentication cancelled");
+        let malformed = || {
+            Reply::new(
+                501,
+                Some("5.5.2"),
+                "cannot decode the response (base64 expected)",
+            )
+        };
+        match sasl {
+            Sasl::Plain => match crate::sasl::plain(&line) {
+                Ok((user, password)) => Step::Authenticate { user, password },
+                Err(crate::sasl::PlainError::Cancelled) => self.error(cancelled()),
+                Err(crate::sasl::PlainError::ActingForAnother) => self.error(Reply::new(
+                    535,
+                    Some("5.7.8"),
+                    "authentication credentials invalid (no acting for another user)",
+                )),
+                Err(_) => self.error(malformed()),
+            },
+            Sasl::LoginUser | Sasl::LoginPassword(_) if line == b"*" => self.error(cancelled()),
+            Sasl::LoginUser => match crate::sasl::decode(&line) {
+                Some(user) => {
+                    if let Some(sub) = self.submission.as_mut() {
+                        sub.sasl = Some(Sasl::LoginPassword(user));
+                    }
+                    // base64 of "Password:".
+                    Step::Reply(Reply::new(334, None, "UGFzc3dvcmQ6"))
+                }
+                None => self.error(malformed()),
+            },
+            Sasl::LoginPassword(user) => match crate::sasl::decode(&line) {
+                Some(password) => Step::Authenticate { user, password },
+                None => self.error(malformed()),
+            },
+        }
+    }
+
+    /// The verdict on the credentials of [`Step::Authenticate`].
+    pub fn authenticated(&mut self, user: &str, verdict: AuthVerdict) -> Step {
+        match verdict {
+            AuthVerdict::Accept => {
+                if let Some(sub) = self.submission.as_mut() {
+                    sub.user = Some(user.to_string());
+                }
+                Step::Reply(Reply::new(235, Some("2.7.0"), "authentication successful"))
+            }
+            AuthVerdict::Invalid => self.error(Reply::new(
+                535,
+                Some("5.7.8"),
+                "authentication credentials invalid",
+            )),
+            AuthVerdict::Refused(why) => self.error(Reply::new(535, Some("5.7.8"), why)),
+            AuthVerdict::TryLater(why) => Step::Reply(Reply::new(454, Some("4.7.0"), why)),
+        }
     }
 
     /// The message's data could not be kept (the spool failed): the transaction ends, and the
@@ -551,6 +796,11 @@ impl Session {
         self.tls = true;
         self.phase = Phase::Connected;
         self.envelope = Envelope::default();
+        if let Some(sub) = self.submission.as_mut() {
+            sub.user = None;
+            sub.sasl = None;
+            sub.pending_mail = None;
+        }
     }
 }
 

@@ -5,7 +5,9 @@ mod mailbox_purge;
 mod tenant_purge;
 
 use mailroom_core::domains::DomainService;
-use mailroom_core::jobs::{DOMAIN_CHECK, MAILBOX_PURGE, TENANT_PURGE};
+use mailroom_core::jobs::{DOMAIN_CHECK, MAILBOX_PURGE, OUTBOUND_DELIVER, TENANT_PURGE};
+use mailroom_core::mail::ingest::Pipeline;
+use mailroom_core::mail::outbound::Outbound;
 use mailroom_core::store::SystemStore;
 use mailroom_core::store::entities::jobs;
 
@@ -33,6 +35,10 @@ pub struct JobContext {
     pub sys: SystemStore,
     /// DNS and domain settings.
     pub domains: DomainService,
+    /// The inbound pipeline (local deliveries, bounce notices).
+    pub pipeline: Pipeline,
+    /// The outbound settings and server name.
+    pub outbound: Outbound,
 }
 
 /// Runs one job. Handlers are idempotent: a job may run again after a crash.
@@ -41,6 +47,7 @@ pub async fn dispatch(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobErro
         TENANT_PURGE => tenant_purge::run(&ctx.sys, job).await,
         DOMAIN_CHECK => domain_check::run(ctx, job).await,
         MAILBOX_PURGE => mailbox_purge::run(&ctx.sys, job).await,
+        OUTBOUND_DELIVER => crate::delivery::run(ctx, job).await,
         other => Err(JobError::Permanent(format!(
             "no handler for job kind {other:?}"
         ))),
@@ -48,6 +55,6 @@ pub async fn dispatch(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobErro
 }
 
 /// Reads a job's JSON payload.
-fn payload<T: serde::de::DeserializeOwned>(job: &jobs::Model) -> Result<T, JobError> {
+pub(crate) fn payload<T: serde::de::DeserializeOwned>(job: &jobs::Model) -> Result<T, JobError> {
     serde_json::from_str(&job.payload).map_err(|e| JobError::Permanent(format!("bad payload: {e}")))
 }

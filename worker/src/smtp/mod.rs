@@ -7,4 +7,4 @@
 pub mod recipients;
 pub mod server;
 
-pub use server::SmtpServer;
+pub use server::{SmtpServer, SubmissionParts};

@@ -1,7 +1,10 @@
 //! The SMTP protocol on the network layer: the command loop, the DATA and BDAT readers, and
-//! handing finished messages to the ingest pipeline. `250` goes out only after the pipeline
-//! says every copy is committed. Connection caps, PROXY, session ids, the session limit and
-//! shutdown are the network layer's ([`crate::net`]).
+//! handing finished messages on. The same loop serves two servers: the MX, which hands them to
+//! the ingest pipeline and answers `250` only after the pipeline says every copy is committed;
+//! and submission (RFC 6409), where a logged-in user sends as one of its identities and `250`
+//! goes out only once the message is committed to the outbound queue
+//! ([`mailroom_core::mail::outbound`]). Connection caps, PROXY, session ids, the session limit
+//! and shutdown are the network layer's ([`crate::net`]).
 //!
 //! Time limits a slow client cannot stretch: a whole command line must arrive within the
 //! command time-out (5 minutes, or `busy_command_timeout_secs` while the server is busy) from
@@ -11,11 +14,17 @@
 
 use super::recipients::{Recipients, StoreRecipients};
 use crate::net::{self, Conn, NetConfig, Pace, Protocol, Refusal, Spool};
+use mailroom_core::Error;
+use mailroom_core::auth::{Auth, ClientInfo, Scope};
 use mailroom_core::config::SmtpConfig;
 use mailroom_core::mail::ingest::{Pipeline, Refusal as Undelivered, SmtpEnvelope};
-use mailroom_core::store::SystemStore;
+use mailroom_core::mail::outbound::{Outbound, Refused};
+use mailroom_core::store::{Store, SystemStore, TenantStore};
 use mailroom_proto::smtp::session::Conditions;
-use mailroom_proto::smtp::{CommandReader, DataReader, DataStatus, Limits, Reply, Session, Step};
+use mailroom_proto::smtp::{
+    AuthVerdict, CommandReader, DataReader, DataStatus, Limits, Reply, SenderVerdict, Session,
+    Step, Verdict,
+};
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -26,11 +35,25 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
+use uuid::Uuid;
 
 /// Read buffer size.
 const READ_CHUNK: usize = 64 * 1024;
 /// How often a waiting session looks whether the server became busy.
 const LOAD_CHECK: Duration = Duration::from_secs(1);
+
+/// What a submission server needs besides the MX's parts.
+#[derive(Clone)]
+pub struct SubmissionParts {
+    /// The store logged-in users are scoped to.
+    pub store: Store,
+    /// Checks mailbox credentials and app passwords.
+    pub auth: Auth,
+    /// Checks, signs and queues what users send.
+    pub outbound: Outbound,
+    /// AUTH only once TLS is up.
+    pub require_tls: bool,
+}
 
 /// The SMTP server.
 #[derive(Clone)]
@@ -42,6 +65,16 @@ pub struct SmtpServer {
     tls: Option<TlsAcceptor>,
     /// Where messages being received wait once over 256 KiB.
     spool_dir: PathBuf,
+    /// Set for a submission server.
+    submission: Option<Arc<SubmissionParts>>,
+    /// TLS from the first byte (submissions on port 465, RFC 8314).
+    implicit_tls: bool,
+}
+
+/// The mailbox a submission session logged in to.
+struct Login {
+    ts: TenantStore,
+    mailbox: Uuid,
 }
 
 impl Protocol for SmtpServer {
@@ -62,6 +95,9 @@ impl Protocol for SmtpServer {
     }
 
     async fn session(&self, s: &mut net::Session) -> io::Result<()> {
+        if self.implicit_tls && !s.start_implicit_tls(self.tls.clone()).await? {
+            return Ok(());
+        }
         let pending = std::mem::take(&mut s.pending);
         self.run_session(s, pending).await
     }
@@ -84,6 +120,24 @@ impl SmtpServer {
             pipeline,
             tls: tls.map(TlsAcceptor::from),
             spool_dir,
+            submission: None,
+            implicit_tls: false,
+        }
+    }
+
+    /// The same server as a submission server.
+    pub fn for_submission(self, parts: SubmissionParts) -> Self {
+        Self {
+            submission: Some(Arc::new(parts)),
+            ..self
+        }
+    }
+
+    /// The same server for an implicit-TLS listener.
+    pub fn implicit_tls(&self) -> Self {
+        Self {
+            implicit_tls: true,
+            ..self.clone()
         }
     }
 
@@ -121,7 +175,19 @@ impl SmtpServer {
             max_recipients: self.cfg.max_recipients,
             max_errors: self.cfg.max_errors,
         };
-        let mut session = Session::new(&self.hostname, limits, self.tls.is_some());
+        let mut session = match &self.submission {
+            Some(p) => Session::submission(
+                &self.hostname,
+                limits,
+                self.tls.is_some() && !self.implicit_tls,
+                p.require_tls,
+            ),
+            None => Session::new(&self.hostname, limits, self.tls.is_some()),
+        };
+        if self.implicit_tls {
+            session.tls_started();
+        }
+        let mut login: Option<Login> = None;
         let mut rcpts = StoreRecipients::new(self.sys.clone());
         let mut reader = CommandReader::new();
         reader.push(&pending);
@@ -132,15 +198,24 @@ impl SmtpServer {
         let mut waiting_since = Instant::now();
         loop {
             // Answer every command already buffered (PIPELINING), then flush once.
-            while let Some(cmd) = reader.next_command() {
-                let now = Conditions {
-                    storage_low: rcpts.storage_low(),
+            loop {
+                let step = if session.awaiting_sasl() {
+                    match reader.next_line() {
+                        Some(line) => session.sasl_response(line),
+                        None => break,
+                    }
+                } else {
+                    let now = Conditions {
+                        storage_low: rcpts.storage_low(),
+                    };
+                    match reader.next_command() {
+                        Some(cmd) => session.command(cmd, now),
+                        None => break,
+                    }
                 };
-                let mut step = session.command(cmd, now);
-                if let Step::CheckRecipient(to) = &step {
-                    let verdict = rcpts.check(to).await;
-                    step = session.recipient_checked(verdict);
-                }
+                let step = self
+                    .look_up(s, &mut session, step, &mut rcpts, &mut login)
+                    .await;
                 match step {
                     Step::Reply(r) => out.extend_from_slice(&r.to_wire()),
                     Step::Close(r) => {
@@ -153,8 +228,9 @@ impl SmtpServer {
                         s.conn.write_all(&out).await?;
                         out.clear();
                         let rest = reader.take_rest();
-                        let (reply, leftover) =
-                            self.data(s, &mut session, &mut rcpts, rest).await?;
+                        let (reply, leftover) = self
+                            .data(s, &mut session, &mut rcpts, login.as_ref(), rest)
+                            .await?;
                         reader.push(&leftover);
                         out.extend_from_slice(&reply.to_wire());
                     }
@@ -163,7 +239,15 @@ impl SmtpServer {
                         out.clear();
                         let rest = reader.take_rest();
                         let (reply, close, leftover) = self
-                            .chunk(s, &mut session, &mut rcpts, &mut bdat_spool, size, rest)
+                            .chunk(
+                                s,
+                                &mut session,
+                                &mut rcpts,
+                                login.as_ref(),
+                                &mut bdat_spool,
+                                size,
+                                rest,
+                            )
                             .await?;
                         reader.push(&leftover);
                         out.extend_from_slice(&reply.to_wire());
@@ -185,9 +269,13 @@ impl SmtpServer {
                             return Ok(());
                         }
                         session.tls_started();
+                        login = None;
                     }
                     // Only answers to other calls: never the answer to a command.
-                    Step::CheckRecipient(_) | Step::Deliver => {
+                    Step::CheckRecipient(_)
+                    | Step::Deliver
+                    | Step::Authenticate { .. }
+                    | Step::CheckSender(_) => {
                         tracing::error!(?step, "unexpected SMTP step");
                         out.extend_from_slice(&temporary_failure().to_wire());
                     }
@@ -272,6 +360,7 @@ impl SmtpServer {
         s: &mut net::Session,
         session: &mut Session,
         rcpts: &mut StoreRecipients,
+        login: Option<&Login>,
         rest: Vec<u8>,
     ) -> io::Result<(Reply, Vec<u8>)> {
         let mut dr = DataReader::new(self.cfg.max_message_bytes);
@@ -291,7 +380,7 @@ impl SmtpServer {
         };
         let overflowed = dr.overflowed();
         let reply = self
-            .finish(session, rcpts, s.client, &s.id, spool, overflowed)
+            .finish(session, rcpts, login, s.client, &s.id, spool, overflowed)
             .await;
         Ok((reply, leftover))
     }
@@ -299,11 +388,13 @@ impl SmtpServer {
     /// Reads one BDAT chunk into the message's spool (all of it, whatever becomes of it, so
     /// the command stream stays in step); returns the reply, whether to close, and the bytes
     /// after it.
+    #[allow(clippy::too_many_arguments)]
     async fn chunk(
         &self,
         s: &mut net::Session,
         session: &mut Session,
         rcpts: &mut StoreRecipients,
+        login: Option<&Login>,
         bdat_spool: &mut Option<Spool>,
         size: u64,
         mut rest: Vec<u8>,
@@ -333,7 +424,7 @@ impl SmtpServer {
                     .take()
                     .unwrap_or_else(|| Spool::new(self.spool_dir.clone()));
                 let reply = self
-                    .finish(session, rcpts, s.client, &s.id, spool, false)
+                    .finish(session, rcpts, login, s.client, &s.id, spool, false)
                     .await;
                 (reply, false, rest)
             }
@@ -354,10 +445,12 @@ impl SmtpServer {
 
     /// Ends a transaction: checks, delivery, and the reply. The message is read back from
     /// its spool only once the delivery memory budget has room for it.
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         session: &mut Session,
         rcpts: &mut StoreRecipients,
+        login: Option<&Login>,
         client: IpAddr,
         id: &str,
         spool: Spool,
@@ -388,6 +481,37 @@ impl SmtpServer {
             Ok(env) => env,
             Err(r) => return r,
         };
+        if let Some(parts) = &self.submission {
+            let Some(login) = login else {
+                return Reply::new(530, Some("5.7.0"), "authentication required");
+            };
+            return match parts
+                .outbound
+                .submit(
+                    &login.ts,
+                    login.mailbox,
+                    &env.from,
+                    &env.recipients,
+                    &message,
+                )
+                .await
+            {
+                Ok(queued) => {
+                    tracing::info!(
+                        from = %env.from,
+                        recipients = env.recipients.len(),
+                        size = message.len(),
+                        %queued,
+                        "message queued for delivery"
+                    );
+                    Reply::new(250, Some("2.0.0"), format!("queued as {queued}"))
+                }
+                Err(Refused::NotYours(why)) => Reply::new(553, Some("5.7.1"), why),
+                Err(Refused::Unverified(why)) => Reply::new(550, Some("5.7.1"), why),
+                Err(Refused::Invalid(why)) => Reply::new(554, Some("5.6.0"), why),
+                Err(Refused::TryLater(why)) => Reply::new(451, Some("4.3.0"), why),
+            };
+        }
         let (mailboxes, guards) = rcpts.take_mailboxes(&env.recipients);
         let envelope = SmtpEnvelope {
             peer: client,
@@ -414,6 +538,99 @@ impl SmtpServer {
             Err(Undelivered::TryLater(why)) => Reply::new(451, Some("4.3.0"), why),
             Err(Undelivered::StorageFull(why)) => Reply::new(452, Some("4.3.1"), why),
             Err(Undelivered::Reject(why)) => Reply::new(550, Some("5.7.1"), why),
+        }
+    }
+}
+
+impl SmtpServer {
+    /// Carries out the look-ups a step asks for (credentials, sender, recipient) until the
+    /// session answers with a step for the network loop.
+    async fn look_up(
+        &self,
+        s: &net::Session,
+        session: &mut Session,
+        mut step: Step,
+        rcpts: &mut StoreRecipients,
+        login: &mut Option<Login>,
+    ) -> Step {
+        loop {
+            step = match step {
+                Step::Authenticate { user, password } => {
+                    let verdict = self.authenticate(s, &user, &password, login).await;
+                    session.authenticated(&user, verdict)
+                }
+                Step::CheckSender(from) => {
+                    let verdict = match login.as_ref() {
+                        None => SenderVerdict::NotYours("log in first".into()),
+                        Some(l) => match l.ts.may_send_from(l.mailbox, &from).await {
+                            Ok(true) => SenderVerdict::Accept,
+                            Ok(false) => SenderVerdict::NotYours(format!(
+                                "{} is not an address this mailbox may send as",
+                                if from.is_empty() { "<>" } else { &from }
+                            )),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "sender check failed");
+                                SenderVerdict::TryLater
+                            }
+                        },
+                    };
+                    session.sender_checked(verdict)
+                }
+                Step::CheckRecipient(to) => {
+                    let verdict = if self.submission.is_some() {
+                        // A logged-in user may write to anyone; bounces tell of bad addresses.
+                        match to.rsplit_once('@') {
+                            Some((local, domain)) if !local.is_empty() && domain.contains('.') => {
+                                Verdict::Accept
+                            }
+                            _ => Verdict::Unknown,
+                        }
+                    } else {
+                        rcpts.check(&to).await
+                    };
+                    session.recipient_checked(verdict)
+                }
+                other => return other,
+            };
+        }
+    }
+
+    /// Checks a submission login (mailbox credentials or an app password).
+    async fn authenticate(
+        &self,
+        s: &net::Session,
+        user: &str,
+        password: &str,
+        login: &mut Option<Login>,
+    ) -> AuthVerdict {
+        let Some(parts) = &self.submission else {
+            return AuthVerdict::Invalid;
+        };
+        let info = ClientInfo {
+            ip: Some(s.client.to_string()),
+            user_agent: Some("smtp-submission".into()),
+            request_id: None,
+        };
+        let opened = async {
+            let principal = parts.auth.mail_login(user, password, &info).await?;
+            let mailbox = principal.mailbox().ok_or(Error::NotFound)?;
+            let ts = principal.tenant_store(&parts.store, Scope::MessagesWrite, &info)?;
+            Ok::<_, Error>(Login { ts, mailbox })
+        };
+        match opened.await {
+            Ok(l) => {
+                *login = Some(l);
+                AuthVerdict::Accept
+            }
+            Err(Error::Unauthenticated(_)) => AuthVerdict::Invalid,
+            Err(Error::RateLimited { .. }) => {
+                AuthVerdict::TryLater("too many attempts; try again later".into())
+            }
+            Err(Error::Forbidden { detail, .. }) => AuthVerdict::Refused(detail.to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "submission login failed on our side");
+                AuthVerdict::TryLater("temporary authentication failure; try again later".into())
+            }
         }
     }
 }

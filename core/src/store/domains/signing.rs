@@ -140,19 +140,34 @@ impl TenantStore {
         self.domain(id).await
     }
 
-    /// Opens a domain's signing keys (for the outbound pipeline): the active and retiring ones.
+    /// Opens a domain's signing keys: the active and retiring ones.
     pub async fn signing_keys(
         &self,
         svc: &DomainService,
         id: Uuid,
     ) -> Result<Vec<(String, Algorithm, Vec<u8>)>> {
+        self.open_keys(svc, id, &[KeyStatus::Active, KeyStatus::Retiring])
+            .await
+    }
+
+    /// Opens the keys outgoing mail is signed with now: the active ones (one per algorithm).
+    pub async fn active_signing_keys(
+        &self,
+        svc: &DomainService,
+        id: Uuid,
+    ) -> Result<Vec<(String, Algorithm, Vec<u8>)>> {
+        self.open_keys(svc, id, &[KeyStatus::Active]).await
+    }
+
+    async fn open_keys(
+        &self,
+        svc: &DomainService,
+        id: Uuid,
+        statuses: &[KeyStatus],
+    ) -> Result<Vec<(String, Algorithm, Vec<u8>)>> {
         let view = self.domain(id).await?;
         let mut out = Vec::new();
-        for k in view
-            .keys
-            .iter()
-            .filter(|k| matches!(k.status, KeyStatus::Active | KeyStatus::Retiring))
-        {
+        for k in view.keys.iter().filter(|k| statuses.contains(&k.status)) {
             let Some(alg) = Algorithm::parse(&k.algorithm) else {
                 continue;
             };

@@ -63,6 +63,36 @@ pub enum Source {
     /// Imported through REST (and IMAP APPEND, later).
     #[sea_orm(string_value = "import")]
     Import,
+    /// The sender's own copy of a message it sent (SMTP submission, REST send).
+    #[sea_orm(string_value = "submission")]
+    Submission,
+}
+
+/// How the delivery to one outbound recipient stands (`outbound_recipients.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not tried yet.
+    #[sea_orm(string_value = "queued")]
+    Queued,
+    /// Tried and refused for now (4xx, no connection): tried again later.
+    #[sea_orm(string_value = "deferred")]
+    Deferred,
+    /// Accepted by the recipient's server (or stored, for a mailbox of this deployment).
+    #[sea_orm(string_value = "delivered")]
+    Delivered,
+    /// Refused for good (5xx), or still deferred when the message expired: the sender got a
+    /// delivery status notification.
+    #[sea_orm(string_value = "bounced")]
+    Bounced,
+}
+
+impl DeliveryStatus {
+    /// Whether nothing more happens to it.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Bounced)
+    }
 }
 
 /// A user's state (`users.status`).

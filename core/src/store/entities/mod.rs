@@ -21,6 +21,8 @@ pub mod kinds;
 pub mod local_parts;
 pub mod mailboxes;
 pub mod messages;
+pub mod outbound;
+pub mod outbound_recipients;
 pub mod pop3_leases;
 pub mod pop3_taken;
 pub mod refresh_tokens;

@@ -229,3 +229,129 @@ fn low_storage_refuses_mail_before_the_data() {
     assert_eq!((r.code, r.enhanced), (452, Some("4.3.1")));
     assert_eq!(code(&say(&mut s, "MAIL FROM:<a@b.example>")), 250);
 }
+
+/// A submission session as the network loop drives it: SASL lines go to the exchange,
+/// credentials and senders to the directory of the test (`ana` / `pw`, who owns
+/// `ana@acme.example`).
+fn submit(s: &mut Session, line: &str) -> Step {
+    let step = if s.awaiting_sasl() {
+        s.sasl_response(Ok(line.as_bytes().to_vec()))
+    } else {
+        s.command(parse(line.as_bytes()), Conditions::default())
+    };
+    match step {
+        Step::Authenticate { user, password } => {
+            let v = if user == "ana" && password == "pw" {
+                AuthVerdict::Accept
+            } else {
+                AuthVerdict::Invalid
+            };
+            s.authenticated(&user, v)
+        }
+        Step::CheckSender(from) => s.sender_checked(if from == "ana@acme.example" {
+            SenderVerdict::Accept
+        } else {
+            SenderVerdict::NotYours("not yours".into())
+        }),
+        Step::CheckRecipient(_) => s.recipient_checked(Verdict::Accept),
+        step => step,
+    }
+}
+
+fn reply(step: Step) -> Reply {
+    match step {
+        Step::Reply(r) | Step::Close(r) | Step::ReadData(r) | Step::StartTls(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn submission_wants_tls_then_a_login_then_an_own_sender() {
+    let mut s = Session::submission("smtp.test", Limits::default(), true, true);
+    let ehlo = reply(submit(&mut s, "EHLO laptop"));
+    assert!(ehlo.lines.iter().any(|l| l == "STARTTLS"));
+    assert!(
+        !ehlo.lines.iter().any(|l| l.starts_with("AUTH")),
+        "{ehlo:?}"
+    );
+    // No AUTH before TLS, and no mail without AUTH.
+    let r = reply(submit(&mut s, "AUTH PLAIN AGFuYQBwdw=="));
+    assert_eq!((r.code, r.enhanced), (538, Some("5.7.11")));
+    let r = reply(submit(&mut s, "MAIL FROM:<ana@acme.example>"));
+    assert_eq!((r.code, r.enhanced), (530, Some("5.7.0")));
+    assert_eq!(reply(submit(&mut s, "STARTTLS")).code, 220);
+    s.tls_started();
+    let ehlo = reply(submit(&mut s, "EHLO laptop"));
+    assert!(
+        ehlo.lines.iter().any(|l| l == "AUTH PLAIN LOGIN"),
+        "{ehlo:?}"
+    );
+    assert!(!ehlo.lines.iter().any(|l| l == "STARTTLS"));
+    // A wrong password, then PLAIN with the response on its own line.
+    let r = reply(submit(&mut s, "AUTH PLAIN AGFuYQB4"));
+    assert_eq!((r.code, r.enhanced), (535, Some("5.7.8")));
+    assert_eq!(reply(submit(&mut s, "AUTH PLAIN")).code, 334);
+    assert!(s.awaiting_sasl());
+    assert_eq!(reply(submit(&mut s, "AGFuYQBwdw==")).code, 235);
+    assert_eq!(s.user(), Some("ana"));
+    assert!(
+        !reply(submit(&mut s, "EHLO laptop"))
+            .lines
+            .iter()
+            .any(|l| l.starts_with("AUTH"))
+    );
+    assert_eq!(reply(submit(&mut s, "AUTH PLAIN AGFuYQBwdw==")).code, 503);
+    // Someone else's address is refused; one's own is taken.
+    let r = reply(submit(&mut s, "MAIL FROM:<boss@acme.example>"));
+    assert_eq!((r.code, r.enhanced), (553, Some("5.7.1")));
+    assert_eq!(reply(submit(&mut s, "RCPT TO:<x@y.example>")).code, 503);
+    assert_eq!(
+        reply(submit(&mut s, "MAIL FROM:<ana@acme.example>")).code,
+        250
+    );
+    assert_eq!(
+        reply(submit(&mut s, "RCPT TO:<anyone@elsewhere.example>")).code,
+        250
+    );
+    assert_eq!(reply(submit(&mut s, "DATA")).code, 354);
+}
+
+#[test]
+fn submission_login_exchange_and_cancels() {
+    let mut s = Session::submission("smtp.test", Limits::default(), false, false);
+    let ehlo = reply(submit(&mut s, "EHLO laptop"));
+    assert!(
+        ehlo.lines.iter().any(|l| l == "AUTH PLAIN LOGIN"),
+        "{ehlo:?}"
+    );
+    assert_eq!(reply(submit(&mut s, "AUTH CRAM-MD5")).code, 504);
+    // LOGIN, cancelled at the password.
+    let r = reply(submit(&mut s, "AUTH LOGIN"));
+    assert_eq!((r.code, r.lines[0].as_str()), (334, "VXNlcm5hbWU6"));
+    assert_eq!(reply(submit(&mut s, "YW5h")).lines[0], "UGFzc3dvcmQ6");
+    assert_eq!(reply(submit(&mut s, "*")).code, 501);
+    assert!(!s.awaiting_sasl());
+    // Not base64.
+    reply(submit(&mut s, "AUTH LOGIN"));
+    assert_eq!(reply(submit(&mut s, "not base64!")).code, 501);
+    // LOGIN with the user name given at once.
+    assert_eq!(reply(submit(&mut s, "AUTH LOGIN YW5h")).code, 334);
+    assert_eq!(reply(submit(&mut s, "cHc=")).code, 235);
+    assert_eq!(s.user(), Some("ana"));
+}
+
+#[test]
+fn submission_closes_after_too_many_failed_logins() {
+    let limits = Limits {
+        max_errors: 3,
+        ..Limits::default()
+    };
+    let mut s = Session::submission("smtp.test", limits, false, false);
+    reply(submit(&mut s, "EHLO laptop"));
+    assert_eq!(reply(submit(&mut s, "AUTH PLAIN AGFuYQB4")).code, 535);
+    assert_eq!(reply(submit(&mut s, "AUTH PLAIN AGFuYQB4")).code, 535);
+    let Step::Close(r) = submit(&mut s, "AUTH PLAIN AGFuYQB4") else {
+        panic!("the session stays open")
+    };
+    assert_eq!(r.code, 421);
+}

@@ -1,0 +1,379 @@
+//! The outbound path, from a message a user sends to the queue: the checks (the sender is one
+//! of the mailbox's identities, on a verified domain of the tenant), the header fields a
+//! submission server adds (RFC 6409 §8: `Message-ID`, `Date`), the sender's copy in Sent, the
+//! DKIM signature with the domain's active keys, and the queue rows with their delivery jobs.
+//! Delivery itself (local recipients through the inbound pipeline, remote ones by MX) is the
+//! worker's `delivery` module; the delivery status notifications it sends are built here.
+
+use super::flags;
+use super::search::index_text;
+use super::summary::summarize_with_text;
+use crate::bus::Bus;
+use crate::config::OutboundConfig;
+use crate::domains::DomainService;
+use crate::domains::dkim::Algorithm;
+use crate::error::Error;
+use crate::ids::new_id;
+use crate::store::entities::kinds::Source;
+use crate::store::{FolderTarget, NewCopy, NewMessage, NewOutbound, TenantStore, domain_of};
+use chrono::Utc;
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dkim::DkimSigner;
+use std::borrow::Cow;
+use uuid::Uuid;
+
+/// Header fields the DKIM signature covers, when the message has them.
+pub const SIGNED_HEADERS: [&str; 12] = [
+    "From",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "To",
+    "Cc",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+];
+
+/// Why a message was not accepted for sending; each maps to one SMTP reply and one problem
+/// code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The sender is not one of the mailbox's identities (`553 5.7.1`).
+    NotYours(String),
+    /// The sender's domain is not a verified domain of the tenant (`550 5.7.1`).
+    Unverified(String),
+    /// The message itself is unfit (no From, several From): `554 5.6.0`.
+    Invalid(String),
+    /// A failure on our side: nothing was queued (`451 4.3.0`).
+    TryLater(String),
+}
+
+impl From<Error> for Refused {
+    fn from(e: Error) -> Self {
+        tracing::warn!(error = %e, "a message could not be queued");
+        Refused::TryLater("temporary failure queueing the message; try again".into())
+    }
+}
+
+/// Sends mail on behalf of mailboxes: checks, signs and queues it.
+#[derive(Clone)]
+pub struct Outbound {
+    cfg: OutboundConfig,
+    hostname: String,
+    domains: DomainService,
+    bus: Bus,
+}
+
+impl Outbound {
+    /// The outbound path, under the server name `hostname`.
+    pub fn new(cfg: OutboundConfig, hostname: &str, domains: DomainService, bus: Bus) -> Self {
+        Self {
+            cfg,
+            hostname: hostname.to_string(),
+            domains,
+            bus,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &OutboundConfig {
+        &self.cfg
+    }
+
+    /// The name this deployment's servers go by (HELO, `Reporting-MTA`).
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    /// Checks, completes, signs and queues a message `mailbox` sends from `sender` to
+    /// `recipients`, and files the sender's copy in Sent. `Ok` (the queue id) only once the
+    /// message is committed to the queue.
+    pub async fn submit(
+        &self,
+        ts: &TenantStore,
+        mailbox: Uuid,
+        sender: &str,
+        recipients: &[String],
+        raw: &[u8],
+    ) -> Result<Uuid, Refused> {
+        let (summary, _) = summarize_with_text(raw);
+        let from = match summary.from.as_slice() {
+            [one] => one.address.clone().unwrap_or_default(),
+            [] => return Err(Refused::Invalid("the message has no From address".into())),
+            _ => {
+                return Err(Refused::Invalid(
+                    "the message has several From addresses; send with one".into(),
+                ));
+            }
+        };
+        for address in [sender, from.as_str()] {
+            if !ts.may_send_from(mailbox, address).await? {
+                return Err(Refused::NotYours(format!(
+                    "{address} is not an address this mailbox may send as (add it as an identity)"
+                )));
+            }
+        }
+        let domain_name = domain_of(&from);
+        let Some(domain) = ts.verified_domain_named(&domain_name).await? else {
+            return Err(Refused::Unverified(format!(
+                "{domain_name} is not a verified domain; verify it before sending from it"
+            )));
+        };
+        let message = complete(
+            raw,
+            &domain_name,
+            summary.message_id.is_some(),
+            summary.date.is_some(),
+        );
+        let keys = ts.active_signing_keys(&self.domains, domain.id).await?;
+        let signature = sign(&message, &domain_name, &keys);
+        if signature.is_empty() {
+            tracing::warn!(domain = %domain_name, "no active DKIM key: sending unsigned");
+        }
+        let (summary, text) = summarize_with_text(&message);
+        let message_id = summary.message_id.clone().unwrap_or_default();
+        let subject = summary.subject.clone().unwrap_or_default();
+        let mut signed = signature.into_bytes();
+        signed.extend_from_slice(&message);
+        let id = ts
+            .queue_outbound(NewOutbound {
+                mailbox_id: mailbox,
+                sender: sender.to_string(),
+                recipients: recipients.to_vec(),
+                data: signed,
+                message_id,
+                subject,
+                expires_at: Utc::now()
+                    + chrono::Duration::seconds(self.cfg.expire_secs.min(i64::MAX as u64) as i64),
+            })
+            .await?;
+        // The sender's copy, once the message is queued: a failure here loses no mail (the
+        // message is on its way) and is logged.
+        let copy = NewCopy {
+            mailbox_id: mailbox,
+            folder: FolderTarget::SpecialUse("sent".into()),
+            flags: flags::SEEN,
+            keywords: Vec::new(),
+            pipeline: serde_json::json!([]),
+            extra_headers: String::new(),
+        };
+        let stored = NewMessage {
+            body: Cow::Borrowed(&message),
+            trace_prefix: String::new(),
+            search_text: index_text(&summary, &text),
+            summary: Cow::Owned(summary),
+            auth_results: None,
+            internal_date: Utc::now(),
+            source: Source::Submission,
+            dedup_window: None,
+        };
+        match ts.import_message(mailbox, &stored, copy).await {
+            Ok((_, events)) => self.bus.publish(&events).await,
+            Err(e) => tracing::warn!(error = %e, outbound = %id, "the Sent copy was not stored"),
+        }
+        Ok(id)
+    }
+}
+
+/// The message with the header fields a submission server adds when they are missing
+/// (RFC 6409 §8.2, §8.3): `Message-ID` on the sender's domain, `Date`.
+pub fn complete(raw: &[u8], domain: &str, has_id: bool, has_date: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 120);
+    if !has_date {
+        out.extend_from_slice(format!("Date: {}\r\n", Utc::now().to_rfc2822()).as_bytes());
+    }
+    if !has_id {
+        out.extend_from_slice(
+            format!("Message-ID: <{}@{domain}>\r\n", new_id().simple()).as_bytes(),
+        );
+    }
+    out.extend_from_slice(raw);
+    out
+}
+
+/// `DKIM-Signature` header fields for `message` (one per key, RFC 6376 with relaxed
+/// canonicalization), to put before it; empty without keys. A key that cannot be read is
+/// logged and skipped.
+pub fn sign(message: &[u8], domain: &str, keys: &[(String, Algorithm, Vec<u8>)]) -> String {
+    let mut out = String::new();
+    for (selector, algorithm, der) in keys {
+        let header = match algorithm {
+            Algorithm::Rsa => RsaKey::<Sha256>::from_key_der(
+                rustls_pki_types::PrivateKeyDer::Pkcs8(der.clone().into()),
+            )
+            .and_then(|k| {
+                DkimSigner::from_key(k)
+                    .domain(domain)
+                    .selector(selector)
+                    .headers(SIGNED_HEADERS)
+                    .sign(message)
+            }),
+            Algorithm::Ed25519 => Ed25519Key::from_pkcs8_maybe_unchecked_der(der).and_then(|k| {
+                DkimSigner::from_key(k)
+                    .domain(domain)
+                    .selector(selector)
+                    .headers(SIGNED_HEADERS)
+                    .sign(message)
+            }),
+        };
+        match header {
+            Ok(sig) => out.push_str(&sig.to_header()),
+            Err(e) => tracing::warn!(error = %e, domain, selector, "DKIM signing failed"),
+        }
+    }
+    out
+}
+
+/// One recipient's failure, for a delivery status notification.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The address.
+    pub recipient: String,
+    /// `5.1.1` and the like (RFC 3463).
+    pub status: String,
+    /// The remote server's reply, or what went wrong.
+    pub diagnostic: String,
+    /// The server that answered, if one did.
+    pub remote: Option<String>,
+}
+
+/// A delivery status notification (RFC 3464) telling `to` that the message `original`
+/// (whose header is returned, not its body) did not reach `failures`: a `multipart/report`
+/// from the mailer daemon, sent with the null reverse path.
+pub fn bounce(hostname: &str, to: &str, original: &[u8], failures: &[Failure]) -> Vec<u8> {
+    let boundary = format!("=_bounce_{}", new_id().simple());
+    let header_end = original
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 2)
+        .unwrap_or(original.len());
+    let header = String::from_utf8_lossy(&original[..header_end]);
+    // The original's own header, without our signatures.
+    let mut returned = String::new();
+    let mut skip = false;
+    for line in header.split_inclusive("\r\n") {
+        let folded = line.starts_with(' ') || line.starts_with('\t');
+        if !folded {
+            skip = line.to_ascii_lowercase().starts_with("dkim-signature:");
+        }
+        if !skip {
+            returned.push_str(line);
+        }
+    }
+    let subject = super::summary::summarize(original)
+        .subject
+        .unwrap_or_default();
+    let mut text = String::from("This is the mail system at ");
+    text.push_str(hostname);
+    text.push_str(
+        ".\r\n\r\nYour message could not be delivered to the following recipients:\r\n\r\n",
+    );
+    for f in failures {
+        text.push_str(&format!(
+            "  <{}>: {}\r\n",
+            f.recipient,
+            one_line(&f.diagnostic)
+        ));
+    }
+    let mut status = format!(
+        "Reporting-MTA: dns; {hostname}\r\nArrival-Date: {}\r\n",
+        Utc::now().to_rfc2822()
+    );
+    for f in failures {
+        status.push_str(&format!(
+            "\r\nFinal-Recipient: rfc822; {}\r\nAction: failed\r\nStatus: {}\r\n",
+            f.recipient, f.status
+        ));
+        if let Some(r) = &f.remote {
+            status.push_str(&format!("Remote-MTA: dns; {r}\r\n"));
+        }
+        status.push_str(&format!(
+            "Diagnostic-Code: smtp; {}\r\n",
+            one_line(&f.diagnostic)
+        ));
+    }
+    let subject = one_line(&subject);
+    let mut out = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
+         To: {to}\r\n\
+         Subject: Undelivered Mail Returned to Sender: {subject}\r\n\
+         Date: {}\r\n\
+         Message-ID: <{}@{hostname}>\r\n\
+         Auto-Submitted: auto-replied\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"{boundary}\"\r\n\
+         \r\n\
+         This is a delivery status notification (RFC 3464).\r\n\
+         \r\n--{boundary}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n",
+        Utc::now().to_rfc2822(),
+        new_id().simple(),
+    );
+    out.push_str(&text);
+    out.push_str(&format!(
+        "\r\n--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n{status}"
+    ));
+    out.push_str(&format!(
+        "\r\n--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned}"
+    ));
+    out.push_str(&format!("\r\n--{boundary}--\r\n"));
+    out.into_bytes()
+}
+
+/// Text on one line (no CR or LF), for header and report fields.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fields_are_added_and_present_ones_kept() {
+        let raw = b"From: a@x.test\r\nSubject: hi\r\n\r\nbody\r\n";
+        let done = complete(raw, "x.test", false, false);
+        let s = super::super::summary::summarize(&done);
+        assert!(s.message_id.unwrap().ends_with("@x.test"));
+        assert!(s.date.is_some());
+        assert!(done.ends_with(raw));
+        assert_eq!(complete(raw, "x.test", true, true), raw);
+    }
+
+    #[test]
+    fn a_bounce_is_a_delivery_status_report() {
+        let original = b"DKIM-Signature: v=1; a=rsa-sha256;\r\n\tb=xyz\r\nFrom: a@x.test\r\nSubject: Hello\r\n\r\nsecret body\r\n";
+        let dsn = bounce(
+            "mx.test",
+            "a@x.test",
+            original,
+            &[Failure {
+                recipient: "b@y.test".into(),
+                status: "5.1.1".into(),
+                diagnostic: "550 5.1.1 no such user\r\nInjected: yes".into(),
+                remote: Some("mx.y.test".into()),
+            }],
+        );
+        let text = String::from_utf8(dsn).unwrap();
+        assert!(text.contains("report-type=delivery-status"));
+        assert!(
+            text.contains("Final-Recipient: rfc822; b@y.test\r\nAction: failed\r\nStatus: 5.1.1")
+        );
+        assert!(text.contains("Remote-MTA: dns; mx.y.test"));
+        assert!(text.contains("Subject: Undelivered Mail Returned to Sender: Hello"));
+        assert!(text.contains("From: a@x.test"));
+        assert!(!text.contains("secret body"), "the body is not returned");
+        assert!(!text.contains("b=xyz"), "our signature is not returned");
+        assert!(!text.contains("\r\nInjected: yes"), "no header injection");
+        let s = super::super::summary::summarize(text.as_bytes());
+        assert!(!s.malformed);
+    }
+}

@@ -1,0 +1,246 @@
+//! The outbound queue's rows: a sent message and its recipients, queued in one transaction
+//! with one `outbound.deliver` job per recipient domain; each attempt's outcome recorded with
+//! the next job (when a recipient is still deferred) in one transaction, so a worker that
+//! stops between two attempts loses nothing and repeats nothing that was recorded.
+
+use super::TenantStore;
+use super::entities::kinds::{DeliveryStatus, DomainStatus};
+use super::entities::{domains, identities, outbound, outbound_recipients};
+use super::jobs::enqueue;
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use crate::jobs::{NewJob, OUTBOUND_DELIVER};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
+use serde_json::json;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    /// The mailbox sending it.
+    pub mailbox_id: Uuid,
+    /// The envelope sender.
+    pub sender: String,
+    /// The recipients, each once.
+    pub recipients: Vec<String>,
+    /// The message as it goes out (signed).
+    pub data: Vec<u8>,
+    /// Its `Message-ID`.
+    pub message_id: String,
+    /// Its subject.
+    pub subject: String,
+    /// When deferred recipients give up.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The outcome of one attempt for one recipient.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The recipient row.
+    pub id: Uuid,
+    /// Where it stands now.
+    pub status: DeliveryStatus,
+    /// The reply code, when a server answered.
+    pub code: Option<i32>,
+    /// The reply, or what went wrong.
+    pub reply: String,
+    /// When a deferred recipient is tried again.
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+/// The domain part of an address, lower case.
+pub fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+impl TenantStore {
+    /// Whether `mailbox` may send as `address`: one of its identities (its own address
+    /// among them), compared without regard to case.
+    pub async fn may_send_from(&self, mailbox: Uuid, address: &str) -> Result<bool> {
+        let address = address.trim().to_lowercase();
+        let found = self
+            .find::<identities::Entity>()
+            .filter(identities::Column::MailboxId.eq(mailbox))
+            .all(self.store.db())
+            .await?
+            .into_iter()
+            .any(|i| i.email.to_lowercase() == address);
+        Ok(found)
+    }
+
+    /// The tenant's verified domain called `name` (ASCII, lower case), if any.
+    pub async fn verified_domain_named(&self, name: &str) -> Result<Option<domains::Model>> {
+        Ok(self
+            .find::<domains::Entity>()
+            .filter(domains::Column::Name.eq(name.to_ascii_lowercase()))
+            .filter(domains::Column::Status.eq(DomainStatus::Verified))
+            .one(self.store.db())
+            .await?)
+    }
+
+    /// Queues a message: its row, a row per recipient and one delivery job per recipient
+    /// domain, in one transaction. Returns the message's queue id.
+    pub async fn queue_outbound(&self, m: NewOutbound) -> Result<Uuid> {
+        if m.recipients.is_empty() {
+            return Err(Error::invalid("recipients", "at least one recipient"));
+        }
+        self.mailbox(m.mailbox_id).await?;
+        let now = Utc::now();
+        let id = new_id();
+        let tx = self.store.tx().await?;
+        outbound::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(self.tid()),
+            mailbox_id: Set(m.mailbox_id),
+            sender: Set(m.sender.clone()),
+            message_id: Set(m.message_id.clone()),
+            subject: Set(super::delivery::cut(&m.subject, 500)),
+            size: Set(m.data.len() as i64),
+            data: Set(Some(m.data)),
+            created_at: Set(now),
+            expires_at: Set(m.expires_at),
+        }
+        .insert(&*tx)
+        .await?;
+        let mut domains: BTreeMap<String, usize> = BTreeMap::new();
+        for r in &m.recipients {
+            let domain = domain_of(r);
+            *domains.entry(domain.clone()).or_default() += 1;
+            outbound_recipients::ActiveModel {
+                id: Set(new_id()),
+                tenant_id: Set(self.tid()),
+                outbound_id: Set(id),
+                mailbox_id: Set(m.mailbox_id),
+                recipient: Set(r.clone()),
+                domain: Set(domain),
+                status: Set(DeliveryStatus::Queued),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                last_code: Set(None),
+                last_reply: Set(String::new()),
+                updated_at: Set(now),
+            }
+            .insert(&*tx)
+            .await?;
+        }
+        for domain in domains.keys() {
+            enqueue(&*tx, deliver_job(self.tid(), id, domain, now)).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// A queued message and its recipients at `domain` that are due (queued, or deferred
+    /// and their time has come); `None` when the message is gone.
+    pub async fn outbound_due(
+        &self,
+        id: Uuid,
+        domain: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(outbound::Model, Vec<outbound_recipients::Model>)>> {
+        let Some(msg) = self
+            .find_by_id::<outbound::Entity>(id)
+            .one(self.store.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let due = self
+            .find::<outbound_recipients::Entity>()
+            .filter(outbound_recipients::Column::OutboundId.eq(id))
+            .filter(outbound_recipients::Column::Domain.eq(domain))
+            .filter(
+                outbound_recipients::Column::Status
+                    .is_in([DeliveryStatus::Queued, DeliveryStatus::Deferred]),
+            )
+            .filter(outbound_recipients::Column::NextAttemptAt.lte(now))
+            .order_by_asc(outbound_recipients::Column::Recipient)
+            .all(self.store.db())
+            .await?;
+        Ok(Some((msg, due)))
+    }
+
+    /// The recipients of a queued message, in address order.
+    pub async fn outbound_recipients(&self, id: Uuid) -> Result<Vec<outbound_recipients::Model>> {
+        Ok(self
+            .find::<outbound_recipients::Entity>()
+            .filter(outbound_recipients::Column::OutboundId.eq(id))
+            .order_by_asc(outbound_recipients::Column::Recipient)
+            .all(self.store.db())
+            .await?)
+    }
+
+    /// Records one attempt's outcomes and, when a recipient at `domain` is still deferred,
+    /// the job that tries it next, in one transaction. Once every recipient of the message is
+    /// final its bytes are dropped. Returns whether every recipient is final.
+    pub async fn record_outbound(
+        &self,
+        id: Uuid,
+        domain: &str,
+        attempts: &[Attempt],
+    ) -> Result<bool> {
+        let now = Utc::now();
+        let tx = self.store.tx().await?;
+        for a in attempts {
+            self.update_many::<outbound_recipients::Entity>()
+                .col_expr(outbound_recipients::Column::Status, Expr::value(a.status))
+                .col_expr(
+                    outbound_recipients::Column::Attempts,
+                    Expr::col(outbound_recipients::Column::Attempts).add(1),
+                )
+                .col_expr(outbound_recipients::Column::LastCode, Expr::value(a.code))
+                .col_expr(
+                    outbound_recipients::Column::LastReply,
+                    Expr::value(super::delivery::cut(&a.reply, 1000)),
+                )
+                .col_expr(
+                    outbound_recipients::Column::NextAttemptAt,
+                    Expr::value(a.next_attempt_at),
+                )
+                .col_expr(outbound_recipients::Column::UpdatedAt, Expr::value(now))
+                .filter(outbound_recipients::Column::Id.eq(a.id))
+                .filter(outbound_recipients::Column::OutboundId.eq(id))
+                .exec(&*tx)
+                .await?;
+        }
+        let rows = self
+            .find::<outbound_recipients::Entity>()
+            .filter(outbound_recipients::Column::OutboundId.eq(id))
+            .all(&*tx)
+            .await?;
+        let next = rows
+            .iter()
+            .filter(|r| r.domain == domain && !r.status.is_final())
+            .map(|r| r.next_attempt_at)
+            .min();
+        if let Some(at) = next {
+            enqueue(&*tx, deliver_job(self.tid(), id, domain, at)).await?;
+        }
+        let all_final = rows.iter().all(|r| r.status.is_final());
+        if all_final {
+            self.update_many::<outbound::Entity>()
+                .col_expr(outbound::Column::Data, Expr::value(Option::<Vec<u8>>::None))
+                .filter(outbound::Column::Id.eq(id))
+                .exec(&*tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(all_final)
+    }
+}
+
+/// The delivery job of a message's recipients at `domain`.
+fn deliver_job(tenant: Uuid, id: Uuid, domain: &str, at: DateTime<Utc>) -> NewJob {
+    NewJob::new(
+        OUTBOUND_DELIVER,
+        json!({"outbound_id": id, "domain": domain}),
+    )
+    .tenant(tenant)
+    .run_at(at)
+}

@@ -1,0 +1,421 @@
+//! Sending mail: SMTP submission with real clients (Python smtplib, swaks, raw commands), the
+//! outbound queue's delivery to mailboxes of this deployment (this tenant and another) and to
+//! a scripted remote server found through a real DNS server's MX records; DKIM signatures
+//! checked by an independent verifier (dkimpy); retries, bounces and expiry.
+
+use crate::common::*;
+use crate::dns::{DnsServer, Rec};
+use crate::mailboxes::{fixture_verified_domain, mailbox};
+use crate::smtp::inbox;
+use crate::smtp_peer::Peer;
+use crate::smtp_wire::{Wire, code_of};
+use mailroom_core::config::Config;
+
+/// A deployment that sends to `remote` (MX `mx.<remote>` → the peer) and a tenant with `ana`
+/// and `bob` on a verified domain.
+struct Sending {
+    app: TestApp,
+    _dns: DnsServer,
+    peer: Peer,
+    remote: String,
+    t: TestTenant,
+    domain_id: String,
+    ana_id: String,
+    ana: String,
+    bob_id: String,
+    bob: String,
+}
+
+async fn setup(tweak: impl FnOnce(&mut Config)) -> Sending {
+    let peer = Peer::start().await;
+    let remote = format!("r{}.test", rand_suffix());
+    let dns = DnsServer::start(
+        &[&remote],
+        &[
+            Rec::Mx(remote.clone(), format!("mx.{remote}"), 10),
+            Rec::Host(format!("mx.{remote}"), "127.0.0.1".into()),
+        ],
+    )
+    .await;
+    let app = TestApp::spawn_isolated_with(|c| {
+        c.jobs.enabled = true;
+        c.dns.nameservers = vec![dns.addr()];
+        c.dns.timeout_ms = 1000;
+        c.outbound.mx_port = peer.port;
+        c.outbound.retry_base_secs = 1;
+        c.outbound.retry_max_secs = 1;
+        tweak(c);
+    })
+    .await;
+    let t = app.tenant().await;
+    let (domain_id, _) = fixture_verified_domain(&app, &t.owner_token).await;
+    let (ana_id, ana) = mailbox(&app, &t.owner_token, &domain_id, "ana").await;
+    let (bob_id, bob) = mailbox(&app, &t.owner_token, &domain_id, "bob").await;
+    Sending {
+        app,
+        _dns: dns,
+        peer,
+        remote,
+        t,
+        domain_id,
+        ana_id,
+        ana,
+        bob_id,
+        bob,
+    }
+}
+
+fn submission_addr(app: &TestApp) -> std::net::SocketAddr {
+    app.running.as_ref().unwrap().submission_addr.unwrap()
+}
+
+fn message(from: &str, to: &str, subject: &str) -> String {
+    format!(
+        "From: Ana <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@client.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello from the test.\r\n.leading dot stays\r\n",
+        rand_suffix()
+    )
+}
+
+/// Sends with Python's smtplib: STARTTLS (certificate not checked: the test server's is
+/// self-signed), AUTH, one message. Returns what sendmail returned (refused recipients) as
+/// JSON, or the error's text.
+async fn smtplib(
+    addr: std::net::SocketAddr,
+    user: &str,
+    from: &str,
+    to: &[&str],
+    msg: &str,
+) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("msg.eml"), msg).unwrap();
+    let script = format!(
+        r#"
+import json, smtplib, ssl
+ctx = ssl._create_unverified_context()
+s = smtplib.SMTP("127.0.0.1", {port}, timeout=30)
+s.ehlo(); s.starttls(context=ctx); s.ehlo()
+s.login({user:?}, {pw:?})
+try:
+    print("REFUSED", json.dumps(s.sendmail({from:?}, {to:?}, open("msg.eml", "rb").read())))
+except smtplib.SMTPException as e:
+    print("ERROR", e)
+s.quit()
+"#,
+        port = addr.port(),
+        pw = PASSWORD,
+        to = to.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    );
+    run_client("python3", &["-c", &script], dir.path()).await
+}
+
+/// The messages of a folder: (subject, seen).
+async fn folder(app: &TestApp, token: &str, mailbox: &str, name: &str) -> Vec<(String, bool)> {
+    let r = app
+        .get(
+            &format!("/v1/mailboxes/{mailbox}/messages?folder={name}&limit=200"),
+            token,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["subject"].as_str().unwrap_or("").to_string(),
+                m["flags"]
+                    .as_array()
+                    .is_some_and(|f| f.iter().any(|x| x == "seen")),
+            )
+        })
+        .collect()
+}
+
+/// Verifies the DKIM signature of `msg` with dkimpy, the key taken from the domain's DNS
+/// records as the API lists them.
+async fn dkim_verifies(app: &TestApp, token: &str, domain_id: &str, msg: &[u8]) -> bool {
+    let r = app
+        .get(&format!("/v1/domains/{domain_id}/dns-records"), token)
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let txt: Vec<(String, String)> = r.body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["purpose"] == "dkim")
+        .map(|x| {
+            (
+                x["name"].as_str().unwrap().to_string(),
+                x["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(!txt.is_empty(), "{r:?}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("msg.eml"), msg).unwrap();
+    let records: String = txt.iter().map(|(n, v)| format!("{n:?}: {v:?}, ")).collect();
+    let script = format!(
+        r#"
+import dkim
+records = {{{records}}}
+def dns(name, timeout=5):
+    return records.get(name.decode().rstrip("."), "").encode()
+print("VERIFIED" if dkim.verify(open("msg.eml", "rb").read(), dnsfunc=dns) else "FAILED")
+"#
+    );
+    // Debian's python3-dkim lives with Debian's interpreter.
+    let out = run_client("/usr/bin/python3", &["-c", &script], dir.path()).await;
+    out.contains("VERIFIED")
+}
+
+#[tokio::test]
+async fn submission_delivers_here_there_and_elsewhere_signed() {
+    let s = setup(|_| {}).await;
+    let app = &s.app;
+    // Carol, in another tenant on this deployment.
+    let t2 = app.tenant().await;
+    let (d2, _) = fixture_verified_domain(app, &t2.owner_token).await;
+    let (carol_id, carol) = mailbox(app, &t2.owner_token, &d2, "carol").await;
+    let faraway = format!("dave@{}", s.remote);
+    let msg = message(
+        &s.ana,
+        &format!("{}, {carol}, {faraway}", s.bob),
+        "Quarterly numbers",
+    );
+    let out = smtplib(
+        submission_addr(app),
+        &s.ana,
+        &s.ana,
+        &[&s.bob, &carol, &faraway],
+        &msg,
+    )
+    .await;
+    assert!(out.contains("REFUSED {}"), "{out}");
+    // Bob (this tenant) and Carol (another) get it through the inbound pipeline.
+    let delivered = eventually(20, || async {
+        inbox(app, &s.t.owner_token, &s.bob_id).await.len() == 1
+            && inbox(app, &t2.owner_token, &carol_id).await.len() == 1
+            && s.peer.received().len() == 1
+    })
+    .await;
+    assert!(delivered, "peer got {:?}", s.peer.received());
+    let got = inbox(app, &s.t.owner_token, &s.bob_id).await;
+    assert_eq!(got[0]["subject"], "Quarterly numbers");
+    // The remote server got it once, from Ana, for Dave only, signed, byte-stuffing undone.
+    let r = &s.peer.received()[0];
+    assert_eq!(r.from, s.ana);
+    assert_eq!(r.rcpts, vec![faraway.clone()]);
+    let text = String::from_utf8_lossy(&r.data).to_string();
+    assert!(text.starts_with("DKIM-Signature: "), "{text}");
+    assert!(text.contains("\r\n.leading dot stays\r\n"), "{text}");
+    assert!(
+        dkim_verifies(app, &s.t.owner_token, &s.domain_id, &r.data).await,
+        "dkimpy rejects the signature:\n{text}"
+    );
+    // A changed body no longer verifies: the check can fail.
+    let tampered = String::from_utf8_lossy(&r.data).replace("Hello from", "Hullo from");
+    assert!(!dkim_verifies(app, &s.t.owner_token, &s.domain_id, tampered.as_bytes()).await);
+    // Ana's copy is in Sent, read; not in her INBOX.
+    assert_eq!(
+        folder(app, &s.t.owner_token, &s.ana_id, "Sent").await,
+        [("Quarterly numbers".to_string(), true)]
+    );
+    assert!(inbox(app, &s.t.owner_token, &s.ana_id).await.is_empty());
+    // Nothing reached another tenant's view of Ana's mailbox.
+    let r = app
+        .get(
+            &format!("/v1/mailboxes/{}/messages?folder=Sent", s.ana_id),
+            &t2.owner_token,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn submission_wants_tls_a_login_and_an_address_of_ones_own() {
+    let s = setup(|_| {}).await;
+    let app = &s.app;
+    let addr = submission_addr(app);
+    let plain = |u: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{u}\0{PASSWORD}"))
+    };
+    let mut w = Wire::connect(addr).await;
+    let ehlo = w.cmd("EHLO laptop.test").await;
+    assert!(
+        ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"),
+        "{ehlo}"
+    );
+    let r = w.cmd(&format!("AUTH PLAIN {}", plain(&s.ana))).await;
+    assert!(r.starts_with("538 5.7.11"), "{r}");
+    let r = w.cmd(&format!("MAIL FROM:<{}>", s.ana)).await;
+    assert!(r.starts_with("530 5.7.0"), "{r}");
+    drop(w);
+
+    // Loopback tests may allow AUTH without TLS; the rules after login are the same.
+    let s = setup(|c| c.submission.require_tls_for_auth = false).await;
+    let app = &s.app;
+    let addr = submission_addr(app);
+    let mut w = Wire::connect(addr).await;
+    assert!(w.cmd("EHLO laptop.test").await.contains("AUTH PLAIN LOGIN"));
+    let r = w.cmd("AUTH PLAIN AGFuYUBub3doZXJlAHdyb25n").await;
+    assert!(r.starts_with("535 5.7.8"), "{r}");
+    assert_eq!(
+        code_of(&w.cmd(&format!("AUTH PLAIN {}", plain(&s.ana))).await),
+        235
+    );
+    // Bob's address, and an address of another tenant, are not Ana's to send as.
+    let r = w.cmd(&format!("MAIL FROM:<{}>", s.bob)).await;
+    assert!(r.starts_with("553 5.7.1"), "{r}");
+    let t2 = app.tenant().await;
+    let (d2, _) = fixture_verified_domain(app, &t2.owner_token).await;
+    let (_, carol) = mailbox(app, &t2.owner_token, &d2, "carol").await;
+    let r = w.cmd(&format!("MAIL FROM:<{carol}>")).await;
+    assert!(r.starts_with("553 5.7.1"), "{r}");
+    // Her own envelope, but Bob in From: refused at the end of data, nothing queued.
+    assert_eq!(
+        code_of(&w.cmd(&format!("MAIL FROM:<{}>", s.ana)).await),
+        250
+    );
+    assert_eq!(
+        code_of(&w.cmd(&format!("RCPT TO:<x@{}>", s.remote)).await),
+        250
+    );
+    assert_eq!(code_of(&w.cmd("DATA").await), 354);
+    let forged = message(&s.bob, &format!("x@{}", s.remote), "forged");
+    w.send(format!("{forged}.\r\n").as_bytes()).await;
+    let r = w.reply().await;
+    assert!(r.starts_with("553 5.7.1"), "{r}");
+    // An identity added through the API may be sent as.
+    let alias = format!("sales@{}", s.ana.split('@').nth(1).unwrap());
+    let r = app
+        .post(
+            "/v1/aliases",
+            &s.t.owner_token,
+            serde_json::json!({"domain_id": s.domain_id, "local_part": "sales", "destinations": [s.ana]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = app
+        .post(
+            &format!("/v1/mailboxes/{}/identities", s.ana_id),
+            &s.t.owner_token,
+            serde_json::json!({"email": alias, "name": "Sales"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(code_of(&w.cmd(&format!("MAIL FROM:<{alias}>")).await), 250);
+    assert_eq!(
+        code_of(&w.cmd(&format!("RCPT TO:<y@{}>", s.remote)).await),
+        250
+    );
+    assert_eq!(code_of(&w.cmd("DATA").await), 354);
+    let ok = message(&alias, &format!("y@{}", s.remote), "from sales");
+    w.send(format!("{ok}.\r\n").as_bytes()).await;
+    let r = w.reply().await;
+    assert!(r.starts_with("250 2.0.0 queued as "), "{r}");
+    let arrived = eventually(20, || async { s.peer.received().len() == 1 }).await;
+    assert!(arrived);
+    let got = s.peer.received();
+    assert_eq!(got[0].from, alias);
+    assert!(!String::from_utf8_lossy(&got[0].data).contains("Subject: forged"));
+}
+
+#[tokio::test]
+async fn deferred_recipients_are_retried_and_refused_ones_bounce() {
+    let s = setup(|c| {
+        c.outbound.expire_secs = 4;
+        c.outbound.max_recipients_per_transaction = 2;
+    })
+    .await;
+    let app = &s.app;
+    let later = format!("later@{}", s.remote);
+    let reject = format!("reject@{}", s.remote);
+    let temp = format!("temp@{}", s.remote);
+    let domain = s.ana.split('@').nth(1).unwrap().to_string();
+    let nobody = format!("nobody@{domain}");
+    let msg = message(&s.ana, &later, "Try, try again");
+    let out = smtplib(
+        submission_addr(app),
+        &s.ana,
+        &s.ana,
+        &[&later, &reject, &temp, &nobody],
+        &msg,
+    )
+    .await;
+    assert!(out.contains("REFUSED {}"), "{out}");
+    // Greylisted first, delivered on the retry.
+    let retried = eventually(30, || async {
+        s.peer.received().iter().any(|r| r.rcpts == [later.clone()])
+    })
+    .await;
+    assert!(retried, "{:?}", s.peer.lines.lock().unwrap());
+    // The refused remote recipient, the unknown local one and, once the message expired, the
+    // one that was never accepted: each reported to Ana in a delivery status notification.
+    let bounced = eventually(30, || async {
+        let reports: String = inbox(app, &s.t.owner_token, &s.ana_id)
+            .await
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut all = String::new();
+        for id in reports.split(',').filter(|x| !x.is_empty()) {
+            all.push_str(&String::from_utf8_lossy(
+                &crate::smtp::raw(app, &s.t.owner_token, &s.ana_id, id).await,
+            ));
+        }
+        all.contains(&format!("Final-Recipient: rfc822; {reject}"))
+            && all.contains(&format!("Final-Recipient: rfc822; {nobody}"))
+            && all.contains(&format!("Final-Recipient: rfc822; {temp}"))
+    })
+    .await;
+    let reports = inbox(app, &s.t.owner_token, &s.ana_id).await;
+    assert!(bounced, "{reports:?}");
+    let mut all = String::new();
+    for m in &reports {
+        let id = m["id"].as_str().unwrap();
+        all.push_str(&String::from_utf8_lossy(
+            &crate::smtp::raw(app, &s.t.owner_token, &s.ana_id, id).await,
+        ));
+        assert!(
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Undelivered Mail Returned to Sender"),
+            "{m:?}"
+        );
+    }
+    assert!(all.contains("report-type=delivery-status"));
+    assert!(all.contains("Status: 5.1.1"), "{all}");
+    assert!(all.contains("Status: 4.4.7"), "{all}");
+    assert!(all.contains("Remote-MTA: dns; mx."), "{all}");
+    assert!(
+        !all.contains(&format!("Final-Recipient: rfc822; {later}")),
+        "{all}"
+    );
+    // The delivered one was delivered once; the refused one never reached the peer.
+    let copies = s
+        .peer
+        .received()
+        .iter()
+        .filter(|r| r.rcpts.contains(&later))
+        .count();
+    assert_eq!(copies, 1);
+    assert!(!s.peer.received().iter().any(|r| r.rcpts.contains(&reject)));
+    // The three remote recipients went in transactions of at most two.
+    let lines = s.peer.lines.lock().unwrap().clone();
+    let mut per_transaction = Vec::new();
+    for l in &lines {
+        if l.starts_with("MAIL FROM") {
+            per_transaction.push(0);
+        } else if l.starts_with("RCPT TO")
+            && let Some(n) = per_transaction.last_mut()
+        {
+            *n += 1;
+        }
+    }
+    assert!(per_transaction.contains(&2), "{lines:?}");
+    assert!(per_transaction.iter().all(|n| *n <= 2), "{lines:?}");
+}

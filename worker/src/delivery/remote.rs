@@ -1,0 +1,393 @@
+//! Delivery to another server over SMTP, through lettre's connection: the route (the
+//! configured smarthost, or the domain's MX hosts by preference, the domain itself when it
+//! has none, nothing for a null MX), opportunistic STARTTLS (certificates are not checked:
+//! a failed handshake falls back to plain text on a new connection, as RFC 3207 §4.1 lets
+//! an MTA), then one transaction for the domain's recipients with a reply for each.
+
+use super::Outcome;
+use crate::jobs::JobContext;
+use lettre::address::Address;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use mailroom_core::dns::Answer;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One server to try.
+struct Hop {
+    /// Its name (for TLS and reports).
+    host: String,
+    /// Where to connect.
+    addrs: Vec<SocketAddr>,
+}
+
+/// Why a whole attempt stopped before any recipient had an answer.
+enum Stop {
+    /// Try the next server (connection refused, timeout, 4xx greeting).
+    Next(String),
+    /// Every recipient gets this outcome (a 5xx to MAIL FROM, say).
+    All(Outcome),
+}
+
+/// Delivers to `rcpts` at `domain`, at most `max_recipients_per_transaction` per
+/// transaction. One outcome per recipient, in order.
+pub async fn deliver(
+    ctx: &JobContext,
+    sender: &str,
+    domain: &str,
+    rcpts: &[String],
+    data: &[u8],
+) -> Vec<Outcome> {
+    let hops = match route(ctx, domain).await {
+        Ok(h) => h,
+        Err(o) => return vec![o; rcpts.len()],
+    };
+    let per = ctx.outbound.config().max_recipients_per_transaction.max(1);
+    let mut out = Vec::with_capacity(rcpts.len());
+    for part in rcpts.chunks(per) {
+        out.extend(transaction(ctx, &hops, sender, part, data).await);
+    }
+    out
+}
+
+/// One transaction for `rcpts`, with the first server that takes part in it.
+async fn transaction(
+    ctx: &JobContext,
+    hops: &[Hop],
+    sender: &str,
+    rcpts: &[String],
+    data: &[u8],
+) -> Vec<Outcome> {
+    let all = |o: Outcome| vec![o; rcpts.len()];
+    let mut last = String::from("no server to try");
+    for hop in hops {
+        for addr in &hop.addrs {
+            match attempt(ctx, hop, *addr, sender, rcpts, data).await {
+                Ok(outcomes) => return outcomes,
+                Err(Stop::All(o)) => return all(o),
+                Err(Stop::Next(why)) => {
+                    tracing::info!(host = %hop.host, %addr, why, "outbound: next server");
+                    last = format!("{}: {why}", hop.host);
+                }
+            }
+        }
+    }
+    all(Outcome::Deferred {
+        code: None,
+        reply: last,
+    })
+}
+
+/// The servers to try, in order.
+async fn route(ctx: &JobContext, domain: &str) -> Result<Vec<Hop>, Outcome> {
+    let cfg = ctx.outbound.config();
+    let defer = |why: String| Outcome::Deferred {
+        code: None,
+        reply: why,
+    };
+    if !cfg.smarthost.is_empty() {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host(cfg.smarthost.as_str())
+            .await
+            .map_err(|e| defer(format!("smarthost {}: {e}", cfg.smarthost)))?
+            .collect();
+        let host = cfg
+            .smarthost
+            .rsplit_once(':')
+            .map_or(cfg.smarthost.as_str(), |(h, _)| h);
+        return Ok(vec![Hop {
+            host: host.to_string(),
+            addrs,
+        }]);
+    }
+    let dns = &ctx.domains.dns;
+    let mut hosts = match dns.mx(domain).await {
+        Answer::Found(mut mx) => {
+            // RFC 7505: a single MX of "." says the domain takes no mail.
+            if mx.iter().any(|m| m.host.is_empty()) {
+                return Err(Outcome::Failed {
+                    code: None,
+                    status: "5.1.10".into(),
+                    reply: format!("{domain} accepts no mail (null MX)"),
+                    remote: None,
+                });
+            }
+            mx.sort_by_key(|m| m.preference);
+            mx.into_iter().map(|m| m.host).collect::<Vec<_>>()
+        }
+        // RFC 5321 §5.1: no MX, the domain itself.
+        Answer::Missing => vec![domain.to_string()],
+        Answer::Failed(why) => return Err(defer(format!("MX lookup of {domain}: {why}"))),
+    };
+    hosts.dedup();
+    let mut hops = Vec::new();
+    let mut missing = true;
+    let mut trouble = None;
+    for host in hosts {
+        match dns.addresses(&host).await {
+            Answer::Found(ips) => {
+                missing = false;
+                hops.push(Hop {
+                    addrs: ips
+                        .into_iter()
+                        .map(|ip: IpAddr| SocketAddr::new(ip, cfg.mx_port))
+                        .collect(),
+                    host,
+                });
+            }
+            Answer::Missing => {}
+            Answer::Failed(why) => {
+                missing = false;
+                trouble = Some(format!("address of {host}: {why}"));
+            }
+        }
+    }
+    if hops.is_empty() {
+        return Err(match (missing, trouble) {
+            (true, _) => Outcome::Failed {
+                code: None,
+                status: "5.1.2".into(),
+                reply: format!("{domain} has no mail server (no MX and no address)"),
+                remote: None,
+            },
+            (false, why) => defer(why.unwrap_or_else(|| "no address".into())),
+        });
+    }
+    Ok(hops)
+}
+
+/// A reply as a number and text (lettre reports negative replies as errors).
+fn reply_of(e: &lettre::transport::smtp::Error) -> (Option<i32>, String) {
+    let code = e.status().and_then(|c| c.to_string().parse::<i32>().ok());
+    (code, e.to_string())
+}
+
+/// The enhanced status code a reply carries, or the class's generic one.
+fn status_of(text: &str, code: Option<i32>) -> String {
+    let found = text.split_whitespace().find(|w| {
+        let parts: Vec<&str> = w.split('.').collect();
+        parts.len() == 3
+            && matches!(parts[0], "2" | "4" | "5")
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    });
+    match (found, code) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(c)) if c >= 500 => "5.0.0".into(),
+        _ => "4.0.0".into(),
+    }
+}
+
+fn outcome_of(e: &lettre::transport::smtp::Error, host: &str) -> Outcome {
+    let (code, reply) = reply_of(e);
+    if e.is_permanent() {
+        Outcome::Failed {
+            status: status_of(&reply, code),
+            code,
+            reply,
+            remote: Some(host.to_string()),
+        }
+    } else {
+        Outcome::Deferred { code, reply }
+    }
+}
+
+/// Opens a session with `addr`: greeting, EHLO, STARTTLS when offered (and `tls`).
+async fn open(
+    ctx: &JobContext,
+    hop: &Hop,
+    addr: SocketAddr,
+    tls: bool,
+) -> Result<AsyncSmtpConnection, String> {
+    let cfg = ctx.outbound.config();
+    let client = ClientId::Domain(ctx.outbound.hostname().to_string());
+    let connect = Duration::from_secs(cfg.connect_timeout_secs);
+    let command = Duration::from_secs(cfg.command_timeout_secs);
+    let mut conn = tokio::time::timeout(
+        connect + command,
+        AsyncSmtpConnection::connect_tokio1(addr, Some(connect), &client, None, None),
+    )
+    .await
+    .map_err(|_| "no greeting in time".to_string())?
+    .map_err(|e| e.to_string())?;
+    if tls && conn.can_starttls() {
+        let params = TlsParameters::builder(hop.host.clone())
+            .dangerous_accept_invalid_certs(true)
+            .dangerous_accept_invalid_hostnames(true)
+            .build_rustls()
+            .map_err(|e| e.to_string())?;
+        tokio::time::timeout(command, conn.starttls(params, &client))
+            .await
+            .map_err(|_| "STARTTLS took too long".to_string())?
+            .map_err(|e| format!("STARTTLS: {e}"))?;
+    }
+    Ok(conn)
+}
+
+/// One transaction with one server.
+async fn attempt(
+    ctx: &JobContext,
+    hop: &Hop,
+    addr: SocketAddr,
+    sender: &str,
+    rcpts: &[String],
+    data: &[u8],
+) -> Result<Vec<Outcome>, Stop> {
+    let cfg = ctx.outbound.config();
+    let command = Duration::from_secs(cfg.command_timeout_secs);
+    let mut conn = match open(ctx, hop, addr, true).await {
+        Ok(c) => c,
+        Err(why) if why.starts_with("STARTTLS") => {
+            // Opportunistic: a failed handshake means plain text, on a new connection.
+            tracing::info!(host = %hop.host, why, "outbound: TLS failed; sending without it");
+            open(ctx, hop, addr, false).await.map_err(Stop::Next)?
+        }
+        Err(why) => return Err(Stop::Next(why)),
+    };
+    macro_rules! timed {
+        ($e:expr) => {
+            match tokio::time::timeout(command, $e).await {
+                Ok(r) => r,
+                Err(_) => {
+                    conn.abort().await;
+                    return Err(Stop::Next("no reply in time".into()));
+                }
+            }
+        };
+    }
+    if !cfg.smarthost.is_empty() && !cfg.smarthost_username.is_empty() {
+        let creds = Credentials::new(
+            cfg.smarthost_username.clone(),
+            cfg.smarthost_password.clone(),
+        );
+        if let Err(e) = timed!(conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)) {
+            conn.abort().await;
+            // A refused login is the configuration's fault: retried, not bounced.
+            let (code, reply) = reply_of(&e);
+            return Err(Stop::All(Outcome::Deferred {
+                code,
+                reply: format!("smarthost login: {reply}"),
+            }));
+        }
+    }
+    let from = if sender.is_empty() {
+        None
+    } else {
+        match Address::from_str(sender) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                conn.abort().await;
+                return Err(Stop::All(Outcome::Failed {
+                    code: None,
+                    status: "5.1.7".into(),
+                    reply: format!("bad sender address {sender}: {e}"),
+                    remote: None,
+                }));
+            }
+        }
+    };
+    let mut params = vec![MailParameter::Size(data.len())];
+    if data.iter().any(|b| *b >= 0x80)
+        && conn.server_info().supports_feature(Extension::EightBitMime)
+    {
+        params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    if let Err(e) = timed!(conn.command(Mail::new(from, params))) {
+        conn.abort().await;
+        return match outcome_of(&e, &hop.host) {
+            o @ Outcome::Failed { .. } => Err(Stop::All(o)),
+            _ => Err(Stop::Next(e.to_string())),
+        };
+    }
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(rcpts.len());
+    let mut accepted = 0;
+    for r in rcpts {
+        let to = match Address::from_str(r) {
+            Ok(a) => a,
+            Err(e) => {
+                outcomes.push(Some(Outcome::Failed {
+                    code: None,
+                    status: "5.1.3".into(),
+                    reply: format!("bad recipient address: {e}"),
+                    remote: None,
+                }));
+                continue;
+            }
+        };
+        match timed!(conn.command(Rcpt::new(to, vec![]))) {
+            Ok(_) => {
+                accepted += 1;
+                outcomes.push(None);
+            }
+            Err(e) => outcomes.push(Some(outcome_of(&e, &hop.host))),
+        }
+    }
+    let finish = |o: Outcome, outcomes: Vec<Option<Outcome>>| -> Vec<Outcome> {
+        outcomes
+            .into_iter()
+            .map(|x| x.unwrap_or_else(|| o.clone()))
+            .collect()
+    };
+    if accepted == 0 {
+        let _ = timed!(conn.quit());
+        return Ok(finish(
+            Outcome::Deferred {
+                code: None,
+                reply: "unused".into(),
+            },
+            outcomes,
+        ));
+    }
+    if let Err(e) = timed!(conn.command(Data)) {
+        conn.abort().await;
+        return Ok(finish(outcome_of(&e, &hop.host), outcomes));
+    }
+    // lettre ends the data with CRLF . CRLF itself.
+    let body = data.strip_suffix(b"\r\n").unwrap_or(data);
+    let end = match tokio::time::timeout(command * 2, conn.message(body)).await {
+        Ok(r) => r,
+        Err(_) => {
+            conn.abort().await;
+            return Ok(finish(
+                Outcome::Deferred {
+                    code: None,
+                    reply: format!("{}: no reply to the end of data in time", hop.host),
+                },
+                outcomes,
+            ));
+        }
+    };
+    let o = match end {
+        Ok(resp) => Outcome::Delivered {
+            code: resp.code().to_string().parse().ok(),
+            reply: format!(
+                "{}: {} {}",
+                hop.host,
+                resp.code(),
+                resp.message().collect::<Vec<_>>().join(" ")
+            ),
+        },
+        Err(e) => outcome_of(&e, &hop.host),
+    };
+    let _ = timed!(conn.quit());
+    Ok(finish(o, outcomes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_of;
+
+    #[test]
+    fn enhanced_codes_are_read_from_replies() {
+        assert_eq!(
+            status_of("permanent error (550): 5.1.1 no such user", Some(550)),
+            "5.1.1"
+        );
+        assert_eq!(status_of("550 go away", Some(550)), "5.0.0");
+        assert_eq!(status_of("451 later", Some(451)), "4.0.0");
+        assert_eq!(status_of("version 1.2.3 is odd", Some(550)), "5.0.0");
+    }
+}
