@@ -419,3 +419,76 @@ async fn deferred_recipients_are_retried_and_refused_ones_bounce() {
     assert!(per_transaction.contains(&2), "{lines:?}");
     assert!(per_transaction.iter().all(|n| *n <= 2), "{lines:?}");
 }
+
+/// swaks, a real client, through STARTTLS with PLAIN and an app password, and through
+/// implicit TLS (port 465's way) with LOGIN and the mailbox password.
+#[tokio::test]
+async fn swaks_sends_with_an_app_password_and_over_implicit_tls() {
+    let s = setup(|c| c.submission.tls_listen = "127.0.0.1:0".into()).await;
+    let app = &s.app;
+    let r = app
+        .post(
+            &format!("/v1/mailboxes/{}/app-passwords", s.ana_id),
+            &s.t.owner_token,
+            serde_json::json!({"name": "laptop"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let app_password = r.body["password"].as_str().unwrap().to_string();
+    let starttls = submission_addr(app).port().to_string();
+    let implicit = app
+        .running
+        .as_ref()
+        .unwrap()
+        .submissions_addr
+        .unwrap()
+        .port()
+        .to_string();
+    for (port, tls, mech, password, subject) in [
+        (
+            &starttls,
+            "--tls",
+            "PLAIN",
+            app_password.as_str(),
+            "via swaks and STARTTLS",
+        ),
+        (
+            &implicit,
+            "--tls-on-connect",
+            "LOGIN",
+            PASSWORD,
+            "via swaks and implicit TLS",
+        ),
+    ] {
+        let out = tokio::process::Command::new("swaks")
+            .args(["--server", "127.0.0.1", "--port", port, tls])
+            .args([
+                "--auth",
+                mech,
+                "--auth-user",
+                &s.ana,
+                "--auth-password",
+                password,
+            ])
+            .args(["--from", &s.ana, "--to", &s.bob, "--header"])
+            .arg(format!("Subject: {subject}"))
+            .args(["--body", "hello from swaks"])
+            .output()
+            .await
+            .expect("swaks is installed (Debian package swaks)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("250 2.0.0 queued as "), "{text}");
+    }
+    let both = eventually(20, || async {
+        inbox(app, &s.t.owner_token, &s.bob_id).await.len() == 2
+    })
+    .await;
+    assert!(both);
+    let sent = folder(app, &s.t.owner_token, &s.ana_id, "Sent").await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+}
