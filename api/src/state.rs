@@ -26,6 +26,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Proxies whose `X-Forwarded-For` is believed (parsed `api.trusted_proxies`).
     pub trusted_proxies: Vec<mailroom_core::net::Cidr>,
+    /// The outbound path (REST send), as SMTP submission uses it.
+    pub outbound: mailroom_core::mail::outbound::Outbound,
 }
 
 impl AppState {
@@ -39,6 +41,12 @@ impl AppState {
         config: Arc<Config>,
         trusted_proxies: Vec<mailroom_core::net::Cidr>,
     ) -> Self {
+        let outbound = mailroom_core::mail::outbound::Outbound::new(
+            config.outbound.clone(),
+            config.smtp.hostname(&config.public_hostname),
+            domains.clone(),
+            pipeline.bus().clone(),
+        );
         Self {
             store,
             auth,
@@ -47,6 +55,7 @@ impl AppState {
             limiter,
             config,
             trusted_proxies,
+            outbound,
         }
     }
 

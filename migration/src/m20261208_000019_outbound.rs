@@ -1,6 +1,7 @@
 //! The outbound queue: `outbound` (one row per message sent: who sent it, the bytes as signed,
 //! until when it may be retried) and `outbound_recipients` (one row per recipient: its domain,
-//! delivery state, attempts, the last reply). Delivery jobs (`outbound.deliver`, one per message
+//! delivery state, attempts, the last reply). `outbound.sent_message_id` is the sender's copy
+//! in Sent; `idempotency_key` the REST client's key (unique per mailbox). Delivery jobs (`outbound.deliver`, one per message
 //! and recipient domain) read them; the message bytes are dropped once every recipient is final.
 use sea_orm_migration::prelude::*;
 
@@ -20,6 +21,8 @@ enum Outbound {
     Data,
     CreatedAt,
     ExpiresAt,
+    SentMessageId,
+    IdempotencyKey,
 }
 
 #[derive(DeriveIden)]
@@ -64,6 +67,8 @@ impl MigrationTrait for Migration {
                         .timestamp_with_time_zone()
                         .not_null(),
                 )
+                .col(ColumnDef::new(Outbound::SentMessageId).uuid().null())
+                .col(ColumnDef::new(Outbound::IdempotencyKey).string().null())
                 .to_owned(),
         )
         .await?;
@@ -73,6 +78,24 @@ impl MigrationTrait for Migration {
                 .table(Outbound::Table)
                 .col(Outbound::MailboxId)
                 .col(Outbound::CreatedAt)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("outbound_idempotency")
+                .table(Outbound::Table)
+                .col(Outbound::MailboxId)
+                .col(Outbound::IdempotencyKey)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("outbound_sent_message")
+                .table(Outbound::Table)
+                .col(Outbound::SentMessageId)
                 .to_owned(),
         )
         .await?;

@@ -492,3 +492,178 @@ async fn swaks_sends_with_an_app_password_and_over_implicit_tls() {
     let sent = folder(app, &s.t.owner_token, &s.ana_id, "Sent").await;
     assert_eq!(sent.len(), 2, "{sent:?}");
 }
+
+/// A POST to `/send` with an optional Idempotency-Key.
+async fn send_rest(
+    app: &TestApp,
+    token: &str,
+    mailbox: &str,
+    key: Option<&str>,
+    body: serde_json::Value,
+) -> Resp {
+    let mut req = app
+        .http
+        .post(format!("{}/v1/mailboxes/{mailbox}/send", app.base))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    Resp {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        text,
+    }
+}
+
+#[tokio::test]
+async fn rest_send_replies_signs_attaches_once_per_key_and_reports_deliveries() {
+    use base64::Engine;
+    let s = setup(|_| {}).await;
+    let app = &s.app;
+    let token = &s.t.owner_token;
+    // Bob wrote to Ana; she answers from the API, to Bob and a remote Dave, Bcc remote Eve.
+    let original = format!(
+        "From: Bob <{}>\r\nTo: {}\r\nSubject: Lunch?\r\nMessage-ID: <lunch@bob.test>\r\nReferences: <root@bob.test>\r\n\r\nAre you free on Friday?\r\n",
+        s.bob, s.ana
+    );
+    let res = app
+        .import(token, &s.ana_id, "folder=INBOX", "message/rfc822", original)
+        .await;
+    assert!(res.status().is_success());
+    let lunch = inbox(app, token, &s.ana_id).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sig = app
+        .post(
+            &format!("/v1/mailboxes/{}/signatures", s.ana_id),
+            token,
+            serde_json::json!({"name": "Work", "text": "Ana Lima\nAcme"}),
+        )
+        .await;
+    assert_eq!(sig.status, 201, "{sig:?}");
+    let dave = format!("dave@{}", s.remote);
+    let eve = format!("eve@{}", s.remote);
+    let body = serde_json::json!({
+        "to": [s.bob, dave],
+        "bcc": [eve],
+        "text": "Friday works.",
+        "in_reply_to": lunch,
+        "signature_id": sig.body["id"],
+        "attachments": [{"filename": "menu.txt", "content_type": "text/plain",
+            "content_base64": base64::engine::general_purpose::STANDARD.encode("soup\n")}],
+    });
+    let r = send_rest(app, token, &s.ana_id, Some("lunch-reply-1"), body.clone()).await;
+    assert_eq!(r.status, 202, "{r:?}");
+    assert_eq!(r.body["recipients"].as_array().unwrap().len(), 3);
+    let sent_id = r.body["sent_message_id"].as_str().unwrap().to_string();
+    // The same key again: the same message, not sent twice.
+    let again = send_rest(app, token, &s.ana_id, Some("lunch-reply-1"), body.clone()).await;
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body["id"], r.body["id"]);
+    // Every recipient delivered, as the deliveries of the Sent copy say.
+    let done = eventually(20, || async {
+        let d = app
+            .get(
+                &format!("/v1/mailboxes/{}/messages/{sent_id}/deliveries", s.ana_id),
+                token,
+            )
+            .await;
+        d.status == 200
+            && d.body["recipients"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["status"] == "delivered")
+    })
+    .await;
+    assert!(done);
+    let outbox = app
+        .get(&format!("/v1/mailboxes/{}/outbox", s.ana_id), token)
+        .await;
+    assert_eq!(outbox.status, 200);
+    assert_eq!(
+        outbox.body["items"].as_array().unwrap().len(),
+        1,
+        "{outbox:?}"
+    );
+    assert_eq!(outbox.body["items"][0]["subject"], "Re: Lunch?");
+    // The remote copy: one transaction for Dave and Eve, Eve nowhere in the header, the reply
+    // threaded, quoted, signed, with its attachment and a valid DKIM signature.
+    let got = s.peer.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].rcpts.len(), 2);
+    let text = String::from_utf8_lossy(&got[0].data).to_string();
+    assert!(!text.contains(&eve), "{text}");
+    assert!(text.contains("In-Reply-To: <lunch@bob.test>"), "{text}");
+    assert!(text.contains("<root@bob.test> <lunch@bob.test>"), "{text}");
+    assert!(text.contains("Subject: Re: Lunch?"), "{text}");
+    assert!(text.contains("> Are you free on Friday?"), "{text}");
+    assert!(text.contains("-- \r\nAna Lima\r\nAcme"), "{text}");
+    assert!(text.contains("menu.txt"), "{text}");
+    assert!(
+        dkim_verifies(app, token, &s.domain_id, &got[0].data).await,
+        "{text}"
+    );
+    // Bob has it, in the conversation he started.
+    let bobs = inbox(app, token, &s.bob_id).await;
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(bobs[0]["subject"], "Re: Lunch?");
+    // Bad requests say what is wrong and send nothing.
+    for (body, field) in [
+        (serde_json::json!({"text": "nobody"}), "to"),
+        (serde_json::json!({"to": ["not-an-address"]}), "to"),
+        (
+            serde_json::json!({"to": [s.bob], "identity_id": uuid::Uuid::nil()}),
+            "identity_id",
+        ),
+        (
+            serde_json::json!({"to": [s.bob], "signature_id": uuid::Uuid::nil()}),
+            "signature_id",
+        ),
+        (
+            serde_json::json!({"to": [s.bob], "in_reply_to": uuid::Uuid::nil()}),
+            "in_reply_to",
+        ),
+    ] {
+        let r = send_rest(app, token, &s.ana_id, None, body).await;
+        assert_eq!(r.status, 400, "{field}: {r:?}");
+        assert_eq!(r.code(), "validation_failed", "{r:?}");
+        assert!(r.text.contains(field), "{field}: {r:?}");
+    }
+    let r = send_rest(
+        app,
+        token,
+        &s.ana_id,
+        None,
+        serde_json::json!({"to": [s.bob], "colour": "red"}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{r:?}");
+    // Another tenant neither sends from Ana's mailbox nor sees what she sent.
+    let t2 = app.tenant().await;
+    let r = send_rest(
+        app,
+        &t2.owner_token,
+        &s.ana_id,
+        None,
+        serde_json::json!({"to": [s.bob], "text": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{r:?}");
+    for path in [
+        format!("/v1/mailboxes/{}/outbox", s.ana_id),
+        format!("/v1/mailboxes/{}/messages/{sent_id}/deliveries", s.ana_id),
+    ] {
+        let r = app.get(&path, &t2.owner_token).await;
+        assert_eq!(r.status, 404, "{path}: {r:?}");
+    }
+    assert_eq!(s.peer.received().len(), 1);
+    assert_eq!(inbox(app, token, &s.bob_id).await.len(), 1);
+}

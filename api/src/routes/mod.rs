@@ -14,6 +14,7 @@ pub mod mailboxes;
 pub mod me;
 pub mod messages;
 pub mod routing;
+pub mod sending;
 pub mod tenants;
 pub mod threads;
 pub mod users;
@@ -76,6 +77,9 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(messages::attachment::attachment)
         .service(messages::raw::raw)
         .service(messages::import::import)
+        .service(sending::send)
+        .service(sending::outbox)
+        .service(sending::deliveries)
         .service(messages::search::search)
         .service(threads::list::list)
         .service(threads::get::get)

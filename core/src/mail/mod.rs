@@ -2,6 +2,7 @@
 //! pipeline every inbound message goes through, rendering for readers, and search.
 
 pub mod authn;
+pub mod compose;
 pub mod dns_cache;
 pub mod flags;
 pub mod ingest;

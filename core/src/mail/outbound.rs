@@ -60,6 +60,19 @@ impl From<Error> for Refused {
     }
 }
 
+/// A message queued for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// Its queue id.
+    pub id: Uuid,
+    /// Its `Message-ID`, without angle brackets.
+    pub message_id: String,
+    /// The sender's copy in Sent, when it was stored.
+    pub sent_message_id: Option<Uuid>,
+    /// Whether an earlier request with the same `Idempotency-Key` queued it.
+    pub replayed: bool,
+}
+
 /// Sends mail on behalf of mailboxes: checks, signs and queues it.
 #[derive(Clone)]
 pub struct Outbound {
@@ -91,8 +104,9 @@ impl Outbound {
     }
 
     /// Checks, completes, signs and queues a message `mailbox` sends from `sender` to
-    /// `recipients`, and files the sender's copy in Sent. `Ok` (the queue id) only once the
-    /// message is committed to the queue.
+    /// `recipients`, and files the sender's copy in Sent. `Ok` only once the message is
+    /// committed to the queue. With an `idempotency_key` used before by this mailbox, nothing
+    /// is sent again: the earlier message is answered.
     pub async fn submit(
         &self,
         ts: &TenantStore,
@@ -100,7 +114,18 @@ impl Outbound {
         sender: &str,
         recipients: &[String],
         raw: &[u8],
-    ) -> Result<Uuid, Refused> {
+        idempotency_key: Option<&str>,
+    ) -> Result<Submitted, Refused> {
+        if let Some(key) = idempotency_key
+            && let Some(earlier) = ts.outbound_by_key(mailbox, key).await?
+        {
+            return Ok(Submitted {
+                id: earlier.id,
+                message_id: earlier.message_id,
+                sent_message_id: earlier.sent_message_id,
+                replayed: true,
+            });
+        }
         let (summary, _) = summarize_with_text(raw);
         let from = match summary.from.as_slice() {
             [one] => one.address.clone().unwrap_or_default(),
@@ -140,18 +165,37 @@ impl Outbound {
         let subject = summary.subject.clone().unwrap_or_default();
         let mut signed = signature.into_bytes();
         signed.extend_from_slice(&message);
-        let id = ts
+        let queued = ts
             .queue_outbound(NewOutbound {
                 mailbox_id: mailbox,
                 sender: sender.to_string(),
                 recipients: recipients.to_vec(),
                 data: signed,
-                message_id,
+                message_id: message_id.clone(),
                 subject,
                 expires_at: Utc::now()
                     + chrono::Duration::seconds(self.cfg.expire_secs.min(i64::MAX as u64) as i64),
+                idempotency_key: idempotency_key.map(str::to_string),
             })
-            .await?;
+            .await;
+        let id = match queued {
+            Ok(id) => id,
+            // The same key, sent twice at once: the other request queued it.
+            Err(e) => match idempotency_key {
+                Some(key) => match ts.outbound_by_key(mailbox, key).await? {
+                    Some(earlier) => {
+                        return Ok(Submitted {
+                            id: earlier.id,
+                            message_id: earlier.message_id,
+                            sent_message_id: earlier.sent_message_id,
+                            replayed: true,
+                        });
+                    }
+                    None => return Err(e.into()),
+                },
+                None => return Err(e.into()),
+            },
+        };
         // The sender's copy, once the message is queued: a failure here loses no mail (the
         // message is on its way) and is logged.
         let copy = NewCopy {
@@ -172,11 +216,23 @@ impl Outbound {
             source: Source::Submission,
             dedup_window: None,
         };
+        let mut sent_message_id = None;
         match ts.import_message(mailbox, &stored, copy).await {
-            Ok((_, events)) => self.bus.publish(&events).await,
+            Ok((copy, events)) => {
+                self.bus.publish(&events).await;
+                if let Err(e) = ts.set_sent_copy(id, copy.message_id).await {
+                    tracing::warn!(error = %e, outbound = %id, "the Sent copy was not linked");
+                }
+                sent_message_id = Some(copy.message_id);
+            }
             Err(e) => tracing::warn!(error = %e, outbound = %id, "the Sent copy was not stored"),
         }
-        Ok(id)
+        Ok(Submitted {
+            id,
+            message_id,
+            sent_message_id,
+            replayed: false,
+        })
     }
 }
 

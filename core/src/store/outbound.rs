@@ -34,6 +34,8 @@ pub struct NewOutbound {
     pub subject: String,
     /// When deferred recipients give up.
     pub expires_at: DateTime<Utc>,
+    /// The REST client's `Idempotency-Key`, if any.
+    pub idempotency_key: Option<String>,
 }
 
 /// The outcome of one attempt for one recipient.
@@ -105,6 +107,8 @@ impl TenantStore {
             data: Set(Some(m.data)),
             created_at: Set(now),
             expires_at: Set(m.expires_at),
+            sent_message_id: Set(None),
+            idempotency_key: Set(m.idempotency_key),
         }
         .insert(&*tx)
         .await?;
@@ -134,6 +138,86 @@ impl TenantStore {
         }
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// A queued message.
+    pub async fn outbound_of_id(&self, id: Uuid) -> Result<outbound::Model> {
+        self.find_by_id::<outbound::Entity>(id)
+            .one(self.store.db())
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// The message `mailbox` sent with this `Idempotency-Key`, if any.
+    pub async fn outbound_by_key(
+        &self,
+        mailbox: Uuid,
+        key: &str,
+    ) -> Result<Option<outbound::Model>> {
+        Ok(self
+            .find::<outbound::Entity>()
+            .filter(outbound::Column::MailboxId.eq(mailbox))
+            .filter(outbound::Column::IdempotencyKey.eq(key))
+            .one(self.store.db())
+            .await?)
+    }
+
+    /// The queued message whose sender's copy is `message` (a message of `mailbox`).
+    pub async fn outbound_of_sent(&self, mailbox: Uuid, message: Uuid) -> Result<outbound::Model> {
+        self.mailbox(mailbox).await?;
+        self.find::<outbound::Entity>()
+            .filter(outbound::Column::MailboxId.eq(mailbox))
+            .filter(outbound::Column::SentMessageId.eq(message))
+            .one(self.store.db())
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// What `mailbox` sent, newest first.
+    pub async fn list_outbound(
+        &self,
+        mailbox: Uuid,
+        page: super::PageRequest,
+    ) -> Result<super::Page<outbound::Model>> {
+        self.mailbox(mailbox).await?;
+        let q = self
+            .find::<outbound::Entity>()
+            .filter(outbound::Column::MailboxId.eq(mailbox));
+        super::page::fetch_page(self.store.db(), q, outbound::Column::Id, page, true, |m| {
+            m.id
+        })
+        .await
+    }
+
+    /// The recipients of several queued messages, by message.
+    pub async fn recipients_of(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<BTreeMap<Uuid, Vec<outbound_recipients::Model>>> {
+        let mut out: BTreeMap<Uuid, Vec<outbound_recipients::Model>> = BTreeMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        for r in self
+            .find::<outbound_recipients::Entity>()
+            .filter(outbound_recipients::Column::OutboundId.is_in(ids.iter().copied()))
+            .order_by_asc(outbound_recipients::Column::Recipient)
+            .all(self.store.db())
+            .await?
+        {
+            out.entry(r.outbound_id).or_default().push(r);
+        }
+        Ok(out)
+    }
+
+    /// Links a queued message to the sender's copy in Sent.
+    pub async fn set_sent_copy(&self, id: Uuid, message: Uuid) -> Result<()> {
+        self.update_many::<outbound::Entity>()
+            .col_expr(outbound::Column::SentMessageId, Expr::value(message))
+            .filter(outbound::Column::Id.eq(id))
+            .exec(self.store.db())
+            .await?;
+        Ok(())
     }
 
     /// A queued message and its recipients at `domain` that are due (queued, or deferred

@@ -493,10 +493,12 @@ impl SmtpServer {
                     &env.from,
                     &env.recipients,
                     &message,
+                    None,
                 )
                 .await
             {
                 Ok(queued) => {
+                    let queued = queued.id;
                     tracing::info!(
                         from = %env.from,
                         recipients = env.recipients.len(),

@@ -22,6 +22,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// The last moment a deferred recipient is tried; then it bounces.
     pub expires_at: DateTimeUtc,
+    /// The sender's copy in Sent, once stored.
+    pub sent_message_id: Option<Uuid>,
+    /// The `Idempotency-Key` of the REST request that sent it.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
