@@ -402,12 +402,6 @@ pub async fn start(
         chrono::Duration::seconds(cfg.smtp.dedup_window_secs.min(i64::MAX as u64) as i64),
         cfg.smtp.delivery_memory_bytes,
     );
-    let outbound = Outbound::new(
-        cfg.outbound.clone(),
-        &hostname,
-        domains.clone(),
-        pipeline.bus().clone(),
-    );
     let mut running = Running {
         api_addr: None,
         smtp_addr: None,
@@ -468,6 +462,13 @@ pub async fn start(
         None => RateLimiter::memory(),
         Some(link) => RateLimiter::redis(link.clone(), &cfg.redis_key_prefix),
     };
+    let outbound = Outbound::new(
+        cfg.outbound.clone(),
+        &hostname,
+        domains.clone(),
+        pipeline.bus().clone(),
+        limiter.clone(),
+    );
     if let Some(listener) = submission_listener {
         // The SMTP server's certificate unless submission names its own.
         let (cert, key) = if cfg.submission.tls_cert.is_empty() {

@@ -66,6 +66,12 @@ impl ApiError {
         }
     }
 
+    /// The same problem with a `Retry-After` header of `secs` seconds.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     /// A 400 naming the offending fields.
     pub fn invalid(code: &'static str, detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
         Self {

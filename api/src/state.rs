@@ -46,6 +46,7 @@ impl AppState {
             config.smtp.hostname(&config.public_hostname),
             domains.clone(),
             pipeline.bus().clone(),
+            limiter.clone(),
         );
         Self {
             store,

@@ -3,6 +3,8 @@
 //! delivery state, attempts, the last reply). `outbound.sent_message_id` is the sender's copy
 //! in Sent; `idempotency_key` the REST client's key (unique per mailbox). Delivery jobs (`outbound.deliver`, one per message
 //! and recipient domain) read them; the message bytes are dropped once every recipient is final.
+//! `suppressions`: a tenant's addresses that bounced for good (or were added by hand), which
+//! later sends skip.
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -40,6 +42,17 @@ enum OutboundRecipients {
     LastCode,
     LastReply,
     UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Suppressions {
+    Table,
+    Id,
+    TenantId,
+    Address,
+    Reason,
+    Source,
+    CreatedAt,
 }
 
 #[async_trait::async_trait]
@@ -169,6 +182,47 @@ impl MigrationTrait for Migration {
         .await?;
         m.create_index(
             Index::create()
+                .name("outbound_tenant_day")
+                .table(Outbound::Table)
+                .col(Outbound::TenantId)
+                .col(Outbound::CreatedAt)
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Suppressions::Table)
+                .if_not_exists()
+                .col(
+                    ColumnDef::new(Suppressions::Id)
+                        .uuid()
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new(Suppressions::TenantId).uuid().not_null())
+                .col(ColumnDef::new(Suppressions::Address).string().not_null())
+                .col(ColumnDef::new(Suppressions::Reason).string().not_null())
+                .col(ColumnDef::new(Suppressions::Source).string().not_null())
+                .col(
+                    ColumnDef::new(Suppressions::CreatedAt)
+                        .timestamp_with_time_zone()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("suppressions_address")
+                .table(Suppressions::Table)
+                .col(Suppressions::TenantId)
+                .col(Suppressions::Address)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
                 .name("outbound_recipients_message")
                 .table(OutboundRecipients::Table)
                 .col(OutboundRecipients::OutboundId)
@@ -179,6 +233,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(Suppressions::Table).to_owned())
+            .await?;
         m.drop_table(Table::drop().table(OutboundRecipients::Table).to_owned())
             .await?;
         m.drop_table(Table::drop().table(Outbound::Table).to_owned())

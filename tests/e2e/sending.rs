@@ -667,3 +667,176 @@ async fn rest_send_replies_signs_attaches_once_per_key_and_reports_deliveries() 
     assert_eq!(s.peer.received().len(), 1);
     assert_eq!(inbox(app, token, &s.bob_id).await.len(), 1);
 }
+
+/// Sends over submission on a raw socket (AUTH allowed without TLS by the setup); returns
+/// the RCPT replies and the final reply.
+async fn submit_raw(
+    app: &TestApp,
+    user: &str,
+    from: &str,
+    to: &[&str],
+    subject: &str,
+) -> (Vec<String>, String) {
+    use base64::Engine;
+    let mut w = Wire::connect(submission_addr(app)).await;
+    w.cmd("EHLO laptop.test").await;
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{PASSWORD}"));
+    assert_eq!(code_of(&w.cmd(&format!("AUTH PLAIN {plain}")).await), 235);
+    assert_eq!(code_of(&w.cmd(&format!("MAIL FROM:<{from}>")).await), 250);
+    let mut rcpts = Vec::new();
+    for t in to {
+        rcpts.push(w.cmd(&format!("RCPT TO:<{t}>")).await);
+    }
+    let r = w.cmd("DATA").await;
+    if code_of(&r) != 354 {
+        return (rcpts, r);
+    }
+    let m = message(from, to[0], subject);
+    w.send(format!("{m}.\r\n").as_bytes()).await;
+    (rcpts, w.reply().await)
+}
+
+#[tokio::test]
+async fn hard_bounces_are_suppressed_until_removed_and_deliveries_are_events() {
+    let s = setup(|c| c.submission.require_tls_for_auth = false).await;
+    let app = &s.app;
+    let token = &s.t.owner_token;
+    let reject = format!("reject@{}", s.remote);
+    let ok = format!("fine@{}", s.remote);
+    let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&reject, &ok], "first").await;
+    assert!(end.starts_with("250 "), "{end}");
+    let listed = eventually(20, || async {
+        app.get("/v1/suppressions", token)
+            .await
+            .text
+            .contains(&reject)
+    })
+    .await;
+    assert!(listed);
+    let list = app.get("/v1/suppressions", token).await;
+    let item = &list.body["items"][0];
+    assert_eq!(item["address"], reject);
+    assert_eq!(item["source"], "bounce");
+    assert!(item["reason"].as_str().unwrap().contains("5.1.1"), "{item}");
+    // Delivery events, for webhooks and dashboards.
+    let ev = app.get("/v1/events?kind=message.bounced", token).await;
+    assert!(ev.text.contains(&reject), "{ev:?}");
+    let ev = app.get("/v1/events?kind=message.delivered", token).await;
+    assert!(ev.text.contains(&ok), "{ev:?}");
+    // Now refused at RCPT, the others still go.
+    let (rcpts, end) = submit_raw(app, &s.ana, &s.ana, &[&reject, &ok], "second").await;
+    assert!(rcpts[0].starts_with("550 5.1.1"), "{rcpts:?}");
+    assert!(rcpts[1].starts_with("250"), "{rcpts:?}");
+    assert!(end.starts_with("250 "), "{end}");
+    // Another tenant sees nothing of it and cannot remove it.
+    let t2 = app.tenant().await;
+    let other = app.get("/v1/suppressions", &t2.owner_token).await;
+    assert_eq!(other.body["items"].as_array().unwrap().len(), 0);
+    let id = item["id"].as_str().unwrap();
+    let r = app
+        .delete(&format!("/v1/suppressions/{id}"), &t2.owner_token)
+        .await;
+    assert_eq!(r.status, 404);
+    // Removed: mail goes to it again.
+    let r = app.delete(&format!("/v1/suppressions/{id}"), token).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let (rcpts, _) = submit_raw(app, &s.ana, &s.ana, &[&reject], "third").await;
+    assert!(rcpts[0].starts_with("250"), "{rcpts:?}");
+    // Added by hand, with bad input refused.
+    let r = app
+        .post(
+            "/v1/suppressions",
+            token,
+            serde_json::json!({"address": "Noisy@Example.NET", "reason": "asked us to stop"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["address"], "noisy@example.net");
+    let r = app
+        .post(
+            "/v1/suppressions",
+            token,
+            serde_json::json!({"address": "noisy@example.net"}),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.code(), "already_suppressed");
+    let r = app
+        .post(
+            "/v1/suppressions",
+            token,
+            serde_json::json!({"address": "nope"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = send_rest(
+        app,
+        token,
+        &s.ana_id,
+        None,
+        serde_json::json!({"to": ["noisy@example.net"], "text": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{r:?}");
+    assert_eq!(r.body["recipients"][0]["status"], "bounced");
+    assert!(
+        r.body["recipients"][0]["last_reply"]
+            .as_str()
+            .unwrap()
+            .starts_with("suppressed")
+    );
+}
+
+#[tokio::test]
+async fn sending_rates_and_the_daily_plan_limit_hold() {
+    let s = setup(|c| {
+        c.submission.require_tls_for_auth = false;
+        c.outbound.max_messages_per_mailbox_per_hour = 2;
+    })
+    .await;
+    let app = &s.app;
+    let token = &s.t.owner_token;
+    let to = format!("x@{}", s.remote);
+    for i in 0..2 {
+        let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&to], &format!("n{i}")).await;
+        assert!(end.starts_with("250 "), "{end}");
+    }
+    let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&to], "too many").await;
+    assert!(end.starts_with("451 4.7.0"), "{end}");
+    let r = send_rest(
+        app,
+        token,
+        &s.ana_id,
+        None,
+        serde_json::json!({"to": [to], "text": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 429, "{r:?}");
+    assert_eq!(r.code(), "rate_limited");
+    assert!(r.headers.contains_key("retry-after"));
+    // Bob has his own hourly allowance; the tenant's daily plan limit counts everyone.
+    let r = app
+        .patch(
+            &format!("/v1/tenants/{}", s.t.id),
+            &app.admin_token,
+            serde_json::json!({"limits": {"max_messages_per_day": 3}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let (_, end) = submit_raw(app, &s.bob, &s.bob, &[&to], "third of the day").await;
+    assert!(end.starts_with("250 "), "{end}");
+    let (_, end) = submit_raw(app, &s.bob, &s.bob, &[&to], "fourth of the day").await;
+    assert!(end.starts_with("550 5.4.5"), "{end}");
+    let r = send_rest(
+        app,
+        token,
+        &s.bob_id,
+        None,
+        serde_json::json!({"to": [to], "text": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 429, "{r:?}");
+    assert_eq!(r.code(), "daily_limit_exceeded");
+    let arrived = eventually(20, || async { s.peer.received().len() == 3 }).await;
+    assert!(arrived, "{:?}", s.peer.received().len());
+}

@@ -15,6 +15,7 @@ pub mod me;
 pub mod messages;
 pub mod routing;
 pub mod sending;
+pub mod suppressions;
 pub mod tenants;
 pub mod threads;
 pub mod users;
@@ -80,6 +81,9 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(sending::send)
         .service(sending::outbox)
         .service(sending::deliveries)
+        .service(suppressions::list)
+        .service(suppressions::create)
+        .service(suppressions::remove)
         .service(messages::search::search)
         .service(threads::list::list)
         .service(threads::get::get)

@@ -175,6 +175,12 @@ fn refused(r: Refused) -> ApiError {
         }
         Refused::Invalid(why) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_message", why),
         Refused::TryLater(why) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "try_later", why),
+        Refused::RateLimited(why, retry) => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", why).retry_after(retry)
+        }
+        Refused::DailyLimit(why) => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "daily_limit_exceeded", why)
+        }
     }
 }
 

@@ -301,6 +301,10 @@ pub struct OutboundConfig {
     pub command_timeout_secs: u64,
     /// Recipients of one domain in one SMTP transaction.
     pub max_recipients_per_transaction: usize,
+    /// Messages one mailbox may send per hour (0: no limit); past it `451 4.7.0` / 429.
+    pub max_messages_per_mailbox_per_hour: u64,
+    /// Messages one tenant may send per minute (0: no limit); past it `451 4.7.0` / 429.
+    pub max_messages_per_tenant_per_minute: u64,
 }
 
 impl Default for OutboundConfig {
@@ -316,6 +320,8 @@ impl Default for OutboundConfig {
             connect_timeout_secs: 30,
             command_timeout_secs: 300,
             max_recipients_per_transaction: 100,
+            max_messages_per_mailbox_per_hour: 500,
+            max_messages_per_tenant_per_minute: 600,
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::domains::DomainService;
 use crate::domains::dkim::Algorithm;
 use crate::error::Error;
 use crate::ids::new_id;
+use crate::ratelimit::RateLimiter;
 use crate::store::entities::kinds::Source;
 use crate::store::{FolderTarget, NewCopy, NewMessage, NewOutbound, TenantStore, domain_of};
 use chrono::Utc;
@@ -51,6 +52,10 @@ pub enum Refused {
     Invalid(String),
     /// A failure on our side: nothing was queued (`451 4.3.0`).
     TryLater(String),
+    /// Over a sending rate (`451 4.7.0`, REST 429): try again in this many seconds.
+    RateLimited(String, u64),
+    /// Over the tenant's daily plan limit (`550 5.4.5`, REST 429).
+    DailyLimit(String),
 }
 
 impl From<Error> for Refused {
@@ -80,17 +85,72 @@ pub struct Outbound {
     hostname: String,
     domains: DomainService,
     bus: Bus,
+    limiter: RateLimiter,
 }
 
 impl Outbound {
-    /// The outbound path, under the server name `hostname`.
-    pub fn new(cfg: OutboundConfig, hostname: &str, domains: DomainService, bus: Bus) -> Self {
+    /// The outbound path, under the server name `hostname`; sending rates are counted by
+    /// `limiter` (in Redis when configured, so every replica counts together).
+    pub fn new(
+        cfg: OutboundConfig,
+        hostname: &str,
+        domains: DomainService,
+        bus: Bus,
+        limiter: RateLimiter,
+    ) -> Self {
         Self {
             cfg,
             hostname: hostname.to_string(),
             domains,
             bus,
+            limiter,
         }
+    }
+
+    /// The sending rates and the tenant's daily plan limit, counting this message.
+    async fn within_limits(&self, ts: &TenantStore, mailbox: Uuid) -> Result<(), Refused> {
+        let tenant = ts.tenant().await?;
+        if let Some(max) = tenant.max_messages_per_day {
+            let sent = ts
+                .sent_since(Utc::now() - chrono::Duration::days(1))
+                .await?;
+            if sent as i64 >= max {
+                return Err(Refused::DailyLimit(format!(
+                    "daily sending limit of {max} messages reached; try again tomorrow"
+                )));
+            }
+        }
+        let rates = [
+            (
+                format!("send:mailbox:{mailbox}"),
+                self.cfg.max_messages_per_mailbox_per_hour,
+                3600,
+                "this mailbox",
+            ),
+            (
+                format!("send:tenant:{}", tenant.id),
+                self.cfg.max_messages_per_tenant_per_minute,
+                60,
+                "this organisation",
+            ),
+        ];
+        for (key, limit, window, who) in rates {
+            if limit == 0 {
+                continue;
+            }
+            let d = self.limiter.hit(&key, limit, window).await?;
+            if !d.allowed {
+                return Err(Refused::RateLimited(
+                    format!(
+                        "{who} sent more than {limit} messages in {} minutes; try again in {} seconds",
+                        window / 60,
+                        d.retry_after_secs.max(1)
+                    ),
+                    d.retry_after_secs.max(1),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The settings.
@@ -143,6 +203,7 @@ impl Outbound {
                 )));
             }
         }
+        self.within_limits(ts, mailbox).await?;
         let domain_name = domain_of(&from);
         let Some(domain) = ts.verified_domain_named(&domain_name).await? else {
             return Err(Refused::Unverified(format!(

@@ -468,11 +468,24 @@ impl TenantStore {
         object: Uuid,
         payload: serde_json::Value,
     ) -> Result<()> {
+        self.record_event(c, kind, "domain", object, payload).await
+    }
+
+    /// Records an event of the tenant (for webhooks and `GET /v1/events`) on `c`, usually
+    /// the transaction of the change it tells of.
+    pub(crate) async fn record_event<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        kind: &str,
+        object_type: &str,
+        object: Uuid,
+        payload: serde_json::Value,
+    ) -> Result<()> {
         events::ActiveModel {
             id: Set(new_id()),
             tenant_id: Set(self.tid()),
             kind: Set(kind.into()),
-            object_type: Set("domain".into()),
+            object_type: Set(object_type.into()),
             object_id: Set(Some(object)),
             payload: Set(payload.to_string()),
             created_at: Set(Utc::now()),

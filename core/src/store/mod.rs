@@ -57,7 +57,7 @@ pub use mailboxes::{DEFAULT_FOLDERS, MailboxPatch, NewMailbox, POP3_BEHAVIOURS, 
 pub use message_changes::{Change, ChangeReport, MAX_BATCH, MAX_KEYWORDS, valid_keyword};
 pub use message_views::{MAX_THREAD_PAGE, MessageFilter, MessageRow, Sort, ThreadSummary};
 pub use new_message::{FolderTarget, NewCopy, NewMessage, StoredCopy, blob_hash, events_of};
-pub use outbound::{Attempt, NewOutbound, domain_of};
+pub use outbound::{Attempt, NewOutbound, SUPPRESSED, domain_of};
 pub use page::{DatePage, Page, PageRequest};
 pub use platform::{NewTenant, PlatformStore, TenantLimits, TenantPatch};
 pub use pop3::{DropMessage, Maildrop};

@@ -5,16 +5,18 @@
 
 use super::TenantStore;
 use super::entities::kinds::{DeliveryStatus, DomainStatus};
-use super::entities::{domains, identities, outbound, outbound_recipients};
+use super::entities::{domains, identities, outbound, outbound_recipients, suppressions};
 use super::jobs::enqueue;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::jobs::{NewJob, OUTBOUND_DELIVER};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
 /// A message to queue.
@@ -112,10 +114,14 @@ impl TenantStore {
         }
         .insert(&*tx)
         .await?;
+        let suppressed = self.suppressed_on(&*tx, &m.recipients).await?;
         let mut domains: BTreeMap<String, usize> = BTreeMap::new();
         for r in &m.recipients {
             let domain = domain_of(r);
-            *domains.entry(domain.clone()).or_default() += 1;
+            let skip = suppressed.contains(&r.to_lowercase());
+            if !skip {
+                *domains.entry(domain.clone()).or_default() += 1;
+            }
             outbound_recipients::ActiveModel {
                 id: Set(new_id()),
                 tenant_id: Set(self.tid()),
@@ -123,11 +129,19 @@ impl TenantStore {
                 mailbox_id: Set(m.mailbox_id),
                 recipient: Set(r.clone()),
                 domain: Set(domain),
-                status: Set(DeliveryStatus::Queued),
+                status: Set(if skip {
+                    DeliveryStatus::Bounced
+                } else {
+                    DeliveryStatus::Queued
+                }),
                 attempts: Set(0),
                 next_attempt_at: Set(now),
                 last_code: Set(None),
-                last_reply: Set(String::new()),
+                last_reply: Set(if skip {
+                    SUPPRESSED.to_string()
+                } else {
+                    String::new()
+                }),
                 updated_at: Set(now),
             }
             .insert(&*tx)
@@ -298,6 +312,35 @@ impl TenantStore {
             .filter(outbound_recipients::Column::OutboundId.eq(id))
             .all(&*tx)
             .await?;
+        for a in attempts {
+            let Some(r) = rows.iter().find(|r| r.id == a.id) else {
+                continue;
+            };
+            let kind = match a.status {
+                DeliveryStatus::Delivered => "message.delivered",
+                DeliveryStatus::Bounced => "message.bounced",
+                _ => "message.deferred",
+            };
+            self.record_event(
+                &*tx,
+                kind,
+                "outbound",
+                id,
+                json!({
+                    "mailbox_id": r.mailbox_id,
+                    "recipient": r.recipient,
+                    "code": a.code,
+                    "reply": a.reply,
+                    "attempts": r.attempts,
+                }),
+            )
+            .await?;
+            // A permanent refusal: later sends skip the address.
+            if a.status == DeliveryStatus::Bounced && a.code.is_some_and(|c| c >= 500) {
+                self.suppress_on(&*tx, &r.recipient, &a.reply, "bounce")
+                    .await?;
+            }
+        }
         let next = rows
             .iter()
             .filter(|r| r.domain == domain && !r.status.is_final())
@@ -316,6 +359,132 @@ impl TenantStore {
         }
         tx.commit().await?;
         Ok(all_final)
+    }
+}
+
+/// What a suppressed recipient's delivery says.
+pub const SUPPRESSED: &str = "suppressed: this address bounced for good before (remove it from /v1/suppressions to send again)";
+
+impl TenantStore {
+    /// Which of `addresses` (lower case) the tenant no longer sends to.
+    pub async fn suppressed(&self, addresses: &[String]) -> Result<HashSet<String>> {
+        self.suppressed_on(self.store.db(), addresses).await
+    }
+
+    async fn suppressed_on<C: sea_orm::ConnectionTrait>(
+        &self,
+        c: &C,
+        addresses: &[String],
+    ) -> Result<HashSet<String>> {
+        let lower: Vec<String> = addresses.iter().map(|a| a.trim().to_lowercase()).collect();
+        if lower.is_empty() {
+            return Ok(HashSet::new());
+        }
+        Ok(self
+            .find::<suppressions::Entity>()
+            .filter(suppressions::Column::Address.is_in(lower))
+            .all(c)
+            .await?
+            .into_iter()
+            .map(|s| s.address)
+            .collect())
+    }
+
+    async fn suppress_on<C: sea_orm::ConnectionTrait>(
+        &self,
+        c: &C,
+        address: &str,
+        reason: &str,
+        source: &str,
+    ) -> Result<()> {
+        suppressions::Entity::insert(suppressions::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(self.tid()),
+            address: Set(address.trim().to_lowercase()),
+            reason: Set(super::delivery::cut(reason, 1000)),
+            source: Set(source.into()),
+            created_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                suppressions::Column::TenantId,
+                suppressions::Column::Address,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(c)
+        .await?;
+        Ok(())
+    }
+
+    /// The tenant's suppression list, in address order.
+    pub async fn list_suppressions(
+        &self,
+        page: super::PageRequest,
+    ) -> Result<super::Page<suppressions::Model>> {
+        let q = self.find::<suppressions::Entity>();
+        super::page::fetch_page(
+            self.store.db(),
+            q,
+            suppressions::Column::Id,
+            page,
+            false,
+            |m| m.id,
+        )
+        .await
+    }
+
+    /// Adds an address to the suppression list by hand.
+    pub async fn add_suppression(
+        &self,
+        address: &str,
+        reason: &str,
+    ) -> Result<suppressions::Model> {
+        let address = address.trim().to_lowercase();
+        if !address.contains('@') || domain_of(&address).is_empty() || address.len() > 320 {
+            return Err(Error::invalid("address", "is not an email address"));
+        }
+        if !self
+            .suppressed(std::slice::from_ref(&address))
+            .await?
+            .is_empty()
+        {
+            return Err(Error::conflict(
+                "already_suppressed",
+                "this address is on the suppression list already",
+            ));
+        }
+        let w = self.store.writer().await;
+        self.suppress_on(&*w, &address, reason, "manual").await?;
+        drop(w);
+        self.find::<suppressions::Entity>()
+            .filter(suppressions::Column::Address.eq(address))
+            .one(self.store.db())
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// Removes an address from the suppression list: mail to it goes out again.
+    pub async fn delete_suppression(&self, id: Uuid) -> Result<()> {
+        let r = self
+            .delete_many::<suppressions::Entity>()
+            .filter(suppressions::Column::Id.eq(id))
+            .exec(self.store.db())
+            .await?;
+        if r.rows_affected == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Messages the tenant sent since `since` (its daily plan limit counts them).
+    pub async fn sent_since(&self, since: DateTime<Utc>) -> Result<u64> {
+        Ok(self
+            .find::<outbound::Entity>()
+            .filter(outbound::Column::CreatedAt.gt(since))
+            .count(self.store.db())
+            .await?)
     }
 }
 

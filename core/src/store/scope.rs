@@ -67,6 +67,7 @@ tenant_owned!(
     pop3_taken,
     signatures,
     subscriptions,
+    suppressions,
     thread_refs,
     threads,
     users,

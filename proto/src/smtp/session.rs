@@ -44,6 +44,9 @@ pub enum Verdict {
     OverQuota,
     /// The check itself failed (database down): `451 4.3.0`, try later.
     TryLater,
+    /// Submission: the tenant no longer sends to this address (an earlier hard bounce):
+    /// `550 5.1.1`.
+    Suppressed,
     /// The address forwards outside; outbound delivery is not available in this release, so
     /// the sender is asked to retry (`451 4.3.0`) rather than have a copy dropped.
     CannotForward,
@@ -532,6 +535,11 @@ impl Session {
                 "relaying denied: not a domain of this server",
             ),
             Verdict::Suspended => Reply::new(550, Some("5.2.1"), "mailbox disabled"),
+            Verdict::Suppressed => Reply::new(
+                550,
+                Some("5.1.1"),
+                "recipient is on the suppression list after an earlier hard bounce",
+            ),
             // Transient: not counted as client errors.
             Verdict::OverQuota => {
                 return Step::Reply(Reply::new(452, Some("4.2.2"), "mailbox full; try later"));

@@ -512,6 +512,8 @@ impl SmtpServer {
                 Err(Refused::Unverified(why)) => Reply::new(550, Some("5.7.1"), why),
                 Err(Refused::Invalid(why)) => Reply::new(554, Some("5.6.0"), why),
                 Err(Refused::TryLater(why)) => Reply::new(451, Some("4.3.0"), why),
+                Err(Refused::RateLimited(why, _)) => Reply::new(451, Some("4.7.0"), why),
+                Err(Refused::DailyLimit(why)) => Reply::new(550, Some("5.4.5"), why),
             };
         }
         let (mailboxes, guards) = rcpts.take_mailboxes(&env.recipients);
@@ -580,10 +582,23 @@ impl SmtpServer {
                 }
                 Step::CheckRecipient(to) => {
                     let verdict = if self.submission.is_some() {
-                        // A logged-in user may write to anyone; bounces tell of bad addresses.
+                        // A logged-in user may write to anyone but the suppressed; bounces
+                        // tell of bad addresses.
                         match to.rsplit_once('@') {
                             Some((local, domain)) if !local.is_empty() && domain.contains('.') => {
-                                Verdict::Accept
+                                match login.as_ref() {
+                                    Some(l) => {
+                                        match l.ts.suppressed(std::slice::from_ref(&to)).await {
+                                            Ok(s) if s.is_empty() => Verdict::Accept,
+                                            Ok(_) => Verdict::Suppressed,
+                                            Err(e) => {
+                                                tracing::warn!(error = %e, "suppression check failed");
+                                                Verdict::TryLater
+                                            }
+                                        }
+                                    }
+                                    None => Verdict::TryLater,
+                                }
                             }
                             _ => Verdict::Unknown,
                         }

@@ -29,6 +29,7 @@ pub mod refresh_tokens;
 pub mod sessions;
 pub mod signatures;
 pub mod subscriptions;
+pub mod suppressions;
 pub mod tenants;
 pub mod thread_refs;
 pub mod threads;
