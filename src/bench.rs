@@ -552,3 +552,242 @@ pub async fn read(cfg: &Config, messages: usize, concurrency: usize) -> anyhow::
     );
     Ok(())
 }
+
+/// What `mailroom bench outbound` does.
+pub struct OutboundRun {
+    /// Mailroom's submission address (seed a sender, AUTH PLAIN).
+    pub submission: Option<String>,
+    /// A relay that needs no AUTH (Postfix).
+    pub relay: Option<String>,
+    /// The sink's port.
+    pub sink_port: u16,
+    /// Messages to send.
+    pub messages: usize,
+    /// Their size.
+    pub size: usize,
+    /// Connections sending at once.
+    pub concurrency: usize,
+    /// Recipient domains.
+    pub domains: usize,
+}
+
+/// The sink: accepts every message, counts recipients delivered and messages signed.
+async fn sink(
+    listener: tokio::net::TcpListener,
+    delivered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    signed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    while let Ok((sock, _)) = listener.accept().await {
+        let (delivered, signed) = (delivered.clone(), signed.clone());
+        tokio::spawn(async move {
+            let _ = sock.set_nodelay(true);
+            let (r, mut w) = sock.into_split();
+            let mut r = tokio::io::BufReader::new(r);
+            w.write_all(b"220 sink.example ESMTP\r\n").await?;
+            let mut rcpts = 0;
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                if r.read_until(b'\n', &mut line).await? == 0 {
+                    return Ok::<(), std::io::Error>(());
+                }
+                let upper = String::from_utf8_lossy(&line).to_ascii_uppercase();
+                let reply: &[u8] = if upper.starts_with("EHLO") {
+                    b"250-sink.example\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n"
+                } else if upper.starts_with("MAIL") {
+                    rcpts = 0;
+                    b"250 2.1.0 ok\r\n"
+                } else if upper.starts_with("RCPT") {
+                    rcpts += 1;
+                    b"250 2.1.5 ok\r\n"
+                } else if upper.starts_with("DATA") {
+                    w.write_all(b"354 go on\r\n").await?;
+                    let mut first = true;
+                    let mut is_signed = false;
+                    loop {
+                        line.clear();
+                        if r.read_until(b'\n', &mut line).await? == 0 {
+                            return Ok(());
+                        }
+                        if first {
+                            is_signed = line.starts_with(b"DKIM-Signature:");
+                            first = false;
+                        }
+                        if line == b".\r\n" {
+                            break;
+                        }
+                    }
+                    delivered.fetch_add(rcpts, Ordering::SeqCst);
+                    if is_signed {
+                        signed.fetch_add(1, Ordering::SeqCst);
+                    }
+                    b"250 2.0.0 sunk\r\n"
+                } else if upper.starts_with("QUIT") {
+                    w.write_all(b"221 bye\r\n").await?;
+                    return Ok(());
+                } else {
+                    b"250 ok\r\n"
+                };
+                w.write_all(reply).await?;
+            }
+        });
+    }
+}
+
+/// One connection of the outbound benchmark: `count` messages, each to one recipient,
+/// one transaction at a time (AUTH PLAIN first when `auth` is given).
+async fn submit_client(
+    server: String,
+    auth: Option<(String, String)>,
+    from: String,
+    rcpts: Vec<String>,
+    count: usize,
+    body: std::sync::Arc<Vec<u8>>,
+) -> anyhow::Result<usize> {
+    use base64::Engine;
+    use tokio::io::AsyncWriteExt;
+    let sock = tokio::net::TcpStream::connect(&server).await?;
+    sock.set_nodelay(true)?;
+    let mut s = tokio::io::BufReader::new(sock);
+    let mut line = String::new();
+    anyhow::ensure!(
+        smtp_reply(&mut s, &mut line).await? == 220,
+        "greeting: {line}"
+    );
+    s.get_mut().write_all(b"EHLO bench.example\r\n").await?;
+    anyhow::ensure!(smtp_reply(&mut s, &mut line).await? == 250, "EHLO: {line}");
+    if let Some((user, password)) = auth {
+        let plain =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        s.get_mut()
+            .write_all(format!("AUTH PLAIN {plain}\r\n").as_bytes())
+            .await?;
+        anyhow::ensure!(smtp_reply(&mut s, &mut line).await? == 235, "AUTH: {line}");
+    }
+    for i in 0..count {
+        let rcpt = &rcpts[i % rcpts.len()];
+        s.get_mut()
+            .write_all(format!("MAIL FROM:<{from}>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n").as_bytes())
+            .await?;
+        for want in [250, 250, 354] {
+            let code = smtp_reply(&mut s, &mut line).await?;
+            anyhow::ensure!(code == want, "expected {want}: {line}");
+        }
+        let head = format!(
+            "Message-ID: <{}@bench.example>\r\nFrom: Bench <{from}>\r\nTo: {rcpt}\r\n",
+            uuid::Uuid::new_v4()
+        );
+        s.get_mut().write_all(head.as_bytes()).await?;
+        s.get_mut().write_all(&body).await?;
+        s.get_mut().write_all(b".\r\n").await?;
+        let code = smtp_reply(&mut s, &mut line).await?;
+        anyhow::ensure!(code == 250, "message refused: {line}");
+    }
+    s.get_mut().write_all(b"QUIT\r\n").await?;
+    Ok(count)
+}
+
+/// `mailroom bench outbound`: messages/second through a server to a sink, 4 KB messages, one
+/// recipient each, spread over `domains` domains. Prints one JSON object.
+pub async fn outbound(cfg: &Config, run: OutboundRun) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let delivered = std::sync::Arc::new(AtomicUsize::new(0));
+    let signed = std::sync::Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", run.sink_port)).await?;
+    tokio::spawn(sink(listener, delivered.clone(), signed.clone()));
+    let (server, auth, from, target) = match (&run.submission, &run.relay) {
+        (Some(server), None) => {
+            let store = crate::open_store(cfg, true).await?;
+            let sys = store.system();
+            let slug = format!("out-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+            let seeded = seed_tenant(cfg, &sys, &slug).await?;
+            let m = seeded
+                .ts
+                .create_mailbox(
+                    NewMailbox {
+                        domain_id: seeded.domain_id,
+                        local_part: "sender".into(),
+                        display_name: "Sender".into(),
+                        password: Password::Hashed(seeded.hash.clone()),
+                        quota_bytes: None,
+                        pop3_after_download: None,
+                    },
+                    cfg.mailboxes.default_quota_bytes,
+                )
+                .await?;
+            (
+                server.clone(),
+                Some((m.address.clone(), "bench-mailbox-password".to_string())),
+                m.address,
+                "mailroom",
+            )
+        }
+        (None, Some(relay)) => (
+            relay.clone(),
+            None,
+            "bench@sender.example".to_string(),
+            "relay",
+        ),
+        _ => anyhow::bail!("give --submission (Mailroom) or --relay (another server)"),
+    };
+    let rcpts: Vec<String> = (0..run.messages.max(1))
+        .map(|i| format!("user{}@d{}.sink.example", i % 50, i % run.domains.max(1)))
+        .collect();
+    // The From and To lines come from the client, the rest of the header and the body here.
+    let mut body = bench_body(run.size.saturating_sub(120));
+    body.drain(
+        ..body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(0, |p| p + 2),
+    );
+    let body = std::sync::Arc::new(body);
+    let per = run.messages.div_ceil(run.concurrency.max(1));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..run.concurrency.max(1) {
+        let n = per.min(run.messages.saturating_sub(c * per));
+        if n == 0 {
+            break;
+        }
+        let mine: Vec<String> = rcpts.iter().skip(c * per).take(n).cloned().collect();
+        tasks.push(tokio::spawn(submit_client(
+            server.clone(),
+            auth.clone(),
+            from.clone(),
+            mine,
+            n,
+            body.clone(),
+        )));
+    }
+    let mut sent = 0;
+    for t in tasks {
+        sent += t.await??;
+    }
+    let accepted = started.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while delivered.load(Ordering::SeqCst) < sent && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let done = started.elapsed().as_secs_f64();
+    let got = delivered.load(Ordering::SeqCst);
+    println!(
+        "{}",
+        serde_json::json!({
+            "target": target, "messages": sent, "message_bytes": body.len() + 120,
+            "concurrency": run.concurrency, "domains": run.domains,
+            "accepted_secs": (accepted * 100.0).round() / 100.0,
+            "accepted_per_sec": (sent as f64 / accepted).round(),
+            "delivered": got, "dkim_signed": signed.load(Ordering::SeqCst),
+            "delivered_secs": (done * 100.0).round() / 100.0,
+            "delivered_per_sec": (got as f64 / done).round(),
+        })
+    );
+    anyhow::ensure!(
+        got >= sent,
+        "only {got} of {sent} messages reached the sink in time"
+    );
+    Ok(())
+}

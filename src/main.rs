@@ -57,6 +57,30 @@ enum Bench {
         #[arg(long, default_value_t = 100)]
         mailboxes: usize,
     },
+    /// Runs an SMTP sink, sends messages through a mail server (Mailroom's submission with
+    /// AUTH, or any relay such as Postfix) to recipients at `--domains` domains that the server
+    /// relays to the sink, and reports messages/second accepted and delivered.
+    Outbound {
+        /// Mailroom's submission server: a sender mailbox is seeded on the same database.
+        #[arg(long, conflicts_with = "relay")]
+        submission: Option<String>,
+        /// Another server that relays for 127.0.0.1 without AUTH (Postfix).
+        #[arg(long)]
+        relay: Option<String>,
+        /// The port the sink listens on (the server's smarthost or relayhost).
+        #[arg(long, default_value_t = 12526)]
+        sink_port: u16,
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
+        /// Message size in bytes.
+        #[arg(long, default_value_t = 4096)]
+        size: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Recipient domains the messages are spread over.
+        #[arg(long, default_value_t = 1)]
+        domains: usize,
+    },
     /// Seeds one mailbox with messages through the ingest path, for the read-path figures
     /// (`bench/read.sh` times the HTTP endpoints against it; `bench/imaptest.sh` logs in to
     /// it over IMAP). Prints its address and password.
@@ -315,6 +339,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             messages,
             concurrency,
         }) => mailroom::bench::read(&cfg, messages, concurrency).await,
+        Command::Bench(Bench::Outbound {
+            submission,
+            relay,
+            sink_port,
+            messages,
+            size,
+            concurrency,
+            domains,
+        }) => {
+            mailroom::bench::outbound(
+                &cfg,
+                mailroom::bench::OutboundRun {
+                    submission,
+                    relay,
+                    sink_port,
+                    messages,
+                    size,
+                    concurrency,
+                    domains,
+                },
+            )
+            .await
+        }
         Command::Bench(Bench::Smtp {
             server,
             messages,

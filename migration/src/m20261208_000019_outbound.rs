@@ -41,6 +41,7 @@ enum OutboundRecipients {
     NextAttemptAt,
     LastCode,
     LastReply,
+    DelayNotified,
     UpdatedAt,
 }
 
@@ -171,6 +172,12 @@ impl MigrationTrait for Migration {
                     ColumnDef::new(OutboundRecipients::LastReply)
                         .string()
                         .not_null(),
+                )
+                .col(
+                    ColumnDef::new(OutboundRecipients::DelayNotified)
+                        .boolean()
+                        .not_null()
+                        .default(false),
                 )
                 .col(
                     ColumnDef::new(OutboundRecipients::UpdatedAt)

@@ -326,6 +326,7 @@ async fn submission_wants_tls_a_login_and_an_address_of_ones_own() {
 async fn deferred_recipients_are_retried_and_refused_ones_bounce() {
     let s = setup(|c| {
         c.outbound.expire_secs = 4;
+        c.outbound.delay_notice_secs = 1;
         c.outbound.max_recipients_per_transaction = 2;
     })
     .await;
@@ -368,25 +369,39 @@ async fn deferred_recipients_are_retried_and_refused_ones_bounce() {
         }
         all.contains(&format!("Final-Recipient: rfc822; {reject}"))
             && all.contains(&format!("Final-Recipient: rfc822; {nobody}"))
-            && all.contains(&format!("Final-Recipient: rfc822; {temp}"))
+            && all.contains(&format!(
+                "Final-Recipient: rfc822; {temp}\r\nAction: failed\r\nStatus: 4.4.7"
+            ))
     })
     .await;
     let reports = inbox(app, &s.t.owner_token, &s.ana_id).await;
     assert!(bounced, "{reports:?}");
+    // Failure reports, and one notice that Temp's delivery was late (while it was retried).
     let mut all = String::new();
+    let mut delays = Vec::new();
     for m in &reports {
         let id = m["id"].as_str().unwrap();
-        all.push_str(&String::from_utf8_lossy(
-            &crate::smtp::raw(app, &s.t.owner_token, &s.ana_id, id).await,
-        ));
-        assert!(
-            m["subject"]
-                .as_str()
-                .unwrap()
-                .starts_with("Undelivered Mail Returned to Sender"),
-            "{m:?}"
-        );
+        let text =
+            String::from_utf8_lossy(&crate::smtp::raw(app, &s.t.owner_token, &s.ana_id, id).await)
+                .to_string();
+        let subject = m["subject"].as_str().unwrap();
+        if subject.starts_with("Delayed Mail (still being retried)") {
+            delays.push(text);
+        } else {
+            assert!(
+                subject.starts_with("Undelivered Mail Returned to Sender"),
+                "{m:?}"
+            );
+            all.push_str(&text);
+        }
     }
+    assert_eq!(delays.len(), 1, "{delays:?}");
+    assert!(delays[0].contains("Action: delayed"), "{}", delays[0]);
+    assert!(
+        delays[0].contains(&format!("Final-Recipient: rfc822; {temp}")),
+        "{}",
+        delays[0]
+    );
     assert!(all.contains("report-type=delivery-status"));
     assert!(all.contains("Status: 5.1.1"), "{all}");
     assert!(all.contains("Status: 4.4.7"), "{all}");

@@ -294,6 +294,9 @@ pub struct OutboundConfig {
     pub retry_max_secs: u64,
     /// How long a deferred recipient is tried before it bounces, in seconds (5 days).
     pub expire_secs: u64,
+    /// A recipient still deferred this long after sending gets the sender one notice that the
+    /// delivery is late (RFC 3464 `Action: delayed`), in seconds; 0: none.
+    pub delay_notice_secs: u64,
     /// Time to connect to a remote server, in seconds.
     pub connect_timeout_secs: u64,
     /// Time to wait for each reply of a remote server, in seconds (RFC 5321 §4.5.3.2 asks
@@ -317,6 +320,7 @@ impl Default for OutboundConfig {
             retry_base_secs: 60,
             retry_max_secs: 4 * 3600,
             expire_secs: 5 * 24 * 3600,
+            delay_notice_secs: 4 * 3600,
             connect_timeout_secs: 30,
             command_timeout_secs: 300,
             max_recipients_per_transaction: 100,

@@ -363,6 +363,22 @@ pub struct Failure {
 /// (whose header is returned, not its body) did not reach `failures`: a `multipart/report`
 /// from the mailer daemon, sent with the null reverse path.
 pub fn bounce(hostname: &str, to: &str, original: &[u8], failures: &[Failure]) -> Vec<u8> {
+    report(hostname, to, original, failures, false)
+}
+
+/// A delivery status notification (RFC 3464) that the message `original` has not reached
+/// `late` yet and is still being tried (`Action: delayed`).
+pub fn delay_notice(hostname: &str, to: &str, original: &[u8], late: &[Failure]) -> Vec<u8> {
+    report(hostname, to, original, late, true)
+}
+
+fn report(
+    hostname: &str,
+    to: &str,
+    original: &[u8],
+    failures: &[Failure],
+    delayed: bool,
+) -> Vec<u8> {
     let boundary = format!("=_bounce_{}", new_id().simple());
     let header_end = original
         .windows(4)
@@ -387,9 +403,12 @@ pub fn bounce(hostname: &str, to: &str, original: &[u8], failures: &[Failure]) -
         .unwrap_or_default();
     let mut text = String::from("This is the mail system at ");
     text.push_str(hostname);
-    text.push_str(
-        ".\r\n\r\nYour message could not be delivered to the following recipients:\r\n\r\n",
-    );
+    text.push_str(if delayed {
+        ".\r\n\r\nYour message has not reached the following recipients yet. It is still being\r\n\
+         tried; you will hear again only if it fails for good.\r\n\r\n"
+    } else {
+        ".\r\n\r\nYour message could not be delivered to the following recipients:\r\n\r\n"
+    });
     for f in failures {
         text.push_str(&format!(
             "  <{}>: {}\r\n",
@@ -403,8 +422,10 @@ pub fn bounce(hostname: &str, to: &str, original: &[u8], failures: &[Failure]) -
     );
     for f in failures {
         status.push_str(&format!(
-            "\r\nFinal-Recipient: rfc822; {}\r\nAction: failed\r\nStatus: {}\r\n",
-            f.recipient, f.status
+            "\r\nFinal-Recipient: rfc822; {}\r\nAction: {}\r\nStatus: {}\r\n",
+            f.recipient,
+            if delayed { "delayed" } else { "failed" },
+            f.status
         ));
         if let Some(r) = &f.remote {
             status.push_str(&format!("Remote-MTA: dns; {r}\r\n"));
@@ -415,10 +436,15 @@ pub fn bounce(hostname: &str, to: &str, original: &[u8], failures: &[Failure]) -
         ));
     }
     let subject = one_line(&subject);
+    let title = if delayed {
+        "Delayed Mail (still being retried)"
+    } else {
+        "Undelivered Mail Returned to Sender"
+    };
     let mut out = format!(
         "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
          To: {to}\r\n\
-         Subject: Undelivered Mail Returned to Sender: {subject}\r\n\
+         Subject: {title}: {subject}\r\n\
          Date: {}\r\n\
          Message-ID: <{}@{hostname}>\r\n\
          Auto-Submitted: auto-replied\r\n\

@@ -53,6 +53,8 @@ pub struct Attempt {
     pub reply: String,
     /// When a deferred recipient is tried again.
     pub next_attempt_at: DateTime<Utc>,
+    /// The sender has now been told the delivery is late.
+    pub delay_notified: bool,
 }
 
 /// The domain part of an address, lower case.
@@ -142,6 +144,7 @@ impl TenantStore {
                 } else {
                     String::new()
                 }),
+                delay_notified: Set(false),
                 updated_at: Set(now),
             }
             .insert(&*tx)
@@ -302,6 +305,10 @@ impl TenantStore {
                     Expr::value(a.next_attempt_at),
                 )
                 .col_expr(outbound_recipients::Column::UpdatedAt, Expr::value(now))
+                .col_expr(
+                    outbound_recipients::Column::DelayNotified,
+                    Expr::col(outbound_recipients::Column::DelayNotified).or(a.delay_notified),
+                )
                 .filter(outbound_recipients::Column::Id.eq(a.id))
                 .filter(outbound_recipients::Column::OutboundId.eq(id))
                 .exec(&*tx)

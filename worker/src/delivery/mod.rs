@@ -23,7 +23,7 @@ use crate::smtp::recipients::{Recipients, StoreRecipients, Verdict};
 use chrono::{DateTime, Utc};
 use mailroom_core::jobs::{OUTBOUND_DELIVER, backoff};
 use mailroom_core::mail::ingest::{Refusal, SmtpEnvelope};
-use mailroom_core::mail::outbound::{Failure, bounce};
+use mailroom_core::mail::outbound::{Failure, bounce, delay_notice};
 use mailroom_core::store::entities::kinds::DeliveryStatus;
 use mailroom_core::store::entities::{jobs, outbound, outbound_recipients};
 use mailroom_core::store::{Attempt, TenantStore};
@@ -89,6 +89,7 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobEr
     let cfg = ctx.outbound.config();
     let mut attempts = Vec::with_capacity(due.len());
     let mut failures = Vec::new();
+    let mut late = Vec::new();
     for (r, outcome) in due.iter().zip(outcomes) {
         let outcome = match outcome {
             Outcome::Deferred { code, reply } => {
@@ -110,7 +111,21 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobEr
                         remote: None,
                     }
                 } else {
-                    attempts.push(attempt(r, DeliveryStatus::Deferred, code, reply, next));
+                    let mut a = attempt(r, DeliveryStatus::Deferred, code, reply.clone(), next);
+                    let notice = cfg.delay_notice_secs;
+                    if notice > 0
+                        && !r.delay_notified
+                        && (now - msg.created_at).num_seconds() >= notice as i64
+                    {
+                        a.delay_notified = true;
+                        late.push(Failure {
+                            recipient: r.recipient.clone(),
+                            status: status_code(code, "4.4.7"),
+                            diagnostic: reply,
+                            remote: None,
+                        });
+                    }
+                    attempts.push(a);
                     continue;
                 }
             }
@@ -137,9 +152,15 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobEr
             Outcome::Deferred { .. } => unreachable!("handled above"),
         }
     }
-    // The notice first: a stop between the two sends it again rather than never.
+    // The notices first: a stop between them and the record sends them again rather than
+    // never.
     if !failures.is_empty() {
-        notify_sender(ctx, &ts, &msg, &data, &failures).await?;
+        let report = bounce(ctx.outbound.hostname(), &msg.sender, &data, &failures);
+        notify_sender(ctx, &ts, &msg, &report).await?;
+    }
+    if !late.is_empty() {
+        let report = delay_notice(ctx.outbound.hostname(), &msg.sender, &data, &late);
+        notify_sender(ctx, &ts, &msg, &report).await?;
     }
     ts.record_outbound(msg.id, &p.domain, &attempts).await?;
     for a in &attempts {
@@ -167,6 +188,15 @@ fn attempt(
         code,
         reply,
         next_attempt_at: next,
+        delay_notified: false,
+    }
+}
+
+/// The enhanced status code of a reply code's class, or `fallback`.
+fn status_code(code: Option<i32>, fallback: &str) -> String {
+    match code {
+        Some(c) if (400..500).contains(&c) => "4.0.0".into(),
+        _ => fallback.into(),
     }
 }
 
@@ -250,16 +280,14 @@ fn deferred(code: Option<i32>, why: &str) -> Outcome {
     }
 }
 
-/// Puts a delivery status notification for `failures` into the sending mailbox's INBOX,
+/// Puts a delivery status notification into the sending mailbox's INBOX,
 /// through the inbound pipeline's import path (its stages run; the mailbox is named).
 async fn notify_sender(
     ctx: &JobContext,
     ts: &TenantStore,
     msg: &outbound::Model,
-    data: &[u8],
-    failures: &[Failure],
+    report: &[u8],
 ) -> Result<(), JobError> {
-    let report = bounce(ctx.outbound.hostname(), &msg.sender, data, failures);
     let inbox = match ts.folder_by_name(msg.mailbox_id, "INBOX").await {
         Ok(f) => f,
         // The sending mailbox is gone: nobody to tell.
@@ -267,7 +295,7 @@ async fn notify_sender(
         Err(e) => return Err(e.into()),
     };
     ctx.pipeline
-        .import(ts, msg.mailbox_id, inbox.id, &report, 0, None)
+        .import(ts, msg.mailbox_id, inbox.id, report, 0, None)
         .await?;
     Ok(())
 }

@@ -22,6 +22,8 @@ pub struct Model {
     pub last_code: Option<i32>,
     /// The last reply's text, or what went wrong.
     pub last_reply: String,
+    /// The sender was told the delivery is late.
+    pub delay_notified: bool,
     pub updated_at: DateTimeUtc,
 }
 
