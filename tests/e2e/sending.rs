@@ -855,3 +855,86 @@ async fn sending_rates_and_the_daily_plan_limit_hold() {
     let arrived = eventually(20, || async { s.peer.received().len() == 3 }).await;
     assert!(arrived, "{:?}", s.peer.received().len());
 }
+
+#[tokio::test]
+async fn drafts_are_saved_replaced_seen_over_imap_and_sent() {
+    let s = setup(|_| {}).await;
+    let app = &s.app;
+    let token = &s.t.owner_token;
+    let dave = format!("dave@{}", s.remote);
+    let eve = format!("eve@{}", s.remote);
+    // A draft with no recipient yet.
+    let r = app
+        .post(
+            &format!("/v1/mailboxes/{}/drafts", s.ana_id),
+            token,
+            serde_json::json!({"subject": "Plan", "text": "first thoughts"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let first = r.body["id"].as_str().unwrap().to_string();
+    // Saved again, now addressed (Bcc kept in the draft): one draft, the new one.
+    let r = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/mailboxes/{}/drafts/{first}", s.ana_id),
+            Some(token),
+            Some(serde_json::json!({"subject": "Plan", "text": "the plan", "to": [dave], "bcc": [eve]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let second = r.body["id"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    let drafts = folder(app, token, &s.ana_id, "Drafts").await;
+    assert_eq!(drafts, [("Plan".to_string(), true)]);
+    let raw = crate::smtp::raw(app, token, &s.ana_id, &second).await;
+    assert!(String::from_utf8_lossy(&raw).contains(&format!("Bcc: {eve}")));
+    // IMAP sees it as a draft.
+    let mut imap = crate::imap_wire::Imap::login(
+        app.running.as_ref().unwrap().imap_addr.unwrap(),
+        &s.ana,
+        PASSWORD,
+    )
+    .await;
+    let r = imap.cmd("SELECT Drafts").await.all();
+    assert!(r.contains("* 1 EXISTS"), "{r}");
+    let r = imap.cmd("FETCH 1 (FLAGS)").await.all();
+    assert!(r.contains("\\Draft"), "{r}");
+    // The old id is gone; another tenant cannot send or replace it.
+    let r = app
+        .post(
+            &format!("/v1/mailboxes/{}/drafts/{first}/send", s.ana_id),
+            token,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{r:?}");
+    let t2 = app.tenant().await;
+    let r = app
+        .post(
+            &format!("/v1/mailboxes/{}/drafts/{second}/send", s.ana_id),
+            &t2.owner_token,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{r:?}");
+    // Sent: queued, gone from Drafts, in Sent without Bcc; Dave and Eve get it, Eve unseen.
+    let r = app
+        .post(
+            &format!("/v1/mailboxes/{}/drafts/{second}/send", s.ana_id),
+            token,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{r:?}");
+    assert_eq!(r.body["recipients"].as_array().unwrap().len(), 2);
+    assert!(folder(app, token, &s.ana_id, "Drafts").await.is_empty());
+    assert_eq!(folder(app, token, &s.ana_id, "Sent").await.len(), 1);
+    let arrived = eventually(20, || async { s.peer.received().len() == 1 }).await;
+    assert!(arrived);
+    let got = &s.peer.received()[0];
+    assert_eq!(got.rcpts.len(), 2);
+    let text = String::from_utf8_lossy(&got.data);
+    assert!(!text.contains(&eve), "{text}");
+    assert!(text.contains("the plan"), "{text}");
+}

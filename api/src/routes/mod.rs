@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod domains;
+pub mod drafts;
 pub mod events;
 pub mod folders;
 pub mod groups;
@@ -81,6 +82,9 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(sending::send)
         .service(sending::outbox)
         .service(sending::deliveries)
+        .service(drafts::create)
+        .service(drafts::update)
+        .service(drafts::send)
         .service(suppressions::list)
         .service(suppressions::create)
         .service(suppressions::remove)

@@ -213,23 +213,91 @@ pub async fn send(
 ) -> Result<HttpResponse, ApiError> {
     let ts = auth.tenant(Scope::MessagesWrite)?;
     let mailbox_id = id.into_inner();
-    let mailbox = ts.mailbox(mailbox_id).await?;
-    let key = match req.headers().get("idempotency-key") {
-        None => None,
+    ts.mailbox(mailbox_id).await?;
+    let key = idempotency_key(&req)?;
+    let r: SendRequest = read_request(&state, body).await?;
+    let p = prepare(&state, &ts, mailbox_id, &r, false).await?;
+    queue(
+        &state,
+        &ts,
+        mailbox_id,
+        &p.sender,
+        &p.recipients,
+        &p.raw,
+        key.as_deref(),
+    )
+    .await
+}
+
+/// The `Idempotency-Key` header, checked.
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    match req.headers().get("idempotency-key") {
+        None => Ok(None),
         Some(v) => match v.to_str() {
-            Ok(k) if !k.trim().is_empty() && k.len() <= MAX_KEY => Some(k.trim().to_string()),
-            _ => {
-                return Err(invalid(
-                    "Idempotency-Key",
-                    format!("1 to {MAX_KEY} visible characters"),
-                ));
-            }
+            Ok(k) if !k.trim().is_empty() && k.len() <= MAX_KEY => Ok(Some(k.trim().to_string())),
+            _ => Err(invalid(
+                "Idempotency-Key",
+                format!("1 to {MAX_KEY} visible characters"),
+            )),
         },
-    };
-    // Attachments travel base64 in the JSON: room for the largest message and then some.
+    }
+}
+
+/// Reads a message request: attachments travel base64 in the JSON, so the body may be as
+/// large as the largest message and then some.
+pub(crate) async fn read_request(
+    state: &AppState,
+    body: web::Payload,
+) -> Result<SendRequest, ApiError> {
     let limit = state.config.submission.max_message_bytes / 3 * 4 + 64 * 1024;
-    let bytes = crate::routes::read_body(body, limit, "a message to send").await?;
-    let r: SendRequest = parse_json(&bytes)?;
+    let bytes = crate::routes::read_body(body, limit, "a message").await?;
+    parse_json(&bytes)
+}
+
+/// Queues a message and answers with its queue entry (202, or 200 for a replay).
+pub(crate) async fn queue(
+    state: &AppState,
+    ts: &TenantStore,
+    mailbox_id: Uuid,
+    sender: &str,
+    recipients: &[String],
+    raw: &[u8],
+    key: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let sent = state
+        .outbound
+        .submit(ts, mailbox_id, sender, recipients, raw, key)
+        .await
+        .map_err(refused)?;
+    let row = ts.outbound_of_id(sent.id).await?;
+    let rcpts = ts.outbound_recipients(sent.id).await?;
+    let status = if sent.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(HttpResponse::build(status).json(OutboundResponse::new(row, rcpts)))
+}
+
+/// A composed message: its bytes, who sends it and to whom.
+pub(crate) struct Prepared {
+    /// The message (with its Bcc header when kept for a draft).
+    pub raw: Vec<u8>,
+    /// The identity's address.
+    pub sender: String,
+    /// To, Cc and Bcc, each once.
+    pub recipients: Vec<String>,
+}
+
+/// Composes the message a request describes (for sending, or for a draft with `keep_bcc`).
+pub(crate) async fn prepare(
+    state: &AppState,
+    ts: &TenantStore,
+    mailbox_id: Uuid,
+    r: &SendRequest,
+    keep_bcc: bool,
+) -> Result<Prepared, ApiError> {
+    let mailbox = ts.mailbox(mailbox_id).await?;
     let cfg = &state.config.submission;
     // The identity, its signature, its Bcc.
     let identities = ts.list_identities(mailbox_id).await?;
@@ -270,7 +338,7 @@ pub async fn send(
         }
         all
     };
-    if recipients.is_empty() {
+    if recipients.is_empty() && !keep_bcc {
         return Err(invalid("to", "at least one recipient (to, cc or bcc)"));
     }
     if recipients.len() > cfg.max_recipients {
@@ -305,7 +373,7 @@ pub async fn send(
     }
     let (reply, reply_subject) = match r.in_reply_to {
         Some(m) => {
-            let (reply, subject) = reply_of(&ts, mailbox_id, m).await?;
+            let (reply, subject) = reply_of(ts, mailbox_id, m).await?;
             (Some(reply), Some(prefixed("Re: ", &subject)))
         }
         None => (None, None),
@@ -328,6 +396,7 @@ pub async fn send(
         .map(|h| mailroom_core::mail::render::sanitize_html(h, &RenderOptions::default()).0);
     let message_id = format!("{}@{}", new_id().simple(), domain_of(&identity.email));
     let c = Compose {
+        bcc: if keep_bcc { r.bcc.clone() } else { Vec::new() },
         from_name: identity.name.clone(),
         from: identity.email.clone(),
         reply_to: serde_json::from_str(&identity.reply_to).unwrap_or_default(),
@@ -359,26 +428,11 @@ pub async fn send(
             ),
         ));
     }
-    let sent = state
-        .outbound
-        .submit(
-            &ts,
-            mailbox_id,
-            &identity.email,
-            &recipients,
-            &raw,
-            key.as_deref(),
-        )
-        .await
-        .map_err(refused)?;
-    let row = ts.outbound_of_id(sent.id).await?;
-    let rcpts = ts.outbound_recipients(sent.id).await?;
-    let status = if sent.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    Ok(HttpResponse::build(status).json(OutboundResponse::new(row, rcpts)))
+    Ok(Prepared {
+        raw,
+        sender: identity.email.clone(),
+        recipients,
+    })
 }
 
 fn prefixed(prefix: &str, subject: &str) -> String {

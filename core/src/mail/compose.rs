@@ -44,6 +44,8 @@ pub struct Compose {
     pub to: Vec<String>,
     /// Recipients shown in `Cc`.
     pub cc: Vec<String>,
+    /// Bcc recipients kept in the header (a draft's); empty when sending.
+    pub bcc: Vec<String>,
     /// The subject.
     pub subject: String,
     /// The text body.
@@ -89,6 +91,23 @@ pub fn build(c: &Compose) -> Result<Vec<u8>> {
     }
     for r in &c.cc {
         b = b.cc(mailbox("cc", None, r)?);
+    }
+    for r in &c.bcc {
+        b = b.bcc(mailbox("bcc", None, r)?);
+    }
+    if !c.bcc.is_empty() {
+        b = b.keep_bcc();
+    }
+    if c.to.is_empty() && c.cc.is_empty() && c.bcc.is_empty() {
+        // A draft may have no recipient yet; lettre wants an envelope all the same.
+        let me: lettre::Address = c
+            .from
+            .trim()
+            .parse()
+            .map_err(|_| Error::invalid("from", "is not an email address"))?;
+        let envelope = lettre::address::Envelope::new(Some(me.clone()), vec![me])
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        b = b.envelope(envelope);
     }
     if let Some(reply) = &c.reply
         && let Some(id) = &reply.message_id
