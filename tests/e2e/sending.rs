@@ -938,3 +938,65 @@ async fn drafts_are_saved_replaced_seen_over_imap_and_sent() {
     assert!(!text.contains(&eve), "{text}");
     assert!(text.contains("the plan"), "{text}");
 }
+
+/// A restart between two tries of a deferred recipient: the retry still happens, once.
+#[tokio::test]
+async fn a_restart_between_retries_loses_nothing_and_sends_nothing_twice() {
+    let mut s = setup(|c| {
+        c.outbound.retry_base_secs = 3;
+        c.outbound.retry_max_secs = 3;
+    })
+    .await;
+    let later = format!("later-restart@{}", s.remote);
+    let now = format!("now@{}", s.remote);
+    let msg = message(&s.ana, &later, "Across a restart");
+    let out = smtplib(
+        submission_addr(&s.app),
+        &s.ana,
+        &s.ana,
+        &[&later, &now],
+        &msg,
+    )
+    .await;
+    assert!(out.contains("REFUSED {}"), "{out}");
+    // The first try: Now delivered, Later greylisted.
+    let tried = eventually(20, || async {
+        s.peer.received().iter().any(|r| r.rcpts == [now.clone()])
+    })
+    .await;
+    assert!(tried);
+    assert!(!s.peer.received().iter().any(|r| r.rcpts.contains(&later)));
+    let cfg = s.app.cfg.clone();
+    s.app.stop().await;
+    let dir = std::mem::replace(&mut s.app.dir, tempfile::tempdir().unwrap());
+    let app = TestApp::boot(cfg, dir).await;
+    let retried = eventually(30, || async {
+        s.peer.received().iter().any(|r| r.rcpts.contains(&later))
+    })
+    .await;
+    assert!(retried, "{:?}", s.peer.lines.lock().unwrap());
+    // Time for a duplicate to show, were one coming.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let count = |who: &str| {
+        s.peer
+            .received()
+            .iter()
+            .filter(|r| r.rcpts.iter().any(|x| x == who))
+            .count()
+    };
+    assert_eq!(count(&later), 1);
+    assert_eq!(count(&now), 1);
+    let r = app
+        .get(
+            &format!("/v1/mailboxes/{}/outbox", s.ana_id),
+            &s.t.owner_token,
+        )
+        .await;
+    let statuses: Vec<&str> = r.body["items"][0]["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["delivered", "delivered"], "{r:?}");
+}
