@@ -222,6 +222,24 @@ async fn submission_delivers_here_there_and_elsewhere_signed() {
         [("Quarterly numbers".to_string(), true)]
     );
     assert!(inbox(app, &s.t.owner_token, &s.ana_id).await.is_empty());
+    // The people Ana wrote to are in her contacts now, once each, named as in To.
+    let c = app
+        .get(
+            &format!("/v1/contacts?mailbox_id={}", s.ana_id),
+            &s.t.owner_token,
+        )
+        .await;
+    assert_eq!(c.status, 200, "{c:?}");
+    let mut emails: Vec<String> = c.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["emails"][0]["value"].as_str().unwrap().to_string())
+        .collect();
+    emails.sort();
+    let mut want = vec![s.bob.clone(), carol.clone(), faraway.clone()];
+    want.sort();
+    assert_eq!(emails, want, "{c:?}");
     // Nothing reached another tenant's view of Ana's mailbox.
     let r = app
         .get(
@@ -506,6 +524,14 @@ async fn swaks_sends_with_an_app_password_and_over_implicit_tls() {
     assert!(both);
     let sent = folder(app, &s.t.owner_token, &s.ana_id, "Sent").await;
     assert_eq!(sent.len(), 2, "{sent:?}");
+    // Two messages to Bob: one contact.
+    let c = app
+        .get(
+            &format!("/v1/contacts?mailbox_id={}", s.ana_id),
+            &s.t.owner_token,
+        )
+        .await;
+    assert_eq!(c.body["items"].as_array().unwrap().len(), 1, "{c:?}");
 }
 
 /// A POST to `/send` with an optional Idempotency-Key.

@@ -277,6 +277,11 @@ impl Outbound {
             source: Source::Submission,
             dedup_window: None,
         };
+        // The people written to join the sender's contacts (best effort: mail goes anyway).
+        let named: Vec<(String, Option<String>)> = summary_people(&message, recipients);
+        if let Err(e) = ts.remember_recipients(mailbox, &named).await {
+            tracing::warn!(error = %e, outbound = %id, "recipients not added to contacts");
+        }
         let mut sent_message_id = None;
         match ts.import_message(mailbox, &stored, copy).await {
             Ok((copy, events)) => {
@@ -295,6 +300,26 @@ impl Outbound {
             replayed: false,
         })
     }
+}
+
+/// Each recipient with the display name the message's To or Cc gives it, if any.
+fn summary_people(message: &[u8], recipients: &[String]) -> Vec<(String, Option<String>)> {
+    let s = super::summary::summarize(message);
+    recipients
+        .iter()
+        .map(|r| {
+            let name =
+                s.to.iter()
+                    .chain(&s.cc)
+                    .find(|a| {
+                        a.address
+                            .as_deref()
+                            .is_some_and(|x| x.eq_ignore_ascii_case(r))
+                    })
+                    .and_then(|a| a.name.clone());
+            (r.clone(), name)
+        })
+        .collect()
 }
 
 /// The message with the header fields a submission server adds when they are missing

@@ -122,6 +122,50 @@ impl TenantStore {
         .await
     }
 
+    /// Adds the people a mailbox writes to its personal book (address and name, when given),
+    /// skipping addresses a contact of the book already has. Returns how many were added.
+    pub async fn remember_recipients(
+        &self,
+        mailbox: Uuid,
+        people: &[(String, Option<String>)],
+    ) -> Result<usize> {
+        let book = Book::Personal(mailbox);
+        let mut added = 0;
+        for (address, name) in people {
+            let address = address.trim().to_lowercase();
+            let known = self
+                .list_contacts(book, Some(&address), PageRequest::parse(Some(200), None)?)
+                .await?
+                .items
+                .iter()
+                .any(|c| {
+                    card_of(c)
+                        .emails
+                        .iter()
+                        .any(|e| e.value.eq_ignore_ascii_case(&address))
+                });
+            if known {
+                continue;
+            }
+            let card = Card {
+                full_name: name
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(&address)
+                    .to_string(),
+                emails: vec![Typed {
+                    value: address.clone(),
+                    kind: None,
+                }],
+                ..Card::default()
+            };
+            self.create_contact(book, card).await?;
+            added += 1;
+        }
+        Ok(added)
+    }
+
     /// One contact the actor can reach.
     pub async fn contact(&self, id: Uuid) -> Result<contacts::Model> {
         let c = self
