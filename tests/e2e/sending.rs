@@ -1026,3 +1026,63 @@ async fn a_restart_between_retries_loses_nothing_and_sends_nothing_twice() {
         .collect();
     assert_eq!(statuses, ["delivered", "delivered"], "{r:?}");
 }
+
+/// Mail clients save their own copy of what they sent (IMAP APPEND to Sent): the copy
+/// Mailroom filed at submission answers it, so Sent does not show the message twice.
+#[tokio::test]
+async fn a_client_saving_its_sent_copy_over_imap_finds_the_one_already_there() {
+    let s = setup(|c| c.submission.require_tls_for_auth = false).await;
+    let app = &s.app;
+    let to = format!("x@{}", s.remote);
+    let msg = message(&s.ana, &to, "Saved once");
+    let out = smtplib(submission_addr(app), &s.ana, &s.ana, &[&to], &msg).await;
+    assert!(out.contains("REFUSED {}"), "{out}");
+    let mut c = crate::imap_wire::Imap::login(
+        app.running.as_ref().unwrap().imap_addr.unwrap(),
+        &s.ana,
+        PASSWORD,
+    )
+    .await;
+    let r = c.cmd("SELECT Sent").await.all();
+    assert!(r.contains("* 1 EXISTS"), "{r}");
+    let uid_line = c.cmd("UID FETCH 1:* (UID)").await.all();
+    let append = |tag: &'static str, folder: &'static str, m: String| {
+        format!("{tag} APPEND {folder} (\\Seen) {{{}+}}\r\n{m}\r\n", m.len())
+    };
+    c.send(append("a1", "Sent", msg.clone()).as_bytes()).await;
+    let r = c.until("a1").await;
+    assert!(r.ok(), "{r:?}");
+    // The same UID as the copy already there, and still one message.
+    let uid = uid_line
+        .split("UID ")
+        .nth(1)
+        .and_then(|x| x.split(')').next())
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        r.last_line().contains(&format!(" {uid}] ")),
+        "{r:?} vs {uid_line}"
+    );
+    assert_eq!(
+        folder(app, &s.t.owner_token, &s.ana_id, "Sent").await.len(),
+        1
+    );
+    // A message not sent through Mailroom is stored as asked, as is any copy elsewhere.
+    c.send(append("a2", "Sent", message(&s.ana, &to, "Sent elsewhere")).as_bytes())
+        .await;
+    assert!(c.until("a2").await.ok());
+    c.send(append("a3", "Archive", msg.clone()).as_bytes())
+        .await;
+    assert!(c.until("a3").await.ok());
+    assert_eq!(
+        folder(app, &s.t.owner_token, &s.ana_id, "Sent").await.len(),
+        2
+    );
+    assert_eq!(
+        folder(app, &s.t.owner_token, &s.ana_id, "Archive")
+            .await
+            .len(),
+        1
+    );
+}

@@ -227,6 +227,28 @@ impl TenantStore {
         Ok(out)
     }
 
+    /// The copy Mailroom filed in `folder` (Sent) of a message this mailbox sent since
+    /// `since` with this `Message-ID`, if any: a mail client that saves its own copy of what
+    /// it just sent (IMAP APPEND to Sent) gets this one instead of a second.
+    pub async fn recent_sent_copy(
+        &self,
+        mailbox: Uuid,
+        folder: Uuid,
+        message_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<super::entities::messages::Model>> {
+        use super::entities::messages;
+        Ok(self
+            .find::<messages::Entity>()
+            .filter(messages::Column::MailboxId.eq(mailbox))
+            .filter(messages::Column::FolderId.eq(folder))
+            .filter(messages::Column::MessageIdHeader.eq(message_id))
+            .filter(messages::Column::Source.eq(super::entities::kinds::Source::Submission))
+            .filter(messages::Column::CreatedAt.gt(since))
+            .one(self.store.db())
+            .await?)
+    }
+
     /// Links a queued message to the sender's copy in Sent.
     pub async fn set_sent_copy(&self, id: Uuid, message: Uuid) -> Result<()> {
         self.update_many::<outbound::Entity>()

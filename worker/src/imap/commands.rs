@@ -102,6 +102,9 @@ fn store_name(m: &Mailbox) -> String {
 }
 
 /// The attribute a special use is listed with.
+/// How long after sending a message an APPEND of it to Sent finds the copy saved then.
+const SENT_COPY_WINDOW_SECS: i64 = 3600;
+
 fn special_use_attr(role: &str) -> Option<&'static str> {
     Some(match role {
         "sent" => "\\Sent",
@@ -816,6 +819,29 @@ impl<'a> Client<'a> {
             message
         };
         let u = self.user()?;
+        // A client saving its own copy of what it just sent through submission (Thunderbird,
+        // Apple Mail and Outlook do by default) finds the copy Mailroom filed: no second one.
+        if f.special_use.as_deref() == Some("sent")
+            && let Some(id) = mailroom_core::mail::summary::summarize(message).message_id
+            && let Some(copy) =
+                u.ts.recent_sent_copy(
+                    u.mailbox,
+                    f.id,
+                    &id,
+                    chrono::Utc::now() - chrono::Duration::seconds(SENT_COPY_WINDOW_SECS),
+                )
+                .await?
+        {
+            self.sync(out, true, &[]).await?;
+            out.extend_from_slice(
+                format!(
+                    "{tag} OK [APPENDUID {} {}] appended (the copy saved when it was sent)\r\n",
+                    f.uidvalidity, copy.uid
+                )
+                .as_bytes(),
+            );
+            return Ok(Flow::Continue);
+        }
         let stored = self
             .srv
             .pipeline
