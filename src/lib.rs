@@ -582,6 +582,7 @@ pub async fn start(
             domains: domains.clone(),
             pipeline: pipeline.clone(),
             outbound: outbound.clone(),
+            lease: Duration::from_secs(cfg.jobs.lease_secs.max(1)),
         };
         let runner = Runner::new(ctx, cfg.jobs.clone());
         running.jobs_task = Some(tokio::spawn(runner.run(shutdown_rx)));

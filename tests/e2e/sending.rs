@@ -1086,3 +1086,67 @@ async fn a_client_saving_its_sent_copy_over_imap_finds_the_one_already_there() {
         1
     );
 }
+
+/// A slow server cannot hold a delivery past the job's lease (another worker would take the
+/// job and deliver again); deliveries to one domain are capped.
+#[tokio::test]
+async fn attempts_end_within_the_lease_and_domains_get_a_few_connections_at_most() {
+    let s = setup(|c| {
+        c.submission.require_tls_for_auth = false;
+        c.jobs.lease_secs = 4;
+        c.outbound.retry_base_secs = 60;
+        c.outbound.retry_max_secs = 60;
+        c.outbound.max_connections_per_domain = 1;
+    })
+    .await;
+    let app = &s.app;
+    let slow = format!("slow@{}", s.remote);
+    let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&slow], "slow").await;
+    assert!(end.starts_with("250 "), "{end}");
+    let cut = eventually(20, || async {
+        let r = app
+            .get(
+                &format!("/v1/mailboxes/{}/outbox", s.ana_id),
+                &s.t.owner_token,
+            )
+            .await;
+        r.body["items"][0]["recipients"][0]["status"] == "deferred"
+    })
+    .await;
+    let r = app
+        .get(
+            &format!("/v1/mailboxes/{}/outbox", s.ana_id),
+            &s.t.owner_token,
+        )
+        .await;
+    assert!(cut, "{r:?}");
+    let reply = r.body["items"][0]["recipients"][0]["last_reply"]
+        .as_str()
+        .unwrap();
+    assert!(reply.contains("took longer than 3 s"), "{reply}");
+    // Four messages to one domain, one connection at a time.
+    // (The peer notices the cut connection only when its pause ends.)
+    let quiet = eventually(10, || async { s.peer.open.lock().unwrap().0 == 0 }).await;
+    assert!(quiet);
+    s.peer.open.lock().unwrap().1 = 0;
+    for i in 0..4 {
+        let to = format!("pause{i}@{}", s.remote);
+        let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&to], "paced").await;
+        assert!(end.starts_with("250 "), "{end}");
+    }
+    let all = eventually(30, || async {
+        s.peer
+            .received()
+            .iter()
+            .filter(|r| r.rcpts[0].starts_with("pause"))
+            .count()
+            == 4
+    })
+    .await;
+    assert!(all);
+    assert_eq!(
+        s.peer.open.lock().unwrap().1,
+        1,
+        "more than one connection at once"
+    );
+}

@@ -5,6 +5,7 @@
 //! - `temp…`: `451 4.3.0` always;
 //! - `reject…`: `550 5.1.1`;
 //! - `drop…`: the connection is closed at once (a crashed peer);
+//! - `slow…`: `250` after 6 seconds; `pause…`: `250` after 300 ms;
 //! - anything else: `250`.
 
 use std::collections::HashSet;
@@ -27,6 +28,8 @@ pub struct Peer {
     seen: Arc<Mutex<HashSet<String>>>,
     /// Every command line, in order.
     pub lines: Arc<Mutex<Vec<String>>>,
+    /// Sessions open now, and the most open at once.
+    pub open: Arc<Mutex<(usize, usize)>>,
 }
 
 impl Peer {
@@ -41,7 +44,13 @@ impl Peer {
             while let Ok((s, _)) = listener.accept().await {
                 let p = p.clone();
                 tokio::spawn(async move {
+                    {
+                        let mut o = p.open.lock().unwrap();
+                        o.0 += 1;
+                        o.1 = o.1.max(o.0);
+                    }
                     let _ = p.session(s).await;
+                    p.open.lock().unwrap().0 -= 1;
                 });
             }
         });
@@ -75,6 +84,11 @@ impl Peer {
             } else if upper.starts_with("RCPT TO:") {
                 let to = between(&line);
                 let local = to.split('@').next().unwrap_or("").to_string();
+                if local.starts_with("slow") {
+                    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+                } else if local.starts_with("pause") {
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
                 if local.starts_with("drop") {
                     return Ok(());
                 } else if local.starts_with("reject") {

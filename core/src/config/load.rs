@@ -153,6 +153,7 @@ impl Config {
             || o.connect_timeout_secs == 0
             || o.command_timeout_secs == 0
             || o.max_recipients_per_transaction == 0
+            || o.max_connections_per_domain == 0
         {
             return Err(Error::Config(
                 "outbound time-outs and limits must be at least 1, and retry_max_secs at least retry_base_secs".into(),

@@ -304,6 +304,8 @@ pub struct OutboundConfig {
     pub command_timeout_secs: u64,
     /// Recipients of one domain in one SMTP transaction.
     pub max_recipients_per_transaction: usize,
+    /// Deliveries to one recipient domain at once, per process (more wait their turn).
+    pub max_connections_per_domain: usize,
     /// Messages one mailbox may send per hour (0: no limit); past it `451 4.7.0` / 429.
     pub max_messages_per_mailbox_per_hour: u64,
     /// Messages one tenant may send per minute (0: no limit); past it `451 4.7.0` / 429.
@@ -324,6 +326,7 @@ impl Default for OutboundConfig {
             connect_timeout_secs: 30,
             command_timeout_secs: 300,
             max_recipients_per_transaction: 100,
+            max_connections_per_domain: 10,
             max_messages_per_mailbox_per_hour: 500,
             max_messages_per_tenant_per_minute: 600,
         }

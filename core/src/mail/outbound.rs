@@ -86,6 +86,10 @@ pub struct Outbound {
     domains: DomainService,
     bus: Bus,
     limiter: RateLimiter,
+    /// Deliveries under way per recipient domain, in this process.
+    per_domain: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
+    >,
 }
 
 impl Outbound {
@@ -104,7 +108,30 @@ impl Outbound {
             domains,
             bus,
             limiter,
+            per_domain: Default::default(),
         }
+    }
+
+    /// Waits for a free delivery slot to `domain` (`max_connections_per_domain` per process);
+    /// hold it while delivering there.
+    pub async fn domain_slot(&self, domain: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let sem = {
+            let Ok(mut map) = self.per_domain.lock() else {
+                return None;
+            };
+            // Domains nobody is delivering to are forgotten, so the map stays small.
+            if map.len() > 10_000 {
+                map.retain(|_, s| s.available_permits() < self.cfg.max_connections_per_domain);
+            }
+            map.entry(domain.to_ascii_lowercase())
+                .or_insert_with(|| {
+                    std::sync::Arc::new(tokio::sync::Semaphore::new(
+                        self.cfg.max_connections_per_domain.max(1),
+                    ))
+                })
+                .clone()
+        };
+        sem.acquire_owned().await.ok()
     }
 
     /// The sending rates and the tenant's daily plan limit, counting this message.

@@ -85,7 +85,26 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobEr
     let Some(data) = msg.data.clone().filter(|_| !due.is_empty()) else {
         return Ok(());
     };
-    let outcomes = deliver(ctx, &msg, &p.domain, &due, data.clone()).await;
+    // One attempt ends within three quarters of the job's lease, so no other worker takes
+    // the job (and delivers again) while it runs; what it could not finish is deferred.
+    let limit = ctx.lease * 3 / 4;
+    let attempt_all = async {
+        // At most `max_connections_per_domain` deliveries to one domain at once.
+        let _slot = ctx.outbound.domain_slot(&p.domain).await;
+        deliver(ctx, &msg, &p.domain, &due, data.clone()).await
+    };
+    let outcomes = {
+        match tokio::time::timeout(limit, attempt_all).await {
+            Ok(o) => o,
+            Err(_) => vec![
+                deferred(
+                    None,
+                    &format!("the attempt took longer than {} s", limit.as_secs())
+                );
+                due.len()
+            ],
+        }
+    };
     let cfg = ctx.outbound.config();
     let mut attempts = Vec::with_capacity(due.len());
     let mut failures = Vec::new();

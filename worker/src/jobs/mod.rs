@@ -39,6 +39,9 @@ pub struct JobContext {
     pub pipeline: Pipeline,
     /// The outbound settings and server name.
     pub outbound: Outbound,
+    /// How long a claimed job is this worker's (`jobs.lease_secs`): a delivery attempt ends
+    /// well within it, so no other worker takes the job while it runs.
+    pub lease: std::time::Duration,
 }
 
 /// Runs one job. Handlers are idempotent: a job may run again after a crash.
