@@ -1150,3 +1150,44 @@ async fn attempts_end_within_the_lease_and_domains_get_a_few_connections_at_most
         "more than one connection at once"
     );
 }
+
+/// A mailbox whose copy in Sent would not fit sends nothing and is told why.
+#[tokio::test]
+async fn a_full_mailbox_is_told_and_nothing_goes_out() {
+    let s = setup(|c| c.submission.require_tls_for_auth = false).await;
+    let app = &s.app;
+    let r = app
+        .patch(
+            &format!("/v1/mailboxes/{}", s.ana_id),
+            &s.t.owner_token,
+            serde_json::json!({"quota_bytes": 100}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let to = format!("x@{}", s.remote);
+    let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&to], "too big for the box").await;
+    assert!(end.starts_with("552 5.2.2"), "{end}");
+    let r = send_rest(
+        app,
+        &s.t.owner_token,
+        &s.ana_id,
+        None,
+        serde_json::json!({"to": [to], "text": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 409, "{r:?}");
+    assert_eq!(r.code(), "quota_exceeded");
+    let outbox = app
+        .get(
+            &format!("/v1/mailboxes/{}/outbox", s.ana_id),
+            &s.t.owner_token,
+        )
+        .await;
+    assert_eq!(
+        outbox.body["items"].as_array().unwrap().len(),
+        0,
+        "{outbox:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(s.peer.received().is_empty());
+}

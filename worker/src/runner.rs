@@ -1,7 +1,7 @@
 //! The job runner loop: claims due jobs, runs up to `concurrency` at once, records the outcome
 //! with exponential backoff, and stops claiming on shutdown while letting running jobs finish.
 
-use crate::jobs::{JobContext, JobError, dispatch};
+use crate::jobs::{Finished, JobContext, JobError, dispatch};
 use mailroom_core::config::JobsConfig;
 use mailroom_core::jobs::{FailOutcome, backoff};
 use mailroom_core::store::SystemStore;
@@ -126,7 +126,11 @@ async fn execute(ctx: &JobContext, cfg: &JobsConfig, runner: &str, job: jobs::Mo
     let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempts);
     let result = dispatch(ctx, &job).await;
     let outcome = match result {
-        Ok(()) => match sys.complete_job(job.id, runner).await {
+        Ok(Finished::Recorded) => {
+            tracing::info!(parent: &span, "job done");
+            return;
+        }
+        Ok(Finished::Done) => match sys.complete_job(job.id, runner).await {
             Ok(true) => {
                 tracing::info!(parent: &span, "job done");
                 return;

@@ -178,6 +178,7 @@ fn refused(r: Refused) -> ApiError {
         Refused::RateLimited(why, retry) => {
             ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", why).retry_after(retry)
         }
+        Refused::OverQuota(why) => ApiError::new(StatusCode::CONFLICT, "quota_exceeded", why),
         Refused::DailyLimit(why) => {
             ApiError::new(StatusCode::TOO_MANY_REQUESTS, "daily_limit_exceeded", why)
         }
@@ -200,7 +201,9 @@ fn invalid(field: &str, why: impl Into<String>) -> ApiError {
     (status = 200, description = "Queued earlier with the same Idempotency-Key", body = OutboundResponse),
     (status = 400, description = "`validation_failed`, `not_allowed_sender`, `domain_not_verified`, `invalid_message`", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`quota_exceeded`: the copy in Sent does not fit the mailbox", body = Problem, content_type = "application/problem+json"),
     (status = 413, body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "`rate_limited` (with Retry-After) or `daily_limit_exceeded`", body = Problem, content_type = "application/problem+json"),
     (status = 503, description = "`try_later`: nothing was queued", body = Problem, content_type = "application/problem+json"),
 ), security(("bearer" = [])))]
 #[post("/v1/mailboxes/{id}/send")]

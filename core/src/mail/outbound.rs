@@ -56,6 +56,8 @@ pub enum Refused {
     RateLimited(String, u64),
     /// Over the tenant's daily plan limit (`550 5.4.5`, REST 429).
     DailyLimit(String),
+    /// The sender's mailbox is full: its copy in Sent does not fit (`552 5.2.2`, REST 409).
+    OverQuota(String),
 }
 
 impl From<Error> for Refused {
@@ -251,23 +253,56 @@ impl Outbound {
         let (summary, text) = summarize_with_text(&message);
         let message_id = summary.message_id.clone().unwrap_or_default();
         let subject = summary.subject.clone().unwrap_or_default();
+        let people = summary_people(&summary, recipients);
         let mut signed = signature.into_bytes();
         signed.extend_from_slice(&message);
+        // The sender's copy in Sent (what the client gave, completed, unsigned) and the queue
+        // rows commit together.
+        let copy = NewCopy {
+            mailbox_id: mailbox,
+            folder: FolderTarget::SpecialUse("sent".into()),
+            flags: flags::SEEN,
+            keywords: Vec::new(),
+            pipeline: serde_json::json!([]),
+            extra_headers: String::new(),
+        };
+        let sent = NewMessage {
+            body: Cow::Borrowed(&message),
+            trace_prefix: String::new(),
+            search_text: index_text(&summary, &text),
+            summary: Cow::Owned(summary),
+            auth_results: None,
+            internal_date: Utc::now(),
+            source: Source::Submission,
+            dedup_window: None,
+        };
         let queued = ts
-            .queue_outbound(NewOutbound {
-                mailbox_id: mailbox,
-                sender: sender.to_string(),
-                recipients: recipients.to_vec(),
-                data: signed,
-                message_id: message_id.clone(),
-                subject,
-                expires_at: Utc::now()
-                    + chrono::Duration::seconds(self.cfg.expire_secs.min(i64::MAX as u64) as i64),
-                idempotency_key: idempotency_key.map(str::to_string),
-            })
+            .queue_outbound(
+                NewOutbound {
+                    mailbox_id: mailbox,
+                    sender: sender.to_string(),
+                    recipients: recipients.to_vec(),
+                    data: signed,
+                    message_id: message_id.clone(),
+                    subject,
+                    expires_at: Utc::now()
+                        + chrono::Duration::seconds(
+                            self.cfg.expire_secs.min(i64::MAX as u64) as i64
+                        ),
+                    idempotency_key: idempotency_key.map(str::to_string),
+                },
+                &sent,
+                copy,
+            )
             .await;
-        let id = match queued {
-            Ok(id) => id,
+        let (id, copy, events) = match queued {
+            Ok(q) => q,
+            Err(e) if e.code() == "quota_exceeded" => {
+                return Err(Refused::OverQuota(
+                    "the mailbox is full: its copy in Sent does not fit; delete mail and send again"
+                        .into(),
+                ));
+            }
             // The same key, sent twice at once: the other request queued it.
             Err(e) => match idempotency_key {
                 Some(key) => match ts.outbound_by_key(mailbox, key).await? {
@@ -284,54 +319,25 @@ impl Outbound {
                 None => return Err(e.into()),
             },
         };
-        // The sender's copy, once the message is queued: a failure here loses no mail (the
-        // message is on its way) and is logged.
-        let copy = NewCopy {
-            mailbox_id: mailbox,
-            folder: FolderTarget::SpecialUse("sent".into()),
-            flags: flags::SEEN,
-            keywords: Vec::new(),
-            pipeline: serde_json::json!([]),
-            extra_headers: String::new(),
-        };
-        let stored = NewMessage {
-            body: Cow::Borrowed(&message),
-            trace_prefix: String::new(),
-            search_text: index_text(&summary, &text),
-            summary: Cow::Owned(summary),
-            auth_results: None,
-            internal_date: Utc::now(),
-            source: Source::Submission,
-            dedup_window: None,
-        };
+        self.bus.publish(&events).await;
         // The people written to join the sender's contacts (best effort: mail goes anyway).
-        let named: Vec<(String, Option<String>)> = summary_people(&message, recipients);
-        if let Err(e) = ts.remember_recipients(mailbox, &named).await {
+        if let Err(e) = ts.remember_recipients(mailbox, &people).await {
             tracing::warn!(error = %e, outbound = %id, "recipients not added to contacts");
-        }
-        let mut sent_message_id = None;
-        match ts.import_message(mailbox, &stored, copy).await {
-            Ok((copy, events)) => {
-                self.bus.publish(&events).await;
-                if let Err(e) = ts.set_sent_copy(id, copy.message_id).await {
-                    tracing::warn!(error = %e, outbound = %id, "the Sent copy was not linked");
-                }
-                sent_message_id = Some(copy.message_id);
-            }
-            Err(e) => tracing::warn!(error = %e, outbound = %id, "the Sent copy was not stored"),
         }
         Ok(Submitted {
             id,
             message_id,
-            sent_message_id,
+            sent_message_id: Some(copy.message_id),
             replayed: false,
         })
     }
 }
 
 /// Each recipient with the display name the message's To or Cc gives it, if any.
-fn summary_people(message: &[u8], recipients: &[String]) -> Vec<(String, Option<String>)> {
-    let s = super::summary::summarize(message);
+fn summary_people(
+    s: &super::summary::Summary,
+    recipients: &[String],
+) -> Vec<(String, Option<String>)> {
     recipients
         .iter()
         .map(|r| {

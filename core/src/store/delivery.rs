@@ -141,14 +141,38 @@ fn is_retryable(e: &Error) -> bool {
     }
 }
 
+/// More writes to make in a batch's transaction, once its copies are known (the outbound
+/// queue rows of a sent message, with its copy in Sent): they commit or fail together.
+pub(crate) trait InBatch: Send + Sync {
+    /// Writes on `tx`; `stored` is the batch's outcome as it will be returned.
+    fn write<'a>(
+        &'a self,
+        tx: &'a Tx,
+        stored: &'a [Outcome],
+    ) -> futures_util::future::BoxFuture<'a, Result<()>>;
+}
+
 impl Store {
     /// Stores the items in one transaction: all or nothing. Postgres deadlocks and
     /// serialization failures are retried.
     pub(crate) async fn store_batch(&self, items: &[Item<'_>]) -> Result<Vec<Outcome>> {
-        retrying(|| self.try_store_batch(items)).await
+        retrying(|| self.try_store_batch(items, None)).await
     }
 
-    async fn try_store_batch(&self, items: &[Item<'_>]) -> Result<Vec<Outcome>> {
+    /// Like [`Store::store_batch`], with `more` written in the same transaction.
+    pub(crate) async fn store_batch_with(
+        &self,
+        items: &[Item<'_>],
+        more: &dyn InBatch,
+    ) -> Result<Vec<Outcome>> {
+        retrying(|| self.try_store_batch(items, Some(more))).await
+    }
+
+    async fn try_store_batch(
+        &self,
+        items: &[Item<'_>],
+        more: Option<&dyn InBatch>,
+    ) -> Result<Vec<Outcome>> {
         let now = Utc::now();
         let prepared: Vec<Prepared> = items
             .iter()
@@ -358,16 +382,7 @@ impl Store {
             .map(|c| c.mailbox_id)
             .collect();
         over_quota(&tx, enforced).await?;
-        if let Err(e) = tx.commit().await
-            && !self
-                .committed_after_all(&e, planned.first().map(|c| (c.folder_id, c.id)))
-                .await
-        {
-            return Err(e);
-        }
-        self.written.add(planned.len());
-
-        Ok(slots
+        let out: Vec<Outcome> = slots
             .into_iter()
             .map(|mine| {
                 let mut tenants = Vec::new();
@@ -396,7 +411,19 @@ impl Store {
                     .collect();
                 (copies, tenants)
             })
-            .collect())
+            .collect();
+        if let Some(more) = more {
+            more.write(&tx, &out).await?;
+        }
+        if let Err(e) = tx.commit().await
+            && !self
+                .committed_after_all(&e, planned.first().map(|c| (c.folder_id, c.id)))
+                .await
+        {
+            return Err(e);
+        }
+        self.written.add(planned.len());
+        Ok(out)
     }
 
     /// After a commit that failed with the database unreachable (the connection broke while

@@ -129,8 +129,16 @@ impl SystemStore {
     /// Marks a job done; false when `worker` no longer held it. `locked_by` keeps the name of
     /// the worker that ran it.
     pub async fn complete_job(&self, id: Uuid, worker: &str) -> Result<bool> {
-        let now = Utc::now();
         let w = self.store.writer_quiet().await;
+        complete_on(&*w, id, worker).await
+    }
+}
+
+/// Marks a job done on `c` (the transaction that records what the job did, so the two
+/// commit together); false when `worker` no longer held it.
+pub(crate) async fn complete_on<C: ConnectionTrait>(c: &C, id: Uuid, worker: &str) -> Result<bool> {
+    {
+        let now = Utc::now();
         let r = all_tenants::update_many::<jobs::Entity>()
             .col_expr(jobs::Column::Status, Expr::value(JobStatus::Done))
             .col_expr(jobs::Column::LockedUntil, Expr::value(Option::<i64>::None))
@@ -140,11 +148,13 @@ impl SystemStore {
             .filter(jobs::Column::Id.eq(id))
             .filter(jobs::Column::Status.eq(JobStatus::Running))
             .filter(jobs::Column::LockedBy.eq(worker))
-            .exec(&*w)
+            .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
     }
+}
 
+impl SystemStore {
     /// Records a failure: the job runs again after `retry_in`, or is dead when it has no
     /// attempts left or `permanent` is set.
     pub async fn fail_job(

@@ -3,14 +3,17 @@
 //! the next job (when a recipient is still deferred) in one transaction, so a worker that
 //! stops between two attempts loses nothing and repeats nothing that was recorded.
 
-use super::TenantStore;
+use super::delivery::{InBatch, Item, Outcome};
 use super::entities::kinds::{DeliveryStatus, DomainStatus};
 use super::entities::{domains, identities, outbound, outbound_recipients, suppressions};
 use super::jobs::enqueue;
+use super::{NewCopy, NewMessage, StoredCopy, TenantStore, Tx, events_of};
+use crate::bus::MailboxEvent;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::jobs::{NewJob, OUTBOUND_DELIVER};
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
@@ -90,71 +93,49 @@ impl TenantStore {
             .await?)
     }
 
-    /// Queues a message: its row, a row per recipient and one delivery job per recipient
-    /// domain, in one transaction. Returns the message's queue id.
-    pub async fn queue_outbound(&self, m: NewOutbound) -> Result<Uuid> {
+    /// Queues a message: the sender's copy in Sent (`sent`, `copy`), the message's row, a row
+    /// per recipient and one delivery job per recipient domain, all in one transaction (the
+    /// copy is held to the mailbox's quota). Returns the queue id, the copy and the events to
+    /// publish.
+    pub async fn queue_outbound(
+        &self,
+        m: NewOutbound,
+        sent: &NewMessage<'_>,
+        copy: NewCopy,
+    ) -> Result<(Uuid, StoredCopy, Vec<MailboxEvent>)> {
         if m.recipients.is_empty() {
             return Err(Error::invalid("recipients", "at least one recipient"));
         }
         self.mailbox(m.mailbox_id).await?;
-        let now = Utc::now();
-        let id = new_id();
-        let tx = self.store.tx().await?;
-        outbound::ActiveModel {
-            id: Set(id),
-            tenant_id: Set(self.tid()),
-            mailbox_id: Set(m.mailbox_id),
-            sender: Set(m.sender.clone()),
-            message_id: Set(m.message_id.clone()),
-            subject: Set(super::delivery::cut(&m.subject, 500)),
-            size: Set(m.data.len() as i64),
-            data: Set(Some(m.data)),
-            created_at: Set(now),
-            expires_at: Set(m.expires_at),
-            sent_message_id: Set(None),
-            idempotency_key: Set(m.idempotency_key),
-        }
-        .insert(&*tx)
-        .await?;
-        let suppressed = self.suppressed_on(&*tx, &m.recipients).await?;
-        let mut domains: BTreeMap<String, usize> = BTreeMap::new();
-        for r in &m.recipients {
-            let domain = domain_of(r);
-            let skip = suppressed.contains(&r.to_lowercase());
-            if !skip {
-                *domains.entry(domain.clone()).or_default() += 1;
-            }
-            outbound_recipients::ActiveModel {
-                id: Set(new_id()),
-                tenant_id: Set(self.tid()),
-                outbound_id: Set(id),
-                mailbox_id: Set(m.mailbox_id),
-                recipient: Set(r.clone()),
-                domain: Set(domain),
-                status: Set(if skip {
-                    DeliveryStatus::Bounced
-                } else {
-                    DeliveryStatus::Queued
-                }),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                last_code: Set(None),
-                last_reply: Set(if skip {
-                    SUPPRESSED.to_string()
-                } else {
-                    String::new()
-                }),
-                delay_notified: Set(false),
-                updated_at: Set(now),
-            }
-            .insert(&*tx)
+        let rows = QueueRows {
+            ts: self,
+            id: new_id(),
+            m,
+        };
+        let copies = [NewCopy {
+            mailbox_id: rows.m.mailbox_id,
+            ..copy
+        }];
+        let mut out = self
+            .store
+            .store_batch_with(
+                &[Item {
+                    tenant: Some(self.tid()),
+                    msg: sent,
+                    copies: &copies,
+                }],
+                &rows,
+            )
             .await?;
-        }
-        for domain in domains.keys() {
-            enqueue(&*tx, deliver_job(self.tid(), id, domain, now)).await?;
-        }
-        tx.commit().await?;
-        Ok(id)
+        let (stored, tenants) = out
+            .pop()
+            .ok_or_else(|| Error::Internal("a batch of one stored nothing".into()))?;
+        let events = events_of(&tenants, &stored);
+        let copy = stored
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Internal("the Sent copy was not stored".into()))?;
+        Ok((rows.id, copy, events))
     }
 
     /// A queued message.
@@ -249,16 +230,6 @@ impl TenantStore {
             .await?)
     }
 
-    /// Links a queued message to the sender's copy in Sent.
-    pub async fn set_sent_copy(&self, id: Uuid, message: Uuid) -> Result<()> {
-        self.update_many::<outbound::Entity>()
-            .col_expr(outbound::Column::SentMessageId, Expr::value(message))
-            .filter(outbound::Column::Id.eq(id))
-            .exec(self.store.db())
-            .await?;
-        Ok(())
-    }
-
     /// A queued message and its recipients at `domain` that are due (queued, or deferred
     /// and their time has come); `None` when the message is gone.
     pub async fn outbound_due(
@@ -300,16 +271,23 @@ impl TenantStore {
     }
 
     /// Records one attempt's outcomes and, when a recipient at `domain` is still deferred,
-    /// the job that tries it next, in one transaction. Once every recipient of the message is
-    /// final its bytes are dropped. Returns whether every recipient is final.
+    /// the job that tries it next, in one transaction, which also marks the attempt's job
+    /// (`job`, held by `worker`) done. Once every recipient of the message is final its bytes
+    /// are dropped. Returns whether every recipient is final.
     pub async fn record_outbound(
         &self,
         id: Uuid,
         domain: &str,
         attempts: &[Attempt],
+        job: Option<(Uuid, &str)>,
     ) -> Result<bool> {
         let now = Utc::now();
         let tx = self.store.tx().await?;
+        if let Some((job, worker)) = job
+            && !super::jobs::complete_on(&*tx, job, worker).await?
+        {
+            tracing::warn!(%job, "delivery recorded after the job's lease lapsed");
+        }
         for a in attempts {
             self.update_many::<outbound_recipients::Entity>()
                 .col_expr(outbound_recipients::Column::Status, Expr::value(a.status))
@@ -514,6 +492,82 @@ impl TenantStore {
             .filter(outbound::Column::CreatedAt.gt(since))
             .count(self.store.db())
             .await?)
+    }
+}
+
+/// The queue rows of a message, written in the transaction that files its Sent copy.
+struct QueueRows<'s> {
+    ts: &'s TenantStore,
+    id: Uuid,
+    m: NewOutbound,
+}
+
+impl InBatch for QueueRows<'_> {
+    fn write<'a>(&'a self, tx: &'a Tx, stored: &'a [Outcome]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let (ts, m, id) = (self.ts, &self.m, self.id);
+            let now = Utc::now();
+            let sent = stored
+                .first()
+                .and_then(|(copies, _)| copies.first())
+                .map(|c| c.message_id);
+            outbound::ActiveModel {
+                id: Set(id),
+                tenant_id: Set(ts.tid()),
+                mailbox_id: Set(m.mailbox_id),
+                sender: Set(m.sender.clone()),
+                message_id: Set(m.message_id.clone()),
+                subject: Set(super::delivery::cut(&m.subject, 500)),
+                size: Set(m.data.len() as i64),
+                data: Set(Some(m.data.clone())),
+                created_at: Set(now),
+                expires_at: Set(m.expires_at),
+                sent_message_id: Set(sent),
+                idempotency_key: Set(m.idempotency_key.clone()),
+            }
+            .insert(&**tx)
+            .await?;
+            let suppressed = ts.suppressed_on(&**tx, &m.recipients).await?;
+            let mut domains: BTreeMap<String, usize> = BTreeMap::new();
+            let mut rows = Vec::with_capacity(m.recipients.len());
+            for r in &m.recipients {
+                let domain = domain_of(r);
+                let skip = suppressed.contains(&r.to_lowercase());
+                if !skip {
+                    *domains.entry(domain.clone()).or_default() += 1;
+                }
+                rows.push(outbound_recipients::ActiveModel {
+                    id: Set(new_id()),
+                    tenant_id: Set(ts.tid()),
+                    outbound_id: Set(id),
+                    mailbox_id: Set(m.mailbox_id),
+                    recipient: Set(r.clone()),
+                    domain: Set(domain),
+                    status: Set(if skip {
+                        DeliveryStatus::Bounced
+                    } else {
+                        DeliveryStatus::Queued
+                    }),
+                    attempts: Set(0),
+                    next_attempt_at: Set(now),
+                    last_code: Set(None),
+                    last_reply: Set(if skip {
+                        SUPPRESSED.to_string()
+                    } else {
+                        String::new()
+                    }),
+                    delay_notified: Set(false),
+                    updated_at: Set(now),
+                });
+            }
+            outbound_recipients::Entity::insert_many(rows)
+                .exec_without_returning(&**tx)
+                .await?;
+            for domain in domains.keys() {
+                enqueue(&**tx, deliver_job(ts.tid(), id, domain, now)).await?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -18,7 +18,7 @@
 
 pub mod remote;
 
-use crate::jobs::{JobContext, JobError, payload};
+use crate::jobs::{Finished, JobContext, JobError, payload};
 use crate::smtp::recipients::{Recipients, StoreRecipients, Verdict};
 use chrono::{DateTime, Utc};
 use mailroom_core::jobs::{OUTBOUND_DELIVER, backoff};
@@ -67,7 +67,7 @@ pub enum Outcome {
     },
 }
 
-pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobError> {
+pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<Finished, JobError> {
     let p: Payload = payload(job)?;
     let Some(tenant) = job.tenant_id else {
         return Err(JobError::Permanent(format!(
@@ -75,15 +75,15 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobEr
         )));
     };
     let Some(ts) = ctx.sys.tenant_for_job(tenant, OUTBOUND_DELIVER).await? else {
-        return Ok(()); // the tenant was deleted, and its queue with it
+        return Ok(Finished::Done); // the tenant was deleted, and its queue with it
     };
     let now = Utc::now();
     let Some((msg, due)) = ts.outbound_due(p.outbound_id, &p.domain, now).await? else {
-        return Ok(());
+        return Ok(Finished::Done);
     };
     // Nothing due: an earlier run recorded these recipients already.
     let Some(data) = msg.data.clone().filter(|_| !due.is_empty()) else {
-        return Ok(());
+        return Ok(Finished::Done);
     };
     // One attempt ends within three quarters of the job's lease, so no other worker takes
     // the job (and delivers again) while it runs; what it could not finish is deferred.
@@ -181,7 +181,9 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobEr
         let report = delay_notice(ctx.outbound.hostname(), &msg.sender, &data, &late);
         notify_sender(ctx, &ts, &msg, &report).await?;
     }
-    ts.record_outbound(msg.id, &p.domain, &attempts).await?;
+    let held = job.locked_by.as_deref().map(|w| (job.id, w));
+    ts.record_outbound(msg.id, &p.domain, &attempts, held)
+        .await?;
     for a in &attempts {
         tracing::info!(
             outbound = %msg.id,
@@ -191,7 +193,11 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobEr
             "delivery attempt"
         );
     }
-    Ok(())
+    Ok(if held.is_some() {
+        Finished::Recorded
+    } else {
+        Finished::Done
+    })
 }
 
 fn attempt(

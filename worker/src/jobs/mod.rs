@@ -44,12 +44,22 @@ pub struct JobContext {
     pub lease: std::time::Duration,
 }
 
+/// How a job ended well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Mark it done.
+    Done,
+    /// The handler marked it done itself, in the transaction that recorded its work.
+    Recorded,
+}
+
 /// Runs one job. Handlers are idempotent: a job may run again after a crash.
-pub async fn dispatch(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobError> {
+pub async fn dispatch(ctx: &JobContext, job: &jobs::Model) -> Result<Finished, JobError> {
+    let done = |r: Result<(), JobError>| r.map(|()| Finished::Done);
     match job.kind.as_str() {
-        TENANT_PURGE => tenant_purge::run(&ctx.sys, job).await,
-        DOMAIN_CHECK => domain_check::run(ctx, job).await,
-        MAILBOX_PURGE => mailbox_purge::run(&ctx.sys, job).await,
+        TENANT_PURGE => done(tenant_purge::run(&ctx.sys, job).await),
+        DOMAIN_CHECK => done(domain_check::run(ctx, job).await),
+        MAILBOX_PURGE => done(mailbox_purge::run(&ctx.sys, job).await),
         OUTBOUND_DELIVER => crate::delivery::run(ctx, job).await,
         other => Err(JobError::Permanent(format!(
             "no handler for job kind {other:?}"

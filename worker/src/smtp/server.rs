@@ -514,6 +514,7 @@ impl SmtpServer {
                 Err(Refused::TryLater(why)) => Reply::new(451, Some("4.3.0"), why),
                 Err(Refused::RateLimited(why, _)) => Reply::new(451, Some("4.7.0"), why),
                 Err(Refused::DailyLimit(why)) => Reply::new(550, Some("5.4.5"), why),
+                Err(Refused::OverQuota(why)) => Reply::new(552, Some("5.2.2"), why),
             };
         }
         let (mailboxes, guards) = rcpts.take_mailboxes(&env.recipients);
