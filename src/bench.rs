@@ -141,16 +141,12 @@ async fn smtp_reply(
     }
 }
 
-/// One connection's share of `mailroom bench smtp`: `count` messages over one session, each
-/// MAIL, RCPT and DATA pipelined; returns the latency of each (MAIL sent → `250` read).
-async fn smtp_client(
-    server: String,
-    rcpts: Vec<String>,
-    count: usize,
-    body: std::sync::Arc<Vec<u8>>,
-) -> anyhow::Result<Vec<Duration>> {
+/// Connects to an SMTP server and says EHLO; returns the stream and a line buffer.
+async fn smtp_open(
+    server: &str,
+) -> anyhow::Result<(tokio::io::BufReader<tokio::net::TcpStream>, String)> {
     use tokio::io::AsyncWriteExt;
-    let sock = tokio::net::TcpStream::connect(&server).await?;
+    let sock = tokio::net::TcpStream::connect(server).await?;
     sock.set_nodelay(true)?;
     let mut s = tokio::io::BufReader::new(sock);
     let mut line = String::new();
@@ -160,6 +156,19 @@ async fn smtp_client(
     );
     s.get_mut().write_all(b"EHLO bench.example\r\n").await?;
     anyhow::ensure!(smtp_reply(&mut s, &mut line).await? == 250, "EHLO: {line}");
+    Ok((s, line))
+}
+
+/// One connection's share of `mailroom bench smtp`: `count` messages over one session, each
+/// MAIL, RCPT and DATA pipelined; returns the latency of each (MAIL sent → `250` read).
+async fn smtp_client(
+    server: String,
+    rcpts: Vec<String>,
+    count: usize,
+    body: std::sync::Arc<Vec<u8>>,
+) -> anyhow::Result<Vec<Duration>> {
+    use tokio::io::AsyncWriteExt;
+    let (mut s, mut line) = smtp_open(&server).await?;
     let mut times = Vec::with_capacity(count);
     for i in 0..count {
         let t = Instant::now();
@@ -648,16 +657,7 @@ async fn submit_client(
 ) -> anyhow::Result<usize> {
     use base64::Engine;
     use tokio::io::AsyncWriteExt;
-    let sock = tokio::net::TcpStream::connect(&server).await?;
-    sock.set_nodelay(true)?;
-    let mut s = tokio::io::BufReader::new(sock);
-    let mut line = String::new();
-    anyhow::ensure!(
-        smtp_reply(&mut s, &mut line).await? == 220,
-        "greeting: {line}"
-    );
-    s.get_mut().write_all(b"EHLO bench.example\r\n").await?;
-    anyhow::ensure!(smtp_reply(&mut s, &mut line).await? == 250, "EHLO: {line}");
+    let (mut s, mut line) = smtp_open(&server).await?;
     if let Some((user, password)) = auth {
         let plain =
             base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));

@@ -549,6 +549,38 @@ mod tests {
         assert_eq!(complete(raw, "x.test", true, true), raw);
     }
 
+    #[tokio::test]
+    async fn keys_of_both_algorithms_sign() {
+        use crate::domains::dkim;
+        let message = b"From: a@x.test\r\nTo: b@y.test\r\nSubject: hi\r\n\r\nbody\r\n";
+        for alg in [Algorithm::Rsa, Algorithm::Ed25519] {
+            let k = dkim::generate(alg).await.unwrap();
+            let header = sign(message, "x.test", &[("s1".into(), alg, k.private_pkcs8)]);
+            assert!(
+                header.starts_with("DKIM-Signature: "),
+                "{alg:?}: {header:?}"
+            );
+            let want = match alg {
+                Algorithm::Rsa => "a=rsa-sha256",
+                Algorithm::Ed25519 => "a=ed25519-sha256",
+            };
+            assert!(header.contains(want), "{header}");
+            assert!(
+                header.contains("d=x.test") && header.contains("s=s1"),
+                "{header}"
+            );
+        }
+        // A key that cannot be read signs nothing (and is logged).
+        assert_eq!(
+            sign(
+                message,
+                "x.test",
+                &[("s1".into(), Algorithm::Rsa, vec![1, 2, 3])]
+            ),
+            ""
+        );
+    }
+
     #[test]
     fn a_bounce_is_a_delivery_status_report() {
         let original = b"DKIM-Signature: v=1; a=rsa-sha256;\r\n\tb=xyz\r\nFrom: a@x.test\r\nSubject: Hello\r\n\r\nsecret body\r\n";
