@@ -206,9 +206,16 @@ async fn open(
     let client = ClientId::Domain(ctx.outbound.hostname().to_string());
     let connect = Duration::from_secs(cfg.connect_timeout_secs);
     let command = Duration::from_secs(cfg.command_timeout_secs);
+    let sock = tokio::time::timeout(connect, tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| "no connection in time".to_string())?
+        .map_err(|e| e.to_string())?;
+    // Without it, the end of data waits for the peer's delayed ACK of the message (Nagle):
+    // tens of milliseconds per message.
+    sock.set_nodelay(true).map_err(|e| e.to_string())?;
     let mut conn = tokio::time::timeout(
-        connect + command,
-        AsyncSmtpConnection::connect_tokio1(addr, Some(connect), &client, None, None),
+        command,
+        AsyncSmtpConnection::connect_with_transport(Box::new(sock), &client),
     )
     .await
     .map_err(|_| "no greeting in time".to_string())?
