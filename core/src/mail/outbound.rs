@@ -67,6 +67,12 @@ impl From<Error> for Refused {
     }
 }
 
+/// How long opened signing keys are used before they are read again, in seconds.
+pub const KEY_CACHE_SECS: u64 = 60;
+
+/// A domain's opened signing keys: selector, algorithm, PKCS#8.
+type SigningKeys = std::sync::Arc<Vec<(String, Algorithm, Vec<u8>)>>;
+
 /// A message queued for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
@@ -88,6 +94,10 @@ pub struct Outbound {
     domains: DomainService,
     bus: Bus,
     limiter: RateLimiter,
+    /// Opened signing keys per domain, with when they were read.
+    keys: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<Uuid, (std::time::Instant, SigningKeys)>>,
+    >,
     /// Deliveries under way per recipient domain, in this process.
     per_domain: std::sync::Arc<
         std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
@@ -111,7 +121,29 @@ impl Outbound {
             bus,
             limiter,
             per_domain: Default::default(),
+            keys: Default::default(),
         }
+    }
+
+    /// The domain's active signing keys, opened (unsealed) at most once per
+    /// [`KEY_CACHE_SECS`]: a key rotation is signed with within that time.
+    async fn signing_keys(&self, ts: &TenantStore, domain: Uuid) -> crate::Result<SigningKeys> {
+        let now = std::time::Instant::now();
+        if let Ok(cache) = self.keys.lock()
+            && let Some((at, keys)) = cache.get(&domain)
+            && now.duration_since(*at).as_secs() < KEY_CACHE_SECS
+        {
+            return Ok(keys.clone());
+        }
+        let keys: SigningKeys =
+            std::sync::Arc::new(ts.active_signing_keys(&self.domains, domain).await?);
+        if let Ok(mut cache) = self.keys.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(domain, (now, keys.clone()));
+        }
+        Ok(keys)
     }
 
     /// Waits for a free delivery slot to `domain` (`max_connections_per_domain` per process);
@@ -225,7 +257,11 @@ impl Outbound {
                 ));
             }
         };
-        for address in [sender, from.as_str()] {
+        let mut addresses = vec![sender];
+        if !from.eq_ignore_ascii_case(sender) {
+            addresses.push(from.as_str());
+        }
+        for address in addresses {
             if !ts.may_send_from(mailbox, address).await? {
                 return Err(Refused::NotYours(format!(
                     "{address} is not an address this mailbox may send as (add it as an identity)"
@@ -245,8 +281,8 @@ impl Outbound {
             summary.message_id.is_some(),
             summary.date.is_some(),
         );
-        let keys = ts.active_signing_keys(&self.domains, domain.id).await?;
-        let signature = sign(&message, &domain_name, &keys);
+        let keys = self.signing_keys(ts, domain.id).await?;
+        let signature = sign(&message, &domain_name, keys.as_slice());
         if signature.is_empty() {
             tracing::warn!(domain = %domain_name, "no active DKIM key: sending unsigned");
         }
