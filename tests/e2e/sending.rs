@@ -1191,3 +1191,65 @@ async fn a_full_mailbox_is_told_and_nothing_goes_out() {
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert!(s.peer.received().is_empty());
 }
+
+/// Mailroom to Mailroom: the recipient's MX is another deployment (found through DNS) that
+/// offers STARTTLS with a certificate no one signed; the message goes over TLS all the same
+/// (opportunistic, as MTAs do) and arrives signed.
+#[tokio::test]
+async fn delivery_to_another_mx_upgrades_to_tls() {
+    // The receiving deployment, with its own database.
+    let receiver = TestApp::spawn_isolated_with(|_| {}).await;
+    let rt = receiver.tenant().await;
+    let (rd, rdomain) = fixture_verified_domain(&receiver, &rt.owner_token).await;
+    let (rita_id, rita) = mailbox(&receiver, &rt.owner_token, &rd, "rita").await;
+    let mx_port = receiver.running.as_ref().unwrap().smtp_addr.unwrap().port();
+    let dns = DnsServer::start(
+        &[&rdomain],
+        &[
+            Rec::Mx(rdomain.clone(), format!("mx.{rdomain}"), 10),
+            Rec::Host(format!("mx.{rdomain}"), "127.0.0.1".into()),
+        ],
+    )
+    .await;
+    let sender = TestApp::spawn_isolated_with(|c| {
+        c.jobs.enabled = true;
+        c.dns.nameservers = vec![dns.addr()];
+        c.outbound.mx_port = mx_port;
+    })
+    .await;
+    let st = sender.tenant().await;
+    let (sd, _) = fixture_verified_domain(&sender, &st.owner_token).await;
+    let (ana_id, _) = mailbox(&sender, &st.owner_token, &sd, "ana").await;
+    let r = send_rest(
+        &sender,
+        &st.owner_token,
+        &ana_id,
+        None,
+        serde_json::json!({"to": [rita], "subject": "Across", "text": "over TLS"}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{r:?}");
+    let arrived = eventually(20, || async {
+        inbox(&receiver, &rt.owner_token, &rita_id).await.len() == 1
+    })
+    .await;
+    assert!(arrived);
+    let m = &inbox(&receiver, &rt.owner_token, &rita_id).await[0];
+    let raw = crate::smtp::raw(
+        &receiver,
+        &rt.owner_token,
+        &rita_id,
+        m["id"].as_str().unwrap(),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.contains("with ESMTPS"), "{text}");
+    assert!(text.contains("DKIM-Signature: "), "{text}");
+    let d = sender
+        .get(&format!("/v1/mailboxes/{ana_id}/outbox"), &st.owner_token)
+        .await;
+    let reply = d.body["items"][0]["recipients"][0]["last_reply"]
+        .as_str()
+        .unwrap();
+    assert!(reply.contains("250"), "{reply}");
+}
