@@ -84,6 +84,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     cfg.imap.listen = "127.0.0.1:0".into();
     cfg.pop3.listen = "127.0.0.1:0".into();
     cfg.submission.listen = "127.0.0.1:0".into();
+    // Test peers and test MX hosts are on 127.0.0.1.
+    cfg.outbound.public_mx_only = false;
     cfg.public_hostname = "mx.mailroom.test".into();
     // Tests publish no SPF/DKIM records unless they start a DNS server of their own.
     cfg.smtp.authenticate = false;

@@ -1253,3 +1253,33 @@ async fn delivery_to_another_mx_upgrades_to_tls() {
         .unwrap();
     assert!(reply.contains("250"), "{reply}");
 }
+
+/// A domain whose MX points at an internal address (here loopback) does not get Mailroom to
+/// connect there: the message bounces.
+#[tokio::test]
+async fn mx_hosts_on_internal_addresses_are_not_delivered_to() {
+    let s = setup(|c| {
+        c.submission.require_tls_for_auth = false;
+        c.outbound.public_mx_only = true;
+    })
+    .await;
+    let app = &s.app;
+    let to = format!("x@{}", s.remote);
+    let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&to], "to the inside").await;
+    assert!(end.starts_with("250 "), "{end}");
+    let bounced = eventually(20, || async {
+        !inbox(app, &s.t.owner_token, &s.ana_id).await.is_empty()
+    })
+    .await;
+    assert!(bounced);
+    let m = &inbox(app, &s.t.owner_token, &s.ana_id).await[0];
+    let raw = crate::smtp::raw(app, &s.t.owner_token, &s.ana_id, m["id"].as_str().unwrap()).await;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.contains("Status: 5.4.4"), "{text}");
+    assert!(text.contains("internal addresses"), "{text}");
+    assert!(s.peer.received().is_empty());
+    assert!(
+        s.peer.lines.lock().unwrap().is_empty(),
+        "a connection was made"
+    );
+}

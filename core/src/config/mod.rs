@@ -287,6 +287,10 @@ pub struct OutboundConfig {
     pub smarthost_password: String,
     /// The port remote MX hosts are reached on (25; tests point it elsewhere).
     pub mx_port: u16,
+    /// Refuse to deliver to MX hosts whose addresses are loopback, private, link-local or
+    /// otherwise not public (a domain cannot point Mailroom at internal services); tests on
+    /// 127.0.0.1 turn it off. The smarthost is exempt.
+    pub public_mx_only: bool,
     /// The first retry of a deferred recipient comes after this many seconds; each further
     /// one waits twice as long, up to `retry_max_secs`.
     pub retry_base_secs: u64,
@@ -319,6 +323,7 @@ impl Default for OutboundConfig {
             smarthost_username: String::new(),
             smarthost_password: String::new(),
             mx_port: 25,
+            public_mx_only: true,
             retry_base_secs: 60,
             retry_max_secs: 4 * 3600,
             expire_secs: 5 * 24 * 3600,

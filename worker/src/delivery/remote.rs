@@ -125,10 +125,19 @@ async fn route(ctx: &JobContext, domain: &str) -> Result<Vec<Hop>, Outcome> {
     let mut hops = Vec::new();
     let mut missing = true;
     let mut trouble = None;
+    let mut internal = false;
     for host in hosts {
         match dns.addresses(&host).await {
-            Answer::Found(ips) => {
+            Answer::Found(mut ips) => {
                 missing = false;
+                if cfg.public_mx_only {
+                    let before = ips.len();
+                    ips.retain(|ip| is_public(*ip));
+                    internal |= ips.len() < before;
+                    if ips.is_empty() {
+                        continue;
+                    }
+                }
                 hops.push(Hop {
                     addrs: ips
                         .into_iter()
@@ -144,6 +153,14 @@ async fn route(ctx: &JobContext, domain: &str) -> Result<Vec<Hop>, Outcome> {
             }
         }
     }
+    if hops.is_empty() && internal && trouble.is_none() {
+        return Err(Outcome::Failed {
+            code: None,
+            status: "5.4.4".into(),
+            reply: format!("the mail servers of {domain} are on internal addresses; not delivered"),
+            remote: None,
+        });
+    }
     if hops.is_empty() {
         return Err(match (missing, trouble) {
             (true, _) => Outcome::Failed {
@@ -156,6 +173,37 @@ async fn route(ctx: &JobContext, domain: &str) -> Result<Vec<Hop>, Outcome> {
         });
     }
     Ok(hops)
+}
+
+/// Whether `ip` is an address on the public Internet (not loopback, private, link-local,
+/// shared, documentation, multicast or unspecified).
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1])))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] == 0x2001 && s[1] == 0x0db8))
+        }
+    }
 }
 
 /// A reply as a number and text (lettre reports negative replies as errors).
@@ -386,6 +434,29 @@ async fn attempt(
 #[cfg(test)]
 mod tests {
     use super::status_of;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        use super::is_public;
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2a00:1450:4001::1", "93.184.216.34"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
 
     #[test]
     fn enhanced_codes_are_read_from_replies() {
