@@ -111,6 +111,7 @@ fn envelope(rcpts: &[&str]) -> SmtpEnvelope {
         guards: Vec::new(),
         tls: false,
         session_id: "test".into(),
+        submitted_by: None,
     }
 }
 

@@ -1283,3 +1283,50 @@ async fn mx_hosts_on_internal_addresses_are_not_delivered_to() {
         "a connection was made"
     );
 }
+
+/// Mail a user sends to a group of this deployment counts as from an authenticated member
+/// (no SPF verdict on the loopback address): a members-only group takes it.
+#[tokio::test]
+async fn a_members_only_group_takes_mail_its_member_sent_from_here() {
+    let s = setup(|_| {}).await;
+    let app = &s.app;
+    let token = &s.t.owner_token;
+    let r = app
+        .post(
+            "/v1/groups",
+            token,
+            serde_json::json!({"domain_id": s.domain_id, "local_part": "team", "members": [s.ana, s.bob], "send_policy": "members"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let team = r.body["address"].as_str().unwrap().to_string();
+    let r = send_rest(
+        app,
+        token,
+        &s.ana_id,
+        None,
+        serde_json::json!({"to": [team], "subject": "Standup", "text": "at ten"}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{r:?}");
+    let arrived = eventually(20, || async {
+        inbox(app, token, &s.bob_id).await.len() == 1
+    })
+    .await;
+    assert!(
+        arrived,
+        "{:?}",
+        app.get(&format!("/v1/mailboxes/{}/outbox", s.ana_id), token)
+            .await
+    );
+    let m = &inbox(app, token, &s.bob_id).await[0];
+    let raw = crate::smtp::raw(app, token, &s.bob_id, m["id"].as_str().unwrap()).await;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(
+        text.contains(&format!(
+            "auth=pass (sent by a user of this server) smtp.auth={}",
+            s.ana
+        )),
+        "{text}"
+    );
+}

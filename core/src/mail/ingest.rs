@@ -182,6 +182,10 @@ pub struct SmtpEnvelope {
     pub tls: bool,
     /// Session id, for the Received header and logs.
     pub session_id: String,
+    /// Set for mail a user of this deployment sent (the outbound path delivering to a local
+    /// recipient): the sender was authenticated at submission, so the SPF/DKIM/DMARC checks
+    /// of mail from outside (which would judge the loopback address) are not run.
+    pub submitted_by: Option<String>,
 }
 
 /// Why a delivery did not complete, as the SMTP server must answer it.
@@ -378,8 +382,9 @@ impl Pipeline {
         };
         // 1. Message-level checks, once.
         let (summary, text) = summarize_with_text(&body);
-        let auth = match &self.authn {
-            Some(a) => Some(
+        let auth = match (&env.submitted_by, &self.authn) {
+            (Some(login), _) => Some(AuthOutcome::submitted(&self.hostname, login)),
+            (None, Some(a)) => Some(
                 a.check(
                     &body,
                     &SmtpPeer {
@@ -390,7 +395,7 @@ impl Pipeline {
                 )
                 .await,
             ),
-            None => None,
+            (None, None) => None,
         };
         let msg = Message {
             body: &body,

@@ -262,6 +262,7 @@ async fn deliver(
             guards: Vec::new(),
             tls: true,
             session_id: format!("outbound-{}", msg.id.simple()),
+            submitted_by: Some(msg.sender.clone()),
         };
         Some(ctx.pipeline.deliver_smtp(&env, data).await)
     };

@@ -527,6 +527,7 @@ impl SmtpServer {
             rcpts: env.recipients.clone(),
             tls,
             session_id: id.to_string(),
+            submitted_by: None,
         };
         let size = message.len();
         match self.pipeline.deliver_smtp(&envelope, message).await {
