@@ -421,6 +421,7 @@ async fn the_readme_walkthroughs_work() {
     })
     .await;
     let smtp = app.running.as_ref().unwrap().smtp_addr.unwrap();
+    let submission = app.running.as_ref().unwrap().submission_addr.unwrap();
     let run = |script: String| {
         let (base, dir) = (app.base.clone(), work.path().to_path_buf());
         async move {
@@ -430,6 +431,7 @@ async fn the_readme_walkthroughs_work() {
                 .env("API", base)
                 .env("DNS_PORT", dns_port.to_string())
                 .env("SMTP", smtp.to_string())
+                .env("SUBMISSION", submission.to_string())
                 .output()
                 .await
                 .unwrap();
@@ -505,6 +507,25 @@ async fn the_readme_walkthroughs_work() {
         stdout.matches(r#""subject":"Quote""#).count(),
         1,
         "ana@ and sales@ in one transaction: one copy\n{stdout}"
+    );
+
+    let stdout = run(readme_block("walkthrough-send")).await;
+    for expected in [
+        "refused: curl exit 55",
+        r#"202 {"subject":"Follow-up","sender":"sales@acme.example","recipients":[{"recipient":"bea@client.example","status":"queued"}]}"#,
+        r#"200 {"subject":"Follow-up","sender":"sales@acme.example""#,
+        r#"["Follow-up","Your quote"]"#,
+        r#"{"subject":"Your quote","recipients":["bea@client.example"]}"#,
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing from:\n{stdout}"
+        );
+    }
+    assert_eq!(
+        stdout.matches(r#"{"subject":"Follow-up","recipients""#).count(),
+        1,
+        "one message per Idempotency-Key\n{stdout}"
     );
 
     let stdout = run(readme_block("walkthrough-read")).await;
