@@ -466,7 +466,7 @@ pub async fn start(
         cfg.outbound.clone(),
         &hostname,
         domains.clone(),
-        pipeline.bus().clone(),
+        &pipeline,
         limiter.clone(),
     );
     if let Some(listener) = submission_listener {

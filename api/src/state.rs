@@ -45,7 +45,7 @@ impl AppState {
             config.outbound.clone(),
             config.smtp.hostname(&config.public_hostname),
             domains.clone(),
-            pipeline.bus().clone(),
+            &pipeline,
             limiter.clone(),
         );
         Self {

@@ -523,7 +523,9 @@ async fn the_readme_walkthroughs_work() {
         );
     }
     assert_eq!(
-        stdout.matches(r#"{"subject":"Follow-up","recipients""#).count(),
+        stdout
+            .matches(r#"{"subject":"Follow-up","recipients""#)
+            .count(),
         1,
         "one message per Idempotency-Key\n{stdout}"
     );

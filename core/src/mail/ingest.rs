@@ -267,6 +267,11 @@ impl Pipeline {
             .map_err(|_| Error::Internal("the delivery memory budget closed".into()))
     }
 
+    /// The group committer of deliveries (sent messages are stored through it too).
+    pub fn committer(&self) -> &GroupCommitter {
+        &self.committer
+    }
+
     /// The event bus changes are published on.
     pub fn bus(&self) -> &Bus {
         &self.bus

@@ -16,7 +16,9 @@ use crate::error::Error;
 use crate::ids::new_id;
 use crate::ratelimit::RateLimiter;
 use crate::store::entities::kinds::Source;
-use crate::store::{FolderTarget, NewCopy, NewMessage, NewOutbound, TenantStore, domain_of};
+use crate::store::{
+    FolderTarget, GroupCommitter, NewCopy, NewMessage, NewOutbound, TenantStore, domain_of,
+};
 use chrono::Utc;
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
@@ -94,6 +96,7 @@ pub struct Outbound {
     domains: DomainService,
     bus: Bus,
     limiter: RateLimiter,
+    committer: GroupCommitter,
     /// Opened signing keys per domain, with when they were read.
     keys: std::sync::Arc<
         std::sync::Mutex<std::collections::HashMap<Uuid, (std::time::Instant, SigningKeys)>>,
@@ -105,20 +108,22 @@ pub struct Outbound {
 }
 
 impl Outbound {
-    /// The outbound path, under the server name `hostname`; sending rates are counted by
-    /// `limiter` (in Redis when configured, so every replica counts together).
+    /// The outbound path, under the server name `hostname`, storing through the pipeline's
+    /// group committer and publishing on its bus; sending rates are counted by `limiter` (in
+    /// Redis when configured, so every replica counts together).
     pub fn new(
         cfg: OutboundConfig,
         hostname: &str,
         domains: DomainService,
-        bus: Bus,
+        pipeline: &super::ingest::Pipeline,
         limiter: RateLimiter,
     ) -> Self {
         Self {
             cfg,
             hostname: hostname.to_string(),
             domains,
-            bus,
+            bus: pipeline.bus().clone(),
+            committer: pipeline.committer().clone(),
             limiter,
             per_domain: Default::default(),
             keys: Default::default(),
@@ -303,7 +308,7 @@ impl Outbound {
             extra_headers: String::new(),
         };
         let sent = NewMessage {
-            body: Cow::Borrowed(&message),
+            body: Cow::Owned(message.clone()),
             trace_prefix: String::new(),
             search_text: index_text(&summary, &text),
             summary: Cow::Owned(summary),
@@ -314,6 +319,7 @@ impl Outbound {
         };
         let queued = ts
             .queue_outbound(
+                &self.committer,
                 NewOutbound {
                     mailbox_id: mailbox,
                     sender: sender.to_string(),
@@ -327,7 +333,7 @@ impl Outbound {
                         ),
                     idempotency_key: idempotency_key.map(str::to_string),
                 },
-                &sent,
+                sent,
                 copy,
             )
             .await;

@@ -6,13 +6,15 @@
 //! one delivery alone is stored at once, and under load batches grow by themselves. A caller
 //! hears back only after the transaction holding its message committed, so `250` still means
 //! stored. When a batch fails, each of its messages is stored again on its own: one message
-//! that cannot be stored does not fail the others.
+//! that cannot be stored does not fail the others. Messages users send (their copy in Sent,
+//! with the outbound queue rows as extra writes) are batched the same way.
 
-use super::Store;
-use super::delivery::Item;
+use super::delivery::{InBatch, Item};
 use super::new_message::StoredCopy;
 use super::new_message::{NewCopy, NewMessage};
+use super::{Store, Tx};
 use crate::error::{Error, Result};
+use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -28,10 +30,36 @@ const QUEUE: usize = 1024;
 /// What became of one message: its copies, and each copy's (mailbox, tenant).
 pub type Outcome = (Vec<StoredCopy>, Vec<(uuid::Uuid, uuid::Uuid)>);
 
+/// More writes that commit with one message's copies (the queue rows of a sent message).
+pub(crate) trait WithCopies: Send + Sync {
+    /// Writes on `tx`, knowing where the message's copies went.
+    fn write<'a>(&'a self, tx: &'a Tx, stored: &'a Outcome) -> BoxFuture<'a, Result<()>>;
+}
+
 struct Job {
     msg: NewMessage<'static>,
     copies: Vec<NewCopy>,
+    /// Set for a tenant's own message (its copies must be live mailboxes of the tenant, held
+    /// to their quota).
+    tenant: Option<uuid::Uuid>,
+    extra: Option<Box<dyn WithCopies>>,
     reply: oneshot::Sender<Result<Outcome>>,
+}
+
+/// The extra writes of a batch's jobs, each with its own outcome.
+struct Extras<'j>(&'j [Job]);
+
+impl InBatch for Extras<'_> {
+    fn write<'a>(&'a self, tx: &'a Tx, stored: &'a [Outcome]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            for (job, out) in self.0.iter().zip(stored) {
+                if let Some(extra) = &job.extra {
+                    extra.write(tx, out).await?;
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 /// The queue in front of the committers. Cheap to clone.
@@ -59,7 +87,37 @@ impl GroupCommitter {
         let stopped = || Error::Internal("the group committer stopped".into());
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Job { msg, copies, reply })
+            .send(Job {
+                msg,
+                copies,
+                tenant: None,
+                extra: None,
+                reply,
+            })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Stores a tenant's message (copies held to their mailboxes' quota) with `extra` written
+    /// in the same transaction; batched with whatever else is being stored.
+    pub(crate) async fn store_with(
+        &self,
+        tenant: uuid::Uuid,
+        msg: NewMessage<'static>,
+        copies: Vec<NewCopy>,
+        extra: Box<dyn WithCopies>,
+    ) -> Result<Outcome> {
+        let stopped = || Error::Internal("the group committer stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job {
+                msg,
+                copies,
+                tenant: Some(tenant),
+                extra: Some(extra),
+                reply,
+            })
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -93,7 +151,7 @@ async fn run(store: Store, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
 
 async fn commit(store: &Store, batch: Vec<Job>) {
     let items: Vec<Item<'_>> = batch.iter().map(item).collect();
-    let result = store.store_batch(&items).await;
+    let result = store.store_batch_with(&items, &Extras(&batch)).await;
     drop(items);
     match result {
         Ok(outcomes) => {
@@ -106,7 +164,7 @@ async fn commit(store: &Store, batch: Vec<Job>) {
             tracing::warn!(error = %e, messages = batch.len(), "delivery batch failed; storing its messages one by one");
             for job in batch {
                 let r = store
-                    .store_batch(&[item(&job)])
+                    .store_batch_with(&[item(&job)], &Extras(std::slice::from_ref(&job)))
                     .await
                     .and_then(|mut o| o.pop().ok_or_else(|| Error::Internal("empty batch".into())));
                 if let Err(e) = &r {
@@ -126,7 +184,7 @@ async fn commit(store: &Store, batch: Vec<Job>) {
 
 fn item(job: &Job) -> Item<'_> {
     Item {
-        tenant: None,
+        tenant: job.tenant,
         msg: &job.msg,
         copies: &job.copies,
     }

@@ -3,11 +3,11 @@
 //! the next job (when a recipient is still deferred) in one transaction, so a worker that
 //! stops between two attempts loses nothing and repeats nothing that was recorded.
 
-use super::delivery::{InBatch, Item, Outcome};
 use super::entities::kinds::{DeliveryStatus, DomainStatus};
 use super::entities::{domains, identities, outbound, outbound_recipients, suppressions};
+use super::group_commit::{Outcome, WithCopies};
 use super::jobs::enqueue;
-use super::{NewCopy, NewMessage, StoredCopy, TenantStore, Tx, events_of};
+use super::{GroupCommitter, NewCopy, NewMessage, StoredCopy, TenantStore, Tx, events_of};
 use crate::bus::MailboxEvent;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
@@ -94,48 +94,41 @@ impl TenantStore {
     }
 
     /// Queues a message: the sender's copy in Sent (`sent`, `copy`), the message's row, a row
-    /// per recipient and one delivery job per recipient domain, all in one transaction (the
-    /// copy is held to the mailbox's quota). Returns the queue id, the copy and the events to
-    /// publish.
+    /// per recipient and one delivery job per recipient domain, all in one transaction of the
+    /// group `committer` (batched with other messages being stored; the copy is held to the
+    /// mailbox's quota). Returns the queue id, the copy and the events to publish.
     pub async fn queue_outbound(
         &self,
+        committer: &GroupCommitter,
         m: NewOutbound,
-        sent: &NewMessage<'_>,
+        sent: NewMessage<'static>,
         copy: NewCopy,
     ) -> Result<(Uuid, StoredCopy, Vec<MailboxEvent>)> {
         if m.recipients.is_empty() {
             return Err(Error::invalid("recipients", "at least one recipient"));
         }
         self.mailbox(m.mailbox_id).await?;
+        let id = new_id();
+        let mailbox_id = m.mailbox_id;
         let rows = QueueRows {
-            ts: self,
-            id: new_id(),
+            ts: TenantStore::new(self.store.clone(), self.tenant, self.actor.clone()),
+            id,
             m,
         };
-        let copies = [NewCopy {
-            mailbox_id: rows.m.mailbox_id,
-            ..copy
-        }];
-        let mut out = self
-            .store
-            .store_batch_with(
-                &[Item {
-                    tenant: Some(self.tid()),
-                    msg: sent,
-                    copies: &copies,
-                }],
-                &rows,
+        let (stored, tenants) = committer
+            .store_with(
+                self.tid(),
+                sent,
+                vec![NewCopy { mailbox_id, ..copy }],
+                Box::new(rows),
             )
             .await?;
-        let (stored, tenants) = out
-            .pop()
-            .ok_or_else(|| Error::Internal("a batch of one stored nothing".into()))?;
         let events = events_of(&tenants, &stored);
         let copy = stored
             .into_iter()
             .next()
             .ok_or_else(|| Error::Internal("the Sent copy was not stored".into()))?;
-        Ok((rows.id, copy, events))
+        Ok((id, copy, events))
     }
 
     /// A queued message.
@@ -496,21 +489,18 @@ impl TenantStore {
 }
 
 /// The queue rows of a message, written in the transaction that files its Sent copy.
-struct QueueRows<'s> {
-    ts: &'s TenantStore,
+struct QueueRows {
+    ts: TenantStore,
     id: Uuid,
     m: NewOutbound,
 }
 
-impl InBatch for QueueRows<'_> {
-    fn write<'a>(&'a self, tx: &'a Tx, stored: &'a [Outcome]) -> BoxFuture<'a, Result<()>> {
+impl WithCopies for QueueRows {
+    fn write<'a>(&'a self, tx: &'a Tx, stored: &'a Outcome) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let (ts, m, id) = (self.ts, &self.m, self.id);
+            let (ts, m, id) = (&self.ts, &self.m, self.id);
             let now = Utc::now();
-            let sent = stored
-                .first()
-                .and_then(|(copies, _)| copies.first())
-                .map(|c| c.message_id);
+            let sent = stored.0.first().map(|c| c.message_id);
             outbound::ActiveModel {
                 id: Set(id),
                 tenant_id: Set(ts.tid()),
