@@ -291,6 +291,14 @@ async fn submission_wants_tls_a_login_and_an_address_of_ones_own() {
     let (_, carol) = mailbox(app, &t2.owner_token, &d2, "carol").await;
     let r = w.cmd(&format!("MAIL FROM:<{carol}>")).await;
     assert!(r.starts_with("553 5.7.1"), "{r}");
+    // A recipient on no real domain is refused as such.
+    assert_eq!(
+        code_of(&w.cmd(&format!("MAIL FROM:<{}>", s.ana)).await),
+        250
+    );
+    let r = w.cmd("RCPT TO:<x@localhost>").await;
+    assert!(r.starts_with("501 5.1.3"), "{r}");
+    assert_eq!(code_of(&w.cmd("RSET").await), 250);
     // Her own envelope, but Bob in From: refused at the end of data, nothing queued.
     assert_eq!(
         code_of(&w.cmd(&format!("MAIL FROM:<{}>", s.ana)).await),

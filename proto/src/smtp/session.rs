@@ -47,6 +47,8 @@ pub enum Verdict {
     /// Submission: the tenant no longer sends to this address (an earlier hard bounce):
     /// `550 5.1.1`.
     Suppressed,
+    /// Not an address mail can be sent to (no `@`, no domain): `501 5.1.3`.
+    BadAddress,
     /// The address forwards outside; outbound delivery is not available in this release, so
     /// the sender is asked to retry (`451 4.3.0`) rather than have a copy dropped.
     CannotForward,
@@ -535,6 +537,11 @@ impl Session {
                 "relaying denied: not a domain of this server",
             ),
             Verdict::Suspended => Reply::new(550, Some("5.2.1"), "mailbox disabled"),
+            Verdict::BadAddress => Reply::new(
+                501,
+                Some("5.1.3"),
+                "bad recipient address: local-part@domain expected",
+            ),
             Verdict::Suppressed => Reply::new(
                 550,
                 Some("5.1.1"),

@@ -284,6 +284,7 @@ async fn deliver(
             Verdict::Suspended => failed(Some(550), "5.2.1", "mailbox disabled"),
             Verdict::NotOurs => failed(Some(550), "5.1.2", "not a domain of this server"),
             Verdict::Suppressed => failed(None, "5.1.1", mailroom_core::store::SUPPRESSED),
+            Verdict::BadAddress => failed(None, "5.1.3", "bad recipient address"),
             Verdict::OverQuota => deferred(Some(452), "mailbox full"),
             Verdict::TryLater => deferred(Some(451), "temporary failure looking up the recipient"),
         })

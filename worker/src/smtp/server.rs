@@ -602,7 +602,7 @@ impl SmtpServer {
                                     None => Verdict::TryLater,
                                 }
                             }
-                            _ => Verdict::Unknown,
+                            _ => Verdict::BadAddress,
                         }
                     } else {
                         rcpts.check(&to).await
