@@ -16,7 +16,7 @@
 //!   commands end the connection.
 
 use crate::net::{self, NetConfig, Protocol, Refusal};
-use mailroom_core::auth::{Auth, ClientInfo, Scope};
+use mailroom_core::auth::{Auth, ClientInfo, LoginFailure, Scope};
 use mailroom_core::bus::Bus;
 use mailroom_core::config::Pop3Config;
 use mailroom_core::error::Error;
@@ -471,16 +471,13 @@ impl Pop3Server {
         let principal = match self.auth.mail_login(user, password, &info).await {
             Ok(p) => p,
             Err(e) => {
-                let text = match e {
-                    Error::Unauthenticated(_) => "[AUTH] invalid credentials".to_string(),
-                    Error::RateLimited { .. } => {
+                let text = match LoginFailure::of(&e, "pop3") {
+                    LoginFailure::Invalid => "[AUTH] invalid credentials".to_string(),
+                    LoginFailure::TooMany => {
                         "[SYS/TEMP] too many attempts; try again later".to_string()
                     }
-                    Error::Forbidden { detail, .. } => format!("[AUTH] {detail}"),
-                    e => {
-                        tracing::warn!(error = %e, "POP3 login failed on our side");
-                        "[SYS/TEMP] try again later".to_string()
-                    }
+                    LoginFailure::Refused(detail) => format!("[AUTH] {detail}"),
+                    LoginFailure::OurSide => "[SYS/TEMP] try again later".to_string(),
                 };
                 out.extend_from_slice(format!("-ERR {text}\r\n").as_bytes());
                 return;

@@ -18,6 +18,6 @@ pub use password::{hash_password, verify_password};
 pub use principal::{ClientInfo, Principal, PrincipalKind};
 pub use scopes::{Role, Scope};
 pub(crate) use service::parse_scopes;
-pub use service::{Auth, TokenPair};
+pub use service::{Auth, LoginFailure, TokenPair};
 pub(crate) use tokens::random_token;
 pub use tokens::{API_KEY_PREFIX, REFRESH_TOKEN_PREFIX, sha256_hex};

@@ -30,6 +30,35 @@ pub struct TokenPair {
     pub expires_in: u64,
 }
 
+/// How a mail-protocol login ([`Auth::mail_login`]) failed, in the classes IMAP, POP3 and
+/// SMTP submission each answer in their own words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// Wrong address or password.
+    Invalid,
+    /// Too many attempts from the address or on the account: later.
+    TooMany,
+    /// The account may not log in (suspended mailbox or tenant): the reason.
+    Refused(String),
+    /// A failure on our side (logged here): later.
+    OurSide,
+}
+
+impl LoginFailure {
+    /// The class of a login's error; one on our side is logged, naming `protocol`.
+    pub fn of(e: &Error, protocol: &str) -> Self {
+        match e {
+            Error::Unauthenticated(_) => Self::Invalid,
+            Error::RateLimited { .. } => Self::TooMany,
+            Error::Forbidden { detail, .. } => Self::Refused(detail.to_string()),
+            e => {
+                tracing::warn!(error = %e, protocol, "mail login failed on our side");
+                Self::OurSide
+            }
+        }
+    }
+}
+
 /// The authentication service.
 #[derive(Clone)]
 pub struct Auth {

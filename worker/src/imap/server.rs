@@ -9,9 +9,8 @@
 use super::commands::Client;
 use super::index_cache::IndexCache;
 use crate::net::{self, NetConfig, Protocol, Refusal};
-use mailroom_core::auth::{Auth, ClientInfo};
+use mailroom_core::auth::{Auth, ClientInfo, LoginFailure};
 use mailroom_core::config::ImapConfig;
-use mailroom_core::error::Error;
 use mailroom_core::mail::ingest::Pipeline;
 use mailroom_core::store::Store;
 use mailroom_proto::imap::command::{Command, Tagged, parse};
@@ -438,19 +437,18 @@ impl ImapServer {
                 },
                 None => format!("{tag} NO [AUTHENTICATIONFAILED] invalid credentials\r\n"),
             },
-            Err(Error::Unauthenticated(_)) => {
-                format!("{tag} NO [AUTHENTICATIONFAILED] invalid credentials\r\n")
-            }
-            Err(Error::RateLimited { .. }) => {
-                format!("{tag} NO [UNAVAILABLE] too many attempts; try again later\r\n")
-            }
-            Err(Error::Forbidden { detail, .. }) => {
-                format!("{tag} NO [AUTHORIZATIONFAILED] {detail}\r\n")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "IMAP login failed on our side");
-                format!("{tag} NO [UNAVAILABLE] try again later\r\n")
-            }
+            Err(e) => match LoginFailure::of(&e, "imap") {
+                LoginFailure::Invalid => {
+                    format!("{tag} NO [AUTHENTICATIONFAILED] invalid credentials\r\n")
+                }
+                LoginFailure::TooMany => {
+                    format!("{tag} NO [UNAVAILABLE] too many attempts; try again later\r\n")
+                }
+                LoginFailure::Refused(detail) => {
+                    format!("{tag} NO [AUTHORIZATIONFAILED] {detail}\r\n")
+                }
+                LoginFailure::OurSide => format!("{tag} NO [UNAVAILABLE] try again later\r\n"),
+            },
         };
         out.extend_from_slice(reply.as_bytes());
     }

@@ -15,7 +15,7 @@
 use super::recipients::{Recipients, StoreRecipients};
 use crate::net::{self, Conn, NetConfig, Pace, Protocol, Refusal, Spool};
 use mailroom_core::Error;
-use mailroom_core::auth::{Auth, ClientInfo, Scope};
+use mailroom_core::auth::{Auth, ClientInfo, LoginFailure, Scope};
 use mailroom_core::config::SmtpConfig;
 use mailroom_core::mail::ingest::{Pipeline, Refusal as Undelivered, SmtpEnvelope};
 use mailroom_core::mail::outbound::{Outbound, Refused};
@@ -641,15 +641,16 @@ impl SmtpServer {
                 *login = Some(l);
                 AuthVerdict::Accept
             }
-            Err(Error::Unauthenticated(_)) => AuthVerdict::Invalid,
-            Err(Error::RateLimited { .. }) => {
-                AuthVerdict::TryLater("too many attempts; try again later".into())
-            }
-            Err(Error::Forbidden { detail, .. }) => AuthVerdict::Refused(detail.to_string()),
-            Err(e) => {
-                tracing::warn!(error = %e, "submission login failed on our side");
-                AuthVerdict::TryLater("temporary authentication failure; try again later".into())
-            }
+            Err(e) => match LoginFailure::of(&e, "submission") {
+                LoginFailure::Invalid => AuthVerdict::Invalid,
+                LoginFailure::TooMany => {
+                    AuthVerdict::TryLater("too many attempts; try again later".into())
+                }
+                LoginFailure::Refused(detail) => AuthVerdict::Refused(detail),
+                LoginFailure::OurSide => AuthVerdict::TryLater(
+                    "temporary authentication failure; try again later".into(),
+                ),
+            },
         }
     }
 }
