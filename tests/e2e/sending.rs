@@ -1338,3 +1338,46 @@ async fn a_members_only_group_takes_mail_its_member_sent_from_here() {
         "{text}"
     );
 }
+
+/// An address here that forwards outside the platform is deferred, as the MX answers it
+/// (451), rather than delivered to its local part only: nothing is dropped unnoticed.
+#[tokio::test]
+async fn an_address_forwarding_outside_is_deferred_not_half_delivered() {
+    let s = setup(|_| {}).await;
+    let app = &s.app;
+    let token = &s.t.owner_token;
+    let r = app
+        .post(
+            "/v1/aliases",
+            token,
+            serde_json::json!({"domain_id": s.domain_id, "local_part": "fwd", "destinations": [s.bob, "partner@elsewhere.example"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let fwd = r.body["address"].as_str().unwrap().to_string();
+    let r = send_rest(
+        app,
+        token,
+        &s.ana_id,
+        None,
+        serde_json::json!({"to": [fwd], "text": "x"}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{r:?}");
+    let deferred = eventually(20, || async {
+        let o = app
+            .get(&format!("/v1/mailboxes/{}/outbox", s.ana_id), token)
+            .await;
+        o.body["items"][0]["recipients"][0]["status"] == "deferred"
+    })
+    .await;
+    let o = app
+        .get(&format!("/v1/mailboxes/{}/outbox", s.ana_id), token)
+        .await;
+    assert!(deferred, "{o:?}");
+    let reply = o.body["items"][0]["recipients"][0]["last_reply"]
+        .as_str()
+        .unwrap();
+    assert!(reply.contains("forwards outside"), "{reply}");
+    assert!(inbox(app, token, &s.bob_id).await.is_empty());
+}

@@ -11,13 +11,10 @@ use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::{HttpRequest, HttpResponse, post, put, web};
 use mailroom_core::auth::Scope;
-use mailroom_core::mail::flags;
-use mailroom_core::mail::search::index_text;
 use mailroom_core::mail::summary::{Addr, summarize_with_text};
-use mailroom_core::store::entities::kinds::Source;
-use mailroom_core::store::{FolderTarget, NewCopy, NewMessage, TenantStore};
+use mailroom_core::mail::{compose, flags, outbound};
+use mailroom_core::store::TenantStore;
 use serde::Serialize;
-use std::borrow::Cow;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -37,27 +34,11 @@ async fn store_draft(
     state: &AppState,
     ts: &TenantStore,
     mailbox: Uuid,
-    raw: &[u8],
+    raw: Vec<u8>,
 ) -> Result<DraftResponse, ApiError> {
-    let (summary, text) = summarize_with_text(raw);
-    let msg = NewMessage {
-        body: Cow::Borrowed(raw),
-        trace_prefix: String::new(),
-        search_text: index_text(&summary, &text),
-        summary: Cow::Owned(summary),
-        auth_results: None,
-        internal_date: chrono::Utc::now(),
-        source: Source::Submission,
-        dedup_window: None,
-    };
-    let copy = NewCopy {
-        mailbox_id: mailbox,
-        folder: FolderTarget::SpecialUse("drafts".into()),
-        flags: flags::DRAFT | flags::SEEN,
-        keywords: Vec::new(),
-        pipeline: serde_json::json!([]),
-        extra_headers: String::new(),
-    };
+    let (summary, text) = summarize_with_text(&raw);
+    let msg = outbound::own_message(raw, summary, &text);
+    let copy = outbound::own_copy(mailbox, "drafts", flags::DRAFT | flags::SEEN);
     let (stored, events) = ts.import_message(mailbox, &msg, copy).await?;
     state.pipeline.bus().publish(&events).await;
     Ok(DraftResponse {
@@ -105,7 +86,7 @@ pub async fn create(
     let mailbox = id.into_inner();
     let r = read_request(&state, body).await?;
     let p = prepare(&state, &ts, mailbox, &r, true).await?;
-    let d = store_draft(&state, &ts, mailbox, &p.raw).await?;
+    let d = store_draft(&state, &ts, mailbox, p.raw).await?;
     Ok(crate::routes::created(
         format!("/v1/mailboxes/{mailbox}/messages/{}", d.id),
         &d,
@@ -132,7 +113,7 @@ pub async fn update(
     draft_of(&ts, mailbox, draft).await?;
     let r = read_request(&state, body).await?;
     let p = prepare(&state, &ts, mailbox, &r, true).await?;
-    let d = store_draft(&state, &ts, mailbox, &p.raw).await?;
+    let d = store_draft(&state, &ts, mailbox, p.raw).await?;
     drop_draft(&state, &ts, mailbox, draft).await;
     Ok(HttpResponse::Ok().json(d))
 }
@@ -184,7 +165,7 @@ pub async fn send(
         .into_iter()
         .next()
         .unwrap_or_default();
-    let raw = without_bcc(&raw);
+    let raw = compose::without_bcc(&raw);
     let answer = queue(
         &state,
         &ts,
@@ -197,37 +178,4 @@ pub async fn send(
     .await?;
     drop_draft(&state, &ts, mailbox, draft).await;
     Ok(answer)
-}
-
-/// The message without its `Bcc` header field (with its continuation lines).
-fn without_bcc(raw: &[u8]) -> Vec<u8> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(raw.len(), |p| p + 2);
-    let mut out = Vec::with_capacity(raw.len());
-    let mut skipping = false;
-    for line in raw[..end].split_inclusive(|b| *b == b'\n') {
-        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
-        if !folded {
-            skipping = line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"bcc:");
-        }
-        if !skipping {
-            out.extend_from_slice(line);
-        }
-    }
-    out.extend_from_slice(&raw[end..]);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn bcc_is_cut_from_the_header_only() {
-        let raw = b"From: a@x.test\r\nBcc: secret@y.test,\r\n other@y.test\r\nTo: b@y.test\r\n\r\nBcc: stays in the body\r\n";
-        assert_eq!(
-            super::without_bcc(raw),
-            b"From: a@x.test\r\nTo: b@y.test\r\n\r\nBcc: stays in the body\r\n"
-        );
-    }
 }

@@ -200,6 +200,13 @@ pub fn build(c: &Compose) -> Result<Vec<u8>> {
     Ok(message.formatted())
 }
 
+/// The message without its `Bcc` header field (a draft on its way out).
+pub fn without_bcc(raw: &[u8]) -> Vec<u8> {
+    let (mut out, body) = mailroom_proto::imap::envelope::header_fields(raw, &["Bcc"], false);
+    out.extend_from_slice(&raw[body..]);
+    out
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -246,6 +253,15 @@ mod tests {
         assert!(
             text.contains("On Mon, Bo wrote:\n> first\n>\n> second"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn bcc_is_cut_from_the_header_only() {
+        let raw = b"From: a@x.test\r\nBcc: secret@y.test,\r\n other@y.test\r\nTo: b@y.test\r\n\r\nBcc: stays in the body\r\n";
+        assert_eq!(
+            without_bcc(raw),
+            b"From: a@x.test\r\nTo: b@y.test\r\n\r\nBcc: stays in the body\r\n"
         );
     }
 

@@ -7,7 +7,7 @@
 
 use super::flags;
 use super::search::index_text;
-use super::summary::summarize_with_text;
+use super::summary::{Summary, summarize_with_text};
 use crate::bus::Bus;
 use crate::config::OutboundConfig;
 use crate::domains::DomainService;
@@ -20,7 +20,7 @@ use crate::store::{
     FolderTarget, GroupCommitter, NewCopy, NewMessage, NewOutbound, TenantStore, domain_of,
 };
 use chrono::Utc;
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256, SigningKey};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
 use std::borrow::Cow;
@@ -86,6 +86,45 @@ pub struct Submitted {
     pub sent_message_id: Option<Uuid>,
     /// Whether an earlier request with the same `Idempotency-Key` queued it.
     pub replayed: bool,
+}
+
+impl Submitted {
+    /// The message an earlier request with the same `Idempotency-Key` queued.
+    fn replayed(earlier: crate::store::entities::outbound::Model) -> Self {
+        Self {
+            id: earlier.id,
+            message_id: earlier.message_id,
+            sent_message_id: earlier.sent_message_id,
+            replayed: true,
+        }
+    }
+}
+
+/// A message a user wrote, as stored in one of its own folders (Sent, Drafts): no trace
+/// fields, no ingest stages; `summary` and `text` are `body`'s.
+pub fn own_message(body: Vec<u8>, summary: Summary, text: &str) -> NewMessage<'static> {
+    NewMessage {
+        body: Cow::Owned(body),
+        trace_prefix: String::new(),
+        search_text: index_text(&summary, text),
+        summary: Cow::Owned(summary),
+        auth_results: None,
+        internal_date: Utc::now(),
+        source: Source::Submission,
+        dedup_window: None,
+    }
+}
+
+/// Its copy in the mailbox's folder with this special use, with these flags.
+pub fn own_copy(mailbox: Uuid, special_use: &str, flags: i32) -> NewCopy {
+    NewCopy {
+        mailbox_id: mailbox,
+        folder: FolderTarget::SpecialUse(special_use.into()),
+        flags,
+        keywords: Vec::new(),
+        pipeline: serde_json::json!([]),
+        extra_headers: String::new(),
+    }
 }
 
 /// Sends mail on behalf of mailboxes: checks, signs and queues it.
@@ -245,14 +284,9 @@ impl Outbound {
         if let Some(key) = idempotency_key
             && let Some(earlier) = ts.outbound_by_key(mailbox, key).await?
         {
-            return Ok(Submitted {
-                id: earlier.id,
-                message_id: earlier.message_id,
-                sent_message_id: earlier.sent_message_id,
-                replayed: true,
-            });
+            return Ok(Submitted::replayed(earlier));
         }
-        let (summary, _) = summarize_with_text(raw);
+        let (summary, text) = summarize_with_text(raw);
         let from = match summary.from.as_slice() {
             [one] => one.address.clone().unwrap_or_default(),
             [] => return Err(Refused::Invalid("the message has no From address".into())),
@@ -273,25 +307,33 @@ impl Outbound {
                 )));
             }
         }
-        self.within_limits(ts, mailbox).await?;
         let domain_name = domain_of(&from);
         let Some(domain) = ts.verified_domain_named(&domain_name).await? else {
             return Err(Refused::Unverified(format!(
                 "{domain_name} is not a verified domain; verify it before sending from it"
             )));
         };
-        let message = complete(
+        // Only a message that passed the checks counts against the limits.
+        self.within_limits(ts, mailbox).await?;
+        let completed = complete(
             raw,
             &domain_name,
             summary.message_id.is_some(),
             summary.date.is_some(),
         );
+        // Parsed again only when fields were added (the summary's offsets moved).
+        let (message, summary, text) = match completed {
+            Some(m) => {
+                let (s, t) = summarize_with_text(&m);
+                (m, s, t)
+            }
+            None => (raw.to_vec(), summary, text),
+        };
         let keys = self.signing_keys(ts, domain.id).await?;
         let signature = sign(&message, &domain_name, keys.as_slice());
         if signature.is_empty() {
             tracing::warn!(domain = %domain_name, "no active DKIM key: sending unsigned");
         }
-        let (summary, text) = summarize_with_text(&message);
         let message_id = summary.message_id.clone().unwrap_or_default();
         let subject = summary.subject.clone().unwrap_or_default();
         let people = summary_people(&summary, recipients);
@@ -299,24 +341,8 @@ impl Outbound {
         signed.extend_from_slice(&message);
         // The sender's copy in Sent (what the client gave, completed, unsigned) and the queue
         // rows commit together.
-        let copy = NewCopy {
-            mailbox_id: mailbox,
-            folder: FolderTarget::SpecialUse("sent".into()),
-            flags: flags::SEEN,
-            keywords: Vec::new(),
-            pipeline: serde_json::json!([]),
-            extra_headers: String::new(),
-        };
-        let sent = NewMessage {
-            body: Cow::Owned(message.clone()),
-            trace_prefix: String::new(),
-            search_text: index_text(&summary, &text),
-            summary: Cow::Owned(summary),
-            auth_results: None,
-            internal_date: Utc::now(),
-            source: Source::Submission,
-            dedup_window: None,
-        };
+        let copy = own_copy(mailbox, "sent", flags::SEEN);
+        let sent = own_message(message, summary, &text);
         let queued = ts
             .queue_outbound(
                 &self.committer,
@@ -348,14 +374,7 @@ impl Outbound {
             // The same key, sent twice at once: the other request queued it.
             Err(e) => match idempotency_key {
                 Some(key) => match ts.outbound_by_key(mailbox, key).await? {
-                    Some(earlier) => {
-                        return Ok(Submitted {
-                            id: earlier.id,
-                            message_id: earlier.message_id,
-                            sent_message_id: earlier.sent_message_id,
-                            replayed: true,
-                        });
-                    }
+                    Some(earlier) => return Ok(Submitted::replayed(earlier)),
                     None => return Err(e.into()),
                 },
                 None => return Err(e.into()),
@@ -398,8 +417,11 @@ fn summary_people(
 }
 
 /// The message with the header fields a submission server adds when they are missing
-/// (RFC 6409 §8.2, §8.3): `Message-ID` on the sender's domain, `Date`.
-pub fn complete(raw: &[u8], domain: &str, has_id: bool, has_date: bool) -> Vec<u8> {
+/// (RFC 6409 §8.2, §8.3): `Message-ID` on the sender's domain, `Date`; `None` when none is.
+pub fn complete(raw: &[u8], domain: &str, has_id: bool, has_date: bool) -> Option<Vec<u8>> {
+    if has_id && has_date {
+        return None;
+    }
     let mut out = Vec::with_capacity(raw.len() + 120);
     if !has_date {
         out.extend_from_slice(format!("Date: {}\r\n", Utc::now().to_rfc2822()).as_bytes());
@@ -410,7 +432,7 @@ pub fn complete(raw: &[u8], domain: &str, has_id: bool, has_date: bool) -> Vec<u
         );
     }
     out.extend_from_slice(raw);
-    out
+    Some(out)
 }
 
 /// `DKIM-Signature` header fields for `message` (one per key, RFC 6376 with relaxed
@@ -418,25 +440,26 @@ pub fn complete(raw: &[u8], domain: &str, has_id: bool, has_date: bool) -> Vec<u
 /// logged and skipped.
 pub fn sign(message: &[u8], domain: &str, keys: &[(String, Algorithm, Vec<u8>)]) -> String {
     let mut out = String::new();
+    fn with<K: SigningKey<Hasher = Sha256>>(
+        key: K,
+        domain: &str,
+        selector: &str,
+        message: &[u8],
+    ) -> mail_auth::Result<mail_auth::dkim::Signature> {
+        DkimSigner::from_key(key)
+            .domain(domain)
+            .selector(selector)
+            .headers(SIGNED_HEADERS)
+            .sign(message)
+    }
     for (selector, algorithm, der) in keys {
         let header = match algorithm {
             Algorithm::Rsa => RsaKey::<Sha256>::from_key_der(
                 rustls_pki_types::PrivateKeyDer::Pkcs8(der.clone().into()),
             )
-            .and_then(|k| {
-                DkimSigner::from_key(k)
-                    .domain(domain)
-                    .selector(selector)
-                    .headers(SIGNED_HEADERS)
-                    .sign(message)
-            }),
-            Algorithm::Ed25519 => Ed25519Key::from_pkcs8_maybe_unchecked_der(der).and_then(|k| {
-                DkimSigner::from_key(k)
-                    .domain(domain)
-                    .selector(selector)
-                    .headers(SIGNED_HEADERS)
-                    .sign(message)
-            }),
+            .and_then(|k| with(k, domain, selector, message)),
+            Algorithm::Ed25519 => Ed25519Key::from_pkcs8_maybe_unchecked_der(der)
+                .and_then(|k| with(k, domain, selector, message)),
         };
         match header {
             Ok(sig) => out.push_str(&sig.to_header()),
@@ -462,45 +485,37 @@ pub struct Failure {
 /// A delivery status notification (RFC 3464) telling `to` that the message `original`
 /// (whose header is returned, not its body) did not reach `failures`: a `multipart/report`
 /// from the mailer daemon, sent with the null reverse path.
-pub fn bounce(hostname: &str, to: &str, original: &[u8], failures: &[Failure]) -> Vec<u8> {
+pub fn bounce(hostname: &str, to: &str, original: &Original, failures: &[Failure]) -> Vec<u8> {
     report(hostname, to, original, failures, false)
 }
 
 /// A delivery status notification (RFC 3464) that the message `original` has not reached
 /// `late` yet and is still being tried (`Action: delayed`).
-pub fn delay_notice(hostname: &str, to: &str, original: &[u8], late: &[Failure]) -> Vec<u8> {
+pub fn delay_notice(hostname: &str, to: &str, original: &Original, late: &[Failure]) -> Vec<u8> {
     report(hostname, to, original, late, true)
+}
+
+/// The message a report is about.
+pub struct Original<'a> {
+    /// Its bytes as sent.
+    pub bytes: &'a [u8],
+    /// Its subject (stored with it, so it need not be parsed again).
+    pub subject: &'a str,
 }
 
 fn report(
     hostname: &str,
     to: &str,
-    original: &[u8],
+    original: &Original,
     failures: &[Failure],
     delayed: bool,
 ) -> Vec<u8> {
     let boundary = format!("=_bounce_{}", new_id().simple());
-    let header_end = original
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| p + 2)
-        .unwrap_or(original.len());
-    let header = String::from_utf8_lossy(&original[..header_end]);
     // The original's own header, without our signatures.
-    let mut returned = String::new();
-    let mut skip = false;
-    for line in header.split_inclusive("\r\n") {
-        let folded = line.starts_with(' ') || line.starts_with('\t');
-        if !folded {
-            skip = line.to_ascii_lowercase().starts_with("dkim-signature:");
-        }
-        if !skip {
-            returned.push_str(line);
-        }
-    }
-    let subject = super::summary::summarize(original)
-        .subject
-        .unwrap_or_default();
+    let (returned, _) =
+        mailroom_proto::imap::envelope::header_fields(original.bytes, &["DKIM-Signature"], false);
+    let returned = String::from_utf8_lossy(&returned);
+    let subject = original.subject;
     let mut text = String::from("This is the mail system at ");
     text.push_str(hostname);
     text.push_str(if delayed {
@@ -535,7 +550,7 @@ fn report(
             one_line(&f.diagnostic)
         ));
     }
-    let subject = one_line(&subject);
+    let subject = one_line(subject);
     let title = if delayed {
         "Delayed Mail (still being retried)"
     } else {
@@ -583,12 +598,12 @@ mod tests {
     #[test]
     fn missing_fields_are_added_and_present_ones_kept() {
         let raw = b"From: a@x.test\r\nSubject: hi\r\n\r\nbody\r\n";
-        let done = complete(raw, "x.test", false, false);
+        let done = complete(raw, "x.test", false, false).unwrap();
         let s = super::super::summary::summarize(&done);
         assert!(s.message_id.unwrap().ends_with("@x.test"));
         assert!(s.date.is_some());
         assert!(done.ends_with(raw));
-        assert_eq!(complete(raw, "x.test", true, true), raw);
+        assert_eq!(complete(raw, "x.test", true, true), None);
     }
 
     #[tokio::test]
@@ -629,7 +644,10 @@ mod tests {
         let dsn = bounce(
             "mx.test",
             "a@x.test",
-            original,
+            &Original {
+                bytes: original,
+                subject: "Hello",
+            },
             &[Failure {
                 recipient: "b@y.test".into(),
                 status: "5.1.1".into(),

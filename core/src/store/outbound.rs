@@ -4,7 +4,7 @@
 //! stops between two attempts loses nothing and repeats nothing that was recorded.
 
 use super::entities::kinds::{DeliveryStatus, DomainStatus};
-use super::entities::{domains, identities, outbound, outbound_recipients, suppressions};
+use super::entities::{domains, outbound, outbound_recipients, suppressions};
 use super::group_commit::{Outcome, WithCopies};
 use super::jobs::enqueue;
 use super::{GroupCommitter, NewCopy, NewMessage, StoredCopy, TenantStore, Tx, events_of};
@@ -72,15 +72,12 @@ impl TenantStore {
     /// Whether `mailbox` may send as `address`: one of its identities (its own address
     /// among them), compared without regard to case.
     pub async fn may_send_from(&self, mailbox: Uuid, address: &str) -> Result<bool> {
-        let address = address.trim().to_lowercase();
-        let found = self
-            .find::<identities::Entity>()
-            .filter(identities::Column::MailboxId.eq(mailbox))
-            .all(self.store.db())
+        let address = address.trim();
+        Ok(self
+            .list_identities(mailbox)
             .await?
-            .into_iter()
-            .any(|i| i.email.to_lowercase() == address);
-        Ok(found)
+            .iter()
+            .any(|i| i.email.eq_ignore_ascii_case(address)))
     }
 
     /// The tenant's verified domain called `name` (ASCII, lower case), if any.
@@ -224,20 +221,14 @@ impl TenantStore {
     }
 
     /// A queued message and its recipients at `domain` that are due (queued, or deferred
-    /// and their time has come); `None` when the message is gone.
+    /// and their time has come); `None` when none is (or the message is gone), without
+    /// reading the message's bytes then.
     pub async fn outbound_due(
         &self,
         id: Uuid,
         domain: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(outbound::Model, Vec<outbound_recipients::Model>)>> {
-        let Some(msg) = self
-            .find_by_id::<outbound::Entity>(id)
-            .one(self.store.db())
-            .await?
-        else {
-            return Ok(None);
-        };
         let due = self
             .find::<outbound_recipients::Entity>()
             .filter(outbound_recipients::Column::OutboundId.eq(id))
@@ -250,30 +241,36 @@ impl TenantStore {
             .order_by_asc(outbound_recipients::Column::Recipient)
             .all(self.store.db())
             .await?;
-        Ok(Some((msg, due)))
+        if due.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .find_by_id::<outbound::Entity>(id)
+            .one(self.store.db())
+            .await?
+            .map(|msg| (msg, due)))
     }
 
     /// The recipients of a queued message, in address order.
     pub async fn outbound_recipients(&self, id: Uuid) -> Result<Vec<outbound_recipients::Model>> {
         Ok(self
-            .find::<outbound_recipients::Entity>()
-            .filter(outbound_recipients::Column::OutboundId.eq(id))
-            .order_by_asc(outbound_recipients::Column::Recipient)
-            .all(self.store.db())
-            .await?)
+            .recipients_of(&[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default())
     }
 
     /// Records one attempt's outcomes and, when a recipient at `domain` is still deferred,
     /// the job that tries it next, in one transaction, which also marks the attempt's job
     /// (`job`, held by `worker`) done. Once every recipient of the message is final its bytes
-    /// are dropped. Returns whether every recipient is final.
+    /// are dropped.
     pub async fn record_outbound(
         &self,
         id: Uuid,
         domain: &str,
         attempts: &[Attempt],
         job: Option<(Uuid, &str)>,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let now = Utc::now();
         let tx = self.store.tx().await?;
         if let Some((job, worker)) = job
@@ -349,8 +346,7 @@ impl TenantStore {
         if let Some(at) = next {
             enqueue(&*tx, deliver_job(self.tid(), id, domain, at)).await?;
         }
-        let all_final = rows.iter().all(|r| r.status.is_final());
-        if all_final {
+        if rows.iter().all(|r| r.status.is_final()) {
             self.update_many::<outbound::Entity>()
                 .col_expr(outbound::Column::Data, Expr::value(Option::<Vec<u8>>::None))
                 .filter(outbound::Column::Id.eq(id))
@@ -358,7 +354,7 @@ impl TenantStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(all_final)
+        Ok(())
     }
 }
 

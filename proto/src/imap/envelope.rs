@@ -101,6 +101,63 @@ fn set_field(list: &mut Vec<Address>, value: &[u8]) {
     *list = addresses(value);
 }
 
+/// The fields of the header at the start of `message` named in `names` (or, `keep ==
+/// false`, all the others), as they are written (folding and line endings kept), then the
+/// blank line; and the offset where the body starts (after the blank line). IMAP's
+/// `HEADER.FIELDS` and `HEADER.FIELDS.NOT`; also how a bounce returns a header without
+/// signatures and a draft leaves without its Bcc.
+pub fn header_fields<S: AsRef<str>>(message: &[u8], names: &[S], keep: bool) -> (Vec<u8>, usize) {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    // Walk the raw lines so folding and line endings stay as written.
+    while pos < message.len() {
+        let rest = &message[pos..];
+        if rest.starts_with(b"\r\n") {
+            pos += 2;
+            break;
+        }
+        if rest.starts_with(b"\n") {
+            pos += 1;
+            break;
+        }
+        let mut end = 0;
+        loop {
+            match rest[end..].iter().position(|&b| b == b'\n') {
+                None => {
+                    end = rest.len();
+                    break;
+                }
+                Some(i) => {
+                    end += i + 1;
+                    if !matches!(rest.get(end), Some(b' ' | b'\t')) {
+                        break;
+                    }
+                }
+            }
+        }
+        let field = &rest[..end];
+        pos += end;
+        let name = field
+            .iter()
+            .position(|&b| b == b':')
+            .map(|c| &field[..c])
+            .unwrap_or(b"");
+        let named = names.iter().any(|n| {
+            n.as_ref()
+                .as_bytes()
+                .eq_ignore_ascii_case(name.trim_ascii_end())
+        });
+        if !name.is_empty() && named == keep {
+            out.extend_from_slice(field);
+            if !field.ends_with(b"\n") {
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    (out, pos)
+}
+
 /// The header fields of a header block: (name, value unfolded and without leading white
 /// space or the final line break).
 pub fn fields(header: &[u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {

@@ -18,12 +18,14 @@
 
 pub mod remote;
 
+use remote::status_of;
+
 use crate::jobs::{Finished, JobContext, JobError, payload};
 use crate::smtp::recipients::{Recipients, StoreRecipients, Verdict};
 use chrono::{DateTime, Utc};
 use mailroom_core::jobs::{OUTBOUND_DELIVER, backoff};
 use mailroom_core::mail::ingest::{Refusal, SmtpEnvelope};
-use mailroom_core::mail::outbound::{Failure, bounce, delay_notice};
+use mailroom_core::mail::outbound::{Failure, Original, bounce, delay_notice};
 use mailroom_core::store::entities::kinds::DeliveryStatus;
 use mailroom_core::store::entities::{jobs, outbound, outbound_recipients};
 use mailroom_core::store::{Attempt, TenantStore};
@@ -78,11 +80,11 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<Finished,
         return Ok(Finished::Done); // the tenant was deleted, and its queue with it
     };
     let now = Utc::now();
-    let Some((msg, due)) = ts.outbound_due(p.outbound_id, &p.domain, now).await? else {
+    let Some((mut msg, due)) = ts.outbound_due(p.outbound_id, &p.domain, now).await? else {
+        // Gone, or nothing due: an earlier run recorded these recipients already.
         return Ok(Finished::Done);
     };
-    // Nothing due: an earlier run recorded these recipients already.
-    let Some(data) = msg.data.clone().filter(|_| !due.is_empty()) else {
+    let Some(data) = msg.data.take() else {
         return Ok(Finished::Done);
     };
     // One attempt ends within three quarters of the job's lease, so no other worker takes
@@ -91,18 +93,13 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<Finished,
     let attempt_all = async {
         // At most `max_connections_per_domain` deliveries to one domain at once.
         let _slot = ctx.outbound.domain_slot(&p.domain).await;
-        deliver(ctx, &msg, &p.domain, &due, data.clone()).await
+        deliver(ctx, &msg, &p.domain, &due, &data).await
     };
-    let outcomes = {
-        match tokio::time::timeout(limit, attempt_all).await {
-            Ok(o) => o,
-            Err(_) => vec![
-                deferred(
-                    None,
-                    &format!("the attempt took longer than {} s", limit.as_secs())
-                );
-                due.len()
-            ],
+    let outcomes = match tokio::time::timeout(limit, attempt_all).await {
+        Ok(o) => o,
+        Err(_) => {
+            let why = format!("the attempt took longer than {} s", limit.as_secs());
+            vec![deferred(None, &why); due.len()]
         }
     };
     let cfg = ctx.outbound.config();
@@ -110,7 +107,10 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<Finished,
     let mut failures = Vec::new();
     let mut late = Vec::new();
     for (r, outcome) in due.iter().zip(outcomes) {
-        let outcome = match outcome {
+        match outcome {
+            Outcome::Delivered { code, reply } => {
+                attempts.push(attempt(r, DeliveryStatus::Delivered, code, reply, now));
+            }
             Outcome::Deferred { code, reply } => {
                 let wait = backoff(
                     r.attempts + 1,
@@ -119,40 +119,26 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<Finished,
                 );
                 let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
                 if next > msg.expires_at {
-                    Outcome::Failed {
-                        code,
-                        status: "4.4.7".into(),
-                        reply: format!(
-                            "gave up after {} attempts over {} hours; last: {reply}",
-                            r.attempts + 1,
-                            (now - msg.created_at).num_hours()
-                        ),
-                        remote: None,
-                    }
-                } else {
-                    let mut a = attempt(r, DeliveryStatus::Deferred, code, reply.clone(), next);
-                    let notice = cfg.delay_notice_secs;
-                    if notice > 0
-                        && !r.delay_notified
-                        && (now - msg.created_at).num_seconds() >= notice as i64
-                    {
-                        a.delay_notified = true;
-                        late.push(Failure {
-                            recipient: r.recipient.clone(),
-                            status: status_code(code, "4.4.7"),
-                            diagnostic: reply,
-                            remote: None,
-                        });
-                    }
-                    attempts.push(a);
+                    // Out of time: it bounces.
+                    let reply = format!(
+                        "gave up after {} attempts over {} hours; last: {reply}",
+                        r.attempts + 1,
+                        (now - msg.created_at).num_hours()
+                    );
+                    failures.push(failure(r, "4.4.7".into(), &reply, None));
+                    attempts.push(attempt(r, DeliveryStatus::Bounced, code, reply, now));
                     continue;
                 }
-            }
-            other => other,
-        };
-        match outcome {
-            Outcome::Delivered { code, reply } => {
-                attempts.push(attempt(r, DeliveryStatus::Delivered, code, reply, now));
+                let mut a = attempt(r, DeliveryStatus::Deferred, code, reply, next);
+                let notice = cfg.delay_notice_secs;
+                if notice > 0
+                    && !r.delay_notified
+                    && (now - msg.created_at).num_seconds() >= notice as i64
+                {
+                    a.delay_notified = true;
+                    late.push(failure(r, status_of(&a.reply, code), &a.reply, None));
+                }
+                attempts.push(a);
             }
             Outcome::Failed {
                 code,
@@ -160,25 +146,23 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<Finished,
                 reply,
                 remote,
             } => {
-                failures.push(Failure {
-                    recipient: r.recipient.clone(),
-                    status,
-                    diagnostic: reply.clone(),
-                    remote,
-                });
+                failures.push(failure(r, status, &reply, remote));
                 attempts.push(attempt(r, DeliveryStatus::Bounced, code, reply, now));
             }
-            Outcome::Deferred { .. } => unreachable!("handled above"),
         }
     }
     // The notices first: a stop between them and the record sends them again rather than
     // never.
+    let original = Original {
+        bytes: &data,
+        subject: &msg.subject,
+    };
     if !failures.is_empty() {
-        let report = bounce(ctx.outbound.hostname(), &msg.sender, &data, &failures);
+        let report = bounce(ctx.outbound.hostname(), &msg.sender, &original, &failures);
         notify_sender(ctx, &ts, &msg, &report).await?;
     }
     if !late.is_empty() {
-        let report = delay_notice(ctx.outbound.hostname(), &msg.sender, &data, &late);
+        let report = delay_notice(ctx.outbound.hostname(), &msg.sender, &original, &late);
         notify_sender(ctx, &ts, &msg, &report).await?;
     }
     let held = job.locked_by.as_deref().map(|w| (job.id, w));
@@ -200,6 +184,20 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<Finished,
     })
 }
 
+fn failure(
+    r: &outbound_recipients::Model,
+    status: String,
+    reply: &str,
+    remote: Option<String>,
+) -> Failure {
+    Failure {
+        recipient: r.recipient.clone(),
+        status,
+        diagnostic: reply.to_string(),
+        remote,
+    }
+}
+
 fn attempt(
     r: &outbound_recipients::Model,
     status: DeliveryStatus,
@@ -217,14 +215,6 @@ fn attempt(
     }
 }
 
-/// The enhanced status code of a reply code's class, or `fallback`.
-fn status_code(code: Option<i32>, fallback: &str) -> String {
-    match code {
-        Some(c) if (400..500).contains(&c) => "4.0.0".into(),
-        _ => fallback.into(),
-    }
-}
-
 /// Delivers to the due recipients of one domain: locally when the domain is hosted here,
 /// over SMTP otherwise. One outcome per recipient, in order.
 async fn deliver(
@@ -232,7 +222,7 @@ async fn deliver(
     msg: &outbound::Model,
     domain: &str,
     due: &[outbound_recipients::Model],
-    data: Vec<u8>,
+    data: &[u8],
 ) -> Vec<Outcome> {
     let mut directory = StoreRecipients::new(ctx.sys.clone());
     let mut verdicts = Vec::with_capacity(due.len());
@@ -241,13 +231,12 @@ async fn deliver(
     }
     if verdicts.iter().all(|v| *v == Verdict::NotOurs) {
         let rcpts: Vec<String> = due.iter().map(|r| r.recipient.clone()).collect();
-        return remote::deliver(ctx, &msg.sender, domain, &rcpts, &data).await;
+        return remote::deliver(ctx, &msg.sender, domain, &rcpts, data).await;
     }
-    let local = |v: &Verdict| matches!(v, Verdict::Accept | Verdict::CannotForward);
     let accepted: Vec<String> = due
         .iter()
         .zip(&verdicts)
-        .filter(|(_, v)| local(v))
+        .filter(|(_, v)| **v == Verdict::Accept)
         .map(|(r, _)| r.recipient.clone())
         .collect();
     let stored = if accepted.is_empty() {
@@ -264,12 +253,12 @@ async fn deliver(
             session_id: format!("outbound-{}", msg.id.simple()),
             submitted_by: Some(msg.sender.clone()),
         };
-        Some(ctx.pipeline.deliver_smtp(&env, data).await)
+        Some(ctx.pipeline.deliver_smtp(&env, data.to_vec()).await)
     };
     verdicts
         .iter()
         .map(|v| match v {
-            Verdict::Accept | Verdict::CannotForward => match &stored {
+            Verdict::Accept => match &stored {
                 Some(Ok(_)) => Outcome::Delivered {
                     code: None,
                     reply: "stored on this server".into(),
@@ -285,6 +274,11 @@ async fn deliver(
             Verdict::NotOurs => failed(Some(550), "5.1.2", "not a domain of this server"),
             Verdict::Suppressed => failed(None, "5.1.1", mailroom_core::store::SUPPRESSED),
             Verdict::BadAddress => failed(None, "5.1.3", "bad recipient address"),
+            // As the MX answers it (451): the copy for the outside would otherwise be lost.
+            Verdict::CannotForward => deferred(
+                Some(451),
+                "this address forwards outside the platform, which is not available yet",
+            ),
             Verdict::OverQuota => deferred(Some(452), "mailbox full"),
             Verdict::TryLater => deferred(Some(451), "temporary failure looking up the recipient"),
         })

@@ -8,7 +8,7 @@ use super::Outcome;
 use crate::jobs::JobContext;
 use lettre::address::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, CertificateStore, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use mailroom_core::dns::Answer;
@@ -213,7 +213,7 @@ fn reply_of(e: &lettre::transport::smtp::Error) -> (Option<i32>, String) {
 }
 
 /// The enhanced status code a reply carries, or the class's generic one.
-fn status_of(text: &str, code: Option<i32>) -> String {
+pub(crate) fn status_of(text: &str, code: Option<i32>) -> String {
     let found = text.split_whitespace().find(|w| {
         let parts: Vec<&str> = w.split('.').collect();
         parts.len() == 3
@@ -243,13 +243,27 @@ fn outcome_of(e: &lettre::transport::smtp::Error, host: &str) -> Outcome {
     }
 }
 
+/// Why a session could not be opened.
+enum OpenError {
+    /// The TLS handshake failed: try again without TLS.
+    Tls(String),
+    /// Anything else: try the next server.
+    Other(String),
+}
+
+impl From<String> for OpenError {
+    fn from(why: String) -> Self {
+        OpenError::Other(why)
+    }
+}
+
 /// Opens a session with `addr`: greeting, EHLO, STARTTLS when offered (and `tls`).
 async fn open(
     ctx: &JobContext,
     hop: &Hop,
     addr: SocketAddr,
     tls: bool,
-) -> Result<AsyncSmtpConnection, String> {
+) -> Result<AsyncSmtpConnection, OpenError> {
     let cfg = ctx.outbound.config();
     let client = ClientId::Domain(ctx.outbound.hostname().to_string());
     let connect = Duration::from_secs(cfg.connect_timeout_secs);
@@ -269,15 +283,17 @@ async fn open(
     .map_err(|_| "no greeting in time".to_string())?
     .map_err(|e| e.to_string())?;
     if tls && conn.can_starttls() {
+        // Certificates are not checked, so no root store is loaded.
         let params = TlsParameters::builder(hop.host.clone())
+            .certificate_store(CertificateStore::None)
             .dangerous_accept_invalid_certs(true)
             .dangerous_accept_invalid_hostnames(true)
             .build_rustls()
             .map_err(|e| e.to_string())?;
         tokio::time::timeout(command, conn.starttls(params, &client))
             .await
-            .map_err(|_| "STARTTLS took too long".to_string())?
-            .map_err(|e| format!("STARTTLS: {e}"))?;
+            .map_err(|_| OpenError::Tls("STARTTLS took too long".into()))?
+            .map_err(|e| OpenError::Tls(format!("STARTTLS: {e}")))?;
     }
     Ok(conn)
 }
@@ -295,12 +311,15 @@ async fn attempt(
     let command = Duration::from_secs(cfg.command_timeout_secs);
     let mut conn = match open(ctx, hop, addr, true).await {
         Ok(c) => c,
-        Err(why) if why.starts_with("STARTTLS") => {
+        Err(OpenError::Tls(why)) => {
             // Opportunistic: a failed handshake means plain text, on a new connection.
             tracing::info!(host = %hop.host, why, "outbound: TLS failed; sending without it");
-            open(ctx, hop, addr, false).await.map_err(Stop::Next)?
+            match open(ctx, hop, addr, false).await {
+                Ok(c) => c,
+                Err(OpenError::Tls(why) | OpenError::Other(why)) => return Err(Stop::Next(why)),
+            }
         }
-        Err(why) => return Err(Stop::Next(why)),
+        Err(OpenError::Other(why)) => return Err(Stop::Next(why)),
     };
     macro_rules! timed {
         ($e:expr) => {
@@ -387,14 +406,9 @@ async fn attempt(
             .collect()
     };
     if accepted == 0 {
+        // Every recipient has its refusal already.
         let _ = timed!(conn.quit());
-        return Ok(finish(
-            Outcome::Deferred {
-                code: None,
-                reply: "unused".into(),
-            },
-            outcomes,
-        ));
+        return Ok(outcomes.into_iter().flatten().collect());
     }
     if let Err(e) = timed!(conn.command(Data)) {
         conn.abort().await;

@@ -6,7 +6,7 @@ use mailroom_core::mail::summary::{Part, Summary};
 use mailroom_core::store::FetchRow;
 use mailroom_core::store::IndexEntry;
 use mailroom_proto::imap::binary::Encoding;
-use mailroom_proto::imap::envelope::{envelope, fields};
+use mailroom_proto::imap::envelope::{envelope, fields, header_fields};
 use mailroom_proto::imap::fetch::{Attribute, Section, SectionText};
 use mailroom_proto::imap::response::{self, BodyPart};
 
@@ -377,8 +377,8 @@ fn section_bytes(m: &Message<'_>, s: &Section) -> Vec<u8> {
             None => m.raw().to_vec(),
             Some(SectionText::Header) => header.to_vec(),
             Some(SectionText::Text) => m.raw()[header.len()..].to_vec(),
-            Some(SectionText::HeaderFields(f)) => header_fields(header, f, true),
-            Some(SectionText::HeaderFieldsNot(f)) => header_fields(header, f, false),
+            Some(SectionText::HeaderFields(f)) => header_fields(header, f, true).0,
+            Some(SectionText::HeaderFieldsNot(f)) => header_fields(header, f, false).0,
             Some(SectionText::Mime) => Vec::new(),
         };
     }
@@ -404,59 +404,12 @@ fn section_bytes(m: &Message<'_>, s: &Section) -> Vec<u8> {
                 // The enclosed message's text runs to the end of the part (a multipart's
                 // epilogue included).
                 SectionText::Text => m.span(inner.body_start, part.end).to_vec(),
-                SectionText::HeaderFields(f) => header_fields(header, f, true),
-                SectionText::HeaderFieldsNot(f) => header_fields(header, f, false),
+                SectionText::HeaderFields(f) => header_fields(header, f, true).0,
+                SectionText::HeaderFieldsNot(f) => header_fields(header, f, false).0,
                 SectionText::Mime => Vec::new(),
             }
         }
     }
-}
-
-/// The fields of `header` named in `names` (or, `keep == false`, the others), as they are
-/// written, then the blank line.
-fn header_fields(header: &[u8], names: &[String], keep: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    // Walk the raw lines so folding and line endings stay as written.
-    while pos < header.len() {
-        let rest = &header[pos..];
-        if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
-            break;
-        }
-        let mut end = 0;
-        loop {
-            match rest[end..].iter().position(|&b| b == b'\n') {
-                None => {
-                    end = rest.len();
-                    break;
-                }
-                Some(i) => {
-                    end += i + 1;
-                    if !matches!(rest.get(end), Some(b' ' | b'\t')) {
-                        break;
-                    }
-                }
-            }
-        }
-        let field = &rest[..end];
-        pos += end;
-        let name = field
-            .iter()
-            .position(|&b| b == b':')
-            .map(|c| &field[..c])
-            .unwrap_or(b"");
-        let named = names
-            .iter()
-            .any(|n| n.as_bytes().eq_ignore_ascii_case(name.trim_ascii_end()));
-        if !name.is_empty() && named == keep {
-            out.extend_from_slice(field);
-            if !field.ends_with(b"\n") {
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-    out
 }
 
 /// BODYSTRUCTURE of a summary part.
@@ -527,14 +480,14 @@ mod tests {
     fn header_fields_keep_the_named_fields_as_written() {
         let h = b"From: a@b.c\r\nSubject: one\r\n two\r\nTo: x@y.z\r\n\r\n";
         assert_eq!(
-            header_fields(h, &["SUBJECT".into(), "TO".into()], true),
+            header_fields(h, &["SUBJECT", "TO"], true).0,
             b"Subject: one\r\n two\r\nTo: x@y.z\r\n\r\n"
         );
         assert_eq!(
-            header_fields(h, &["SUBJECT".into()], false),
+            header_fields(h, &["SUBJECT"], false).0,
             b"From: a@b.c\r\nTo: x@y.z\r\n\r\n"
         );
-        assert_eq!(header_fields(h, &["X".into()], true), b"\r\n");
+        assert_eq!(header_fields(h, &["X"], true).0, b"\r\n");
     }
 
     /// For every message of the MIME torture corpus (and one with a trace prefix), ENVELOPE,
