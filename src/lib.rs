@@ -16,6 +16,7 @@ use mailroom_core::redis_link::RedisLink;
 use mailroom_core::secrets::Secrets;
 use mailroom_core::store::Store;
 use mailroom_worker::Runner;
+use mailroom_worker::delivery::remote::Connections;
 use mailroom_worker::imap::ImapServer;
 use mailroom_worker::jobs::JobContext;
 use mailroom_worker::pop3::Pop3Server;
@@ -582,6 +583,10 @@ pub async fn start(
             domains: domains.clone(),
             pipeline: pipeline.clone(),
             outbound: outbound.clone(),
+            connections: Connections::new(
+                Duration::from_secs(cfg.outbound.connection_cache_secs),
+                cfg.outbound.max_connections_per_domain,
+            ),
             lease: Duration::from_secs(cfg.jobs.lease_secs.max(1)),
         };
         let runner = Runner::new(ctx, cfg.jobs.clone());

@@ -1381,3 +1381,106 @@ async fn an_address_forwarding_outside_is_deferred_not_half_delivered() {
     assert!(reply.contains("forwards outside"), "{reply}");
     assert!(inbox(app, token, &s.bob_id).await.is_empty());
 }
+
+/// Messages to one server one after another share one session; a session the server closed
+/// while it waited in the cache costs nothing (the message goes over a new one, first try);
+/// an idle session is ended with QUIT.
+#[tokio::test]
+async fn sessions_with_a_server_are_reused_and_ended_when_idle() {
+    let s = setup(|c| {
+        c.submission.require_tls_for_auth = false;
+        c.outbound.connection_cache_secs = 3;
+        c.outbound.retry_base_secs = 60;
+        c.outbound.retry_max_secs = 60;
+    })
+    .await;
+    let app = &s.app;
+    let delivered = |n: usize| {
+        let peer = s.peer.clone();
+        async move { eventually(20, || async { peer.received().len() == n }).await }
+    };
+    for i in 0..3 {
+        let to = format!("friend{i}@{}", s.remote);
+        let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&to], "again").await;
+        assert!(end.starts_with("250 "), "{end}");
+        assert!(delivered(i + 1).await, "message {i} not delivered");
+    }
+    let lines = s.peer.lines.lock().unwrap().clone();
+    assert_eq!(
+        s.peer.sessions.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "{lines:?}"
+    );
+    assert_eq!(lines.iter().filter(|l| l.starts_with("EHLO")).count(), 1);
+    assert!(!lines.iter().any(|l| l == "QUIT"), "{lines:?}");
+    // Idle past connection_cache_secs: ended politely.
+    let ended = eventually(10, || async { s.peer.open.lock().unwrap().0 == 0 }).await;
+    assert!(ended);
+    assert_eq!(s.peer.lines.lock().unwrap().last().unwrap(), "QUIT");
+    // A server that hangs up after each message: the next one still goes out at once.
+    s.peer
+        .hang_up_after_data
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    for i in 3..5 {
+        let to = format!("friend{i}@{}", s.remote);
+        let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&to], "closed").await;
+        assert!(end.starts_with("250 "), "{end}");
+        assert!(delivered(i + 1).await, "message {i} not delivered");
+    }
+    // Each recorded delivered at the first attempt.
+    let outbox = || async {
+        app.get(
+            &format!("/v1/mailboxes/{}/outbox", s.ana_id),
+            &s.t.owner_token,
+        )
+        .await
+    };
+    let recorded = eventually(20, || async {
+        let r = outbox().await;
+        r.body["items"].as_array().is_some_and(|items| {
+            items.len() == 5
+                && items
+                    .iter()
+                    .all(|m| m["recipients"][0]["status"] != "queued")
+        })
+    })
+    .await;
+    let r = outbox().await;
+    assert!(recorded, "{r:?}");
+    for m in r.body["items"].as_array().unwrap() {
+        let rcpt = &m["recipients"][0];
+        assert_eq!(rcpt["status"], "delivered", "{m}");
+        assert_eq!(rcpt["attempts"], 1, "{m}");
+    }
+}
+
+/// `connection_cache_secs = 0`: each delivery opens its own session and ends it.
+#[tokio::test]
+async fn without_the_session_cache_each_delivery_has_its_own_session() {
+    let s = setup(|c| {
+        c.submission.require_tls_for_auth = false;
+        c.outbound.connection_cache_secs = 0;
+    })
+    .await;
+    let app = &s.app;
+    for i in 0..2 {
+        let to = format!("friend{i}@{}", s.remote);
+        let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&to], "each").await;
+        assert!(end.starts_with("250 "), "{end}");
+        let peer = s.peer.clone();
+        assert!(eventually(20, || async { peer.received().len() == i + 1 }).await);
+    }
+    let quit = eventually(10, || async {
+        s.peer
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| *l == "QUIT")
+            .count()
+            == 2
+    })
+    .await;
+    assert!(quit, "{:?}", s.peer.lines.lock().unwrap());
+    assert_eq!(s.peer.sessions.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

@@ -7,8 +7,12 @@
 //! - `drop…`: the connection is closed at once (a crashed peer);
 //! - `slow…`: `250` after 6 seconds; `pause…`: `250` after 300 ms;
 //! - anything else: `250`.
+//!
+//! With `hang_up_after_data` set it closes each session after answering a message's data,
+//! as a server does with sessions idle past its timeout.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -30,6 +34,10 @@ pub struct Peer {
     pub lines: Arc<Mutex<Vec<String>>>,
     /// Sessions open now, and the most open at once.
     pub open: Arc<Mutex<(usize, usize)>>,
+    /// Sessions opened in all.
+    pub sessions: Arc<AtomicUsize>,
+    /// Close each session after a message's data.
+    pub hang_up_after_data: Arc<AtomicBool>,
 }
 
 impl Peer {
@@ -44,6 +52,7 @@ impl Peer {
             while let Ok((s, _)) = listener.accept().await {
                 let p = p.clone();
                 tokio::spawn(async move {
+                    p.sessions.fetch_add(1, Ordering::SeqCst);
                     {
                         let mut o = p.open.lock().unwrap();
                         o.0 += 1;
@@ -125,6 +134,10 @@ impl Peer {
                     rcpts: rcpts.clone(),
                     data,
                 });
+                if self.hang_up_after_data.load(Ordering::SeqCst) {
+                    w.write_all(b"250 2.0.0 queued here\r\n").await?;
+                    return Ok(());
+                }
                 "250 2.0.0 queued here".into()
             } else if upper == "QUIT" {
                 w.write_all(b"221 bye\r\n").await?;

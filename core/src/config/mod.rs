@@ -310,6 +310,10 @@ pub struct OutboundConfig {
     pub max_recipients_per_transaction: usize,
     /// Deliveries to one recipient domain at once, per process (more wait their turn).
     pub max_connections_per_domain: usize,
+    /// How long a session with a remote server is kept open after a delivery, for the next
+    /// message to the same server (no new connection, greeting, STARTTLS or login), in
+    /// seconds; 0: every delivery opens its own and ends it with QUIT.
+    pub connection_cache_secs: u64,
     /// Messages one mailbox may send per hour (0: no limit); past it `451 4.7.0` / 429.
     pub max_messages_per_mailbox_per_hour: u64,
     /// Messages one tenant may send per minute (0: no limit); past it `451 4.7.0` / 429.
@@ -332,6 +336,7 @@ impl Default for OutboundConfig {
             command_timeout_secs: 300,
             max_recipients_per_transaction: 100,
             max_connections_per_domain: 10,
+            connection_cache_secs: 5,
             max_messages_per_mailbox_per_hour: 500,
             max_messages_per_tenant_per_minute: 600,
         }

@@ -3,18 +3,187 @@
 //! has none, nothing for a null MX), opportunistic STARTTLS (certificates are not checked:
 //! a failed handshake falls back to plain text on a new connection, as RFC 3207 §4.1 lets
 //! an MTA), then one transaction for the domain's recipients with a reply for each.
+//!
+//! Sessions are reused: after a delivery the session goes into [`Connections`] for
+//! `outbound.connection_cache_secs`, and the next delivery to the same server starts with
+//! `MAIL FROM` on it. A cached session the server has closed meanwhile is noticed at that
+//! first command, and the delivery goes on over a new one.
 
 use super::Outcome;
 use crate::jobs::JobContext;
 use lettre::address::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, CertificateStore, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use mailroom_core::dns::Answer;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Messages one cached session carries at most before it is ended.
+const SESSION_MAX_MESSAGES: u32 = 100;
+/// How long one cached session is used at most (Postfix: `smtp_connection_reuse_time_limit`).
+const SESSION_MAX_AGE: Duration = Duration::from_secs(300);
+/// How long the QUIT of a session leaving the cache may take.
+const QUIT_WITHIN: Duration = Duration::from_secs(5);
+
+/// A server: its host name (lower case) and address.
+type Server = (String, SocketAddr);
+
+/// A session waiting in the cache.
+struct Cached {
+    conn: AsyncSmtpConnection,
+    opened: Instant,
+    idle_since: Instant,
+    messages: u32,
+}
+
+impl Cached {
+    fn usable(&self, idle: Duration, now: Instant) -> bool {
+        now.duration_since(self.idle_since) < idle
+            && now.duration_since(self.opened) < SESSION_MAX_AGE
+            && self.messages < SESSION_MAX_MESSAGES
+            && !self.conn.has_broken()
+    }
+}
+
+/// Open sessions with remote servers, kept for the next delivery to the same server
+/// (keyed by host name and address: a smarthost's login and an MX's TLS come with them).
+/// At most `max_connections_per_domain` wait per server; each is ended with QUIT when it
+/// has been idle for `connection_cache_secs`.
+#[derive(Clone)]
+pub struct Connections {
+    idle: Duration,
+    per_server: usize,
+    cache: Arc<Mutex<HashMap<Server, Vec<Cached>>>>,
+}
+
+/// A session in use: where it goes back to, and its history.
+struct Session {
+    conn: AsyncSmtpConnection,
+    opened: Instant,
+    messages: u32,
+    /// Taken from the cache (its first command may find it closed).
+    reused: bool,
+}
+
+impl Connections {
+    /// A cache keeping sessions `idle` long (zero: none are kept), `per_server` per server.
+    pub fn new(idle: Duration, per_server: usize) -> Self {
+        Self {
+            idle,
+            per_server: per_server.max(1),
+            cache: Default::default(),
+        }
+    }
+
+    /// Sessions waiting in the cache now.
+    pub fn cached(&self) -> usize {
+        self.cache
+            .lock()
+            .map_or(0, |c| c.values().map(Vec::len).sum())
+    }
+
+    /// The most recently used session with `host` at `addr` that is still good; the stale
+    /// ones met on the way are ended.
+    fn take(&self, host: &str, addr: SocketAddr) -> Option<Session> {
+        let now = Instant::now();
+        let mut stale = Vec::new();
+        let found = {
+            let mut cache = self.cache.lock().ok()?;
+            let key = (host.to_ascii_lowercase(), addr);
+            let list = cache.get_mut(&key)?;
+            let mut found = None;
+            while let Some(c) = list.pop() {
+                if c.usable(self.idle, now) {
+                    found = Some(c);
+                    break;
+                }
+                stale.push(c);
+            }
+            if list.is_empty() {
+                cache.remove(&key);
+            }
+            found
+        };
+        end(stale);
+        found.map(|c| Session {
+            conn: c.conn,
+            opened: c.opened,
+            messages: c.messages,
+            reused: true,
+        })
+    }
+
+    /// Keeps `s` for the next delivery to `host` at `addr`, or ends it.
+    fn put(&self, host: &str, addr: SocketAddr, s: Session) {
+        let c = Cached {
+            conn: s.conn,
+            opened: s.opened,
+            idle_since: Instant::now(),
+            messages: s.messages,
+        };
+        if self.idle.is_zero() || !c.usable(self.idle, c.idle_since) {
+            end(vec![c]);
+            return;
+        }
+        let refused = match self.cache.lock() {
+            Ok(mut cache) => {
+                let list = cache.entry((host.to_ascii_lowercase(), addr)).or_default();
+                if list.len() < self.per_server {
+                    list.push(c);
+                    None
+                } else {
+                    Some(c)
+                }
+            }
+            Err(_) => Some(c),
+        };
+        if let Some(c) = refused {
+            end(vec![c]);
+            return;
+        }
+        // Ends it once it has been idle long enough, unless a delivery took it first.
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(me.idle).await;
+            me.sweep();
+        });
+    }
+
+    /// Ends the sessions idle too long.
+    fn sweep(&self) {
+        let now = Instant::now();
+        let mut stale = Vec::new();
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|_, list| {
+                let (keep, old): (Vec<_>, Vec<_>) =
+                    list.drain(..).partition(|c| c.usable(self.idle, now));
+                stale.extend(old);
+                *list = keep;
+                !list.is_empty()
+            });
+        }
+        end(stale);
+    }
+}
+
+/// Ends sessions politely (QUIT), in the background.
+fn end(sessions: Vec<Cached>) {
+    if sessions.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        for mut c in sessions {
+            // A server that does not answer the QUIT in time is simply left (the socket
+            // closes as the session is dropped).
+            let _ = tokio::time::timeout(QUIT_WITHIN, c.conn.quit()).await;
+        }
+    });
+}
 
 /// One server to try.
 struct Hop {
@@ -30,6 +199,8 @@ enum Stop {
     Next(String),
     /// Every recipient gets this outcome (a 5xx to MAIL FROM, say).
     All(Outcome),
+    /// A cached session turned out to be closed: go on over a new one.
+    Stale(String),
 }
 
 /// Delivers to `rcpts` at `domain`, at most `max_recipients_per_transaction` per
@@ -68,7 +239,7 @@ async fn transaction(
             match attempt(ctx, hop, *addr, sender, rcpts, data).await {
                 Ok(outcomes) => return outcomes,
                 Err(Stop::All(o)) => return all(o),
-                Err(Stop::Next(why)) => {
+                Err(Stop::Next(why) | Stop::Stale(why)) => {
                     tracing::info!(host = %hop.host, %addr, why, "outbound: next server");
                     last = format!("{}: {why}", hop.host);
                 }
@@ -298,7 +469,8 @@ async fn open(
     Ok(conn)
 }
 
-/// One transaction with one server.
+/// One transaction with one server: over a cached session when there is one, else over a
+/// new one.
 async fn attempt(
     ctx: &JobContext,
     hop: &Hop,
@@ -307,6 +479,23 @@ async fn attempt(
     rcpts: &[String],
     data: &[u8],
 ) -> Result<Vec<Outcome>, Stop> {
+    if let Some(s) = ctx.connections.take(&hop.host, addr) {
+        match transact(ctx, hop, addr, s, sender, rcpts, data).await {
+            Err(Stop::Stale(why)) => {
+                tracing::debug!(host = %hop.host, %addr, why, "outbound: cached session gone");
+            }
+            done => return done,
+        }
+    }
+    let s = session(ctx, hop, addr).await?;
+    match transact(ctx, hop, addr, s, sender, rcpts, data).await {
+        Err(Stop::Stale(why)) => Err(Stop::Next(why)),
+        done => done,
+    }
+}
+
+/// A new session with `hop` at `addr`, with TLS when offered and the smarthost's login.
+async fn session(ctx: &JobContext, hop: &Hop, addr: SocketAddr) -> Result<Session, Stop> {
     let cfg = ctx.outbound.config();
     let command = Duration::from_secs(cfg.command_timeout_secs);
     let mut conn = match open(ctx, hop, addr, true).await {
@@ -321,23 +510,24 @@ async fn attempt(
         }
         Err(OpenError::Other(why)) => return Err(Stop::Next(why)),
     };
-    macro_rules! timed {
-        ($e:expr) => {
-            match tokio::time::timeout(command, $e).await {
-                Ok(r) => r,
-                Err(_) => {
-                    conn.abort().await;
-                    return Err(Stop::Next("no reply in time".into()));
-                }
-            }
-        };
-    }
     if !cfg.smarthost.is_empty() && !cfg.smarthost_username.is_empty() {
         let creds = Credentials::new(
             cfg.smarthost_username.clone(),
             cfg.smarthost_password.clone(),
         );
-        if let Err(e) = timed!(conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)) {
+        let login = match tokio::time::timeout(
+            command,
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => {
+                conn.abort().await;
+                return Err(Stop::Next("no reply to the login in time".into()));
+            }
+        };
+        if let Err(e) = login {
             conn.abort().await;
             // A refused login is the configuration's fault: retried, not bounced.
             let (code, reply) = reply_of(&e);
@@ -347,13 +537,45 @@ async fn attempt(
             }));
         }
     }
+    Ok(Session {
+        conn,
+        opened: Instant::now(),
+        messages: 0,
+        reused: false,
+    })
+}
+
+/// One transaction over session `s`, which then goes back to the cache when it ended
+/// cleanly. A cached session whose first command finds it closed is [`Stop::Stale`].
+async fn transact(
+    ctx: &JobContext,
+    hop: &Hop,
+    addr: SocketAddr,
+    mut s: Session,
+    sender: &str,
+    rcpts: &[String],
+    data: &[u8],
+) -> Result<Vec<Outcome>, Stop> {
+    let cfg = ctx.outbound.config();
+    let command = Duration::from_secs(cfg.command_timeout_secs);
+    macro_rules! timed {
+        ($e:expr) => {
+            match tokio::time::timeout(command, $e).await {
+                Ok(r) => r,
+                Err(_) => {
+                    s.conn.abort().await;
+                    return Err(Stop::Next("no reply in time".into()));
+                }
+            }
+        };
+    }
     let from = if sender.is_empty() {
         None
     } else {
         match Address::from_str(sender) {
             Ok(a) => Some(a),
             Err(e) => {
-                conn.abort().await;
+                ctx.connections.put(&hop.host, addr, s);
                 return Err(Stop::All(Outcome::Failed {
                     code: None,
                     status: "5.1.7".into(),
@@ -365,12 +587,18 @@ async fn attempt(
     };
     let mut params = vec![MailParameter::Size(data.len())];
     if data.iter().any(|b| *b >= 0x80)
-        && conn.server_info().supports_feature(Extension::EightBitMime)
+        && s.conn
+            .server_info()
+            .supports_feature(Extension::EightBitMime)
     {
         params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
     }
-    if let Err(e) = timed!(conn.command(Mail::new(from, params))) {
-        conn.abort().await;
+    if let Err(e) = timed!(s.conn.command(Mail::new(from, params))) {
+        s.conn.abort().await;
+        if s.reused && !e.is_permanent() {
+            // Closed while it waited (or 421): not this message's fault.
+            return Err(Stop::Stale(e.to_string()));
+        }
         return match outcome_of(&e, &hop.host) {
             o @ Outcome::Failed { .. } => Err(Stop::All(o)),
             _ => Err(Stop::Next(e.to_string())),
@@ -391,7 +619,7 @@ async fn attempt(
                 continue;
             }
         };
-        match timed!(conn.command(Rcpt::new(to, vec![]))) {
+        match timed!(s.conn.command(Rcpt::new(to, vec![]))) {
             Ok(_) => {
                 accepted += 1;
                 outcomes.push(None);
@@ -406,20 +634,24 @@ async fn attempt(
             .collect()
     };
     if accepted == 0 {
-        // Every recipient has its refusal already.
-        let _ = timed!(conn.quit());
+        // Every recipient has its refusal already; the session is kept for the next.
+        if timed!(s.conn.command(Rset)).is_ok() {
+            ctx.connections.put(&hop.host, addr, s);
+        } else {
+            s.conn.abort().await;
+        }
         return Ok(outcomes.into_iter().flatten().collect());
     }
-    if let Err(e) = timed!(conn.command(Data)) {
-        conn.abort().await;
+    if let Err(e) = timed!(s.conn.command(Data)) {
+        s.conn.abort().await;
         return Ok(finish(outcome_of(&e, &hop.host), outcomes));
     }
     // lettre ends the data with CRLF . CRLF itself.
     let body = data.strip_suffix(b"\r\n").unwrap_or(data);
-    let end = match tokio::time::timeout(command * 2, conn.message(body)).await {
+    let end = match tokio::time::timeout(command * 2, s.conn.message(body)).await {
         Ok(r) => r,
         Err(_) => {
-            conn.abort().await;
+            s.conn.abort().await;
             return Ok(finish(
                 Outcome::Deferred {
                     code: None,
@@ -441,7 +673,14 @@ async fn attempt(
         },
         Err(e) => outcome_of(&e, &hop.host),
     };
-    let _ = timed!(conn.quit());
+    // A reply to the end of data (even a refusal) ends the transaction: the session can
+    // carry the next one, unless it broke.
+    s.messages += 1;
+    if s.conn.has_broken() {
+        s.conn.abort().await;
+    } else {
+        ctx.connections.put(&hop.host, addr, s);
+    }
     Ok(finish(o, outcomes))
 }
 

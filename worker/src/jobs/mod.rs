@@ -39,6 +39,8 @@ pub struct JobContext {
     pub pipeline: Pipeline,
     /// The outbound settings and server name.
     pub outbound: Outbound,
+    /// Sessions with remote servers kept open for the next delivery.
+    pub connections: crate::delivery::remote::Connections,
     /// How long a claimed job is this worker's (`jobs.lease_secs`): a delivery attempt ends
     /// well within it, so no other worker takes the job while it runs.
     pub lease: std::time::Duration,
