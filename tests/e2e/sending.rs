@@ -1484,3 +1484,96 @@ async fn without_the_session_cache_each_delivery_has_its_own_session() {
     assert!(quit, "{:?}", s.peer.lines.lock().unwrap());
     assert_eq!(s.peer.sessions.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// Deleting a tenant that has sent mail leaves nothing of it behind: its queue (with the
+/// message bytes), its suppression list and every other table with a `tenant_id`.
+#[tokio::test]
+async fn a_purged_tenant_leaves_no_row_in_any_table() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let s = setup(|c| c.submission.require_tls_for_auth = false).await;
+    let app = &s.app;
+    let reject = format!("reject@{}", s.remote);
+    let (_, end) = submit_raw(app, &s.ana, &s.ana, &[&reject], "bounces").await;
+    assert!(end.starts_with("250 "), "{end}");
+    let suppressed = eventually(20, || async {
+        app.get("/v1/suppressions", &s.t.owner_token)
+            .await
+            .text
+            .contains(&reject)
+    })
+    .await;
+    assert!(suppressed);
+    let db = sea_orm::Database::connect(app.cfg.effective_database_url())
+        .await
+        .unwrap();
+    let backend = db.get_database_backend();
+    let tables_sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "SELECT table_name AS t FROM information_schema.columns WHERE column_name = 'tenant_id' AND table_schema = current_schema()".to_string()
+        }
+        _ => "SELECT m.name AS t FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND p.name = 'tenant_id'".to_string(),
+    };
+    let tables: Vec<String> = db
+        .query_all_raw(Statement::from_string(backend, tables_sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", "t").unwrap())
+        .collect();
+    assert!(tables.contains(&"outbound".to_string()), "{tables:?}");
+    assert!(tables.contains(&"suppressions".to_string()), "{tables:?}");
+    let tid: uuid::Uuid = s.t.id.parse().unwrap();
+    let count = |table: String| {
+        let db = &db;
+        async move {
+            // The purge job itself stays, as the record of the purge.
+            let own = if table == "jobs" {
+                " AND kind <> 'tenant.purge'"
+            } else {
+                ""
+            };
+            let sql = match backend {
+                sea_orm::DatabaseBackend::Postgres => {
+                    format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = '{tid}'{own}")
+                }
+                // SQLite stores UUIDs as text or as 16 bytes, depending on the column.
+                _ => format!(
+                    "SELECT COUNT(*) AS n FROM {table} WHERE (tenant_id = '{tid}' OR hex(tenant_id) = '{}'){own}",
+                    tid.simple().to_string().to_uppercase()
+                ),
+            };
+            db.query_one_raw(Statement::from_string(backend, sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "n")
+                .unwrap()
+        }
+    };
+    // Before: the tenant has rows in the queue and the suppression list.
+    assert!(count("outbound".into()).await > 0);
+    assert!(count("suppressions".into()).await > 0);
+    let del = app
+        .delete(&format!("/v1/tenants/{}", s.t.id), &app.admin_token)
+        .await;
+    assert_eq!(del.status, 202, "{del:?}");
+    let job: uuid::Uuid = del.body["purge_job_id"].as_str().unwrap().parse().unwrap();
+    let sys = app.store().system();
+    assert!(
+        eventually(20, || async {
+            sys.job(job)
+                .await
+                .unwrap()
+                .is_some_and(|j| j.status.to_string() == "done")
+        })
+        .await
+    );
+    let mut left = Vec::new();
+    for t in tables {
+        let n = count(t.clone()).await;
+        if n > 0 {
+            left.push(format!("{t}: {n}"));
+        }
+    }
+    assert!(left.is_empty(), "rows left after the purge: {left:?}");
+}

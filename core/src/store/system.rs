@@ -6,8 +6,8 @@ use super::entities::kinds::DomainStatus;
 use super::entities::kinds::UserStatus;
 use super::entities::{
     aliases, api_keys, app_passwords, audit_log, contacts, dkim_keys, domains, events,
-    group_members, groups, jobs as job_rows, local_parts, mailboxes, refresh_tokens, sessions,
-    tenants, users,
+    group_members, groups, jobs as job_rows, local_parts, mailboxes, outbound, outbound_recipients,
+    refresh_tokens, sessions, suppressions, tenants, users,
 };
 use super::platform::PlatformStore;
 use super::scope::{Tenant, all_tenants};
@@ -509,6 +509,25 @@ impl SystemStore {
             .await?;
         Tenant(tenant)
             .delete_many::<events::Entity>()
+            .exec(&*tx)
+            .await?;
+        // The queue (with the bytes of messages not yet delivered) and the suppression list.
+        Tenant(tenant)
+            .delete_many::<outbound_recipients::Entity>()
+            .exec(&*tx)
+            .await?;
+        Tenant(tenant)
+            .delete_many::<outbound::Entity>()
+            .exec(&*tx)
+            .await?;
+        Tenant(tenant)
+            .delete_many::<suppressions::Entity>()
+            .exec(&*tx)
+            .await?;
+        // Its other jobs would find nothing to do; the purge job stays as its record.
+        all_tenants::delete_many::<job_rows::Entity>()
+            .filter(job_rows::Column::TenantId.eq(tenant))
+            .filter(job_rows::Column::Kind.ne(crate::jobs::TENANT_PURGE))
             .exec(&*tx)
             .await?;
         Tenant(tenant)
