@@ -2,6 +2,7 @@
 //! tests, so the tests run exactly what production runs.
 
 pub mod bench;
+pub mod spam_tool;
 
 use mailroom_api::AppState;
 use mailroom_core::auth::Auth;

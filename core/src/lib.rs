@@ -21,6 +21,7 @@ pub mod net;
 pub mod ratelimit;
 pub mod redis_link;
 pub mod secrets;
+pub mod spam;
 pub mod store;
 pub mod validate;
 

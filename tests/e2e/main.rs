@@ -39,5 +39,6 @@ mod smtp_crash;
 mod smtp_interop;
 mod smtp_peer;
 mod smtp_wire;
+mod spam;
 mod tenants;
 mod users;
