@@ -245,6 +245,18 @@ impl Running {
     }
 }
 
+/// The pipeline's stages: the spam filter when enabled.
+fn stages(cfg: &Config, store: &Store) -> mailroom_core::mail::ingest::Stages {
+    use mailroom_core::spam::stage::{SpamCheck, SpamVerdict};
+    use std::sync::Arc;
+    let mut s = mailroom_core::mail::ingest::Stages::default();
+    if cfg.spam.enabled {
+        s.message.push(Arc::new(SpamCheck));
+        s.copy.push(Arc::new(SpamVerdict::new(store.system())));
+    }
+    s
+}
+
 /// Starts the chosen parts on an open, migrated store. `listener` overrides `api.listen`.
 pub async fn start(
     cfg: Config,
@@ -403,7 +415,8 @@ pub async fn start(
         &hostname,
         chrono::Duration::seconds(cfg.smtp.dedup_window_secs.min(i64::MAX as u64) as i64),
         cfg.smtp.delivery_memory_bytes,
-    );
+    )
+    .with_stages(stages(&cfg, &store));
     let mut running = Running {
         api_addr: None,
         smtp_addr: None,

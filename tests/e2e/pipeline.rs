@@ -39,6 +39,7 @@ impl MessageStage for Scorer {
                     Action::Continue
                 },
                 note: "scored 7.5".into(),
+                ..Default::default()
             })
         })
     }

@@ -1550,9 +1550,27 @@ async fn a_purged_tenant_leaves_no_row_in_any_table() {
                 .unwrap()
         }
     };
-    // Before: the tenant has rows in the queue and the suppression list.
-    assert!(count("outbound".into()).await > 0);
-    assert!(count("suppressions".into()).await > 0);
+    // And it taught its spam filter.
+    let trained = app
+        .http
+        .post(format!("{}/v1/spam/train?verdict=spam", app.base))
+        .bearer_auth(&s.t.owner_token)
+        .header("content-type", "message/rfc822")
+        .body("Subject: win\r\n\r\nwin a prize\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trained.status(), 200);
+    // Before: the tenant has rows in the queue, the suppression list and the spam tables.
+    for t in [
+        "outbound",
+        "suppressions",
+        "spam_tokens",
+        "spam_learned",
+        "spam_settings",
+    ] {
+        assert!(count(t.into()).await > 0, "{t}");
+    }
     let del = app
         .delete(&format!("/v1/tenants/{}", s.t.id), &app.admin_token)
         .await;

@@ -34,12 +34,22 @@ pub async fn inbox(app: &TestApp, token: &str, mailbox: &str) -> Vec<Value> {
 
 /// Every message of a folder, following the cursor, newest first.
 pub async fn all_messages(app: &TestApp, token: &str, mailbox: &str) -> Vec<Value> {
+    all_messages_in(app, token, mailbox, "INBOX").await
+}
+
+/// Every message of the folder `folder`, following the cursor, newest first.
+pub async fn all_messages_in(
+    app: &TestApp,
+    token: &str,
+    mailbox: &str,
+    folder: &str,
+) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor = String::new();
     loop {
         let r = app
             .get(
-                &format!("/v1/mailboxes/{mailbox}/messages?limit=200{cursor}"),
+                &format!("/v1/mailboxes/{mailbox}/messages?folder={folder}&limit=200{cursor}"),
                 token,
             )
             .await;

@@ -135,11 +135,15 @@ async fn spf_fail_and_dns_outages_are_reported_not_fatal() {
         code_of(&bdat(&mut w, &format!("bea@{ZONE}"), &[&ana], body.as_bytes()).await),
         250
     );
-    let stored = newest_raw(&app, &t.owner_token, &ana_id).await;
+    // Its domain asks to reject such mail: by default it is delivered, to Junk, and says why.
+    let stored = newest_raw_in(&app, &t.owner_token, &ana_id, "Junk").await;
     assert!(stored.contains("spf=fail"), "{stored}");
     assert!(stored.contains("dmarc=fail"), "{stored}");
     assert!(!stored.contains("dkim=pass"), "{stored}");
     assert!(stored.contains("policy.dmarc=reject"), "{stored}");
+    assert!(stored.contains("X-Spam-Status: Yes"), "{stored}");
+    assert!(stored.contains("SPF_FAIL"), "{stored}");
+    assert!(stored.contains("DMARC_REJECT"), "{stored}");
     drop(dns);
 
     // DNS down: the message is still accepted, with temperror, within the deadline.
@@ -165,6 +169,59 @@ async fn spf_fail_and_dns_outages_are_reported_not_fatal() {
     );
     let stored = newest_raw(&app, &t.owner_token, &ana_id).await;
     assert!(stored.contains("spf=temperror"), "{stored}");
+}
+
+/// A tenant that honours `p=reject` strictly (`dmarc_reject: reject`) has such mail refused
+/// at SMTP time, `550 5.7.1` naming DMARC, and nothing stored; mail that passes is delivered.
+#[tokio::test]
+async fn a_tenant_may_refuse_mail_failing_a_reject_dmarc_policy() {
+    let dns = DnsServer::start(&[ZONE, "example"], &records()).await;
+    let app = TestApp::spawn_with(|c| {
+        c.smtp.authenticate = true;
+        c.dns.nameservers = vec![dns.addr()];
+        c.dns.timeout_ms = 500;
+    })
+    .await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    let r = app
+        .patch(
+            "/v1/spam/settings",
+            &t.owner_token,
+            serde_json::json!({"dmarc_reject": "reject"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let body = format!(
+        "From: bea@{ZONE}\r\nTo: {ana}\r\nSubject: forged\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\nMessage-ID: <f1@{ZONE}>\r\n\r\nplease pay the invoice\r\n"
+    );
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let s = sock.connect(smtp_addr(&app)).await.unwrap();
+    let mut w = Wire::from_stream(s).await;
+    let r = bdat(&mut w, &format!("bea@{ZONE}"), &[&ana], body.as_bytes()).await;
+    assert!(r.starts_with("550 5.7.1") && r.contains("DMARC"), "{r}");
+    for folder in ["INBOX", "Junk"] {
+        let r = app
+            .get(
+                &format!("/v1/mailboxes/{ana_id}/messages?folder={folder}"),
+                &t.owner_token,
+            )
+            .await;
+        assert_eq!(
+            r.body["items"].as_array().unwrap().len(),
+            0,
+            "{folder}: {r:?}"
+        );
+    }
+    // Signed and sent from an address SPF lists: delivered.
+    let good = format!(
+        "From: bea@{ZONE}\r\nTo: {ana}\r\nSubject: genuine\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\nMessage-ID: <g1@{ZONE}>\r\n\r\nsee you at the meeting\r\n"
+    );
+    let mut w = Wire::connect(smtp_addr(&app)).await;
+    let r = bdat(&mut w, &format!("bea@{ZONE}"), &[&ana], &signed(&good)).await;
+    assert_eq!(code_of(&r), 250, "{r}");
+    let stored = newest_raw(&app, &t.owner_token, &ana_id).await;
+    assert!(stored.contains("Subject: genuine"), "{stored}");
 }
 
 /// Group sending policies judge the authenticated From (DMARC pass): `members` takes mail from
@@ -306,6 +363,19 @@ async fn authentication_answers_are_cached_across_sessions() {
 
 /// The newest message of a mailbox's INBOX, as stored (trace fields included).
 async fn newest_raw(app: &TestApp, token: &str, mailbox: &str) -> String {
-    let items = inbox(app, token, mailbox).await;
-    String::from_utf8(raw(app, token, mailbox, items[0]["id"].as_str().unwrap()).await).unwrap()
+    newest_raw_in(app, token, mailbox, "INBOX").await
+}
+
+/// The newest message of a folder, as stored.
+async fn newest_raw_in(app: &TestApp, token: &str, mailbox: &str, folder: &str) -> String {
+    let r = app
+        .get(
+            &format!("/v1/mailboxes/{mailbox}/messages?folder={folder}&limit=1"),
+            token,
+        )
+        .await;
+    let id = r.body["items"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("nothing in {folder}: {r:?}"));
+    String::from_utf8(raw(app, token, mailbox, id).await).unwrap()
 }

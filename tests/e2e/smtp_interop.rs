@@ -3,7 +3,7 @@
 //! delivered over SMTP and imported over REST, each coming back byte for byte.
 
 use crate::common::*;
-use crate::smtp::{all_messages, bdat, inbox, raw, receiving, smtp_addr};
+use crate::smtp::{all_messages, all_messages_in, bdat, inbox, raw, receiving, smtp_addr};
 use crate::smtp_wire::{Wire, code_of};
 
 #[tokio::test]
@@ -114,17 +114,25 @@ async fn the_torture_corpus_round_trips_over_smtp_and_import() {
     // second is, by the documented rule, a retry of the first). Imports: every file.
     let distinct: std::collections::HashSet<Vec<u8>> =
         files.iter().map(|f| std::fs::read(f).unwrap()).collect();
-    let by_smtp = all_messages(&app, &t.owner_token, &ana_id).await;
+    // Odd MIME is what spam looks like too: some are filed in Junk.
+    let mut by_smtp = all_messages(&app, &t.owner_token, &ana_id).await;
+    by_smtp.extend(all_messages_in(&app, &t.owner_token, &ana_id, "Junk").await);
     assert_eq!(by_smtp.len(), distinct.len());
     let mut seen = std::collections::HashSet::new();
     for m in &by_smtp {
         let stored = raw(&app, &t.owner_token, &ana_id, m["id"].as_str().unwrap()).await;
         assert_eq!(m["size"].as_u64().unwrap() as usize, stored.len());
-        // Our trace field (no authentication in this test), then exactly the file.
+        // Our trace field (no authentication in this test) and the spam filter's two, then
+        // exactly the file.
         let end = stored.windows(2).position(|w| w == b"\r\n").unwrap();
         assert!(stored.starts_with(b"Received: from client.test"));
         let mut rest = &stored[end + 2..];
         while rest.starts_with(b"\t") {
+            let e = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            rest = &rest[e + 2..];
+        }
+        for ours in [&b"X-Spam-Score: "[..], b"X-Spam-Status: "] {
+            assert!(rest.starts_with(ours), "message {}", m["id"]);
             let e = rest.windows(2).position(|w| w == b"\r\n").unwrap();
             rest = &rest[e + 2..];
         }

@@ -104,3 +104,305 @@ fn check_prints_the_verdict_and_its_reasons() {
     let missing = spam_cmd(&["check", "/nonexistent/message.eml"]);
     assert!(!missing.status.success());
 }
+
+mod delivered {
+    use crate::common::*;
+    use crate::smtp::{all_messages_in, bdat, raw, receiving, smtp_addr};
+    use crate::smtp_wire::{Wire, code_of};
+    use serde_json::{Value, json};
+
+    fn sample(name: &str) -> Vec<u8> {
+        std::fs::read(super::samples().join(name)).unwrap()
+    }
+
+    async fn deliver(app: &TestApp, to: &str, msg: &[u8]) -> String {
+        let mut w = Wire::connect(smtp_addr(app)).await;
+        bdat(&mut w, "sender@outside.example", &[to], msg).await
+    }
+
+    async fn only(app: &TestApp, token: &str, mailbox: &str, folder: &str) -> Vec<Value> {
+        all_messages_in(app, token, mailbox, folder).await
+    }
+
+    /// Spam lands in Junk and ham in the inbox; each copy carries `X-Spam-Score` and
+    /// `X-Spam-Status` and its message view the verdict with every symbol. Past the refusal
+    /// threshold the message is refused at SMTP time and nothing is stored; with the filter
+    /// off, everything goes to the inbox unscored.
+    #[tokio::test]
+    async fn spam_is_filed_in_junk_refused_past_the_threshold_and_ham_reaches_the_inbox() {
+        let app = TestApp::spawn().await;
+        let (t, _, _, ana_id, ana) = receiving(&app).await;
+        let tok = &t.owner_token;
+        assert_eq!(
+            code_of(&deliver(&app, &ana, &sample("spam/spam02.eml")).await),
+            250
+        );
+        assert_eq!(
+            code_of(&deliver(&app, &ana, &sample("ham/ham01.eml")).await),
+            250
+        );
+        let junk = only(&app, tok, &ana_id, "Junk").await;
+        let inbox = only(&app, tok, &ana_id, "INBOX").await;
+        assert_eq!(junk.len(), 1, "{junk:?}");
+        assert_eq!(inbox.len(), 1, "{inbox:?}");
+        assert_eq!(junk[0]["subject"], "Your account has been suspended");
+        let jid = junk[0]["id"].as_str().unwrap();
+        let stored = String::from_utf8(raw(&app, tok, &ana_id, jid).await).unwrap();
+        assert!(stored.contains("X-Spam-Status: Yes, score="), "{stored}");
+        assert!(stored.contains("LINK_TEXT_OTHER_SITE"), "{stored}");
+        let detail = app
+            .get(&format!("/v1/mailboxes/{ana_id}/messages/{jid}"), tok)
+            .await;
+        let spam = &detail.body["spam"];
+        assert_eq!(spam["verdict"], "junk", "{detail:?}");
+        assert!(spam["score"].as_f64().unwrap() >= 5.0, "{spam}");
+        assert_eq!(spam["required"], 5.0);
+        let names: Vec<&str> = spam["symbols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"FROM_NAME_OTHER_DOMAIN"), "{names:?}");
+        let iid = inbox[0]["id"].as_str().unwrap();
+        let ham = String::from_utf8(raw(&app, tok, &ana_id, iid).await).unwrap();
+        assert!(ham.contains("X-Spam-Status: No, score="), "{ham}");
+        let detail = app
+            .get(&format!("/v1/mailboxes/{ana_id}/messages/{iid}"), tok)
+            .await;
+        assert_eq!(detail.body["spam"]["verdict"], "ham");
+
+        // A refusal threshold the phishing message passes: 550 5.7.1, nothing stored.
+        let r = app
+            .patch(
+                "/v1/spam/settings",
+                tok,
+                json!({"junk_threshold": 4.0, "reject_threshold": 6.0}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["reject_threshold"], 6.0);
+        let mut phish = sample("spam/spam02.eml");
+        phish.extend_from_slice(b"\nOne more time.\n");
+        // Settings are read again within 10 seconds (until then it is filed in Junk); the
+        // refused one stores nothing.
+        let refused = eventually(15, || {
+            let (app, ana, phish, ana_id) = (&app, ana.clone(), phish.clone(), ana_id.clone());
+            async move {
+                let before = only(app, tok, &ana_id, "Junk").await.len();
+                let r = deliver(app, &ana, &phish).await;
+                let refused = r.starts_with("550 5.7.1") && r.contains("spam");
+                if refused {
+                    assert_eq!(only(app, tok, &ana_id, "Junk").await.len(), before);
+                    assert_eq!(only(app, tok, &ana_id, "INBOX").await.len(), 1);
+                }
+                refused
+            }
+        })
+        .await;
+        assert!(refused);
+        // Off: delivered to the inbox, unscored.
+        let r = app
+            .patch("/v1/spam/settings", tok, json!({"enabled": false}))
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let mut again = sample("spam/spam00.eml");
+        again.extend_from_slice(b"\nAgain.\n");
+        let unscored = eventually(15, || {
+            let (app, ana, again) = (&app, ana.clone(), again.clone());
+            async move { code_of(&deliver(app, &ana, &again).await) == 250 }
+        })
+        .await;
+        assert!(unscored);
+        let landed = eventually(15, || async {
+            only(&app, tok, &ana_id, "INBOX")
+                .await
+                .iter()
+                .any(|m| m["subject"] == "CHEAP MEDS WITHOUT PRESCRIPTION!!!")
+        })
+        .await;
+        assert!(
+            landed,
+            "the spam sample should be in the inbox with the filter off"
+        );
+    }
+
+    /// Settings are validated, each tenant has its own, and a member reads them but cannot
+    /// change them.
+    #[tokio::test]
+    async fn settings_are_validated_per_tenant_and_for_admins() {
+        let app = TestApp::spawn().await;
+        let (a, b) = (app.tenant().await, app.tenant().await);
+        let r = app.get("/v1/spam/settings", &a.owner_token).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.body,
+            json!({"enabled": true, "junk_threshold": 5.0, "reject_threshold": 15.0,
+                   "dmarc_reject": "junk", "learned_spam": 0, "learned_ham": 0})
+        );
+        for (bad, field) in [
+            (json!({"junk_threshold": 20.0}), "reject_threshold"),
+            (json!({"reject_threshold": 1.0}), "reject_threshold"),
+            (json!({"dmarc_reject": "bounce"}), "dmarc_reject"),
+            (json!({"junk_threshold": 1e9}), "junk_threshold"),
+        ] {
+            let r = app.patch("/v1/spam/settings", &a.owner_token, bad).await;
+            assert_eq!(r.status, 400, "{r:?}");
+            assert_eq!(r.body["code"], "validation_failed");
+            assert_eq!(r.body["errors"][0]["field"], field, "{r:?}");
+        }
+        let r = app
+            .patch(
+                "/v1/spam/settings",
+                &a.owner_token,
+                json!({"reject_threshold": null, "dmarc_reject": "reject", "junk_threshold": 20.0}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert!(r.body["reject_threshold"].is_null());
+        assert_eq!(r.body["junk_threshold"], 20.0);
+        // The other tenant still has the defaults.
+        let r = app.get("/v1/spam/settings", &b.owner_token).await;
+        assert_eq!(r.body["junk_threshold"], 5.0);
+        assert_eq!(r.body["dmarc_reject"], "junk");
+        // A key with spam:read reads, cannot write.
+        let (_, key) = app.api_key(&a.owner_token, &["spam:read"]).await;
+        assert_eq!(app.get("/v1/spam/settings", &key).await.status, 200);
+        let r = app
+            .patch("/v1/spam/settings", &key, json!({"enabled": false}))
+            .await;
+        assert_eq!(r.status, 403, "{r:?}");
+        // The change is in the audit log.
+        let log = app
+            .get("/v1/audit-log?action=spam.settings.update", &a.owner_token)
+            .await;
+        assert!(log.text.contains("spam.settings.update"), "{log:?}");
+    }
+
+    async fn post_message(
+        app: &TestApp,
+        path: &str,
+        token: &str,
+        ctype: &str,
+        body: &[u8],
+    ) -> (u16, Value) {
+        let r = app
+            .http
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(token)
+            .header("content-type", ctype)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    fn newsletter(n: usize) -> Vec<u8> {
+        format!(
+            "From: Zorblax Weekly <news@zorblax.example>\r\nTo: ana@x.example\r\nSubject: Zorblax frobnication digest {n}\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\nMessage-ID: <digest{n}@zorblax.example>\r\n\r\nZorblax frobnication quarterly: glimmerwort prices, quixotic snorkelry and\r\nvelvetine updates from the zorblax frobnication team.\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// `check` judges a message as the tenant's filter would and stores nothing; `train`
+    /// teaches the tenant's classifier (once per message; the other label takes the lesson
+    /// back), which moves that tenant's verdicts and no one else's.
+    #[tokio::test]
+    async fn check_and_train_move_only_the_tenants_own_verdicts() {
+        let app = TestApp::spawn().await;
+        let (a, b) = (app.tenant().await, app.tenant().await);
+        let check = |token: String, msg: Vec<u8>| {
+            let app = &app;
+            async move { post_message(app, "/v1/spam/check", &token, "message/rfc822", &msg).await }
+        };
+        let (s, before) = check(a.owner_token.clone(), newsletter(0)).await;
+        assert_eq!(s, 200, "{before}");
+        assert_eq!(before["verdict"], "ham", "{before}");
+        assert!(before["symbols"].is_array());
+        // Wrong type, empty body, bad verdict.
+        let (s, p) = post_message(&app, "/v1/spam/check", &a.owner_token, "text/plain", b"x").await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (415, Some("unsupported_media_type"))
+        );
+        let (s, p) = post_message(
+            &app,
+            "/v1/spam/check",
+            &a.owner_token,
+            "message/rfc822",
+            b"",
+        )
+        .await;
+        assert_eq!((s, p["code"].as_str()), (400, Some("empty_message")));
+        let (s, p) = post_message(
+            &app,
+            "/v1/spam/train?verdict=maybe",
+            &a.owner_token,
+            "message/rfc822",
+            &newsletter(1),
+        )
+        .await;
+        assert_eq!(
+            (s, p["errors"][0]["field"].as_str()),
+            (400, Some("verdict"))
+        );
+        // Tenant A's users say these are spam.
+        for n in 1..=20 {
+            let (s, r) = post_message(
+                &app,
+                "/v1/spam/train?verdict=spam",
+                &a.owner_token,
+                "message/rfc822",
+                &newsletter(n),
+            )
+            .await;
+            assert_eq!(s, 200, "{r}");
+            assert_eq!(r["result"], "learnt");
+        }
+        let (_, r) = post_message(
+            &app,
+            "/v1/spam/train?verdict=spam",
+            &a.owner_token,
+            "message/rfc822",
+            &newsletter(20),
+        )
+        .await;
+        assert_eq!(r["result"], "already_known");
+        assert_eq!(r["learned_spam"], 20);
+        let (_, after) = check(a.owner_token.clone(), newsletter(99)).await;
+        assert_eq!(after["verdict"], "junk", "{after}");
+        assert!(
+            after["score"].as_f64().unwrap() > before["score"].as_f64().unwrap(),
+            "{before} {after}"
+        );
+        // Tenant B's filter learnt nothing.
+        let (_, other) = check(b.owner_token.clone(), newsletter(99)).await;
+        assert_eq!(other["verdict"], "ham", "{other}");
+        assert_eq!(
+            app.get("/v1/spam/settings", &b.owner_token).await.body["learned_spam"],
+            0
+        );
+        // Relabelled: the lesson is taken back.
+        let (_, r) = post_message(
+            &app,
+            "/v1/spam/train?verdict=ham",
+            &a.owner_token,
+            "message/rfc822",
+            &newsletter(20),
+        )
+        .await;
+        assert_eq!(r["result"], "relearnt");
+        assert_eq!(
+            (r["learned_spam"].as_i64(), r["learned_ham"].as_i64()),
+            (Some(19), Some(1))
+        );
+        // Delivered mail is judged by the tenant's own counts too.
+        let (d, _) = crate::mailboxes::fixture_verified_domain(&app, &a.owner_token).await;
+        let (ana_id, ana) = crate::mailboxes::mailbox(&app, &a.owner_token, &d, "ana").await;
+        assert_eq!(code_of(&deliver(&app, &ana, &newsletter(100)).await), 250);
+        let junk = only(&app, &a.owner_token, &ana_id, "Junk").await;
+        assert_eq!(junk.len(), 1, "{junk:?}");
+    }
+}

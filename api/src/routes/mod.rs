@@ -16,6 +16,7 @@ pub mod me;
 pub mod messages;
 pub mod routing;
 pub mod sending;
+pub mod spam;
 pub mod suppressions;
 pub mod tenants;
 pub mod threads;
@@ -85,6 +86,10 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(drafts::create)
         .service(drafts::update)
         .service(drafts::send)
+        .service(spam::settings)
+        .service(spam::update_settings)
+        .service(spam::check)
+        .service(spam::train)
         .service(suppressions::list)
         .service(suppressions::create)
         .service(suppressions::remove)

@@ -68,6 +68,7 @@ impl Role {
                     | MessagesWrite
                     | EventsRead
                     | ContactsRead
+                    | SpamRead
             ),
             // Platform admins act through the platform endpoints, not through tenant scopes.
             Role::PlatformAdmin => matches!(scope, TenantsRead | TenantsWrite),
@@ -104,11 +105,13 @@ pub enum Scope {
     EventsRead,
     ContactsRead,
     ContactsWrite,
+    SpamRead,
+    SpamWrite,
 }
 
 impl Scope {
     /// Every scope, in a stable order.
-    pub const ALL: [Scope; 16] = [
+    pub const ALL: [Scope; 18] = [
         Scope::TenantsRead,
         Scope::TenantsWrite,
         Scope::UsersRead,
@@ -125,6 +128,8 @@ impl Scope {
         Scope::EventsRead,
         Scope::ContactsRead,
         Scope::ContactsWrite,
+        Scope::SpamRead,
+        Scope::SpamWrite,
     ];
 
     /// The scope's name, such as `domains:read`.
@@ -146,6 +151,8 @@ impl Scope {
             Scope::EventsRead => "events:read",
             Scope::ContactsRead => "contacts:read",
             Scope::ContactsWrite => "contacts:write",
+            Scope::SpamRead => "spam:read",
+            Scope::SpamWrite => "spam:write",
         }
     }
 
@@ -164,6 +171,7 @@ impl Scope {
             Scope::MailboxesWrite => Scope::MailboxesRead,
             Scope::MessagesWrite => Scope::MessagesRead,
             Scope::ContactsWrite => Scope::ContactsRead,
+            Scope::SpamWrite => Scope::SpamRead,
             _ => return None,
         })
     }

@@ -69,6 +69,23 @@ pub struct Config {
     pub pop3: Pop3Config,
     /// Local storage: how much room the data directory must keep.
     pub storage: StorageConfig,
+    /// The spam filter of incoming mail.
+    pub spam: SpamConfig,
+}
+
+/// The spam filter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpamConfig {
+    /// Score mail received over SMTP and file it by each tenant's thresholds (tenants can
+    /// also turn it off for themselves).
+    pub enabled: bool,
+}
+
+impl Default for SpamConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// Local storage limits.
@@ -685,6 +702,7 @@ impl Default for Config {
             imap: ImapConfig::default(),
             pop3: Pop3Config::default(),
             storage: StorageConfig::default(),
+            spam: SpamConfig::default(),
         }
     }
 }

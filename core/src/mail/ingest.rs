@@ -76,6 +76,11 @@ pub struct MessageOutcome {
     pub action: Action,
     /// Why (stored with each copy).
     pub note: String,
+    /// Structured detail stored with the note (a spam report).
+    pub detail: Option<Value>,
+    /// The spam filter's analysis, for the per-recipient stages (the last stage that gives
+    /// one wins).
+    pub spam: Option<Arc<crate::spam::Analysis>>,
 }
 
 /// A step that runs once per message, before routing (a spam filter).
@@ -115,6 +120,8 @@ pub struct CopyInput<'a> {
     pub mailbox_id: Uuid,
     /// The message stages' spam score, if one gave it.
     pub spam_score: Option<f64>,
+    /// The spam filter's analysis of the message, if it ran.
+    pub spam: Option<&'a crate::spam::Analysis>,
 }
 
 /// A per-recipient stage's decision for one copy.
@@ -132,6 +139,8 @@ pub struct StageOutcome {
     pub action: Action,
     /// Why (stored with the copy).
     pub note: String,
+    /// Structured detail stored with the note (the spam verdict and its symbols).
+    pub detail: Option<Value>,
 }
 
 /// A step that runs once per mailbox's copy (filing rules, vacation, spam thresholds).
@@ -158,6 +167,7 @@ struct MessageChecks {
     /// Header fields for every copy, as lines.
     headers: String,
     spam_score: Option<f64>,
+    spam: Option<Arc<crate::spam::Analysis>>,
     /// The notes so far (message and routing stages), for every copy.
     notes: Vec<Value>,
     action: Action,
@@ -282,6 +292,7 @@ impl Pipeline {
         let mut out = MessageChecks {
             headers: String::new(),
             spam_score: None,
+            spam: None,
             notes: Vec::new(),
             action: Action::Continue,
         };
@@ -293,8 +304,10 @@ impl Pipeline {
             if o.spam_score.is_some() {
                 out.spam_score = o.spam_score;
             }
-            out.notes
-                .push(json!({"stage": stage.name(), "note": o.note}));
+            if o.spam.is_some() {
+                out.spam = o.spam;
+            }
+            out.notes.push(note(stage.name(), o.note, o.detail));
             if o.action != Action::Continue {
                 out.action = o.action;
                 break;
@@ -354,7 +367,7 @@ impl Pipeline {
                     copy.keywords.push(k);
                 }
             }
-            notes.push(json!({"stage": stage.name(), "note": out.note}));
+            notes.push(note(stage.name(), out.note, out.detail));
             if out.action != Action::Continue {
                 copy.pipeline = json!(notes);
                 return Ok((copy, stage.name().to_string(), out.action));
@@ -458,6 +471,7 @@ impl Pipeline {
                 message: &msg,
                 mailbox_id: m,
                 spam_score: checks.spam_score,
+                spam: checks.spam.as_deref(),
             };
             let (copy, stage, action) = self
                 .run_copy_stages(&input, &checks, FolderTarget::SpecialUse("inbox".into()), 0)
@@ -545,6 +559,7 @@ impl Pipeline {
             message: &msg,
             mailbox_id: mailbox,
             spam_score: checks.spam_score,
+            spam: checks.spam.as_deref(),
         };
         let (mut copy, _, action) = self
             .run_copy_stages(&input, &checks, FolderTarget::Id(folder), flags)
@@ -591,6 +606,14 @@ impl Pipeline {
             Utc::now().format("%a, %d %b %Y %H:%M:%S +0000")
         ));
         s
+    }
+}
+
+/// A stage's note as stored with each copy: `{"stage", "note"}`, with `"detail"` when given.
+fn note(stage: &str, note: String, detail: Option<Value>) -> Value {
+    match detail {
+        Some(d) => json!({"stage": stage, "note": note, "detail": d}),
+        None => json!({"stage": stage, "note": note}),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod corpus;
 pub mod facts;
 pub mod html;
 pub mod rules;
+pub mod stage;
 
 use crate::mail::authn::AuthOutcome;
 use bayes::{Classifier, Model};
@@ -132,6 +133,9 @@ pub fn base_model() -> &'static Model {
     BASE.get_or_init(|| Model::from_bytes(include_bytes!("base.model")).unwrap_or_default())
 }
 
+/// Tokens the classifier must have judged by for its symbol's full score.
+pub const FULL_EVIDENCE: usize = 8;
+
 /// The classifier's symbol for a spam probability.
 pub fn bayes_symbol(p: f64, used: usize) -> Option<Symbol> {
     if used == 0 {
@@ -150,11 +154,62 @@ pub fn bayes_symbol(p: f64, used: usize) -> Option<Symbol> {
         p if p < 0.999 => ("BAYES_99", 6.0),
         _ => ("BAYES_999", 6.5),
     };
+    // A verdict drawn from a handful of tokens weighs less (a three-line note is not spam
+    // because two of its words were seen in spam).
+    let score = if score > 0.0 && used < FULL_EVIDENCE {
+        (score * used as f64 / FULL_EVIDENCE as f64 * 100.0).round() / 100.0
+    } else {
+        score
+    };
     Some(Symbol {
         name: name.into(),
         score,
         detail: format!("spam probability {p:.4} from {used} tokens"),
     })
+}
+
+/// The filter's work on one message, kept for each recipient's tenant: the report with the
+/// base model, and the tokens (to judge again with the tenant's own counts).
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// The report with the base model alone.
+    pub report: Report,
+    /// The message's distinct tokens.
+    pub tokens: Vec<u64>,
+}
+
+impl Analysis {
+    /// Scores `raw` once.
+    pub fn of(raw: &[u8], cx: &Context<'_>) -> Analysis {
+        let facts = Facts::of(raw);
+        let tokens = facts.tokens();
+        Analysis {
+            report: report_of(&facts, &tokens, cx, base_model()),
+            tokens,
+        }
+    }
+
+    /// The report with a tenant's own counts over the base model: the classifier's symbol
+    /// is judged again, the rest is the same.
+    pub fn with_own(&self, own: &Model) -> Report {
+        let mut symbols: Vec<Symbol> = self
+            .report
+            .symbols
+            .iter()
+            .filter(|s| !s.name.starts_with("BAYES_"))
+            .cloned()
+            .collect();
+        let v = Classifier::new(base_model(), Some(own)).judge(&self.tokens);
+        if let Some(s) = bayes_symbol(v.probability, v.used) {
+            symbols.push(s);
+        }
+        let score: f64 = symbols.iter().map(|s| s.score).sum();
+        Report {
+            score: (score * 100.0).round() / 100.0,
+            probability: v.probability,
+            symbols,
+        }
+    }
 }
 
 /// What a check knows besides the bytes.
@@ -181,6 +236,10 @@ pub fn check_facts(facts: &Facts, cx: &Context<'_>) -> Report {
 
 /// [`check_facts`] with another base model in place of the shipped one.
 pub fn check_facts_with_base(facts: &Facts, cx: &Context<'_>, base: &Model) -> Report {
+    report_of(facts, &facts.tokens(), cx, base)
+}
+
+fn report_of(facts: &Facts, tokens: &[u64], cx: &Context<'_>, base: &Model) -> Report {
     let mut symbols = Vec::new();
     if let Some(a) = cx.auth {
         rules::authentication(a, &mut symbols);
@@ -192,7 +251,7 @@ pub fn check_facts_with_base(facts: &Facts, cx: &Context<'_>, base: &Model) -> R
         &mut symbols,
     );
     rules::content(facts, &mut symbols);
-    let v = Classifier::new(base, cx.own).judge(&facts.tokens());
+    let v = Classifier::new(base, cx.own).judge(tokens);
     if let Some(s) = bayes_symbol(v.probability, v.used) {
         symbols.push(s);
     }

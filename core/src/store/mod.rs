@@ -34,6 +34,7 @@ mod pop3;
 mod routing;
 mod scope;
 mod signatures;
+mod spam;
 mod sql;
 mod stats;
 mod subscriptions;
@@ -67,6 +68,7 @@ pub use routing::{
 pub use signatures::{
     IdentityInput, MAX_IDENTITIES, MAX_SIGNATURES, SignatureInput, sanitize_html,
 };
+pub use spam::{DMARC_REJECT_CHOICES, Learnt, SpamSettings, SpamSettingsPatch};
 pub use subscriptions::MAX_SUBSCRIPTIONS;
 pub use system::SystemStore;
 pub use tenant::TenantStore;

@@ -100,6 +100,20 @@ pub struct MessageDetail {
     /// SPF/DKIM/DMARC/ARC results, for mail received over SMTP.
     #[schema(value_type = Option<Object>)]
     pub authentication: Option<serde_json::Value>,
+    /// The spam filter's judgement of this copy: `{score, verdict, required, probability,
+    /// symbols: [{name, score, detail}]}`. Null for mail it did not judge (sent from this
+    /// server, imported, or received while the filter was off).
+    #[schema(value_type = Option<Object>)]
+    pub spam: Option<serde_json::Value>,
+}
+
+/// The spam verdict stored with a copy's pipeline notes.
+fn spam_of(pipeline: &str) -> Option<serde_json::Value> {
+    let notes: Vec<serde_json::Value> = serde_json::from_str(pipeline).ok()?;
+    notes
+        .into_iter()
+        .find(|n| n["stage"] == "spam-verdict" && n.get("detail").is_some())
+        .and_then(|mut n| n.get_mut("detail").map(serde_json::Value::take))
 }
 
 fn addrs(list: &[Addr]) -> Vec<Address> {
@@ -162,6 +176,7 @@ pub async fn get(
     let r = web::block(move || render(&raw, &opts))
         .await
         .map_err(|e| mailroom_core::Error::Internal(format!("render task: {e}")))?;
+    let spam = spam_of(&m.pipeline);
     let authentication = m
         .auth_results
         .as_deref()
@@ -187,6 +202,7 @@ pub async fn get(
         truncated: r.truncated,
         attachments,
         authentication,
+        spam,
     };
     Ok(HttpResponse::Ok().json(detail))
 }

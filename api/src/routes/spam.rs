@@ -1,0 +1,276 @@
+//! `/v1/spam`: the tenant's spam filter. Its settings (thresholds, what a DMARC `p=reject`
+//! failure gets, on or off), a dry run on a raw message (`check`: the score, verdict and
+//! symbols this tenant's filter gives, nothing stored) and teaching it (`train`: the
+//! tenant's own classifier counts, over the base model shipped with the code).
+
+use crate::body::{Json, Query};
+use crate::error::{ApiError, Problem};
+use crate::extract::Authed;
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use mailroom_core::auth::Scope;
+use mailroom_core::spam::{Analysis, Context, Symbol, Verdict};
+use mailroom_core::store::{Learnt, SpamSettings, SpamSettingsPatch};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// The tenant's spam settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpamSettingsResponse {
+    /// Incoming mail is scored and filed by score (`false`: everything goes to the inbox
+    /// unscored).
+    pub enabled: bool,
+    /// At or above this score a message goes to Junk (default 5.0).
+    pub junk_threshold: f64,
+    /// At or above this score a message is refused at SMTP time with `550 5.7.1` (no
+    /// bounce is sent by us); null: never (default 15.0).
+    pub reject_threshold: Option<f64>,
+    /// What mail failing DMARC from a domain that publishes `p=reject` gets: `junk`
+    /// (default: delivered to Junk, scored `DMARC_REJECT`) or `reject` (refused at SMTP
+    /// time).
+    pub dmarc_reject: String,
+    /// Messages the tenant's users taught as spam.
+    pub learned_spam: i64,
+    /// Messages the tenant's users taught as ham.
+    pub learned_ham: i64,
+}
+
+impl From<SpamSettings> for SpamSettingsResponse {
+    fn from(s: SpamSettings) -> Self {
+        Self {
+            enabled: s.enabled,
+            junk_threshold: s.junk_threshold,
+            reject_threshold: s.reject_threshold,
+            dmarc_reject: s.dmarc_reject,
+            learned_spam: s.learned_spam,
+            learned_ham: s.learned_ham,
+        }
+    }
+}
+
+/// A change to the spam settings; fields left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpamSettingsPatchRequest {
+    /// Turn the filter on or off for the tenant.
+    pub enabled: Option<bool>,
+    /// The Junk threshold (-100 to 1000).
+    pub junk_threshold: Option<f64>,
+    /// The refusal threshold, above `junk_threshold`; null: never refuse.
+    #[serde(default, deserialize_with = "crate::routes::tenants::present")]
+    #[schema(value_type = Option<f64>)]
+    pub reject_threshold: Option<Option<f64>>,
+    /// `junk` or `reject`.
+    pub dmarc_reject: Option<String>,
+}
+
+/// One reason for a score.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpamSymbol {
+    /// A stable name (`BAYES_99`, `SPF_FAIL`, `ATTACH_EXECUTABLE`, …).
+    pub name: String,
+    /// What it adds to the score.
+    pub score: f64,
+    /// What was seen.
+    pub detail: String,
+}
+
+impl From<Symbol> for SpamSymbol {
+    fn from(s: Symbol) -> Self {
+        Self {
+            name: s.name,
+            score: s.score,
+            detail: s.detail,
+        }
+    }
+}
+
+/// What the tenant's filter makes of a message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpamCheckResponse {
+    /// The sum of the symbols' scores.
+    pub score: f64,
+    /// `ham` (inbox), `junk` or `reject`, by the tenant's thresholds.
+    pub verdict: String,
+    /// The Junk threshold it was held to.
+    pub required: f64,
+    /// The classifier's spam probability (0 to 1).
+    pub probability: f64,
+    /// Why.
+    pub symbols: Vec<SpamSymbol>,
+}
+
+/// How the message was learnt.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrainQuery {
+    /// `spam` or `ham`.
+    pub verdict: String,
+}
+
+/// What training did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpamTrainResponse {
+    /// `learnt`, `relearnt` (it had been taught with the other label: that lesson was taken
+    /// back) or `already_known` (taught with this label before: nothing changed).
+    pub result: String,
+    /// Messages the tenant's users taught as spam, now.
+    pub learned_spam: i64,
+    /// Messages the tenant's users taught as ham, now.
+    pub learned_ham: i64,
+}
+
+/// The largest message `check` and `train` take.
+pub const MAX_SPAM_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
+
+/// The tenant's spam settings.
+#[utoipa::path(get, path = "/v1/spam/settings", tag = "spam", responses(
+    (status = 200, body = SpamSettingsResponse),
+), security(("bearer" = [])))]
+#[get("/v1/spam/settings")]
+pub async fn settings(auth: Authed) -> Result<HttpResponse, ApiError> {
+    let s = auth.tenant(Scope::SpamRead)?.spam_settings().await?;
+    Ok(HttpResponse::Ok().json(SpamSettingsResponse::from(s)))
+}
+
+/// Changes the tenant's spam settings (new mail is judged by them within 10 seconds).
+#[utoipa::path(patch, path = "/v1/spam/settings", tag = "spam", request_body = SpamSettingsPatchRequest, responses(
+    (status = 200, body = SpamSettingsResponse),
+    (status = 400, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[patch("/v1/spam/settings")]
+pub async fn update_settings(
+    auth: Authed,
+    body: Json<SpamSettingsPatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let s = auth
+        .tenant(Scope::SpamWrite)?
+        .update_spam_settings(SpamSettingsPatch {
+            enabled: b.enabled,
+            junk_threshold: b.junk_threshold,
+            reject_threshold: b.reject_threshold,
+            dmarc_reject: b.dmarc_reject,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(SpamSettingsResponse::from(s)))
+}
+
+/// The raw message of a `check` or `train` request (`message/rfc822`).
+async fn message_body(req: &HttpRequest, body: web::Payload) -> Result<Vec<u8>, ApiError> {
+    let ctype = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ctype.split(';').next().unwrap_or("").trim() != "message/rfc822" {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the message as message/rfc822",
+        ));
+    }
+    let bytes = crate::routes::read_body(body, MAX_SPAM_MESSAGE_BYTES, "a message").await?;
+    if bytes.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_message",
+            "the request holds no message",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Reads a message off the async workers: parsing and scoring is CPU work.
+async fn analyse(raw: Vec<u8>) -> Result<Analysis, ApiError> {
+    let raw = raw[..raw.len().min(mailroom_core::spam::stage::MAX_SCAN_BYTES)].to_vec();
+    web::block(move || Analysis::of(&raw, &Context::default()))
+        .await
+        .map_err(|e| mailroom_core::Error::Internal(format!("spam check: {e}")).into())
+}
+
+/// Scores a raw message as this tenant's filter would, without storing anything: the
+/// score, the verdict by the tenant's thresholds, and every symbol with what it saw.
+/// Sender authentication is not run (there is no SMTP transaction): its symbols appear on
+/// mail received over SMTP only.
+#[utoipa::path(post, path = "/v1/spam/check", tag = "spam",
+    request_body(content = String, content_type = "message/rfc822"), responses(
+    (status = 200, body = SpamCheckResponse),
+    (status = 400, description = "`empty_message`", body = Problem, content_type = "application/problem+json"),
+    (status = 413, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[post("/v1/spam/check")]
+pub async fn check(
+    auth: Authed,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let store = auth.tenant(Scope::SpamRead)?;
+    let raw = message_body(&req, body).await?;
+    let a = analyse(raw).await?;
+    let own_settings = store.spam_settings().await?;
+    let report = match store.spam_own_model(&a.tokens).await? {
+        Some(own) => a.with_own(&own),
+        None => a.report.clone(),
+    };
+    let t = own_settings.thresholds();
+    let verdict = if own_settings.enabled {
+        t.verdict(report.score)
+    } else {
+        Verdict::Ham
+    };
+    Ok(HttpResponse::Ok().json(SpamCheckResponse {
+        score: report.score,
+        verdict: verdict.as_str().into(),
+        required: t.junk,
+        probability: report.probability,
+        symbols: report.symbols.into_iter().map(SpamSymbol::from).collect(),
+    }))
+}
+
+/// Teaches the tenant's classifier that a raw message is spam or ham. The same bytes
+/// taught again change nothing; taught with the other label, the earlier lesson is taken
+/// back first.
+#[utoipa::path(post, path = "/v1/spam/train", tag = "spam", params(TrainQuery),
+    request_body(content = String, content_type = "message/rfc822"), responses(
+    (status = 200, body = SpamTrainResponse),
+    (status = 400, description = "`validation_failed` (verdict), `empty_message`", body = Problem, content_type = "application/problem+json"),
+    (status = 413, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[post("/v1/spam/train")]
+pub async fn train(
+    auth: Authed,
+    req: HttpRequest,
+    q: Query<TrainQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let store = auth.tenant(Scope::SpamWrite)?;
+    let spam = match q.verdict.as_str() {
+        "spam" => true,
+        "ham" => false,
+        _ => {
+            return Err(mailroom_core::Error::Validation(vec![
+                mailroom_core::error::FieldError::new("verdict", "must be spam or ham"),
+            ])
+            .into());
+        }
+    };
+    let raw = message_body(&req, body).await?;
+    let a = analyse(raw.clone()).await?;
+    let result = store.spam_learn(&raw, &a.tokens, spam).await?;
+    let s = store.spam_settings().await?;
+    Ok(HttpResponse::Ok().json(SpamTrainResponse {
+        result: match result {
+            Learnt::Learnt => "learnt",
+            Learnt::Relearnt => "relearnt",
+            Learnt::AlreadyKnown => "already_known",
+        }
+        .into(),
+        learned_spam: s.learned_spam,
+        learned_ham: s.learned_ham,
+    }))
+}

@@ -1,0 +1,379 @@
+//! A tenant's spam settings and its own classifier counts, through the tenant-scoped store.
+
+use super::TenantStore;
+use super::entities::{spam_learned, spam_settings, spam_tokens};
+use crate::error::{Error, FieldError, Result};
+use crate::spam::bayes::{Counts, Model};
+use crate::spam::{DEFAULT_JUNK, DEFAULT_REJECT};
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+use std::collections::HashMap;
+
+/// What a DMARC failure of a domain publishing `p=reject` gets.
+pub const DMARC_REJECT_CHOICES: [&str; 2] = ["reject", "junk"];
+
+/// Token rows written per statement.
+const TOKENS_PER_STATEMENT: usize = 500;
+
+/// A tenant's spam settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpamSettings {
+    /// Incoming mail is scored (and filed by its score).
+    pub enabled: bool,
+    /// At or above: Junk.
+    pub junk_threshold: f64,
+    /// At or above: refused at SMTP time; `None`: never.
+    pub reject_threshold: Option<f64>,
+    /// `reject`: refused at SMTP time (`550 5.7.1`); `junk`: scored (`DMARC_REJECT`).
+    pub dmarc_reject: String,
+    /// Spam messages its users taught the classifier.
+    pub learned_spam: i64,
+    /// Ham messages its users taught the classifier.
+    pub learned_ham: i64,
+}
+
+impl Default for SpamSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            junk_threshold: DEFAULT_JUNK,
+            reject_threshold: Some(DEFAULT_REJECT),
+            dmarc_reject: "junk".into(),
+            learned_spam: 0,
+            learned_ham: 0,
+        }
+    }
+}
+
+impl From<spam_settings::Model> for SpamSettings {
+    fn from(m: spam_settings::Model) -> Self {
+        Self {
+            enabled: m.enabled,
+            junk_threshold: m.junk_threshold,
+            reject_threshold: m.reject_threshold,
+            dmarc_reject: m.dmarc_reject,
+            learned_spam: m.learned_spam,
+            learned_ham: m.learned_ham,
+        }
+    }
+}
+
+impl SpamSettings {
+    /// The thresholds, as the filter reads them.
+    pub fn thresholds(&self) -> crate::spam::Thresholds {
+        crate::spam::Thresholds {
+            junk: self.junk_threshold,
+            quarantine: None,
+            reject: self.reject_threshold,
+        }
+    }
+}
+
+/// A change to the settings: `None` leaves a field as it is; `reject_threshold:
+/// Some(None)` turns refusing off.
+#[derive(Debug, Clone, Default)]
+pub struct SpamSettingsPatch {
+    pub enabled: Option<bool>,
+    pub junk_threshold: Option<f64>,
+    pub reject_threshold: Option<Option<f64>>,
+    pub dmarc_reject: Option<String>,
+}
+
+/// What learning a message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learnt {
+    /// New lesson.
+    Learnt,
+    /// It was learnt with the other label: that lesson was taken back.
+    Relearnt,
+    /// Already learnt with this label: nothing changed.
+    AlreadyKnown,
+}
+
+fn check_patch(p: &SpamSettingsPatch, current: &SpamSettings) -> Result<()> {
+    let mut errors = Vec::new();
+    let junk = p.junk_threshold.unwrap_or(current.junk_threshold);
+    if !(junk.is_finite() && (-100.0..=1000.0).contains(&junk)) {
+        errors.push(FieldError::new(
+            "junk_threshold",
+            "must be a number from -100 to 1000",
+        ));
+    }
+    let reject = p.reject_threshold.unwrap_or(current.reject_threshold);
+    if let Some(r) = reject
+        && !(r.is_finite() && r > junk && r <= 1000.0)
+    {
+        errors.push(FieldError::new(
+            "reject_threshold",
+            "must be above junk_threshold and at most 1000, or null (never refuse)",
+        ));
+    }
+    if let Some(d) = &p.dmarc_reject
+        && !DMARC_REJECT_CHOICES.contains(&d.as_str())
+    {
+        errors.push(FieldError::new("dmarc_reject", "must be reject or junk"));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+impl TenantStore {
+    /// The tenant's spam settings (the defaults until changed).
+    pub async fn spam_settings(&self) -> Result<SpamSettings> {
+        Ok(self
+            .find::<spam_settings::Entity>()
+            .one(self.store.db())
+            .await?
+            .map(SpamSettings::from)
+            .unwrap_or_default())
+    }
+
+    /// Changes the tenant's spam settings.
+    pub async fn update_spam_settings(&self, p: SpamSettingsPatch) -> Result<SpamSettings> {
+        let tx = self.store.tx().await?;
+        let current = self
+            .find::<spam_settings::Entity>()
+            .one(&*tx)
+            .await?
+            .map(SpamSettings::from)
+            .unwrap_or_default();
+        check_patch(&p, &current)?;
+        let next = SpamSettings {
+            enabled: p.enabled.unwrap_or(current.enabled),
+            junk_threshold: p.junk_threshold.unwrap_or(current.junk_threshold),
+            reject_threshold: p.reject_threshold.unwrap_or(current.reject_threshold),
+            dmarc_reject: p.dmarc_reject.clone().unwrap_or(current.dmarc_reject),
+            ..current
+        };
+        spam_settings::Entity::insert(spam_settings::ActiveModel {
+            tenant_id: Set(self.tid()),
+            enabled: Set(next.enabled),
+            junk_threshold: Set(next.junk_threshold),
+            reject_threshold: Set(next.reject_threshold),
+            dmarc_reject: Set(next.dmarc_reject.clone()),
+            learned_spam: Set(next.learned_spam),
+            learned_ham: Set(next.learned_ham),
+            updated_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::column(spam_settings::Column::TenantId)
+                .update_columns([
+                    spam_settings::Column::Enabled,
+                    spam_settings::Column::JunkThreshold,
+                    spam_settings::Column::RejectThreshold,
+                    spam_settings::Column::DmarcReject,
+                    spam_settings::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(&*tx)
+        .await?;
+        self.audit(
+            &*tx,
+            "spam.settings.update",
+            "tenant",
+            Some(self.tid()),
+            json!({
+                "enabled": next.enabled,
+                "junk_threshold": next.junk_threshold,
+                "reject_threshold": next.reject_threshold,
+                "dmarc_reject": next.dmarc_reject,
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// The tenant's own counts for `tokens` (those it has), with its message totals; `None`
+    /// when it has learnt nothing.
+    pub async fn spam_own_model(&self, tokens: &[u64]) -> Result<Option<Model>> {
+        let s = self.spam_settings().await?;
+        if s.learned_spam + s.learned_ham == 0 {
+            return Ok(None);
+        }
+        let mut model = Model {
+            nspam: s.learned_spam.clamp(0, i64::from(u32::MAX)) as u32,
+            nham: s.learned_ham.clamp(0, i64::from(u32::MAX)) as u32,
+            tokens: HashMap::new(),
+        };
+        for part in tokens.chunks(TOKENS_PER_STATEMENT) {
+            let keys: Vec<i64> = part.iter().map(|t| *t as i64).collect();
+            let rows = self
+                .find::<spam_tokens::Entity>()
+                .filter(spam_tokens::Column::Token.is_in(keys))
+                .all(self.store.db())
+                .await?;
+            for r in rows {
+                model.tokens.insert(
+                    r.token as u64,
+                    Counts {
+                        spam: r.spam.clamp(0, i64::from(u32::MAX)) as u32,
+                        ham: r.ham.clamp(0, i64::from(u32::MAX)) as u32,
+                    },
+                );
+            }
+        }
+        Ok(Some(model))
+    }
+
+    /// Teaches the tenant's classifier that the message `raw` (with these distinct tokens)
+    /// is spam (or ham). Learning the same bytes again changes nothing; with the other label,
+    /// the earlier lesson is taken back first.
+    pub async fn spam_learn(&self, raw: &[u8], tokens: &[u64], spam: bool) -> Result<Learnt> {
+        let digest = super::blob_hash(raw);
+        let tx = self.store.tx().await?;
+        let before = self
+            .find::<spam_learned::Entity>()
+            .filter(spam_learned::Column::Digest.eq(digest.clone()))
+            .one(&*tx)
+            .await?;
+        let outcome = match before {
+            Some(b) if b.spam == spam => return Ok(Learnt::AlreadyKnown),
+            Some(_) => {
+                self.add_tokens(&tx, tokens, !spam, -1).await?;
+                self.update_many::<spam_learned::Entity>()
+                    .col_expr(spam_learned::Column::Spam, Expr::value(spam))
+                    .filter(spam_learned::Column::Digest.eq(digest))
+                    .exec(&*tx)
+                    .await?;
+                Learnt::Relearnt
+            }
+            None => {
+                spam_learned::Entity::insert(spam_learned::ActiveModel {
+                    tenant_id: Set(self.tid()),
+                    digest: Set(digest),
+                    spam: Set(spam),
+                    created_at: Set(Utc::now()),
+                })
+                .exec_without_returning(&*tx)
+                .await?;
+                Learnt::Learnt
+            }
+        };
+        self.add_tokens(&tx, tokens, spam, 1).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Adds `by` to the spam (or ham) count of each token and of the messages learnt.
+    async fn add_tokens(&self, tx: &super::Tx, tokens: &[u64], spam: bool, by: i64) -> Result<()> {
+        let col = if spam {
+            spam_tokens::Column::Spam
+        } else {
+            spam_tokens::Column::Ham
+        };
+        let name = if spam { "spam" } else { "ham" };
+        for part in tokens.chunks(TOKENS_PER_STATEMENT) {
+            let rows = part.iter().map(|t| spam_tokens::ActiveModel {
+                tenant_id: Set(self.tid()),
+                token: Set(*t as i64),
+                spam: Set(if spam { by } else { 0 }),
+                ham: Set(if spam { 0 } else { by }),
+            });
+            if by > 0 {
+                spam_tokens::Entity::insert_many(rows)
+                    .on_conflict(
+                        OnConflict::columns([
+                            spam_tokens::Column::TenantId,
+                            spam_tokens::Column::Token,
+                        ])
+                        .value(
+                            col,
+                            Expr::cust(format!("spam_tokens.{name} + excluded.{name}")),
+                        )
+                        .to_owned(),
+                    )
+                    .exec_without_returning(&**tx)
+                    .await?;
+            } else {
+                let keys: Vec<i64> = part.iter().map(|t| *t as i64).collect();
+                self.update_many::<spam_tokens::Entity>()
+                    .col_expr(col, Expr::col(col).add(by))
+                    .filter(spam_tokens::Column::Token.is_in(keys.clone()))
+                    .filter(col.gt(0))
+                    .exec(&**tx)
+                    .await?;
+                self.delete_many::<spam_tokens::Entity>()
+                    .filter(spam_tokens::Column::Token.is_in(keys))
+                    .filter(spam_tokens::Column::Spam.lte(0))
+                    .filter(spam_tokens::Column::Ham.lte(0))
+                    .exec(&**tx)
+                    .await?;
+            }
+        }
+        // The message totals live with the settings (a row is made with the defaults).
+        let d = SpamSettings::default();
+        spam_settings::Entity::insert(spam_settings::ActiveModel {
+            tenant_id: Set(self.tid()),
+            enabled: Set(d.enabled),
+            junk_threshold: Set(d.junk_threshold),
+            reject_threshold: Set(d.reject_threshold),
+            dmarc_reject: Set(d.dmarc_reject),
+            learned_spam: Set(0),
+            learned_ham: Set(0),
+            updated_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::column(spam_settings::Column::TenantId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&**tx)
+        .await
+        .or_else(|e| match e {
+            sea_orm::DbErr::RecordNotInserted => Ok(0),
+            e => Err(e),
+        })?;
+        let total = if spam {
+            spam_settings::Column::LearnedSpam
+        } else {
+            spam_settings::Column::LearnedHam
+        };
+        self.update_many::<spam_settings::Entity>()
+            .col_expr(total, Expr::col(total).add(by))
+            .exec(&**tx)
+            .await?;
+        Ok(())
+    }
+}
+
+impl super::SystemStore {
+    /// The tenant of a mailbox and its spam settings (the MX path, per recipient); `None`
+    /// when the mailbox is gone.
+    pub async fn spam_settings_of_mailbox(
+        &self,
+        mailbox: uuid::Uuid,
+    ) -> Result<Option<(uuid::Uuid, SpamSettings)>> {
+        use super::entities::mailboxes;
+        use super::scope::all_tenants;
+        use sea_orm::QuerySelect;
+        let tenant: Option<uuid::Uuid> = all_tenants::find_by_id::<mailboxes::Entity>(mailbox)
+            .select_only()
+            .column(mailboxes::Column::TenantId)
+            .into_tuple()
+            .one(self.store.db())
+            .await?;
+        let Some(tenant) = tenant else {
+            return Ok(None);
+        };
+        Ok(Some((
+            tenant,
+            self.spam_store(tenant).spam_settings().await?,
+        )))
+    }
+
+    /// A tenant store for the spam filter's work on `tenant`'s behalf.
+    pub fn spam_store(&self, tenant: uuid::Uuid) -> TenantStore {
+        TenantStore::new(
+            self.store.clone(),
+            crate::ids::TenantId::from_uuid(tenant),
+            super::Actor::system("spam"),
+        )
+    }
+}
