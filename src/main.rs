@@ -84,6 +84,17 @@ enum Spam {
         #[arg(long)]
         verbose: bool,
     },
+    /// Copies labelled folders into `OUT/{train,test}/{ham,spam}` by the held-out split (for
+    /// training and measuring other filters on the same messages).
+    Split {
+        #[arg(long)]
+        ham: PathBuf,
+        #[arg(long)]
+        spam: PathBuf,
+        /// Where to write the four folders.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Prints the score, verdict and symbols of one message file as JSON.
     Check {
         /// The message file.
@@ -351,6 +362,7 @@ fn spam(cmd: Spam) -> anyhow::Result<()> {
             };
             spam_tool::eval(&ham, &spam, split, model.as_deref(), t, verbose).map(|_| ())
         }
+        Spam::Split { ham, spam, out } => spam_tool::split(&ham, &spam, &out),
         Spam::Check { file } => spam_tool::check_file(&file),
     }
 }

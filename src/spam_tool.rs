@@ -153,6 +153,25 @@ pub fn eval(
     Ok(f)
 }
 
+/// Copies the messages of `ham` and `spam` into `out/{train,test}/{ham,spam}` by the
+/// held-out split, keeping their file names.
+pub fn split(ham: &Path, spam: &Path, out: &Path) -> anyhow::Result<()> {
+    for (part, which) in [(Split::Train, "train"), (Split::Test, "test")] {
+        for (label, dir) in [("ham", ham), ("spam", spam)] {
+            let to = out.join(which).join(label);
+            std::fs::create_dir_all(&to)?;
+            let msgs = read_dir(dir, part)?;
+            for (path, raw) in &msgs {
+                if let Some(name) = path.file_name() {
+                    std::fs::write(to.join(name), raw)?;
+                }
+            }
+            println!("{which}/{label}: {} messages", msgs.len());
+        }
+    }
+    Ok(())
+}
+
 /// Prints the report of one message file as JSON.
 pub fn check_file(path: &Path) -> anyhow::Result<()> {
     let raw = std::fs::read(path)?;

@@ -21,6 +21,10 @@ pub const MAILBOX_PURGE: &str = "mailbox.purge";
 /// `{"outbound_id": "…", "domain": "…"}`; the job's tenant is set. Retries of deferred
 /// recipients are new jobs of this kind, due when the recipients are.
 pub const OUTBOUND_DELIVER: &str = "outbound.deliver";
+/// Teaches a tenant's spam classifier from messages a user moved into Junk (spam) or out of
+/// it (ham). Payload: `{"mailbox_id": "…", "message_ids": ["…"], "verdict": "spam"|"ham"}`;
+/// the job's tenant is set.
+pub const SPAM_LEARN: &str = "spam.learn";
 /// Default attempts before a job is dead.
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
 

@@ -22,6 +22,7 @@ mod m20261207_000017_pop3;
 mod m20261207_000018_folder_modseq;
 mod m20261208_000019_outbound;
 mod m20261209_000020_spam;
+mod m20261209_000021_spam_lists;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000018_folder_modseq::Migration),
             Box::new(m20261208_000019_outbound::Migration),
             Box::new(m20261209_000020_spam::Migration),
+            Box::new(m20261209_000021_spam_lists::Migration),
         ]
     }
 }

@@ -405,4 +405,236 @@ mod delivered {
         let junk = only(&app, &a.owner_token, &ana_id, "Junk").await;
         assert_eq!(junk.len(), 1, "{junk:?}");
     }
+
+    /// Moving mail into Junk over IMAP teaches the tenant's classifier that it is spam (and
+    /// out of it, over REST, that it is not): the next such message is filed in Junk.
+    #[tokio::test]
+    async fn moves_into_and_out_of_junk_teach_the_tenants_filter() {
+        use crate::imap_wire::Imap;
+        let app = TestApp::spawn_with(|c| c.jobs.enabled = true).await;
+        let (t, _, _, ana_id, ana) = receiving(&app).await;
+        let tok = &t.owner_token;
+        for n in 0..20 {
+            assert_eq!(code_of(&deliver(&app, &ana, &newsletter(n)).await), 250);
+        }
+        assert_eq!(only(&app, tok, &ana_id, "INBOX").await.len(), 20);
+        let imap = app.running.as_ref().unwrap().imap_addr.unwrap();
+        let mut c = Imap::login(imap, &ana, PASSWORD).await;
+        assert!(c.cmd("SELECT INBOX").await.ok());
+        let r = c.cmd("UID MOVE 1:* Junk").await;
+        assert!(r.ok(), "{}", r.all());
+        let taught = eventually(20, || async {
+            app.get("/v1/spam/settings", tok).await.body["learned_spam"] == 20
+        })
+        .await;
+        assert!(taught, "{:?}", app.get("/v1/spam/settings", tok).await);
+        // New mail follows the lesson within 10 seconds (the settings and totals are cached).
+        let mut n = 50;
+        let filed_new = eventually(15, || {
+            n += 1;
+            let (app, ana, ana_id, msg) = (&app, ana.clone(), ana_id.clone(), newsletter(n));
+            let subject = format!("Zorblax frobnication digest {n}");
+            async move {
+                assert_eq!(code_of(&deliver(app, &ana, &msg).await), 250);
+                only(app, tok, &ana_id, "Junk")
+                    .await
+                    .iter()
+                    .any(|m| m["subject"] == subject.as_str())
+            }
+        })
+        .await;
+        assert!(filed_new);
+        let filed = only(&app, tok, &ana_id, "Junk").await;
+        // One is not spam after all: moved back to the inbox over REST, learnt as ham.
+        let inbox_id = app
+            .get(&format!("/v1/mailboxes/{ana_id}/folders"), tok)
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "INBOX")
+            .unwrap()["id"]
+            .clone();
+        let one = filed[0]["id"].as_str().unwrap();
+        let r = app
+            .patch(
+                &format!("/v1/mailboxes/{ana_id}/messages/{one}"),
+                tok,
+                json!({"folder_id": inbox_id}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let relearnt = eventually(20, || async {
+            let s = app.get("/v1/spam/settings", tok).await.body;
+            s["learned_ham"] == 1
+        })
+        .await;
+        assert!(relearnt, "{:?}", app.get("/v1/spam/settings", tok).await);
+    }
+
+    /// Block and allow lists, tenant-wide and per mailbox, and the recipient's contacts: a
+    /// blocked sender goes to Junk, an allow-listed From that is not authenticated counts for
+    /// little (it could be forged), a contact counts in favour; another tenant neither sees
+    /// nor touches the entries.
+    #[tokio::test]
+    async fn lists_and_contacts_weigh_in_per_mailbox_and_stay_in_their_tenant() {
+        let app = TestApp::spawn().await;
+        let (t, d, _, ana_id, ana) = receiving(&app).await;
+        let tok = &t.owner_token;
+        let (bob_id, bob) = crate::mailboxes::mailbox(&app, tok, &d, "bob").await;
+        let add = |body: Value| {
+            let app = &app;
+            async move { app.post("/v1/spam/lists", tok, body).await }
+        };
+        // Validation.
+        for (bad, field) in [
+            (json!({"kind": "maybe", "pattern": "x.example"}), "kind"),
+            (
+                json!({"kind": "block", "pattern": "not a domain"}),
+                "pattern",
+            ),
+            (
+                json!({"kind": "block", "pattern": "x.example", "note": "n".repeat(501)}),
+                "note",
+            ),
+        ] {
+            let r = add(bad).await;
+            assert_eq!(r.status, 400, "{r:?}");
+            assert_eq!(r.body["errors"][0]["field"], field, "{r:?}");
+        }
+        // Ana blocks the colleagues' company (ham01 comes from bob@company.example), for her
+        // mailbox only; the tenant allows the phishing sender's domain.
+        let r = add(
+            json!({"kind": "block", "pattern": "@Company.Example", "mailbox_id": ana_id,
+                           "note": "too many meetings"}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        assert_eq!(r.body["pattern"], "company.example");
+        let block_id = r.body["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            add(json!({"kind": "block", "pattern": "company.example", "mailbox_id": ana_id}))
+                .await
+                .status,
+            409
+        );
+        let r = add(json!({"kind": "allow", "pattern": "verify-account.example"})).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        let ham = sample("ham/ham01.eml");
+        let mut w = Wire::connect(smtp_addr(&app)).await;
+        assert_eq!(
+            code_of(&bdat(&mut w, "bob@company.example", &[&ana, &bob], &ham).await),
+            250
+        );
+        // Blocked for Ana, not for Bob.
+        let ana_junk = only(&app, tok, &ana_id, "Junk").await;
+        assert_eq!(ana_junk.len(), 1, "{ana_junk:?}");
+        let detail = app
+            .get(
+                &format!(
+                    "/v1/mailboxes/{ana_id}/messages/{}",
+                    ana_junk[0]["id"].as_str().unwrap()
+                ),
+                tok,
+            )
+            .await;
+        let symbols = detail.body["spam"]["symbols"].to_string();
+        assert!(symbols.contains("BLOCKLIST"), "{symbols}");
+        assert!(symbols.contains("the mailbox's block list"), "{symbols}");
+        assert_eq!(only(&app, tok, &bob_id, "INBOX").await.len(), 1);
+        // The allow-listed phishing sender: its From is not authenticated, so it is still junk.
+        assert_eq!(
+            code_of(&deliver(&app, &bob, &sample("spam/spam02.eml")).await),
+            250
+        );
+        let bob_junk = only(&app, tok, &bob_id, "Junk").await;
+        assert_eq!(bob_junk.len(), 1, "{bob_junk:?}");
+        let detail = app
+            .get(
+                &format!(
+                    "/v1/mailboxes/{bob_id}/messages/{}",
+                    bob_junk[0]["id"].as_str().unwrap()
+                ),
+                tok,
+            )
+            .await;
+        assert!(
+            detail.body["spam"]["symbols"]
+                .to_string()
+                .contains("ALLOWLIST_UNAUTH"),
+            "{detail:?}"
+        );
+        // Bob's contact: counted in his favour.
+        let r = app
+            .post(
+                &format!("/v1/contacts?mailbox_id={bob_id}"),
+                tok,
+                json!({"full_name": "Hana", "emails": [{"value": "hana@friends.example"}]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        assert_eq!(
+            code_of(&deliver(&app, &bob, &sample("ham/ham07.eml")).await),
+            250
+        );
+        let dinner = only(&app, tok, &bob_id, "INBOX")
+            .await
+            .into_iter()
+            .find(|m| m["subject"] == "Dinner on Saturday?")
+            .unwrap();
+        let detail = app
+            .get(
+                &format!(
+                    "/v1/mailboxes/{bob_id}/messages/{}",
+                    dinner["id"].as_str().unwrap()
+                ),
+                tok,
+            )
+            .await;
+        assert!(
+            detail.body["spam"]["symbols"]
+                .to_string()
+                .contains("FROM_CONTACT"),
+            "{detail:?}"
+        );
+        // Listed, filtered by mailbox.
+        let all = app.get("/v1/spam/lists", tok).await;
+        assert_eq!(all.body["items"].as_array().unwrap().len(), 2);
+        let anas = app
+            .get(&format!("/v1/spam/lists?mailbox_id={ana_id}"), tok)
+            .await;
+        assert_eq!(anas.body["items"].as_array().unwrap().len(), 1);
+        // Another tenant sees none of it and can touch none of it.
+        let other = app.tenant().await;
+        let theirs = app.get("/v1/spam/lists", &other.owner_token).await;
+        assert_eq!(theirs.body["items"].as_array().unwrap().len(), 0);
+        assert_eq!(
+            app.delete(&format!("/v1/spam/lists/{block_id}"), &other.owner_token)
+                .await
+                .status,
+            404
+        );
+        let r = app
+            .post(
+                "/v1/spam/lists",
+                &other.owner_token,
+                json!({"kind": "allow", "pattern": "x.example", "mailbox_id": ana_id}),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{r:?}");
+        // Removed by its tenant.
+        assert_eq!(
+            app.delete(&format!("/v1/spam/lists/{block_id}"), tok)
+                .await
+                .status,
+            204
+        );
+        assert_eq!(
+            app.delete(&format!("/v1/spam/lists/{block_id}"), tok)
+                .await
+                .status,
+            404
+        );
+    }
 }

@@ -6,14 +6,20 @@
 use crate::body::{Json, Query};
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
+use crate::routes::created;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
 use mailroom_core::auth::Scope;
 use mailroom_core::spam::{Analysis, Context, Symbol, Verdict};
-use mailroom_core::store::{Learnt, SpamSettings, SpamSettingsPatch};
+use mailroom_core::store::entities::spam_lists;
+use mailroom_core::store::{
+    Learnt, NewSpamListEntry, PageRequest, SpamSettings, SpamSettingsPatch,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 /// The tenant's spam settings.
 #[derive(Debug, Serialize, ToSchema)]
@@ -273,4 +279,136 @@ pub async fn train(
         learned_spam: s.learned_spam,
         learned_ham: s.learned_ham,
     }))
+}
+
+/// An allow or block list entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpamListEntryResponse {
+    /// Id.
+    pub id: Uuid,
+    /// `allow` or `block`.
+    pub kind: String,
+    /// A lower-case address (`a@b.example`) or domain (`b.example`, subdomains included).
+    pub pattern: String,
+    /// The mailbox it applies to; null: every mailbox of the tenant.
+    pub mailbox_id: Option<Uuid>,
+    /// Why.
+    pub note: String,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<spam_lists::Model> for SpamListEntryResponse {
+    fn from(m: spam_lists::Model) -> Self {
+        Self {
+            id: m.id,
+            kind: m.kind,
+            pattern: m.pattern,
+            mailbox_id: m.mailbox_id,
+            note: m.note,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// A page of list entries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpamListPage {
+    /// The entries, oldest first.
+    pub items: Vec<SpamListEntryResponse>,
+    /// Pass as `?cursor=` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// An entry to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpamListEntryRequest {
+    /// `allow` or `block`.
+    pub kind: String,
+    /// An address or a domain (a leading `@` or `*.` is accepted).
+    pub pattern: String,
+    /// Only for this mailbox; left out: every mailbox of the tenant.
+    pub mailbox_id: Option<Uuid>,
+    /// Why (at most 500 characters).
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Filters and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SpamListQuery {
+    /// Only the entries of this mailbox.
+    pub mailbox_id: Option<Uuid>,
+    /// Items per page, 1–200 (default 50).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The tenant's allow and block lists. A sender on a block list scores `BLOCKLIST` (+20); on
+/// an allow list `ALLOWLIST` (-20) when its From is authenticated (DMARC pass), else
+/// `ALLOWLIST_UNAUTH` (-2: a From can be forged). A sender in the recipient's contacts scores
+/// `FROM_CONTACT` (-2, or -4 authenticated).
+#[utoipa::path(get, path = "/v1/spam/lists", tag = "spam", params(SpamListQuery), responses(
+    (status = 200, body = SpamListPage),
+), security(("bearer" = [])))]
+#[get("/v1/spam/lists")]
+pub async fn lists(auth: Authed, q: Query<SpamListQuery>) -> Result<HttpResponse, ApiError> {
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
+    let page = auth
+        .tenant(Scope::SpamRead)?
+        .list_spam_entries(q.mailbox_id, page)
+        .await?;
+    Ok(HttpResponse::Ok().json(SpamListPage {
+        items: page
+            .items
+            .into_iter()
+            .map(SpamListEntryResponse::from)
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Adds an entry (new mail follows within 10 seconds).
+#[utoipa::path(post, path = "/v1/spam/lists", tag = "spam", request_body = SpamListEntryRequest, responses(
+    (status = 201, body = SpamListEntryResponse),
+    (status = 400, description = "`validation_failed` (kind, pattern, note)", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "no such mailbox", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`already_listed`, `limit_reached`", body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[post("/v1/spam/lists")]
+pub async fn add_entry(
+    auth: Authed,
+    body: Json<SpamListEntryRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let e = auth
+        .tenant(Scope::SpamWrite)?
+        .add_spam_entry(NewSpamListEntry {
+            mailbox_id: b.mailbox_id,
+            kind: b.kind,
+            pattern: b.pattern,
+            note: b.note,
+        })
+        .await?;
+    Ok(created(
+        format!("/v1/spam/lists/{}", e.id),
+        &SpamListEntryResponse::from(e),
+    ))
+}
+
+/// Removes an entry.
+#[utoipa::path(delete, path = "/v1/spam/lists/{id}", tag = "spam",
+    params(("id" = Uuid, Path, description = "Entry id")), responses(
+    (status = 204),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[delete("/v1/spam/lists/{id}")]
+pub async fn remove_entry(auth: Authed, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    auth.tenant(Scope::SpamWrite)?
+        .remove_spam_entry(id.into_inner())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

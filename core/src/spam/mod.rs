@@ -113,6 +113,12 @@ pub struct Report {
 }
 
 impl Report {
+    /// Sets the score to the sum of the symbols' scores (two decimals).
+    pub fn rescore(&mut self) {
+        let score: f64 = self.symbols.iter().map(|s| s.score).sum();
+        self.score = (score * 100.0).round() / 100.0;
+    }
+
     /// The `X-Spam-Status` value for a verdict: `Yes, score=7.1 required=5.0 tests=A,B`.
     pub fn status_header(&self, verdict: Verdict, t: &Thresholds) -> String {
         let names: Vec<&str> = self.symbols.iter().map(|s| s.name.as_str()).collect();
@@ -176,6 +182,12 @@ pub struct Analysis {
     pub report: Report,
     /// The message's distinct tokens.
     pub tokens: Vec<u64>,
+    /// The From address, lower case.
+    pub from: Option<String>,
+    /// The SMTP reverse path, lower case, when known.
+    pub envelope_from: Option<String>,
+    /// The From domain is authenticated (DMARC pass): allow lists may trust the From.
+    pub authenticated: bool,
 }
 
 impl Analysis {
@@ -186,29 +198,27 @@ impl Analysis {
         Analysis {
             report: report_of(&facts, &tokens, cx, base_model()),
             tokens,
+            from: facts.from_addr.clone(),
+            envelope_from: cx
+                .envelope_from
+                .filter(|e| !e.is_empty())
+                .map(str::to_lowercase),
+            authenticated: cx.auth.is_some_and(|a| a.dmarc == "pass"),
         }
     }
 
     /// The report with a tenant's own counts over the base model: the classifier's symbol
     /// is judged again, the rest is the same.
     pub fn with_own(&self, own: &Model) -> Report {
-        let mut symbols: Vec<Symbol> = self
-            .report
-            .symbols
-            .iter()
-            .filter(|s| !s.name.starts_with("BAYES_"))
-            .cloned()
-            .collect();
+        let mut r = self.report.clone();
+        r.symbols.retain(|s| !s.name.starts_with("BAYES_"));
         let v = Classifier::new(base_model(), Some(own)).judge(&self.tokens);
         if let Some(s) = bayes_symbol(v.probability, v.used) {
-            symbols.push(s);
+            r.symbols.push(s);
         }
-        let score: f64 = symbols.iter().map(|s| s.score).sum();
-        Report {
-            score: (score * 100.0).round() / 100.0,
-            probability: v.probability,
-            symbols,
-        }
+        r.probability = v.probability;
+        r.rescore();
+        r
     }
 }
 

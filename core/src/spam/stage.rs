@@ -7,13 +7,14 @@
 //! Mail a user of this deployment sent (submission, delivered locally) and imports are not
 //! scored.
 
-use super::{Analysis, Context, Verdict};
+use super::{Analysis, Context, Symbol, Verdict};
 use crate::error::Result;
 use crate::mail::ingest::{
     Action, CopyInput, CopyStage, Message, MessageOutcome, MessageStage, StageOutcome,
 };
 use crate::store::entities::kinds::Source;
-use crate::store::{FolderTarget, SpamSettings, SystemStore};
+use crate::store::entities::spam_lists;
+use crate::store::{Book, FolderTarget, SpamSettings, SystemStore, spam_list_covers};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use std::collections::HashMap;
@@ -70,11 +71,84 @@ impl MessageStage for SpamCheck {
     }
 }
 
+/// What a recipient's tenant judges by: its settings and the list entries for the mailbox.
+#[derive(Clone)]
+struct Judge {
+    tenant: Uuid,
+    settings: SpamSettings,
+    entries: Vec<spam_lists::Model>,
+}
+
 /// The copy stage: each recipient's tenant judges the message.
 pub struct SpamVerdict {
     sys: SystemStore,
-    /// Per mailbox: its tenant and the tenant's settings, with when they were read.
-    cache: Mutex<HashMap<Uuid, (Instant, Uuid, SpamSettings)>>,
+    /// Per mailbox: what its tenant judges by, with when it was read.
+    cache: Mutex<HashMap<Uuid, (Instant, Judge)>>,
+}
+
+/// Score of a sender on an allow list whose From is authenticated (DMARC pass).
+pub const ALLOWLIST_SCORE: f64 = -20.0;
+/// Score of a sender on an allow list whose From is not authenticated (it may be forged).
+pub const ALLOWLIST_UNAUTH_SCORE: f64 = -2.0;
+/// Score of a sender on a block list.
+pub const BLOCKLIST_SCORE: f64 = 20.0;
+/// Score of a sender in the recipient's contacts (authenticated From: twice that).
+pub const CONTACT_SCORE: f64 = -2.0;
+
+/// The allow and block list symbols for a message, and whether an allow entry matched.
+fn list_symbols(a: &Analysis, entries: &[spam_lists::Model]) -> (Vec<Symbol>, bool) {
+    let mut out = Vec::new();
+    let whose = |e: &spam_lists::Model| {
+        if e.mailbox_id.is_some() {
+            "the mailbox's"
+        } else {
+            "the organisation's"
+        }
+    };
+    let senders: Vec<&str> = a
+        .from
+        .iter()
+        .chain(a.envelope_from.iter())
+        .map(String::as_str)
+        .collect();
+    if let Some((e, who)) = entries.iter().filter(|e| e.kind == "block").find_map(|e| {
+        senders
+            .iter()
+            .find(|s| spam_list_covers(&e.pattern, s))
+            .map(|s| (e, *s))
+    }) {
+        out.push(Symbol {
+            name: "BLOCKLIST".into(),
+            score: BLOCKLIST_SCORE,
+            detail: format!("{who} is on {} block list ({})", whose(e), e.pattern),
+        });
+    }
+    let mut allowed = false;
+    if let Some(from) = &a.from
+        && let Some(e) = entries
+            .iter()
+            .find(|e| e.kind == "allow" && spam_list_covers(&e.pattern, from))
+    {
+        allowed = true;
+        out.push(if a.authenticated {
+            Symbol {
+                name: "ALLOWLIST".into(),
+                score: ALLOWLIST_SCORE,
+                detail: format!("{from} is on {} allow list ({})", whose(e), e.pattern),
+            }
+        } else {
+            Symbol {
+                name: "ALLOWLIST_UNAUTH".into(),
+                score: ALLOWLIST_UNAUTH_SCORE,
+                detail: format!(
+                    "{from} is on {} allow list ({}), but the From is not authenticated (no DMARC pass), so it counts little",
+                    whose(e),
+                    e.pattern
+                ),
+            }
+        });
+    }
+    (out, allowed)
 }
 
 impl SpamVerdict {
@@ -86,21 +160,33 @@ impl SpamVerdict {
         }
     }
 
-    async fn settings(&self, mailbox: Uuid) -> Result<Option<(Uuid, SpamSettings)>> {
+    async fn judge(&self, mailbox: Uuid) -> Result<Option<Judge>> {
         if let Ok(c) = self.cache.lock()
-            && let Some((at, t, s)) = c.get(&mailbox)
+            && let Some((at, j)) = c.get(&mailbox)
             && at.elapsed() < SETTINGS_TTL
         {
-            return Ok(Some((*t, s.clone())));
+            return Ok(Some(j.clone()));
         }
-        let found = self.sys.spam_settings_of_mailbox(mailbox).await?;
-        if let (Some((t, s)), Ok(mut c)) = (&found, self.cache.lock()) {
+        let Some((tenant, settings)) = self.sys.spam_settings_of_mailbox(mailbox).await? else {
+            return Ok(None);
+        };
+        let entries = self
+            .sys
+            .spam_store(tenant)
+            .spam_entries_for(mailbox)
+            .await?;
+        let j = Judge {
+            tenant,
+            settings,
+            entries,
+        };
+        if let Ok(mut c) = self.cache.lock() {
             if c.len() > 100_000 {
                 c.clear();
             }
-            c.insert(mailbox, (Instant::now(), *t, s.clone()));
+            c.insert(mailbox, (Instant::now(), j.clone()));
         }
-        Ok(found)
+        Ok(Some(j))
     }
 }
 
@@ -114,7 +200,12 @@ impl CopyStage for SpamVerdict {
             let Some(a) = input.spam else {
                 return Ok(StageOutcome::default());
             };
-            let Some((tenant, settings)) = self.settings(input.mailbox_id).await? else {
+            let Some(Judge {
+                tenant,
+                settings,
+                entries,
+            }) = self.judge(input.mailbox_id).await?
+            else {
                 return Ok(StageOutcome::default());
             };
             if !settings.enabled {
@@ -123,21 +214,48 @@ impl CopyStage for SpamVerdict {
                     ..StageOutcome::default()
                 });
             }
-            let report = if settings.learned_spam + settings.learned_ham > 0 {
-                match self
-                    .sys
-                    .spam_store(tenant)
-                    .spam_own_model(&a.tokens)
-                    .await?
-                {
+            let ts = self.sys.spam_store(tenant);
+            let mut report = if settings.learned_spam + settings.learned_ham > 0 {
+                match ts.spam_own_model(&a.tokens).await? {
                     Some(own) => a.with_own(&own),
                     None => a.report.clone(),
                 }
             } else {
                 a.report.clone()
             };
+            let (listed, allowed) = list_symbols(a, &entries);
+            report.symbols.extend(listed);
+            if !allowed
+                && let Some(from) = &a.from
+                && ts
+                    .book_has_address(Book::Personal(input.mailbox_id), from)
+                    .await?
+            {
+                let score = if a.authenticated {
+                    2.0 * CONTACT_SCORE
+                } else {
+                    CONTACT_SCORE
+                };
+                report.symbols.push(Symbol {
+                    name: "FROM_CONTACT".into(),
+                    score,
+                    detail: format!("{from} is in the recipient's contacts"),
+                });
+            }
+            report.rescore();
             let t = settings.thresholds();
             let mut verdict = t.verdict(report.score);
+            // A block list files in Junk; it never refuses (a message refused for one
+            // mailbox's list would be refused for every recipient).
+            let blocked: f64 = report
+                .symbols
+                .iter()
+                .filter(|s| s.name == "BLOCKLIST")
+                .map(|s| s.score)
+                .sum();
+            if verdict == Verdict::Reject && t.verdict(report.score - blocked) != Verdict::Reject {
+                verdict = Verdict::Junk;
+            }
             let dmarc_refused = settings.dmarc_reject == "reject"
                 && report.symbols.iter().any(|s| s.name == "DMARC_REJECT");
             if dmarc_refused {

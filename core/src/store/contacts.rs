@@ -122,6 +122,22 @@ impl TenantStore {
         .await
     }
 
+    /// Whether a contact of `book` has this address (any case).
+    pub async fn book_has_address(&self, book: Book, address: &str) -> Result<bool> {
+        let address = address.trim().to_lowercase();
+        Ok(self
+            .list_contacts(book, Some(&address), PageRequest::parse(Some(200), None)?)
+            .await?
+            .items
+            .iter()
+            .any(|c| {
+                card_of(c)
+                    .emails
+                    .iter()
+                    .any(|e| e.value.eq_ignore_ascii_case(&address))
+            }))
+    }
+
     /// Adds the people a mailbox writes to its personal book (address and name, when given),
     /// skipping addresses a contact of the book already has. Returns how many were added.
     pub async fn remember_recipients(
@@ -133,18 +149,7 @@ impl TenantStore {
         let mut added = 0;
         for (address, name) in people {
             let address = address.trim().to_lowercase();
-            let known = self
-                .list_contacts(book, Some(&address), PageRequest::parse(Some(200), None)?)
-                .await?
-                .items
-                .iter()
-                .any(|c| {
-                    card_of(c)
-                        .emails
-                        .iter()
-                        .any(|e| e.value.eq_ignore_ascii_case(&address))
-                });
-            if known {
+            if self.book_has_address(book, &address).await? {
                 continue;
             }
             let card = Card {

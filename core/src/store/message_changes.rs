@@ -468,8 +468,8 @@ impl TenantStore {
     }
 
     /// A move into Junk says "spam", out of it (but not into Trash) "not spam": each is recorded as a
-    /// `message.spam_signal` event (payload: mailbox, verdict) for spam training, whoever moved
-    /// it (an IMAP client, a REST frontend).
+    /// `message.spam_signal` event (payload: mailbox, verdict), whoever moved it (an IMAP
+    /// client, a REST frontend), and one `spam.learn` job teaches the tenant's classifier.
     async fn spam_signals(
         &self,
         tx: &Tx,
@@ -523,9 +523,28 @@ impl TenantStore {
             })
             .collect();
         if !signals.is_empty() {
+            let ids: Vec<Uuid> = rows
+                .iter()
+                .filter(|r| junk.contains(&r.folder_id) != to_junk)
+                .map(|r| r.id)
+                .collect();
             events::Entity::insert_many(signals)
                 .exec_without_returning(&**tx)
                 .await?;
+            // The tenant's classifier learns from it, after the commit, in the job runner.
+            super::jobs::enqueue(
+                &**tx,
+                crate::jobs::NewJob::new(
+                    crate::jobs::SPAM_LEARN,
+                    serde_json::json!({
+                        "mailbox_id": mbox.id,
+                        "message_ids": ids,
+                        "verdict": if to_junk { "spam" } else { "ham" },
+                    }),
+                )
+                .tenant(mbox.tenant_id),
+            )
+            .await?;
         }
         Ok(())
     }

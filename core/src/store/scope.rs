@@ -67,6 +67,7 @@ tenant_owned!(
     pop3_taken,
     signatures,
     spam_learned,
+    spam_lists,
     spam_settings,
     spam_tokens,
     subscriptions,

@@ -1,7 +1,7 @@
 //! A tenant's spam settings and its own classifier counts, through the tenant-scoped store.
 
 use super::TenantStore;
-use super::entities::{spam_learned, spam_settings, spam_tokens};
+use super::entities::{spam_learned, spam_lists, spam_settings, spam_tokens};
 use crate::error::{Error, FieldError, Result};
 use crate::spam::bayes::{Counts, Model};
 use crate::spam::{DEFAULT_JUNK, DEFAULT_REJECT};
@@ -375,5 +375,206 @@ impl super::SystemStore {
             crate::ids::TenantId::from_uuid(tenant),
             super::Actor::system("spam"),
         )
+    }
+}
+
+/// `allow` or `block`.
+pub const SPAM_LIST_KINDS: [&str; 2] = ["allow", "block"];
+/// Entries one tenant's lists hold at most.
+pub const MAX_SPAM_LIST: u64 = 10_000;
+
+/// A list entry to add.
+#[derive(Debug, Clone)]
+pub struct NewSpamListEntry {
+    /// `None`: every mailbox of the tenant.
+    pub mailbox_id: Option<uuid::Uuid>,
+    /// `allow` or `block`.
+    pub kind: String,
+    /// An address or a domain.
+    pub pattern: String,
+    /// Why.
+    pub note: String,
+}
+
+/// A list pattern as stored: lower case, an address (`a@b.example`) or a domain
+/// (`b.example`; a leading `@` or `*.` is dropped).
+pub fn spam_list_pattern(p: &str) -> Result<String> {
+    let p = p.trim().to_lowercase();
+    let p = p
+        .strip_prefix("*.")
+        .or_else(|| p.strip_prefix('@'))
+        .unwrap_or(&p)
+        .to_string();
+    let bad = || {
+        Error::invalid(
+            "pattern",
+            "must be an address (a@b.example) or a domain (b.example)",
+        )
+    };
+    if p.is_empty() || p.len() > 320 || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let domain = match p.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() && !local.contains('@') => domain,
+        Some(_) => return Err(bad()),
+        None => p.as_str(),
+    };
+    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+        return Err(bad());
+    }
+    Ok(p)
+}
+
+/// Whether a list pattern covers an address: the same address, or an address at the domain
+/// or one of its subdomains.
+pub fn spam_list_covers(pattern: &str, address: &str) -> bool {
+    let address = address.trim().to_lowercase();
+    if pattern.contains('@') {
+        return pattern == address;
+    }
+    let Some((_, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    domain == pattern
+        || domain
+            .strip_suffix(pattern)
+            .is_some_and(|rest| rest.ends_with('.'))
+}
+
+impl TenantStore {
+    /// The tenant's allow and block list entries (tenant-wide and per mailbox), oldest first.
+    pub async fn list_spam_entries(
+        &self,
+        mailbox: Option<uuid::Uuid>,
+        page: super::PageRequest,
+    ) -> Result<super::Page<spam_lists::Model>> {
+        let mut q = self.find::<spam_lists::Entity>();
+        if let Some(m) = mailbox {
+            q = q.filter(spam_lists::Column::MailboxId.eq(m));
+        }
+        super::page::fetch_page(
+            self.store.db(),
+            q,
+            spam_lists::Column::Id,
+            page,
+            false,
+            |m| m.id,
+        )
+        .await
+    }
+
+    /// The entries that apply to a mailbox: the tenant's and the mailbox's own.
+    pub async fn spam_entries_for(&self, mailbox: uuid::Uuid) -> Result<Vec<spam_lists::Model>> {
+        use sea_orm::Condition;
+        Ok(self
+            .find::<spam_lists::Entity>()
+            .filter(
+                Condition::any()
+                    .add(spam_lists::Column::MailboxId.is_null())
+                    .add(spam_lists::Column::MailboxId.eq(mailbox)),
+            )
+            .all(self.store.db())
+            .await?)
+    }
+
+    /// Adds an entry to the allow or block list.
+    pub async fn add_spam_entry(&self, e: NewSpamListEntry) -> Result<spam_lists::Model> {
+        use sea_orm::{ActiveModelTrait, PaginatorTrait};
+        if !SPAM_LIST_KINDS.contains(&e.kind.as_str()) {
+            return Err(Error::invalid("kind", "must be allow or block"));
+        }
+        let pattern = spam_list_pattern(&e.pattern)?;
+        if e.note.chars().count() > 500 {
+            return Err(Error::invalid("note", "at most 500 characters"));
+        }
+        if let Some(m) = e.mailbox_id {
+            self.mailbox(m).await?;
+        }
+        let tx = self.store.tx().await?;
+        let existing = self
+            .find::<spam_lists::Entity>()
+            .filter(spam_lists::Column::Pattern.eq(pattern.clone()))
+            .all(&*tx)
+            .await?;
+        if existing.iter().any(|x| x.mailbox_id == e.mailbox_id) {
+            return Err(Error::conflict(
+                "already_listed",
+                "this pattern is on the list already (remove it to change it)",
+            ));
+        }
+        if self.find::<spam_lists::Entity>().count(&*tx).await? >= MAX_SPAM_LIST {
+            return Err(Error::conflict(
+                "limit_reached",
+                format!("a tenant's spam lists hold at most {MAX_SPAM_LIST} entries"),
+            ));
+        }
+        let row = spam_lists::ActiveModel {
+            id: Set(crate::ids::new_id()),
+            tenant_id: Set(self.tid()),
+            mailbox_id: Set(e.mailbox_id),
+            kind: Set(e.kind.clone()),
+            pattern: Set(pattern.clone()),
+            note: Set(e.note.clone()),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&*tx)
+        .await?;
+        self.audit(
+            &*tx,
+            "spam.list.add",
+            "spam_list",
+            Some(row.id),
+            json!({"kind": e.kind, "pattern": pattern, "mailbox_id": e.mailbox_id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Removes an entry.
+    pub async fn remove_spam_entry(&self, id: uuid::Uuid) -> Result<()> {
+        let tx = self.store.tx().await?;
+        let r = self
+            .delete_many::<spam_lists::Entity>()
+            .filter(spam_lists::Column::Id.eq(id))
+            .exec(&*tx)
+            .await?;
+        if r.rows_affected == 0 {
+            return Err(Error::NotFound);
+        }
+        self.audit(&*tx, "spam.list.remove", "spam_list", Some(id), json!({}))
+            .await?;
+        tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_are_addresses_or_domains() {
+        assert_eq!(
+            spam_list_pattern(" News@Shop.Example ").unwrap(),
+            "news@shop.example"
+        );
+        assert_eq!(spam_list_pattern("@shop.example").unwrap(), "shop.example");
+        assert_eq!(spam_list_pattern("*.shop.example").unwrap(), "shop.example");
+        for bad in [
+            "",
+            "shop",
+            "a b.example",
+            "@",
+            "x@",
+            "@@x.example",
+            ".example",
+        ] {
+            assert!(spam_list_pattern(bad).is_err(), "{bad}");
+        }
+        assert!(spam_list_covers("shop.example", "a@shop.example"));
+        assert!(spam_list_covers("shop.example", "a@mail.shop.example"));
+        assert!(!spam_list_covers("shop.example", "a@evilshop.example"));
+        assert!(spam_list_covers("a@shop.example", "A@Shop.Example"));
+        assert!(!spam_list_covers("a@shop.example", "b@shop.example"));
     }
 }

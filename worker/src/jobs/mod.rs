@@ -2,10 +2,13 @@
 
 mod domain_check;
 mod mailbox_purge;
+mod spam_learn;
 mod tenant_purge;
 
 use mailroom_core::domains::DomainService;
-use mailroom_core::jobs::{DOMAIN_CHECK, MAILBOX_PURGE, OUTBOUND_DELIVER, TENANT_PURGE};
+use mailroom_core::jobs::{
+    DOMAIN_CHECK, MAILBOX_PURGE, OUTBOUND_DELIVER, SPAM_LEARN, TENANT_PURGE,
+};
 use mailroom_core::mail::ingest::Pipeline;
 use mailroom_core::mail::outbound::Outbound;
 use mailroom_core::store::SystemStore;
@@ -63,6 +66,7 @@ pub async fn dispatch(ctx: &JobContext, job: &jobs::Model) -> Result<Finished, J
         DOMAIN_CHECK => done(domain_check::run(ctx, job).await),
         MAILBOX_PURGE => done(mailbox_purge::run(&ctx.sys, job).await),
         OUTBOUND_DELIVER => crate::delivery::run(ctx, job).await,
+        SPAM_LEARN => done(spam_learn::run(ctx, job).await),
         other => Err(JobError::Permanent(format!(
             "no handler for job kind {other:?}"
         ))),

@@ -29,6 +29,7 @@ pub mod refresh_tokens;
 pub mod sessions;
 pub mod signatures;
 pub mod spam_learned;
+pub mod spam_lists;
 pub mod spam_settings;
 pub mod spam_tokens;
 pub mod subscriptions;
