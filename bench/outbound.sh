@@ -8,7 +8,8 @@
 #   bash bench/outbound.sh sqlite|postgres
 #
 # MESSAGES (2000), SIZE (4096), CONCURRENCY (16 sending connections), JOBS (Mailroom's
-# jobs.concurrency, 16). Postfix is installed (apt-get) and configured as this machine's MTA
+# jobs.concurrency, 16), CACHE_SECS (Mailroom's outbound.connection_cache_secs, 5; 0 opens a
+# session per delivery). Postfix is installed (apt-get) and configured as this machine's MTA
 # on 127.0.0.1 only: run it on a machine that is yours to change.
 cd "$(dirname "$0")/.."
 MESSAGES=${MESSAGES:-2000} SIZE=${SIZE:-4096} CONCURRENCY=${CONCURRENCY:-16}
@@ -17,7 +18,8 @@ EXTRA_ENV="MAILROOM_SUBMISSION_LISTEN=127.0.0.1:$SUB_PORT MAILROOM_SUBMISSION_RE
   MAILROOM_OUTBOUND_SMARTHOST=127.0.0.1:$SINK_PORT MAILROOM_OUTBOUND_MAX_MESSAGES_PER_MAILBOX_PER_HOUR=0
   MAILROOM_OUTBOUND_MAX_MESSAGES_PER_TENANT_PER_MINUTE=0 MAILROOM_SMTP_LISTEN=127.0.0.1:0
   MAILROOM_IMAP_LISTEN=127.0.0.1:0 MAILROOM_POP3_LISTEN=127.0.0.1:0 MAILROOM_JOBS_CONCURRENCY=${JOBS:-16}
-  MAILROOM_JOBS_POLL_INTERVAL_MS=20 MAILROOM_AUTH_LOGIN_MAX_ATTEMPTS_PER_IP=1000000"
+  MAILROOM_JOBS_POLL_INTERVAL_MS=20 MAILROOM_AUTH_LOGIN_MAX_ATTEMPTS_PER_IP=1000000
+  MAILROOM_OUTBOUND_CONNECTION_CACHE_SECS=${CACHE_SECS:-5}"
 source bench/lib.sh
 for d in 1 16; do
   env "${env_args[@]}" "$BIN" bench outbound --submission "127.0.0.1:$SUB_PORT" --sink-port "$SINK_PORT" \

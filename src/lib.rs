@@ -251,7 +251,14 @@ fn stages(cfg: &Config, store: &Store) -> mailroom_core::mail::ingest::Stages {
     use std::sync::Arc;
     let mut s = mailroom_core::mail::ingest::Stages::default();
     if cfg.spam.enabled {
-        s.message.push(Arc::new(SpamCheck));
+        let lists = mailroom_core::dns::Dns::new(&cfg.dns).ok().and_then(|dns| {
+            mailroom_core::spam::dnsbl::DnsLists::new(
+                dns,
+                &cfg.spam.dnsbl_zones,
+                &cfg.spam.uribl_zones,
+            )
+        });
+        s.message.push(Arc::new(SpamCheck::new(lists)));
         s.copy.push(Arc::new(SpamVerdict::new(store.system())));
     }
     s

@@ -142,6 +142,15 @@ impl Dns {
         .await
     }
 
+    /// The IPv4 addresses of `name` (A records only: what DNS blocklists answer).
+    pub async fn a(&self, name: &str) -> Answer<std::net::Ipv4Addr> {
+        self.query(name, RecordType::A, |r| match r {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .await
+    }
+
     /// The IPv4 and IPv6 addresses of `name` (A, then AAAA): a server to connect to.
     pub async fn addresses(&self, name: &str) -> Answer<std::net::IpAddr> {
         let (v4, v6) = tokio::join!(

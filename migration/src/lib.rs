@@ -23,6 +23,7 @@ mod m20261207_000018_folder_modseq;
 mod m20261208_000019_outbound;
 mod m20261209_000020_spam;
 mod m20261209_000021_spam_lists;
+mod m20261209_000022_spam_quarantine;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000019_outbound::Migration),
             Box::new(m20261209_000020_spam::Migration),
             Box::new(m20261209_000021_spam_lists::Migration),
+            Box::new(m20261209_000022_spam_quarantine::Migration),
         ]
     }
 }

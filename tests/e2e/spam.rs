@@ -238,13 +238,19 @@ mod delivered {
         assert_eq!(
             r.body,
             json!({"enabled": true, "junk_threshold": 5.0, "reject_threshold": 15.0,
-                   "dmarc_reject": "junk", "learned_spam": 0, "learned_ham": 0})
+                   "quarantine_threshold": null, "dmarc_reject": "junk",
+                   "learned_spam": 0, "learned_ham": 0})
         );
         for (bad, field) in [
             (json!({"junk_threshold": 20.0}), "reject_threshold"),
             (json!({"reject_threshold": 1.0}), "reject_threshold"),
             (json!({"dmarc_reject": "bounce"}), "dmarc_reject"),
             (json!({"junk_threshold": 1e9}), "junk_threshold"),
+            (
+                json!({"quarantine_threshold": 20.0}),
+                "quarantine_threshold",
+            ),
+            (json!({"quarantine_threshold": 4.0}), "quarantine_threshold"),
         ] {
             let r = app.patch("/v1/spam/settings", &a.owner_token, bad).await;
             assert_eq!(r.status, 400, "{r:?}");
@@ -636,5 +642,182 @@ mod delivered {
                 .status,
             404
         );
+    }
+
+    /// DNS blocklists, asked on a local DNS server: a client address listed in an IP list
+    /// (RFC 5782's test entry 127.0.0.2) and a link domain listed in a domain list each add
+    /// their symbol; an unlisted client and clean links add nothing.
+    #[tokio::test]
+    async fn dns_blocklists_are_asked_for_the_client_and_the_links() {
+        use crate::dns::{DnsServer, Rec};
+        let dns = DnsServer::start(
+            &["bl.test", "uribl.test"],
+            &[
+                Rec::Host("2.0.0.127.bl.test".into(), "127.0.0.2".into()),
+                Rec::Host("bad-links.example.uribl.test".into(), "127.0.0.2".into()),
+            ],
+        )
+        .await;
+        let app = TestApp::spawn_with(|c| {
+            c.dns.nameservers = vec![dns.addr()];
+            c.dns.timeout_ms = 1000;
+            c.spam.dnsbl_zones = vec!["bl.test".into()];
+            c.spam.uribl_zones = vec!["uribl.test".into()];
+        })
+        .await;
+        let (t, _, _, ana_id, ana) = receiving(&app).await;
+        let tok = &t.owner_token;
+        let msg = |n: u32, link: &str| {
+            format!(
+                "From: Carla <carla@family.example>\r\nTo: {ana}\r\nSubject: note {n}\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\nMessage-ID: <n{n}@family.example>\r\n\r\nHi, the photos are at {link} as promised.\r\n"
+            )
+        };
+        // From 127.0.0.2 (listed), with a listed link.
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let s = sock.connect(smtp_addr(&app)).await.unwrap();
+        let mut w = Wire::from_stream(s).await;
+        let m1 = msg(1, "https://www.bad-links.example/album");
+        assert_eq!(
+            code_of(&bdat(&mut w, "carla@family.example", &[&ana], m1.as_bytes()).await),
+            250
+        );
+        // From 127.0.0.1 (not listed), with a clean link.
+        let m2 = msg(2, "https://photos.family.example/album");
+        assert_eq!(code_of(&deliver(&app, &ana, m2.as_bytes()).await), 250);
+        let mut all = only(&app, tok, &ana_id, "INBOX").await;
+        all.extend(only(&app, tok, &ana_id, "Junk").await);
+        let symbols_of = |subject: &str| {
+            let id = all
+                .iter()
+                .find(|m| m["subject"] == subject)
+                .unwrap_or_else(|| panic!("{subject} not delivered: {all:?}"))["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let app = &app;
+            let ana_id = ana_id.clone();
+            async move {
+                app.get(&format!("/v1/mailboxes/{ana_id}/messages/{id}"), tok)
+                    .await
+                    .body["spam"]["symbols"]
+                    .to_string()
+            }
+        };
+        let listed = symbols_of("note 1").await;
+        assert!(listed.contains("RBL_LISTED"), "{listed}");
+        assert!(
+            listed.contains("127.0.0.2 is listed by bl.test"),
+            "{listed}"
+        );
+        assert!(listed.contains("URIBL_LISTED"), "{listed}");
+        assert!(
+            listed.contains("bad-links.example is listed by uribl.test"),
+            "{listed}"
+        );
+        let clean = symbols_of("note 2").await;
+        assert!(!clean.contains("RBL_LISTED"), "{clean}");
+        assert!(!clean.contains("URIBL_LISTED"), "{clean}");
+    }
+
+    /// Past the quarantine threshold a message is held, not delivered (the server still
+    /// answers 250: it is safe with us); an admin lists it with its verdict, releases it into
+    /// the INBOX or deletes it; another tenant can do neither.
+    #[tokio::test]
+    async fn quarantined_mail_is_held_then_released_or_deleted_by_its_tenant() {
+        let app = TestApp::spawn().await;
+        let (t, _, _, ana_id, ana) = receiving(&app).await;
+        let tok = &t.owner_token;
+        let r = app
+            .patch(
+                "/v1/spam/settings",
+                tok,
+                json!({"quarantine_threshold": 7.0, "reject_threshold": null}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["quarantine_threshold"], 7.0);
+        // The phishing sample scores above 7; the casino one too.
+        for f in ["spam/spam02.eml", "spam/spam07.eml"] {
+            assert_eq!(code_of(&deliver(&app, &ana, &sample(f)).await), 250, "{f}");
+        }
+        for folder in ["INBOX", "Junk"] {
+            assert!(
+                only(&app, tok, &ana_id, folder).await.is_empty(),
+                "{folder}"
+            );
+        }
+        let held = app.get("/v1/spam/quarantine", tok).await;
+        let items = held.body["items"].as_array().unwrap().clone();
+        assert_eq!(items.len(), 2, "{held:?}");
+        let phish = items
+            .iter()
+            .find(|m| m["subject"] == "Your account has been suspended")
+            .unwrap();
+        assert_eq!(phish["mailbox_id"], ana_id.as_str());
+        assert_eq!(phish["sender"], "sender@outside.example");
+        assert_eq!(phish["spam"]["verdict"], "quarantine");
+        assert!(phish["score"].as_f64().unwrap() >= 7.0);
+        assert!(
+            phish["spam"]["symbols"]
+                .to_string()
+                .contains("LINK_TEXT_OTHER_SITE")
+        );
+        let phish_id = phish["id"].as_str().unwrap().to_string();
+        let other_id = items.iter().find(|m| m["id"] != phish_id.as_str()).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Another tenant: nothing to see, nothing to release or delete.
+        let b = app.tenant().await;
+        let theirs = app.get("/v1/spam/quarantine", &b.owner_token).await;
+        assert_eq!(theirs.body["items"].as_array().unwrap().len(), 0);
+        let r = app
+            .post(
+                &format!("/v1/spam/quarantine/{phish_id}/release"),
+                &b.owner_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{r:?}");
+        assert_eq!(
+            app.delete(&format!("/v1/spam/quarantine/{phish_id}"), &b.owner_token)
+                .await
+                .status,
+            404
+        );
+        // Released: in the INBOX, byte for byte; gone from the quarantine.
+        let r = app
+            .post(
+                &format!("/v1/spam/quarantine/{phish_id}/release"),
+                tok,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let mid = r.body["message_id"].as_str().unwrap();
+        assert_eq!(
+            raw(&app, tok, &ana_id, mid).await,
+            sample("spam/spam02.eml"),
+            "released bytes differ"
+        );
+        assert_eq!(only(&app, tok, &ana_id, "INBOX").await.len(), 1);
+        // Deleted.
+        assert_eq!(
+            app.delete(&format!("/v1/spam/quarantine/{other_id}"), tok)
+                .await
+                .status,
+            204
+        );
+        let held = app.get("/v1/spam/quarantine", tok).await;
+        assert_eq!(held.body["items"].as_array().unwrap().len(), 0);
+        let again = app
+            .post(
+                &format!("/v1/spam/quarantine/{phish_id}/release"),
+                tok,
+                json!({}),
+            )
+            .await;
+        assert_eq!(again.status, 404);
     }
 }

@@ -7,13 +7,14 @@ use crate::body::{Json, Query};
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use crate::routes::created;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use mailroom_core::auth::Scope;
 use mailroom_core::spam::{Analysis, Context, Symbol, Verdict};
-use mailroom_core::store::entities::spam_lists;
+use mailroom_core::store::entities::{spam_lists, spam_quarantine};
 use mailroom_core::store::{
     Learnt, NewSpamListEntry, PageRequest, SpamSettings, SpamSettingsPatch,
 };
@@ -32,6 +33,9 @@ pub struct SpamSettingsResponse {
     /// At or above this score a message is refused at SMTP time with `550 5.7.1` (no
     /// bounce is sent by us); null: never (default 15.0).
     pub reject_threshold: Option<f64>,
+    /// At or above this score (and below `reject_threshold`) a message is held in the
+    /// quarantine for an administrator to release or delete; null: never (default).
+    pub quarantine_threshold: Option<f64>,
     /// What mail failing DMARC from a domain that publishes `p=reject` gets: `junk`
     /// (default: delivered to Junk, scored `DMARC_REJECT`) or `reject` (refused at SMTP
     /// time).
@@ -48,6 +52,7 @@ impl From<SpamSettings> for SpamSettingsResponse {
             enabled: s.enabled,
             junk_threshold: s.junk_threshold,
             reject_threshold: s.reject_threshold,
+            quarantine_threshold: s.quarantine_threshold,
             dmarc_reject: s.dmarc_reject,
             learned_spam: s.learned_spam,
             learned_ham: s.learned_ham,
@@ -67,6 +72,10 @@ pub struct SpamSettingsPatchRequest {
     #[serde(default, deserialize_with = "crate::routes::tenants::present")]
     #[schema(value_type = Option<f64>)]
     pub reject_threshold: Option<Option<f64>>,
+    /// The quarantine threshold, between the two; null: no quarantine.
+    #[serde(default, deserialize_with = "crate::routes::tenants::present")]
+    #[schema(value_type = Option<f64>)]
+    pub quarantine_threshold: Option<Option<f64>>,
     /// `junk` or `reject`.
     pub dmarc_reject: Option<String>,
 }
@@ -97,7 +106,7 @@ impl From<Symbol> for SpamSymbol {
 pub struct SpamCheckResponse {
     /// The sum of the symbols' scores.
     pub score: f64,
-    /// `ham` (inbox), `junk` or `reject`, by the tenant's thresholds.
+    /// `ham` (inbox), `junk`, `quarantine` or `reject`, by the tenant's thresholds.
     pub verdict: String,
     /// The Junk threshold it was held to.
     pub required: f64,
@@ -157,6 +166,7 @@ pub async fn update_settings(
             enabled: b.enabled,
             junk_threshold: b.junk_threshold,
             reject_threshold: b.reject_threshold,
+            quarantine_threshold: b.quarantine_threshold,
             dmarc_reject: b.dmarc_reject,
         })
         .await?;
@@ -409,6 +419,131 @@ pub async fn add_entry(
 pub async fn remove_entry(auth: Authed, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     auth.tenant(Scope::SpamWrite)?
         .remove_spam_entry(id.into_inner())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A message held in quarantine.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuarantinedResponse {
+    /// Id.
+    pub id: Uuid,
+    /// The mailbox it was for.
+    pub mailbox_id: Uuid,
+    /// The SMTP reverse path.
+    pub sender: String,
+    /// The From address.
+    pub from: String,
+    /// The subject.
+    pub subject: String,
+    /// Its score.
+    pub score: f64,
+    /// The verdict: `{score, verdict, required, probability, symbols}`.
+    #[schema(value_type = Object)]
+    pub spam: serde_json::Value,
+    /// Bytes.
+    pub size: i64,
+    /// When it was held.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<spam_quarantine::Model> for QuarantinedResponse {
+    fn from(m: spam_quarantine::Model) -> Self {
+        Self {
+            id: m.id,
+            mailbox_id: m.mailbox_id,
+            sender: m.sender,
+            from: m.from_addr,
+            subject: m.subject,
+            score: m.score,
+            spam: serde_json::from_str(&m.report).unwrap_or_default(),
+            size: m.size,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// A page of held messages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuarantinePage {
+    /// Newest first.
+    pub items: Vec<QuarantinedResponse>,
+    /// Pass as `?cursor=` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// A released message, now in the mailbox's INBOX.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReleasedResponse {
+    /// The message's id in the mailbox.
+    pub message_id: Uuid,
+    /// Its IMAP UID in INBOX.
+    pub uid: i64,
+}
+
+/// The messages held in the tenant's quarantine (its `quarantine_threshold` sends mail
+/// there), newest first.
+#[utoipa::path(get, path = "/v1/spam/quarantine", tag = "spam", params(SpamListQuery), responses(
+    (status = 200, body = QuarantinePage),
+    (status = 404, description = "no such mailbox", body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[get("/v1/spam/quarantine")]
+pub async fn quarantine(auth: Authed, q: Query<SpamListQuery>) -> Result<HttpResponse, ApiError> {
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
+    let page = auth
+        .tenant(Scope::SpamRead)?
+        .list_quarantine(q.mailbox_id, page)
+        .await?;
+    Ok(HttpResponse::Ok().json(QuarantinePage {
+        items: page
+            .items
+            .into_iter()
+            .map(QuarantinedResponse::from)
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Releases a held message into its mailbox's INBOX (held to the mailbox's quota; not
+/// judged again), and removes it from the quarantine.
+#[utoipa::path(post, path = "/v1/spam/quarantine/{id}/release", tag = "spam",
+    params(("id" = Uuid, Path, description = "Quarantine id")), responses(
+    (status = 200, body = ReleasedResponse),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`quota_exceeded`", body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[post("/v1/spam/quarantine/{id}/release")]
+pub async fn release(
+    auth: Authed,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let store = auth.tenant(Scope::SpamWrite)?;
+    let held = store.quarantined(id.into_inner()).await?;
+    let inbox = store.folder_by_name(held.mailbox_id, "INBOX").await?;
+    let stored = state
+        .pipeline
+        .import(&store, held.mailbox_id, inbox.id, &held.data, 0, None)
+        .await?;
+    store
+        .drop_quarantined(held.id, "spam.quarantine.release")
+        .await?;
+    Ok(HttpResponse::Ok().json(ReleasedResponse {
+        message_id: stored.message_id,
+        uid: stored.uid,
+    }))
+}
+
+/// Deletes a held message.
+#[utoipa::path(delete, path = "/v1/spam/quarantine/{id}", tag = "spam",
+    params(("id" = Uuid, Path, description = "Quarantine id")), responses(
+    (status = 204),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[delete("/v1/spam/quarantine/{id}")]
+pub async fn delete_held(auth: Authed, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    auth.tenant(Scope::SpamWrite)?
+        .drop_quarantined(id.into_inner(), "spam.quarantine.delete")
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

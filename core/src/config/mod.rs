@@ -80,11 +80,21 @@ pub struct SpamConfig {
     /// Score mail received over SMTP and file it by each tenant's thresholds (tenants can
     /// also turn it off for themselves).
     pub enabled: bool,
+    /// DNS blocklists of client addresses (RFC 5782), e.g. `zen.spamhaus.org`; none by
+    /// default. A listing scores `RBL_LISTED`.
+    pub dnsbl_zones: Vec<String>,
+    /// DNS blocklists of link domains (URIBL/DBL), e.g. `dbl.spamhaus.org`; none by default.
+    /// A listed domain scores `URIBL_LISTED`.
+    pub uribl_zones: Vec<String>,
 }
 
 impl Default for SpamConfig {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            dnsbl_zones: Vec::new(),
+            uribl_zones: Vec::new(),
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod bayes;
 pub mod corpus;
+pub mod dnsbl;
 pub mod facts;
 pub mod html;
 pub mod rules;
@@ -188,6 +189,9 @@ pub struct Analysis {
     pub envelope_from: Option<String>,
     /// The From domain is authenticated (DMARC pass): allow lists may trust the From.
     pub authenticated: bool,
+    /// The domains of the message's links (last two labels, each once), for domain
+    /// blocklists.
+    pub link_domains: Vec<String>,
 }
 
 impl Analysis {
@@ -204,6 +208,7 @@ impl Analysis {
                 .filter(|e| !e.is_empty())
                 .map(str::to_lowercase),
             authenticated: cx.auth.is_some_and(|a| a.dmarc == "pass"),
+            link_domains: link_domains(&facts),
         }
     }
 
@@ -220,6 +225,26 @@ impl Analysis {
         r.rescore();
         r
     }
+}
+
+/// The registered-looking domains (last two labels) of a message's links, each once, IP
+/// literals left out.
+fn link_domains(f: &Facts) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in &f.links {
+        if html::is_ip_literal(&l.host) {
+            continue;
+        }
+        let labels: Vec<&str> = l.host.rsplitn(3, '.').collect();
+        if labels.len() < 2 {
+            continue;
+        }
+        let d = format!("{}.{}", labels[1], labels[0]);
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// What a check knows besides the bytes.

@@ -14,7 +14,7 @@ use crate::mail::ingest::{
 };
 use crate::store::entities::kinds::Source;
 use crate::store::entities::spam_lists;
-use crate::store::{Book, FolderTarget, SpamSettings, SystemStore, spam_list_covers};
+use crate::store::{Book, FolderTarget, Quarantined, SpamSettings, SystemStore, spam_list_covers};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use std::collections::HashMap;
@@ -28,7 +28,17 @@ pub const MAX_SCAN_BYTES: usize = 1024 * 1024;
 const SETTINGS_TTL: Duration = Duration::from_secs(10);
 
 /// The message stage: scores each message received over SMTP once.
-pub struct SpamCheck;
+#[derive(Default)]
+pub struct SpamCheck {
+    lists: Option<super::dnsbl::DnsLists>,
+}
+
+impl SpamCheck {
+    /// The stage, asking these DNS blocklists when given.
+    pub fn new(lists: Option<super::dnsbl::DnsLists>) -> Self {
+        Self { lists }
+    }
+}
 
 impl MessageStage for SpamCheck {
     fn name(&self) -> &'static str {
@@ -61,6 +71,14 @@ impl MessageStage for SpamCheck {
             })
             .await
             .map_err(|e| crate::Error::Internal(format!("spam check: {e}")))?;
+            let mut analysis = analysis;
+            if let Some(lists) = &self.lists {
+                let found = lists
+                    .check(msg.envelope.map(|e| e.peer), &analysis.link_domains)
+                    .await;
+                analysis.report.symbols.extend(found);
+                analysis.report.rescore();
+            }
             Ok(MessageOutcome {
                 spam_score: Some(analysis.report.score),
                 note: format!("score {:.2} with the base model", analysis.report.score),
@@ -279,8 +297,23 @@ impl CopyStage for SpamVerdict {
             };
             match verdict {
                 Verdict::Ham => {}
-                Verdict::Junk | Verdict::Quarantine => {
+                Verdict::Junk => {
                     out.folder = Some(FolderTarget::SpecialUse("junk".into()));
+                }
+                Verdict::Quarantine => {
+                    // Held (committed) before the server answers; the copy is not stored.
+                    let id = ts
+                        .quarantine(Quarantined {
+                            mailbox_id: input.mailbox_id,
+                            sender: input.message.envelope.map_or("", |e| e.mail_from.as_str()),
+                            from: a.from.as_deref().unwrap_or(""),
+                            subject: input.message.summary.subject.as_deref().unwrap_or(""),
+                            score: report.score,
+                            report: out.detail.clone().unwrap_or_default(),
+                            data: input.message.body,
+                        })
+                        .await?;
+                    out.action = Action::Discard(format!("quarantined as {id}"));
                 }
                 Verdict::Reject => {
                     out.action = Action::Reject(if dmarc_refused {

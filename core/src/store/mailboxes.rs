@@ -515,6 +515,10 @@ pub(crate) async fn purge_mailbox_rows<C: ConnectionTrait>(c: &C, mailbox: Uuid)
         .filter(super::entities::spam_lists::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
+    all_tenants::delete_many::<super::entities::spam_quarantine::Entity>()
+        .filter(super::entities::spam_quarantine::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
     all_tenants::delete_many::<messages::Entity>()
         .filter(messages::Column::MailboxId.eq(mailbox))
         .exec(c)

@@ -69,8 +69,8 @@ pub use signatures::{
     IdentityInput, MAX_IDENTITIES, MAX_SIGNATURES, SignatureInput, sanitize_html,
 };
 pub use spam::{
-    DMARC_REJECT_CHOICES, Learnt, MAX_SPAM_LIST, NewSpamListEntry, SPAM_LIST_KINDS, SpamSettings,
-    SpamSettingsPatch, spam_list_covers, spam_list_pattern,
+    DMARC_REJECT_CHOICES, Learnt, MAX_SPAM_LIST, NewSpamListEntry, Quarantined, SPAM_LIST_KINDS,
+    SpamSettings, SpamSettingsPatch, spam_list_covers, spam_list_pattern,
 };
 pub use subscriptions::MAX_SUBSCRIPTIONS;
 pub use system::SystemStore;

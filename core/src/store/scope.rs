@@ -68,6 +68,7 @@ tenant_owned!(
     signatures,
     spam_learned,
     spam_lists,
+    spam_quarantine,
     spam_settings,
     spam_tokens,
     subscriptions,

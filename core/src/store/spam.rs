@@ -1,7 +1,7 @@
 //! A tenant's spam settings and its own classifier counts, through the tenant-scoped store.
 
 use super::TenantStore;
-use super::entities::{spam_learned, spam_lists, spam_settings, spam_tokens};
+use super::entities::{spam_learned, spam_lists, spam_quarantine, spam_settings, spam_tokens};
 use crate::error::{Error, FieldError, Result};
 use crate::spam::bayes::{Counts, Model};
 use crate::spam::{DEFAULT_JUNK, DEFAULT_REJECT};
@@ -26,6 +26,8 @@ pub struct SpamSettings {
     pub junk_threshold: f64,
     /// At or above: refused at SMTP time; `None`: never.
     pub reject_threshold: Option<f64>,
+    /// At or above (and below `reject_threshold`): held in quarantine; `None`: never.
+    pub quarantine_threshold: Option<f64>,
     /// `reject`: refused at SMTP time (`550 5.7.1`); `junk`: scored (`DMARC_REJECT`).
     pub dmarc_reject: String,
     /// Spam messages its users taught the classifier.
@@ -40,6 +42,7 @@ impl Default for SpamSettings {
             enabled: true,
             junk_threshold: DEFAULT_JUNK,
             reject_threshold: Some(DEFAULT_REJECT),
+            quarantine_threshold: None,
             dmarc_reject: "junk".into(),
             learned_spam: 0,
             learned_ham: 0,
@@ -53,6 +56,7 @@ impl From<spam_settings::Model> for SpamSettings {
             enabled: m.enabled,
             junk_threshold: m.junk_threshold,
             reject_threshold: m.reject_threshold,
+            quarantine_threshold: m.quarantine_threshold,
             dmarc_reject: m.dmarc_reject,
             learned_spam: m.learned_spam,
             learned_ham: m.learned_ham,
@@ -65,7 +69,7 @@ impl SpamSettings {
     pub fn thresholds(&self) -> crate::spam::Thresholds {
         crate::spam::Thresholds {
             junk: self.junk_threshold,
-            quarantine: None,
+            quarantine: self.quarantine_threshold,
             reject: self.reject_threshold,
         }
     }
@@ -78,6 +82,7 @@ pub struct SpamSettingsPatch {
     pub enabled: Option<bool>,
     pub junk_threshold: Option<f64>,
     pub reject_threshold: Option<Option<f64>>,
+    pub quarantine_threshold: Option<Option<f64>>,
     pub dmarc_reject: Option<String>,
 }
 
@@ -108,6 +113,17 @@ fn check_patch(p: &SpamSettingsPatch, current: &SpamSettings) -> Result<()> {
         errors.push(FieldError::new(
             "reject_threshold",
             "must be above junk_threshold and at most 1000, or null (never refuse)",
+        ));
+    }
+    let quarantine = p
+        .quarantine_threshold
+        .unwrap_or(current.quarantine_threshold);
+    if let Some(q) = quarantine
+        && !(q.is_finite() && q > junk && reject.is_none_or(|r| q < r))
+    {
+        errors.push(FieldError::new(
+            "quarantine_threshold",
+            "must be above junk_threshold and below reject_threshold, or null (no quarantine)",
         ));
     }
     if let Some(d) = &p.dmarc_reject
@@ -147,6 +163,9 @@ impl TenantStore {
             enabled: p.enabled.unwrap_or(current.enabled),
             junk_threshold: p.junk_threshold.unwrap_or(current.junk_threshold),
             reject_threshold: p.reject_threshold.unwrap_or(current.reject_threshold),
+            quarantine_threshold: p
+                .quarantine_threshold
+                .unwrap_or(current.quarantine_threshold),
             dmarc_reject: p.dmarc_reject.clone().unwrap_or(current.dmarc_reject),
             ..current
         };
@@ -155,6 +174,7 @@ impl TenantStore {
             enabled: Set(next.enabled),
             junk_threshold: Set(next.junk_threshold),
             reject_threshold: Set(next.reject_threshold),
+            quarantine_threshold: Set(next.quarantine_threshold),
             dmarc_reject: Set(next.dmarc_reject.clone()),
             learned_spam: Set(next.learned_spam),
             learned_ham: Set(next.learned_ham),
@@ -166,6 +186,7 @@ impl TenantStore {
                     spam_settings::Column::Enabled,
                     spam_settings::Column::JunkThreshold,
                     spam_settings::Column::RejectThreshold,
+                    spam_settings::Column::QuarantineThreshold,
                     spam_settings::Column::DmarcReject,
                     spam_settings::Column::UpdatedAt,
                 ])
@@ -182,6 +203,7 @@ impl TenantStore {
                 "enabled": next.enabled,
                 "junk_threshold": next.junk_threshold,
                 "reject_threshold": next.reject_threshold,
+                "quarantine_threshold": next.quarantine_threshold,
                 "dmarc_reject": next.dmarc_reject,
             }),
         )
@@ -314,6 +336,7 @@ impl TenantStore {
             enabled: Set(d.enabled),
             junk_threshold: Set(d.junk_threshold),
             reject_threshold: Set(d.reject_threshold),
+            quarantine_threshold: Set(d.quarantine_threshold),
             dmarc_reject: Set(d.dmarc_reject),
             learned_spam: Set(0),
             learned_ham: Set(0),
@@ -576,5 +599,101 @@ mod tests {
         assert!(!spam_list_covers("shop.example", "a@evilshop.example"));
         assert!(spam_list_covers("a@shop.example", "A@Shop.Example"));
         assert!(!spam_list_covers("a@shop.example", "b@shop.example"));
+    }
+}
+
+/// A message to hold in quarantine for one mailbox.
+#[derive(Debug, Clone)]
+pub struct Quarantined<'a> {
+    pub mailbox_id: uuid::Uuid,
+    pub sender: &'a str,
+    pub from: &'a str,
+    pub subject: &'a str,
+    pub score: f64,
+    pub report: serde_json::Value,
+    pub data: &'a [u8],
+}
+
+impl TenantStore {
+    /// Holds a message in quarantine for a mailbox (the same bytes held for it already are
+    /// not held twice: a sender retrying after a failure).
+    pub async fn quarantine(&self, q: Quarantined<'_>) -> Result<uuid::Uuid> {
+        use sea_orm::ActiveModelTrait;
+        let size = q.data.len() as i64;
+        let same = self
+            .find::<spam_quarantine::Entity>()
+            .filter(spam_quarantine::Column::MailboxId.eq(q.mailbox_id))
+            .filter(spam_quarantine::Column::Size.eq(size))
+            .filter(spam_quarantine::Column::Subject.eq(q.subject))
+            .all(self.store.db())
+            .await?
+            .into_iter()
+            .find(|r| r.data == q.data);
+        if let Some(r) = same {
+            return Ok(r.id);
+        }
+        let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+        let row = spam_quarantine::ActiveModel {
+            id: Set(crate::ids::new_id()),
+            tenant_id: Set(self.tid()),
+            mailbox_id: Set(q.mailbox_id),
+            sender: Set(cut(q.sender, 320)),
+            from_addr: Set(cut(q.from, 320)),
+            subject: Set(cut(q.subject, 500)),
+            score: Set(q.score),
+            report: Set(q.report.to_string()),
+            size: Set(size),
+            data: Set(q.data.to_vec()),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&*self.store.writer().await)
+        .await?;
+        Ok(row.id)
+    }
+
+    /// The tenant's quarantine (optionally one mailbox's), newest first, without the bytes.
+    pub async fn list_quarantine(
+        &self,
+        mailbox: Option<uuid::Uuid>,
+        page: super::PageRequest,
+    ) -> Result<super::Page<spam_quarantine::Model>> {
+        let mut q = self.find::<spam_quarantine::Entity>();
+        if let Some(m) = mailbox {
+            self.mailbox(m).await?;
+            q = q.filter(spam_quarantine::Column::MailboxId.eq(m));
+        }
+        super::page::fetch_page(
+            self.store.db(),
+            q,
+            spam_quarantine::Column::Id,
+            page,
+            true,
+            |m| m.id,
+        )
+        .await
+    }
+
+    /// One held message, bytes included.
+    pub async fn quarantined(&self, id: uuid::Uuid) -> Result<spam_quarantine::Model> {
+        self.find_by_id::<spam_quarantine::Entity>(id)
+            .one(self.store.db())
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// Lets go of a held message (released or deleted).
+    pub async fn drop_quarantined(&self, id: uuid::Uuid, action: &str) -> Result<()> {
+        let tx = self.store.tx().await?;
+        let r = self
+            .delete_many::<spam_quarantine::Entity>()
+            .filter(spam_quarantine::Column::Id.eq(id))
+            .exec(&*tx)
+            .await?;
+        if r.rows_affected == 0 {
+            return Err(Error::NotFound);
+        }
+        self.audit(&*tx, action, "spam_quarantine", Some(id), json!({}))
+            .await?;
+        tx.commit().await
     }
 }

@@ -7,8 +7,8 @@ use super::entities::kinds::UserStatus;
 use super::entities::{
     aliases, api_keys, app_passwords, audit_log, contacts, dkim_keys, domains, events,
     group_members, groups, jobs as job_rows, local_parts, mailboxes, outbound, outbound_recipients,
-    refresh_tokens, sessions, spam_learned, spam_lists, spam_settings, spam_tokens, suppressions,
-    tenants, users,
+    refresh_tokens, sessions, spam_learned, spam_lists, spam_quarantine, spam_settings,
+    spam_tokens, suppressions, tenants, users,
 };
 use super::platform::PlatformStore;
 use super::scope::{Tenant, all_tenants};
@@ -536,6 +536,10 @@ impl SystemStore {
             .await?;
         Tenant(tenant)
             .delete_many::<spam_lists::Entity>()
+            .exec(&*tx)
+            .await?;
+        Tenant(tenant)
+            .delete_many::<spam_quarantine::Entity>()
             .exec(&*tx)
             .await?;
         Tenant(tenant)

@@ -30,6 +30,7 @@ pub mod sessions;
 pub mod signatures;
 pub mod spam_learned;
 pub mod spam_lists;
+pub mod spam_quarantine;
 pub mod spam_settings;
 pub mod spam_tokens;
 pub mod subscriptions;

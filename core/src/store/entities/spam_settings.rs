@@ -10,6 +10,7 @@ pub struct Model {
     pub enabled: bool,
     pub junk_threshold: f64,
     pub reject_threshold: Option<f64>,
+    pub quarantine_threshold: Option<f64>,
     /// `reject` or `junk`.
     pub dmarc_reject: String,
     pub learned_spam: i64,
