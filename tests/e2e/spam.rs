@@ -417,7 +417,7 @@ mod delivered {
     #[tokio::test]
     async fn moves_into_and_out_of_junk_teach_the_tenants_filter() {
         use crate::imap_wire::Imap;
-        let app = TestApp::spawn_with(|c| c.jobs.enabled = true).await;
+        let app = TestApp::spawn_isolated_with(|c| c.jobs.enabled = true).await;
         let (t, _, _, ana_id, ana) = receiving(&app).await;
         let tok = &t.owner_token;
         for n in 0..20 {
