@@ -177,6 +177,19 @@ pub async fn read_body(
     Ok(bytes)
 }
 
+/// The request's media type without parameters, lower case (`message/rfc822`); "" when none.
+pub fn media_type(req: &actix_web::HttpRequest) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// 201 with a `Location` header and the created object.
 pub fn created<T: Serialize>(location: String, body: &T) -> HttpResponse {
     HttpResponse::Created()

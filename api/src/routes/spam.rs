@@ -9,7 +9,6 @@ use crate::extract::Authed;
 use crate::routes::created;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use mailroom_core::auth::Scope;
@@ -175,13 +174,7 @@ pub async fn update_settings(
 
 /// The raw message of a `check` or `train` request (`message/rfc822`).
 async fn message_body(req: &HttpRequest, body: web::Payload) -> Result<Vec<u8>, ApiError> {
-    let ctype = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if ctype.split(';').next().unwrap_or("").trim() != "message/rfc822" {
+    if crate::routes::media_type(req) != "message/rfc822" {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",

@@ -3,7 +3,6 @@ use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use mailroom_core::auth::Scope;
 use mailroom_core::contacts::format::{MAX_IMPORT_BYTES, parse_csv, parse_vcards};
@@ -47,13 +46,7 @@ pub async fn import(
 ) -> Result<HttpResponse, ApiError> {
     let store = auth.tenant(Scope::ContactsWrite)?;
     let book = book.book(&auth)?;
-    let ctype = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let essence = ctype.split(';').next().unwrap_or("").trim().to_string();
+    let essence = crate::routes::media_type(&req);
     let csv = match essence.as_str() {
         "text/vcard" | "text/x-vcard" | "text/directory" => false,
         "text/csv" => true,

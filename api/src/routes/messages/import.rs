@@ -6,7 +6,6 @@ use crate::body::Query;
 use crate::error::{ApiError, Problem};
 use crate::extract::Authed;
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::{DateTime, Utc};
 use mailroom_core::auth::Scope;
@@ -92,13 +91,7 @@ pub async fn import(
     let folder = store
         .folder_by_name(mailbox_id, q.folder.as_deref().unwrap_or("INBOX"))
         .await?;
-    let ctype = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let essence = ctype.split(';').next().unwrap_or("").trim().to_string();
+    let essence = crate::routes::media_type(&req);
     let is_mbox = match essence.as_str() {
         "message/rfc822" => false,
         "application/mbox" => true,
