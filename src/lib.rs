@@ -258,7 +258,8 @@ fn stages(cfg: &Config, store: &Store) -> mailroom_core::mail::ingest::Stages {
                 &cfg.spam.uribl_zones,
             )
         });
-        s.message.push(Arc::new(SpamCheck::new(lists)));
+        let ours = cfg.smtp.hostname(&cfg.public_hostname).to_string();
+        s.message.push(Arc::new(SpamCheck::new(lists, &ours)));
         s.copy.push(Arc::new(SpamVerdict::new(store.system())));
     }
     s

@@ -256,6 +256,8 @@ pub struct Context<'a> {
     pub envelope_from: Option<&'a str>,
     /// What the tenant taught the classifier, over the base model.
     pub own: Option<&'a Model>,
+    /// The SMTP client: its address, its HELO/EHLO name, and our own server name.
+    pub client: Option<rules::Client<'a>>,
 }
 
 /// Scores a message. Never fails: bytes that are not MIME get their own symbol.
@@ -278,6 +280,9 @@ fn report_of(facts: &Facts, tokens: &[u64], cx: &Context<'_>, base: &Model) -> R
     let mut symbols = Vec::new();
     if let Some(a) = cx.auth {
         rules::authentication(a, &mut symbols);
+    }
+    if let Some(c) = &cx.client {
+        rules::helo(c, &mut symbols);
     }
     rules::headers(
         facts,

@@ -51,6 +51,63 @@ fn ext(name: &str) -> Option<&str> {
     name.rsplit_once('.').map(|(_, e)| e.trim())
 }
 
+/// What the SMTP session said about the client.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    /// Its address.
+    pub ip: std::net::IpAddr,
+    /// Its HELO/EHLO name.
+    pub helo: &'a str,
+    /// Our own server name (a client claiming it is lying).
+    pub our_name: &'a str,
+}
+
+/// HELO sanity (RFC 5321 §4.1.4: a client names itself by its FQDN or an address literal).
+pub fn helo(c: &Client<'_>, out: &mut Vec<Symbol>) {
+    let name = c.helo.trim().trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() {
+        return;
+    }
+    if let Some(lit) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        let lit = lit.strip_prefix("ipv6:").unwrap_or(lit);
+        if let Ok(ip) = lit.parse::<std::net::IpAddr>()
+            && ip != c.ip
+        {
+            sym(
+                out,
+                "HELO_IP_MISMATCH",
+                1.0,
+                format!("names itself [{ip}] but connects from {}", c.ip),
+            );
+        }
+        return;
+    }
+    if !c.our_name.is_empty() && name == c.our_name.to_ascii_lowercase() {
+        sym(
+            out,
+            "HELO_OUR_NAME",
+            2.0,
+            format!("claims to be this server ({name})"),
+        );
+    } else if name == "localhost" || name.starts_with("localhost.") {
+        if !c.ip.is_loopback() {
+            sym(
+                out,
+                "HELO_LOCALHOST",
+                1.0,
+                format!("names itself {name} from {}", c.ip),
+            );
+        }
+    } else if name.parse::<std::net::IpAddr>().is_ok() {
+        sym(
+            out,
+            "HELO_BARE_IP",
+            0.5,
+            format!("names itself {name} without brackets"),
+        );
+    }
+}
+
 /// The symbols of sender authentication (SPF, DKIM, DMARC, ARC), when it was checked.
 pub fn authentication(a: &AuthOutcome, out: &mut Vec<Symbol>) {
     match a.spf.as_str() {
@@ -421,6 +478,29 @@ mod tests {
         );
         assert_eq!(shown_host("Click here"), None);
         assert_eq!(shown_host("v1.2"), None);
+    }
+
+    #[test]
+    fn helo_names_are_checked() {
+        let names = |ip: &str, helo: &str| {
+            let mut out = Vec::new();
+            super::helo(
+                &Client {
+                    ip: ip.parse().unwrap(),
+                    helo,
+                    our_name: "mx.mailroom.example",
+                },
+                &mut out,
+            );
+            out.into_iter().map(|s| s.name).collect::<Vec<_>>()
+        };
+        assert!(names("192.0.2.1", "mail.sender.example").is_empty());
+        assert!(names("192.0.2.1", "[192.0.2.1]").is_empty());
+        assert_eq!(names("192.0.2.1", "[192.0.2.9]"), ["HELO_IP_MISMATCH"]);
+        assert_eq!(names("192.0.2.1", "MX.Mailroom.Example"), ["HELO_OUR_NAME"]);
+        assert_eq!(names("192.0.2.1", "localhost"), ["HELO_LOCALHOST"]);
+        assert!(names("127.0.0.1", "localhost").is_empty());
+        assert_eq!(names("192.0.2.1", "192.0.2.1"), ["HELO_BARE_IP"]);
     }
 
     #[test]

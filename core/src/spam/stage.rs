@@ -31,12 +31,16 @@ const SETTINGS_TTL: Duration = Duration::from_secs(10);
 #[derive(Default)]
 pub struct SpamCheck {
     lists: Option<super::dnsbl::DnsLists>,
+    our_name: String,
 }
 
 impl SpamCheck {
-    /// The stage, asking these DNS blocklists when given.
-    pub fn new(lists: Option<super::dnsbl::DnsLists>) -> Self {
-        Self { lists }
+    /// The stage of the server named `our_name`, asking these DNS blocklists when given.
+    pub fn new(lists: Option<super::dnsbl::DnsLists>, our_name: &str) -> Self {
+        Self {
+            lists,
+            our_name: our_name.to_string(),
+        }
     }
 }
 
@@ -57,6 +61,8 @@ impl MessageStage for SpamCheck {
             let raw = &msg.body[..msg.body.len().min(MAX_SCAN_BYTES)];
             let auth = msg.auth.cloned();
             let from = msg.envelope.map(|e| e.mail_from.clone());
+            let client = msg.envelope.map(|e| (e.peer, e.helo.clone()));
+            let our_name = self.our_name.clone();
             let raw = raw.to_vec();
             // Parsing and scoring is CPU work: off the async workers.
             let analysis = tokio::task::spawn_blocking(move || {
@@ -66,6 +72,11 @@ impl MessageStage for SpamCheck {
                         auth: auth.as_ref(),
                         envelope_from: from.as_deref(),
                         own: None,
+                        client: client.as_ref().map(|(ip, helo)| super::rules::Client {
+                            ip: *ip,
+                            helo,
+                            our_name: &our_name,
+                        }),
                     },
                 )
             })
