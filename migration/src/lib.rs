@@ -24,6 +24,7 @@ mod m20261208_000019_outbound;
 mod m20261209_000020_spam;
 mod m20261209_000021_spam_lists;
 mod m20261209_000022_spam_quarantine;
+mod m20261209_000023_mailbox_spam_threshold;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000020_spam::Migration),
             Box::new(m20261209_000021_spam_lists::Migration),
             Box::new(m20261209_000022_spam_quarantine::Migration),
+            Box::new(m20261209_000023_mailbox_spam_threshold::Migration),
         ]
     }
 }

@@ -820,4 +820,63 @@ mod delivered {
             .await;
         assert_eq!(again.status, 404);
     }
+
+    /// A mailbox's owner sets its own Junk threshold; the other mailboxes keep the tenant's.
+    #[tokio::test]
+    async fn a_mailbox_owner_sets_its_own_junk_threshold() {
+        let app = TestApp::spawn().await;
+        let (t, d, _, ana_id, ana) = receiving(&app).await;
+        let tok = &t.owner_token;
+        let (bob_id, bob) = crate::mailboxes::mailbox(&app, tok, &d, "bob").await;
+        let ana_token = app.login(&ana, PASSWORD).await;
+        let r = app
+            .patch(
+                &format!("/v1/mailboxes/{ana_id}"),
+                &ana_token,
+                json!({"spam_junk_threshold": 2000.0}),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{r:?}");
+        assert_eq!(r.body["errors"][0]["field"], "spam_junk_threshold");
+        let r = app
+            .patch(
+                &format!("/v1/mailboxes/{ana_id}"),
+                &ana_token,
+                json!({"spam_junk_threshold": 2.5}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["spam_junk_threshold"], 2.5);
+        // A bare note with no From, Date or Message-ID: a few points, under the tenant's 5.
+        let note = b"Subject: private\r\n\r\nsecret\r\n";
+        let mut w = Wire::connect(smtp_addr(&app)).await;
+        assert_eq!(
+            code_of(&bdat(&mut w, "x@outside.example", &[&ana, &bob], note).await),
+            250
+        );
+        let ana_junk = only(&app, tok, &ana_id, "Junk").await;
+        assert_eq!(ana_junk.len(), 1, "{ana_junk:?}");
+        let detail = app
+            .get(
+                &format!(
+                    "/v1/mailboxes/{ana_id}/messages/{}",
+                    ana_junk[0]["id"].as_str().unwrap()
+                ),
+                tok,
+            )
+            .await;
+        assert_eq!(detail.body["spam"]["required"], 2.5, "{detail:?}");
+        let score = detail.body["spam"]["score"].as_f64().unwrap();
+        assert!((2.5..5.0).contains(&score), "{score}");
+        assert_eq!(only(&app, tok, &bob_id, "INBOX").await.len(), 1);
+        // Back to the organisation's.
+        let r = app
+            .patch(
+                &format!("/v1/mailboxes/{ana_id}"),
+                &ana_token,
+                json!({"spam_junk_threshold": null}),
+            )
+            .await;
+        assert!(r.body["spam_junk_threshold"].is_null(), "{r:?}");
+    }
 }

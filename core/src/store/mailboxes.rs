@@ -73,6 +73,9 @@ pub struct MailboxPatch {
     pub quota_bytes: Option<Option<i64>>,
     /// `active` or `suspended` (admins only).
     pub status: Option<String>,
+    /// The mailbox's own spam Junk threshold (the owner may change it); `Some(None)`: the
+    /// tenant's.
+    pub spam_junk_threshold: Option<Option<f64>>,
 }
 
 impl TenantStore {
@@ -247,6 +250,7 @@ impl TenantStore {
             used_bytes: Set(0),
             status: Set(MailboxStatus::Active),
             pop3_after_download: Set(pop3),
+            spam_junk_threshold: Set(None),
             uidvalidity_seq: Set(now.timestamp()),
             created_at: Set(now),
             updated_at: Set(now),
@@ -382,6 +386,14 @@ impl TenantStore {
                 "must be zero or more, or null for unlimited",
             ));
         }
+        if let Some(Some(t)) = patch.spam_junk_threshold
+            && !(t.is_finite() && (-100.0..=1000.0).contains(&t))
+        {
+            return Err(Error::invalid(
+                "spam_junk_threshold",
+                "must be a number from -100 to 1000, or null (the organisation's)",
+            ));
+        }
         let tx = self.store.tx().await?;
         let m = self.mailbox_on(&*tx, id).await?;
         if let Some(q) = patch.quota_bytes {
@@ -400,6 +412,10 @@ impl TenantStore {
         if let Some(v) = patch.quota_bytes {
             changed.insert("quota_bytes".into(), json!(v));
             am.quota_bytes = Set(v);
+        }
+        if let Some(v) = patch.spam_junk_threshold {
+            changed.insert("spam_junk_threshold".into(), json!(v));
+            am.spam_junk_threshold = Set(v);
         }
         let suspend = status == Some(MailboxStatus::Suspended);
         if let Some(v) = status {

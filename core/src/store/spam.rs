@@ -367,8 +367,9 @@ impl TenantStore {
 }
 
 impl super::SystemStore {
-    /// The tenant of a mailbox and its spam settings (the MX path, per recipient); `None`
-    /// when the mailbox is gone.
+    /// The tenant of a mailbox and the spam settings it is judged by (the tenant's, with the
+    /// mailbox's own Junk threshold when it has one; the MX path, per recipient); `None` when
+    /// the mailbox is gone.
     pub async fn spam_settings_of_mailbox(
         &self,
         mailbox: uuid::Uuid,
@@ -376,19 +377,23 @@ impl super::SystemStore {
         use super::entities::mailboxes;
         use super::scope::all_tenants;
         use sea_orm::QuerySelect;
-        let tenant: Option<uuid::Uuid> = all_tenants::find_by_id::<mailboxes::Entity>(mailbox)
-            .select_only()
-            .column(mailboxes::Column::TenantId)
-            .into_tuple()
-            .one(self.store.db())
-            .await?;
-        let Some(tenant) = tenant else {
+        let found: Option<(uuid::Uuid, Option<f64>)> =
+            all_tenants::find_by_id::<mailboxes::Entity>(mailbox)
+                .select_only()
+                .column(mailboxes::Column::TenantId)
+                .column(mailboxes::Column::SpamJunkThreshold)
+                .into_tuple()
+                .one(self.store.db())
+                .await?;
+        let Some((tenant, own_junk)) = found else {
             return Ok(None);
         };
-        Ok(Some((
-            tenant,
-            self.spam_store(tenant).spam_settings().await?,
-        )))
+        let mut settings = self.spam_store(tenant).spam_settings().await?;
+        // The mailbox's own Junk threshold, when it set one.
+        if let Some(j) = own_junk {
+            settings.junk_threshold = j;
+        }
+        Ok(Some((tenant, settings)))
     }
 
     /// A tenant store for the spam filter's work on `tenant`'s behalf.

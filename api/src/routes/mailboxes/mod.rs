@@ -38,6 +38,8 @@ pub struct MailboxResponse {
     pub status: String,
     /// What POP3 does after download: `keep`, `move_to_trash` or `delete`.
     pub pop3_after_download: String,
+    /// The mailbox's own spam Junk threshold; null: the organisation's.
+    pub spam_junk_threshold: Option<f64>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -56,6 +58,7 @@ impl From<mailboxes::Model> for MailboxResponse {
             used_bytes: m.used_bytes,
             status: m.status.to_string(),
             pop3_after_download: m.pop3_after_download,
+            spam_junk_threshold: m.spam_junk_threshold,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }

@@ -28,9 +28,15 @@ pub struct UpdateMailboxRequest {
     /// `active` or `suspended` (admins only; suspending ends the mailbox's sessions).
     #[serde(default)]
     pub status: Option<String>,
+    /// The mailbox's own spam Junk threshold (-100 to 1000; the owner may set it); null: the
+    /// organisation's (`/v1/spam/settings`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub spam_junk_threshold: Option<Option<f64>>,
 }
 
-/// Changes a mailbox. Its owner may change the display name and the POP3 behaviour.
+/// Changes a mailbox. Its owner may change the display name, the POP3 behaviour and its spam
+/// Junk threshold.
 #[utoipa::path(patch, path = "/v1/mailboxes/{id}", tag = "mailboxes", params(("id" = Uuid, Path, description = "Mailbox id")),
     request_body = UpdateMailboxRequest, responses(
     (status = 200, body = MailboxResponse),
@@ -56,6 +62,7 @@ pub async fn update(
         pop3_after_download: b.pop3_after_download,
         quota_bytes: b.quota_bytes,
         status: b.status,
+        spam_junk_threshold: b.spam_junk_threshold,
     };
     let m = store.update_mailbox(id.into_inner(), patch).await?;
     Ok(HttpResponse::Ok().json(MailboxResponse::from(m)))

@@ -1,7 +1,7 @@
 //! A mailbox: an address on a verified domain of the tenant, with its own password.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "mailboxes")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -22,6 +22,8 @@ pub struct Model {
     pub status: super::kinds::MailboxStatus,
     /// `keep`, `move_to_trash` or `delete`.
     pub pop3_after_download: String,
+    /// The mailbox's own Junk threshold; `None`: the tenant's.
+    pub spam_junk_threshold: Option<f64>,
     /// Last UIDVALIDITY given to a folder; strictly increasing.
     pub uidvalidity_seq: i64,
     pub created_at: DateTimeUtc,
