@@ -124,6 +124,15 @@ mod delivered {
         all_messages_in(app, token, mailbox, folder).await
     }
 
+    /// The spam verdict a message's view shows.
+    async fn spam_of(app: &TestApp, token: &str, mailbox: &str, id: &str) -> Value {
+        let r = app
+            .get(&format!("/v1/mailboxes/{mailbox}/messages/{id}"), token)
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body["spam"].clone()
+    }
+
     /// Spam lands in Junk and ham in the inbox; each copy carries `X-Spam-Score` and
     /// `X-Spam-Status` and its message view the verdict with every symbol. Past the refusal
     /// threshold the message is refused at SMTP time and nothing is stored; with the filter
@@ -150,11 +159,8 @@ mod delivered {
         let stored = String::from_utf8(raw(&app, tok, &ana_id, jid).await).unwrap();
         assert!(stored.contains("X-Spam-Status: Yes, score="), "{stored}");
         assert!(stored.contains("LINK_TEXT_OTHER_SITE"), "{stored}");
-        let detail = app
-            .get(&format!("/v1/mailboxes/{ana_id}/messages/{jid}"), tok)
-            .await;
-        let spam = &detail.body["spam"];
-        assert_eq!(spam["verdict"], "junk", "{detail:?}");
+        let spam = spam_of(&app, tok, &ana_id, jid).await;
+        assert_eq!(spam["verdict"], "junk", "{spam}");
         assert!(spam["score"].as_f64().unwrap() >= 5.0, "{spam}");
         assert_eq!(spam["required"], 5.0);
         let names: Vec<&str> = spam["symbols"]
@@ -167,10 +173,7 @@ mod delivered {
         let iid = inbox[0]["id"].as_str().unwrap();
         let ham = String::from_utf8(raw(&app, tok, &ana_id, iid).await).unwrap();
         assert!(ham.contains("X-Spam-Status: No, score="), "{ham}");
-        let detail = app
-            .get(&format!("/v1/mailboxes/{ana_id}/messages/{iid}"), tok)
-            .await;
-        assert_eq!(detail.body["spam"]["verdict"], "ham");
+        assert_eq!(spam_of(&app, tok, &ana_id, iid).await["verdict"], "ham");
 
         // A refusal threshold the phishing message passes: 550 5.7.1, nothing stored.
         let r = app
@@ -536,16 +539,8 @@ mod delivered {
         // Blocked for Ana, not for Bob.
         let ana_junk = only(&app, tok, &ana_id, "Junk").await;
         assert_eq!(ana_junk.len(), 1, "{ana_junk:?}");
-        let detail = app
-            .get(
-                &format!(
-                    "/v1/mailboxes/{ana_id}/messages/{}",
-                    ana_junk[0]["id"].as_str().unwrap()
-                ),
-                tok,
-            )
-            .await;
-        let symbols = detail.body["spam"]["symbols"].to_string();
+        let spam = spam_of(&app, tok, &ana_id, ana_junk[0]["id"].as_str().unwrap()).await;
+        let symbols = spam["symbols"].to_string();
         assert!(symbols.contains("BLOCKLIST"), "{symbols}");
         assert!(symbols.contains("the mailbox's block list"), "{symbols}");
         assert_eq!(only(&app, tok, &bob_id, "INBOX").await.len(), 1);
@@ -556,20 +551,10 @@ mod delivered {
         );
         let bob_junk = only(&app, tok, &bob_id, "Junk").await;
         assert_eq!(bob_junk.len(), 1, "{bob_junk:?}");
-        let detail = app
-            .get(
-                &format!(
-                    "/v1/mailboxes/{bob_id}/messages/{}",
-                    bob_junk[0]["id"].as_str().unwrap()
-                ),
-                tok,
-            )
-            .await;
+        let spam = spam_of(&app, tok, &bob_id, bob_junk[0]["id"].as_str().unwrap()).await;
         assert!(
-            detail.body["spam"]["symbols"]
-                .to_string()
-                .contains("ALLOWLIST_UNAUTH"),
-            "{detail:?}"
+            spam["symbols"].to_string().contains("ALLOWLIST_UNAUTH"),
+            "{spam}"
         );
         // Bob's contact: counted in his favour.
         let r = app
@@ -589,20 +574,10 @@ mod delivered {
             .into_iter()
             .find(|m| m["subject"] == "Dinner on Saturday?")
             .unwrap();
-        let detail = app
-            .get(
-                &format!(
-                    "/v1/mailboxes/{bob_id}/messages/{}",
-                    dinner["id"].as_str().unwrap()
-                ),
-                tok,
-            )
-            .await;
+        let spam = spam_of(&app, tok, &bob_id, dinner["id"].as_str().unwrap()).await;
         assert!(
-            detail.body["spam"]["symbols"]
-                .to_string()
-                .contains("FROM_CONTACT"),
-            "{detail:?}"
+            spam["symbols"].to_string().contains("FROM_CONTACT"),
+            "{spam}"
         );
         // Listed, filtered by mailbox.
         let all = app.get("/v1/spam/lists", tok).await;
@@ -856,17 +831,9 @@ mod delivered {
         );
         let ana_junk = only(&app, tok, &ana_id, "Junk").await;
         assert_eq!(ana_junk.len(), 1, "{ana_junk:?}");
-        let detail = app
-            .get(
-                &format!(
-                    "/v1/mailboxes/{ana_id}/messages/{}",
-                    ana_junk[0]["id"].as_str().unwrap()
-                ),
-                tok,
-            )
-            .await;
-        assert_eq!(detail.body["spam"]["required"], 2.5, "{detail:?}");
-        let score = detail.body["spam"]["score"].as_f64().unwrap();
+        let spam = spam_of(&app, tok, &ana_id, ana_junk[0]["id"].as_str().unwrap()).await;
+        assert_eq!(spam["required"], 2.5, "{spam}");
+        let score = spam["score"].as_f64().unwrap();
         assert!((2.5..5.0).contains(&score), "{score}");
         assert_eq!(only(&app, tok, &bob_id, "INBOX").await.len(), 1);
         // Back to the organisation's.

@@ -221,7 +221,7 @@ pub async fn check(
     let raw = message_body(&req, body).await?;
     let a = analyse(raw).await?;
     let own_settings = store.spam_settings().await?;
-    let report = match store.spam_own_model(&a.tokens).await? {
+    let report = match store.spam_own_model(&own_settings, &a.tokens).await? {
         Some(own) => a.with_own(&own),
         None => a.report.clone(),
     };

@@ -254,8 +254,6 @@ pub struct Context<'a> {
     pub auth: Option<&'a AuthOutcome>,
     /// The SMTP reverse path, when known.
     pub envelope_from: Option<&'a str>,
-    /// What the tenant taught the classifier, over the base model.
-    pub own: Option<&'a Model>,
     /// The SMTP client: its address, its HELO/EHLO name, and our own server name.
     pub client: Option<rules::Client<'a>>,
 }
@@ -291,16 +289,17 @@ fn report_of(facts: &Facts, tokens: &[u64], cx: &Context<'_>, base: &Model) -> R
         &mut symbols,
     );
     rules::content(facts, &mut symbols);
-    let v = Classifier::new(base, cx.own).judge(tokens);
+    let v = Classifier::new(base, None).judge(tokens);
     if let Some(s) = bayes_symbol(v.probability, v.used) {
         symbols.push(s);
     }
-    let score: f64 = symbols.iter().map(|s| s.score).sum();
-    Report {
-        score: (score * 100.0).round() / 100.0,
+    let mut r = Report {
+        score: 0.0,
         probability: v.probability,
         symbols,
-    }
+    };
+    r.rescore();
+    r
 }
 
 #[cfg(test)]

@@ -71,7 +71,6 @@ impl MessageStage for SpamCheck {
                     &Context {
                         auth: auth.as_ref(),
                         envelope_from: from.as_deref(),
-                        own: None,
                         client: client.as_ref().map(|(ip, helo)| super::rules::Client {
                             ip: *ip,
                             helo,
@@ -244,13 +243,9 @@ impl CopyStage for SpamVerdict {
                 });
             }
             let ts = self.sys.spam_store(tenant);
-            let mut report = if settings.learned_spam + settings.learned_ham > 0 {
-                match ts.spam_own_model(&a.tokens).await? {
-                    Some(own) => a.with_own(&own),
-                    None => a.report.clone(),
-                }
-            } else {
-                a.report.clone()
+            let mut report = match ts.spam_own_model(&settings, &a.tokens).await? {
+                Some(own) => a.with_own(&own),
+                None => a.report.clone(),
             };
             let (listed, allowed) = list_symbols(a, &entries);
             report.symbols.extend(listed);

@@ -212,10 +212,9 @@ impl TenantStore {
         Ok(next)
     }
 
-    /// The tenant's own counts for `tokens` (those it has), with its message totals; `None`
-    /// when it has learnt nothing.
-    pub async fn spam_own_model(&self, tokens: &[u64]) -> Result<Option<Model>> {
-        let s = self.spam_settings().await?;
+    /// The tenant's own counts for `tokens` (those it has), with its message totals from
+    /// `s` (its settings, read by the caller); `None` when it has learnt nothing.
+    pub async fn spam_own_model(&self, s: &SpamSettings, tokens: &[u64]) -> Result<Option<Model>> {
         if s.learned_spam + s.learned_ham == 0 {
             return Ok(None);
         }

@@ -52,13 +52,15 @@ impl Cached {
 
 /// Open sessions with remote servers, kept for the next delivery to the same server
 /// (keyed by host name and address: a smarthost's login and an MX's TLS come with them).
-/// At most `max_connections_per_domain` wait per server; each is ended with QUIT when it
-/// has been idle for `connection_cache_secs`.
+/// At most `max_connections_per_domain` wait per server; each is ended with QUIT once it has
+/// been idle for `connection_cache_secs` (one sweeper looks every half of that).
 #[derive(Clone)]
 pub struct Connections {
     idle: Duration,
     per_server: usize,
     cache: Arc<Mutex<HashMap<Server, Vec<Cached>>>>,
+    /// A sweeper runs (one per cache, while it holds sessions).
+    sweeping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A session in use: where it goes back to, and its history.
@@ -77,6 +79,7 @@ impl Connections {
             idle,
             per_server: per_server.max(1),
             cache: Default::default(),
+            sweeping: Default::default(),
         }
     }
 
@@ -146,16 +149,29 @@ impl Connections {
             end(vec![c]);
             return;
         }
-        // Ends it once it has been idle long enough, unless a delivery took it first.
+        // One sweeper ends idle sessions while the cache holds any (not a task per delivery).
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.sweeping.swap(true, SeqCst) {
+            return;
+        }
         let me = self.clone();
+        let every = (me.idle / 2).max(Duration::from_millis(100));
         tokio::spawn(async move {
-            tokio::time::sleep(me.idle).await;
-            me.sweep();
+            loop {
+                tokio::time::sleep(every).await;
+                if me.sweep() {
+                    me.sweeping.store(false, SeqCst);
+                    // A session put back meanwhile saw the flag still set: carry on for it.
+                    if me.cached() == 0 || me.sweeping.swap(true, SeqCst) {
+                        return;
+                    }
+                }
+            }
         });
     }
 
-    /// Ends the sessions idle too long.
-    fn sweep(&self) {
+    /// Ends the sessions idle too long; true when none is left.
+    fn sweep(&self) -> bool {
         let now = Instant::now();
         let mut stale = Vec::new();
         if let Ok(mut cache) = self.cache.lock() {
@@ -168,6 +184,7 @@ impl Connections {
             });
         }
         end(stale);
+        self.cached() == 0
     }
 }
 
