@@ -15,6 +15,7 @@ use mailroom_core::mail::outbound::Outbound;
 use mailroom_core::ratelimit::RateLimiter;
 use mailroom_core::redis_link::RedisLink;
 use mailroom_core::secrets::Secrets;
+use mailroom_core::spam::greylist::Greylist;
 use mailroom_core::store::Store;
 use mailroom_worker::Runner;
 use mailroom_worker::delivery::remote::Connections;
@@ -251,7 +252,9 @@ fn stages(cfg: &Config, store: &Store) -> mailroom_core::mail::ingest::Stages {
     use std::sync::Arc;
     let mut s = mailroom_core::mail::ingest::Stages::default();
     if cfg.spam.enabled {
-        let lists = mailroom_core::dns::Dns::new(&cfg.dns).ok().and_then(|dns| {
+        use mailroom_core::spam::rdns::{ReverseDns, Scope};
+        let dns = mailroom_core::dns::Dns::new(&cfg.dns).ok();
+        let lists = dns.clone().and_then(|dns| {
             mailroom_core::spam::dnsbl::DnsLists::new(
                 dns,
                 &cfg.spam.dnsbl_zones,
@@ -259,7 +262,16 @@ fn stages(cfg: &Config, store: &Store) -> mailroom_core::mail::ingest::Stages {
             )
         });
         let ours = cfg.smtp.hostname(&cfg.public_hostname).to_string();
-        s.message.push(Arc::new(SpamCheck::new(lists, &ours)));
+        let mut check = SpamCheck::new(lists, &ours);
+        let scope = match cfg.spam.reverse_dns.as_str() {
+            "all" => Some(Scope::All),
+            "public" => Some(Scope::Public),
+            _ => None,
+        };
+        if let (Some(dns), Some(scope)) = (dns, scope) {
+            check = check.with_reverse_dns(ReverseDns::new(dns, scope));
+        }
+        s.message.push(Arc::new(check));
         s.copy.push(Arc::new(SpamVerdict::new(store.system())));
     }
     s
@@ -478,7 +490,13 @@ pub async fn start(
             pipeline.clone(),
             tls,
             cfg.data_dir.join("spool"),
-        );
+        )
+        .with_greylist(Greylist::new(
+            store.system(),
+            redis
+                .as_ref()
+                .map(|l| (l.clone(), cfg.redis_key_prefix.as_str())),
+        ));
         running.smtp_task = Some(tokio::spawn(server.run(listener, shutdown_rx.clone())));
     }
     let limiter = match &redis {

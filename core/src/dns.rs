@@ -151,6 +151,21 @@ impl Dns {
         .await
     }
 
+    /// The names of `ip` (PTR records under `in-addr.arpa` / `ip6.arpa`).
+    pub async fn ptr(&self, ip: std::net::IpAddr) -> Answer<String> {
+        let zone = if ip.is_ipv4() {
+            "in-addr.arpa"
+        } else {
+            "ip6.arpa"
+        };
+        let name = crate::spam::dnsbl::query_name(ip, zone);
+        self.query(&name, RecordType::PTR, |r| match r {
+            RData::PTR(p) => Some(host(&p.0.to_ascii())),
+            _ => None,
+        })
+        .await
+    }
+
     /// The IPv4 and IPv6 addresses of `name` (A, then AAAA): a server to connect to.
     pub async fn addresses(&self, name: &str) -> Answer<std::net::IpAddr> {
         let (v4, v6) = tokio::join!(

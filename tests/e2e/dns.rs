@@ -12,6 +12,8 @@ pub enum Rec {
     Mx(String, String, u16),
     /// A record: name, address.
     Host(String, String),
+    /// PTR record: the reverse name (`4.0.0.127.in-addr.arpa`), the host it names.
+    Ptr(String, String),
 }
 
 pub struct DnsServer {
@@ -73,6 +75,7 @@ impl DnsServer {
                 Rec::Txt(name, parts) => format!("--txt-record={name},{}", parts.join(",")),
                 Rec::Mx(name, host, pref) => format!("--mx-host={name},{host},{pref}"),
                 Rec::Host(name, ip) => format!("--host-record={name},{ip}"),
+                Rec::Ptr(name, host) => format!("--ptr-record={name},{host}"),
             });
         }
         let child = cmd

@@ -242,7 +242,8 @@ mod delivered {
             r.body,
             json!({"enabled": true, "junk_threshold": 5.0, "reject_threshold": 15.0,
                    "quarantine_threshold": null, "dmarc_reject": "junk",
-                   "learned_spam": 0, "learned_ham": 0})
+                   "learned_spam": 0, "learned_ham": 0, "greylist": false,
+                   "greylist_delay_secs": 300, "quarantine_days": 30, "autolearn": true})
         );
         for (bad, field) in [
             (json!({"junk_threshold": 20.0}), "reject_threshold"),
@@ -480,6 +481,76 @@ mod delivered {
         })
         .await;
         assert!(relearnt, "{:?}", app.get("/v1/spam/settings", tok).await);
+    }
+
+    /// Autolearn: a message the rules alone make certain spam (an executable behind a double
+    /// extension, a link naming another site) teaches the recipient's tenant by itself, once
+    /// however often it comes, and no other tenant; the user moving it out of Junk takes that
+    /// lesson back (the same message, ham now).
+    #[tokio::test]
+    async fn certain_spam_is_learnt_by_itself_and_a_user_overrules_it() {
+        let app = TestApp::spawn_isolated_with(|c| c.jobs.enabled = true).await;
+        let (t, _, _, ana_id, ana) = receiving(&app).await;
+        let (u, _, _, _, _) = receiving(&app).await;
+        let tok = &t.owner_token;
+        let r = app
+            .patch("/v1/spam/settings", tok, json!({"reject_threshold": null}))
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["autolearn"], true);
+        let exe = "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAgAAAAA4fug4AtAnNIbgBTM0hVGhpcyBwcm9ncmFtIGNhbm5vdCBiZSBydW4gaW4gRE9TIG1vZGUu";
+        let msg = format!(
+            "From: Billing <billing@invoices.example>\r\nTo: {ana}\r\nSubject: Invoice 4471\r\nMessage-ID: <inv4471@invoices.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/html\r\n\r\n<p>Your invoice is ready: <a href=\"http://203.0.113.9/pay\">https://www.paypal.com/invoice</a></p>\r\n--b1\r\nContent-Type: application/octet-stream; name=\"invoice.pdf.exe\"\r\nContent-Disposition: attachment; filename=\"invoice.pdf.exe\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{exe}\r\n--b1--\r\n"
+        );
+        assert_eq!(code_of(&deliver(&app, &ana, msg.as_bytes()).await), 250);
+        let junk = only(&app, tok, &ana_id, "Junk").await;
+        assert_eq!(junk.len(), 1, "{junk:?}");
+        let learnt = eventually(10, || async {
+            app.get("/v1/spam/settings", tok).await.body["learned_spam"] == 1
+        })
+        .await;
+        assert!(learnt, "{:?}", app.get("/v1/spam/settings", tok).await);
+        // The same message again: still one lesson. The other tenant learnt nothing.
+        assert_eq!(code_of(&deliver(&app, &ana, msg.as_bytes()).await), 250);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let s = app.get("/v1/spam/settings", tok).await.body;
+        assert_eq!(
+            (s["learned_spam"].as_i64(), s["learned_ham"].as_i64()),
+            (Some(1), Some(0))
+        );
+        let s = app.get("/v1/spam/settings", &u.owner_token).await.body;
+        assert_eq!(s["learned_spam"], 0, "{s}");
+        // The user says it is not spam: autolearn's lesson is taken back.
+        let inbox_id = app
+            .get(&format!("/v1/mailboxes/{ana_id}/folders"), tok)
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "INBOX")
+            .unwrap()["id"]
+            .clone();
+        let one = junk[0]["id"].as_str().unwrap();
+        let r = app
+            .patch(
+                &format!("/v1/mailboxes/{ana_id}/messages/{one}"),
+                tok,
+                json!({"folder_id": inbox_id}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let overruled = eventually(20, || async {
+            let s = app.get("/v1/spam/settings", tok).await.body;
+            s["learned_spam"] == 0 && s["learned_ham"] == 1
+        })
+        .await;
+        assert!(overruled, "{:?}", app.get("/v1/spam/settings", tok).await);
+        // A tenant may turn it off.
+        let r = app
+            .patch("/v1/spam/settings", tok, json!({"autolearn": false}))
+            .await;
+        assert_eq!(r.body["autolearn"], false);
     }
 
     /// Block and allow lists, tenant-wide and per mailbox, and the recipient's contacts: a
@@ -845,5 +916,235 @@ mod delivered {
             )
             .await;
         assert!(r.body["spam_junk_threshold"].is_null(), "{r:?}");
+    }
+
+    /// One SMTP transaction from `from` to `to`: the RCPT reply, and the final reply when
+    /// the recipient was accepted.
+    async fn attempt(app: &TestApp, from: &str, to: &str, subject: &str) -> (String, String) {
+        let mut w = Wire::connect(smtp_addr(app)).await;
+        assert_eq!(w.code("EHLO mx.sender.example").await, 250);
+        let r = w.cmd(&format!("MAIL FROM:<{from}>")).await;
+        assert_eq!(code_of(&r), 250, "{r}");
+        let rcpt = w.cmd(&format!("RCPT TO:<{to}>")).await;
+        if code_of(&rcpt) != 250 {
+            w.cmd("QUIT").await;
+            return (rcpt, String::new());
+        }
+        assert_eq!(code_of(&w.cmd("DATA").await), 354);
+        let body = format!(
+            "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: Mon, 07 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{}@sender.example>\r\n\r\nHello there, about the meeting.\r\n.\r\n",
+            rand_suffix()
+        );
+        w.send(body.as_bytes()).await;
+        let done = w.reply().await;
+        w.cmd("QUIT").await;
+        (rcpt, done)
+    }
+
+    /// Greylisting, off by default: turned on, a new sender is told `451 4.7.1` at RCPT (and
+    /// again when it retries too early), its retry after the delay is taken and delivered, and
+    /// from then on that sender passes at once; another sender is greylisted on its own, a
+    /// sender on the allow list never is, and a tenant that left it off is not touched.
+    #[tokio::test]
+    async fn greylisting_asks_new_senders_to_retry_and_takes_the_retry() {
+        let app = TestApp::spawn().await;
+        let (t, _, _, ana_id, ana) = receiving(&app).await;
+        let (u, _, _, bob_id, bob) = receiving(&app).await;
+        let tok = &t.owner_token;
+        let r = app.get("/v1/spam/settings", tok).await;
+        assert_eq!(r.body["greylist"], false, "{r:?}");
+        assert_eq!(r.body["greylist_delay_secs"], 300);
+        for (bad, field) in [
+            (json!({"greylist_delay_secs": 0}), "greylist_delay_secs"),
+            (json!({"greylist_delay_secs": 7200}), "greylist_delay_secs"),
+            (json!({"quarantine_days": 0}), "quarantine_days"),
+        ] {
+            let r = app.patch("/v1/spam/settings", tok, bad).await;
+            assert_eq!(r.status, 400, "{r:?}");
+            assert_eq!(r.body["errors"][0]["field"], field, "{r:?}");
+        }
+        // Before any mail reaches the mailbox, so no earlier settings are cached.
+        let r = app
+            .patch(
+                "/v1/spam/settings",
+                tok,
+                json!({"greylist": true, "greylist_delay_secs": 2}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["greylist"], true);
+        let r = app
+            .post(
+                "/v1/spam/lists",
+                tok,
+                json!({"kind": "allow", "pattern": "friend.example"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+
+        let first = "news@sender.example";
+        let (rcpt, _) = attempt(&app, first, &ana, "one").await;
+        assert!(rcpt.starts_with("451 4.7.1"), "{rcpt}");
+        assert!(rcpt.contains("greylisted"), "{rcpt}");
+        // Too early: still refused, nothing stored.
+        let (rcpt, _) = attempt(&app, first, &ana, "one").await;
+        assert!(rcpt.starts_with("451 4.7.1"), "{rcpt}");
+        assert!(only(&app, tok, &ana_id, "INBOX").await.is_empty());
+        // The allow-listed sender and the tenant that left greylisting off: at once.
+        let (rcpt, done) = attempt(&app, "pat@friend.example", &ana, "friend").await;
+        assert_eq!(code_of(&rcpt), 250, "{rcpt}");
+        assert_eq!(code_of(&done), 250, "{done}");
+        let (rcpt, done) = attempt(&app, first, &bob, "elsewhere").await;
+        assert_eq!(code_of(&rcpt), 250, "{rcpt}");
+        assert_eq!(code_of(&done), 250, "{done}");
+        assert_eq!(only(&app, &u.owner_token, &bob_id, "INBOX").await.len(), 1);
+        // The retry after the delay is taken, and the next message passes at once.
+        tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+        let (rcpt, done) = attempt(&app, first, &ana, "one").await;
+        assert_eq!(code_of(&rcpt), 250, "{rcpt}");
+        assert_eq!(code_of(&done), 250, "{done}");
+        let (rcpt, _) = attempt(&app, first, &ana, "two").await;
+        assert_eq!(code_of(&rcpt), 250, "{rcpt}");
+        // Another sender from the same network waits on its own.
+        let (rcpt, _) = attempt(&app, "other@sender.example", &ana, "three").await;
+        assert!(rcpt.starts_with("451 4.7.1"), "{rcpt}");
+        let mut subjects: Vec<String> = only(&app, tok, &ana_id, "INBOX")
+            .await
+            .iter()
+            .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
+            .collect();
+        subjects.sort();
+        assert_eq!(subjects, ["friend", "one", "two"]);
+    }
+
+    /// Reverse DNS of the client, asked on a local DNS server (the clients' public addresses
+    /// come in PROXY headers, as from a load balancer): no PTR name, a name that does not
+    /// resolve back, or one that reads like a home connection each add their symbol; a server
+    /// whose name resolves back adds none, and a private address is not asked about.
+    #[tokio::test]
+    async fn the_clients_reverse_dns_is_checked() {
+        use crate::dns::{DnsServer, Rec};
+        let dns = DnsServer::start(
+            &[
+                "113.0.203.in-addr.arpa",
+                "10.in-addr.arpa",
+                "sender.example",
+                "isp.example",
+            ],
+            &[
+                Rec::Ptr(
+                    "4.113.0.203.in-addr.arpa".into(),
+                    "mx.sender.example".into(),
+                ),
+                Rec::Host("mx.sender.example".into(), "203.0.113.4".into()),
+                Rec::Ptr(
+                    "5.113.0.203.in-addr.arpa".into(),
+                    "203-0-113-5.dyn.isp.example".into(),
+                ),
+            ],
+        )
+        .await;
+        let app = TestApp::spawn_with(|c| {
+            c.dns.nameservers = vec![dns.addr()];
+            c.dns.timeout_ms = 1000;
+            c.smtp.proxy_protocol = true;
+        })
+        .await;
+        let (t, _, _, ana_id, ana) = receiving(&app).await;
+        let tok = &t.owner_token;
+        for (n, client) in [
+            (3, "203.0.113.3"),
+            (4, "203.0.113.4"),
+            (5, "203.0.113.5"),
+            (6, "10.0.0.6"),
+        ] {
+            use tokio::io::AsyncWriteExt;
+            let mut s = tokio::net::TcpStream::connect(smtp_addr(&app))
+                .await
+                .unwrap();
+            s.write_all(format!("PROXY TCP4 {client} 127.0.0.1 40000 25\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut w = Wire::from_stream(s).await;
+            let m = format!(
+                "From: Carla <carla@family.example>\r\nTo: {ana}\r\nSubject: from {n}\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\nMessage-ID: <r{n}@family.example>\r\n\r\nHi, see you on Sunday.\r\n"
+            );
+            assert_eq!(
+                code_of(&bdat(&mut w, "carla@family.example", &[&ana], m.as_bytes()).await),
+                250
+            );
+        }
+        let mut all = only(&app, tok, &ana_id, "INBOX").await;
+        all.extend(only(&app, tok, &ana_id, "Junk").await);
+        let mut symbols = std::collections::HashMap::new();
+        for m in &all {
+            let id = m["id"].as_str().unwrap();
+            let spam = spam_of(&app, tok, &ana_id, id).await;
+            let names: Vec<String> = spam["symbols"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["name"].as_str().unwrap().to_string())
+                .filter(|n| n.starts_with("RDNS_"))
+                .collect();
+            symbols.insert(m["subject"].as_str().unwrap().to_string(), names);
+        }
+        assert_eq!(symbols["from 3"], ["RDNS_NONE"], "{symbols:?}");
+        assert!(symbols["from 4"].is_empty(), "{symbols:?}");
+        assert!(symbols["from 6"].is_empty(), "{symbols:?}");
+        assert_eq!(
+            symbols["from 5"],
+            ["RDNS_NOT_CONFIRMED", "RDNS_DYNAMIC"],
+            "{symbols:?}"
+        );
+    }
+
+    /// Quarantined mail is deleted once older than the tenant's `quarantine_days`; another
+    /// tenant's keeps its own retention.
+    #[tokio::test]
+    async fn quarantined_mail_is_deleted_after_its_tenants_retention() {
+        let app = TestApp::spawn().await;
+        let (t, _, _, _, ana) = receiving(&app).await;
+        let (u, _, _, _, bob) = receiving(&app).await;
+        for (tok, days) in [(&t.owner_token, 2), (&u.owner_token, 30)] {
+            let r = app
+                .patch(
+                    "/v1/spam/settings",
+                    tok,
+                    json!({"quarantine_threshold": 7.0, "reject_threshold": null,
+                           "quarantine_days": days}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{r:?}");
+            assert_eq!(r.body["quarantine_days"], days);
+        }
+        for to in [&ana, &bob] {
+            assert_eq!(
+                code_of(&deliver(&app, to, &sample("spam/spam02.eml")).await),
+                250
+            );
+        }
+        let held = |tok: String| {
+            let app = &app;
+            async move {
+                app.get("/v1/spam/quarantine", &tok).await.body["items"]
+                    .as_array()
+                    .unwrap()
+                    .len()
+            }
+        };
+        assert_eq!(held(t.owner_token.clone()).await, 1);
+        assert_eq!(held(u.owner_token.clone()).await, 1);
+        let sys = app.store().system();
+        let now = chrono::Utc::now();
+        sys.sweep_spam_state(now + chrono::Duration::days(1))
+            .await
+            .unwrap();
+        assert_eq!(held(t.owner_token.clone()).await, 1, "kept within 2 days");
+        sys.sweep_spam_state(now + chrono::Duration::days(3))
+            .await
+            .unwrap();
+        assert_eq!(held(t.owner_token.clone()).await, 0, "gone after 2 days");
+        assert_eq!(held(u.owner_token.clone()).await, 1, "the other keeps 30");
     }
 }

@@ -85,6 +85,12 @@ impl Runner {
                     Ok(n) => tracing::debug!(count = n, "domain re-checks scheduled"),
                     Err(e) => self.trouble(&e, "could not schedule domain re-checks"),
                 }
+                // Lapsed greylisting triplets and quarantined mail past its retention.
+                match self.sys.sweep_spam_state(chrono::Utc::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(count = n, "spam state swept"),
+                    Err(e) => self.trouble(&e, "could not sweep spam state"),
+                }
             }
             let free = self.cfg.concurrency.saturating_sub(running.len());
             let claimed = if free > 0 {

@@ -43,6 +43,19 @@ pub struct SpamSettingsResponse {
     pub learned_spam: i64,
     /// Messages the tenant's users taught as ham.
     pub learned_ham: i64,
+    /// Greylisting (default off): the first message from a new client network, envelope
+    /// sender and recipient is refused with `451 4.7.1` and taken when the sender's server
+    /// retries `greylist_delay_secs` later; senders on an allow list are never greylisted.
+    pub greylist: bool,
+    /// Seconds a greylisted sender must wait before its retry is taken (default 300).
+    pub greylist_delay_secs: u32,
+    /// Days a quarantined message is kept before it is deleted (default 30).
+    pub quarantine_days: u32,
+    /// Autolearn (default on): the classifier also learns, by itself, from messages whose
+    /// verdict the other checks make certain (rules alone at 10 or more: spam; an
+    /// authenticated sender with nothing against it, delivered to the inbox: ham), at most 10
+    /// per sender domain a day and 200 an hour; a user's own lesson always wins.
+    pub autolearn: bool,
 }
 
 impl From<SpamSettings> for SpamSettingsResponse {
@@ -55,6 +68,10 @@ impl From<SpamSettings> for SpamSettingsResponse {
             dmarc_reject: s.dmarc_reject,
             learned_spam: s.learned_spam,
             learned_ham: s.learned_ham,
+            greylist: s.greylist,
+            greylist_delay_secs: s.greylist_delay_secs,
+            quarantine_days: s.quarantine_days,
+            autolearn: s.autolearn,
         }
     }
 }
@@ -77,6 +94,14 @@ pub struct SpamSettingsPatchRequest {
     pub quarantine_threshold: Option<Option<f64>>,
     /// `junk` or `reject`.
     pub dmarc_reject: Option<String>,
+    /// Turn greylisting on or off.
+    pub greylist: Option<bool>,
+    /// The greylisting delay, 1 to 3600 seconds.
+    pub greylist_delay_secs: Option<u32>,
+    /// Quarantine retention, 1 to 365 days.
+    pub quarantine_days: Option<u32>,
+    /// Turn autolearn on or off.
+    pub autolearn: Option<bool>,
 }
 
 /// One reason for a score.
@@ -167,6 +192,10 @@ pub async fn update_settings(
             reject_threshold: b.reject_threshold,
             quarantine_threshold: b.quarantine_threshold,
             dmarc_reject: b.dmarc_reject,
+            greylist: b.greylist,
+            greylist_delay_secs: b.greylist_delay_secs,
+            quarantine_days: b.quarantine_days,
+            autolearn: b.autolearn,
         })
         .await?;
     Ok(HttpResponse::Ok().json(SpamSettingsResponse::from(s)))
@@ -270,7 +299,9 @@ pub async fn train(
     };
     let raw = message_body(&req, body).await?;
     let a = analyse(raw.clone()).await?;
-    let result = store.spam_learn(&raw, &a.tokens, spam).await?;
+    let result = store
+        .spam_learn(&mailroom_core::store::blob_hash(&raw), &a.tokens, spam)
+        .await?;
     let s = store.spam_settings().await?;
     Ok(HttpResponse::Ok().json(SpamTrainResponse {
         result: match result {

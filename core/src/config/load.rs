@@ -95,6 +95,11 @@ impl Config {
                 "dns.nameservers: {bad:?} is not ip:port"
             )));
         }
+        if !matches!(self.spam.reverse_dns.as_str(), "public" | "all" | "off") {
+            return Err(Error::Config(
+                "spam.reverse_dns must be public, all or off".into(),
+            ));
+        }
         if !matches!(
             self.domains.dmarc_policy.as_str(),
             "none" | "quarantine" | "reject"
@@ -394,6 +399,21 @@ mod tests {
         )
         .unwrap();
         assert!(c.imap.proxy_protocol && c.imap.tls_listen == "0.0.0.0:993");
+    }
+
+    #[test]
+    fn reverse_dns_takes_one_of_three_words() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.spam.reverse_dns, "public");
+        let c = Config::load(None, env(&[("MAILROOM_SPAM_REVERSE_DNS", "off")])).unwrap();
+        assert_eq!(c.spam.reverse_dns, "off");
+        let e = Config::load(None, env(&[("MAILROOM_SPAM_REVERSE_DNS", "yes")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("spam.reverse_dns must be public, all or off"),
+            "{e}"
+        );
     }
 
     #[test]

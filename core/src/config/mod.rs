@@ -86,6 +86,9 @@ pub struct SpamConfig {
     /// DNS blocklists of link domains (URIBL/DBL), e.g. `dbl.spamhaus.org`; none by default.
     /// A listed domain scores `URIBL_LISTED`.
     pub uribl_zones: Vec<String>,
+    /// Reverse DNS of the client (`RDNS_NONE`, `RDNS_NOT_CONFIRMED`, `RDNS_DYNAMIC`): `public`
+    /// (default: clients on public addresses), `all` (internal addresses too) or `off`.
+    pub reverse_dns: String,
 }
 
 impl Default for SpamConfig {
@@ -94,6 +97,7 @@ impl Default for SpamConfig {
             enabled: true,
             dnsbl_zones: Vec::new(),
             uribl_zones: Vec::new(),
+            reverse_dns: "public".into(),
         }
     }
 }

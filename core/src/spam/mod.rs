@@ -10,11 +10,14 @@
 //!
 //! The score is the sum of the symbols' scores; [`Thresholds`] turn it into a [`Verdict`].
 
+pub mod autolearn;
 pub mod bayes;
 pub mod corpus;
 pub mod dnsbl;
 pub mod facts;
+pub mod greylist;
 pub mod html;
+pub mod rdns;
 pub mod rules;
 pub mod stage;
 

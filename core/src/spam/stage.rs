@@ -31,6 +31,7 @@ const SETTINGS_TTL: Duration = Duration::from_secs(10);
 #[derive(Default)]
 pub struct SpamCheck {
     lists: Option<super::dnsbl::DnsLists>,
+    rdns: Option<super::rdns::ReverseDns>,
     our_name: String,
 }
 
@@ -39,7 +40,16 @@ impl SpamCheck {
     pub fn new(lists: Option<super::dnsbl::DnsLists>, our_name: &str) -> Self {
         Self {
             lists,
+            rdns: None,
             our_name: our_name.to_string(),
+        }
+    }
+
+    /// The same stage, checking the client's reverse DNS.
+    pub fn with_reverse_dns(self, rdns: super::rdns::ReverseDns) -> Self {
+        Self {
+            rdns: Some(rdns),
+            ..self
         }
     }
 }
@@ -82,11 +92,25 @@ impl MessageStage for SpamCheck {
             .await
             .map_err(|e| crate::Error::Internal(format!("spam check: {e}")))?;
             let mut analysis = analysis;
-            if let Some(lists) = &self.lists {
-                let found = lists
-                    .check(msg.envelope.map(|e| e.peer), &analysis.link_domains)
-                    .await;
-                analysis.report.symbols.extend(found);
+            let peer = msg.envelope.map(|e| e.peer);
+            // The DNS questions, asked at the same time.
+            let (listed, rdns) = tokio::join!(
+                async {
+                    match &self.lists {
+                        Some(l) => l.check(peer, &analysis.link_domains).await,
+                        None => Vec::new(),
+                    }
+                },
+                async {
+                    match (&self.rdns, peer) {
+                        (Some(r), Some(ip)) => r.check(ip).await,
+                        _ => Vec::new(),
+                    }
+                }
+            );
+            if !listed.is_empty() || !rdns.is_empty() {
+                analysis.report.symbols.extend(listed);
+                analysis.report.symbols.extend(rdns);
                 analysis.report.rescore();
             }
             Ok(MessageOutcome {
@@ -101,17 +125,68 @@ impl MessageStage for SpamCheck {
 
 /// What a recipient's tenant judges by: its settings and the list entries for the mailbox.
 #[derive(Clone)]
-struct Judge {
-    tenant: Uuid,
-    settings: SpamSettings,
-    entries: Vec<spam_lists::Model>,
+pub struct Judge {
+    /// The mailbox's tenant.
+    pub tenant: Uuid,
+    /// Its settings (with the mailbox's own Junk threshold, when it set one).
+    pub settings: SpamSettings,
+    /// The allow and block entries of the tenant and of the mailbox.
+    pub entries: Vec<spam_lists::Model>,
+}
+
+/// What each mailbox's tenant judges by, read at most every few seconds per mailbox.
+pub struct Judges {
+    sys: SystemStore,
+    /// Per mailbox: what its tenant judges by, with when it was read.
+    cache: Mutex<HashMap<Uuid, (Instant, Judge)>>,
+}
+
+impl Judges {
+    /// Reading from `sys`.
+    pub fn new(sys: SystemStore) -> Self {
+        Self {
+            sys,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The judge of `mailbox`; `None` when there is no such mailbox.
+    pub async fn of(&self, mailbox: Uuid) -> Result<Option<Judge>> {
+        if let Ok(c) = self.cache.lock()
+            && let Some((at, j)) = c.get(&mailbox)
+            && at.elapsed() < SETTINGS_TTL
+        {
+            return Ok(Some(j.clone()));
+        }
+        let Some((tenant, settings)) = self.sys.spam_settings_of_mailbox(mailbox).await? else {
+            return Ok(None);
+        };
+        let entries = self
+            .sys
+            .spam_store(tenant)
+            .spam_entries_for(mailbox)
+            .await?;
+        let j = Judge {
+            tenant,
+            settings,
+            entries,
+        };
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() > 100_000 {
+                c.clear();
+            }
+            c.insert(mailbox, (Instant::now(), j.clone()));
+        }
+        Ok(Some(j))
+    }
 }
 
 /// The copy stage: each recipient's tenant judges the message.
 pub struct SpamVerdict {
     sys: SystemStore,
-    /// Per mailbox: what its tenant judges by, with when it was read.
-    cache: Mutex<HashMap<Uuid, (Instant, Judge)>>,
+    judges: Judges,
+    /// Autolearn's allowance.
+    budget: super::autolearn::Budget,
 }
 
 /// Score of a sender on an allow list whose From is authenticated (DMARC pass).
@@ -183,38 +258,10 @@ impl SpamVerdict {
     /// The stage, reading tenants' settings and counts from `sys`.
     pub fn new(sys: SystemStore) -> Self {
         Self {
+            judges: Judges::new(sys.clone()),
             sys,
-            cache: Mutex::new(HashMap::new()),
+            budget: super::autolearn::Budget::default(),
         }
-    }
-
-    async fn judge(&self, mailbox: Uuid) -> Result<Option<Judge>> {
-        if let Ok(c) = self.cache.lock()
-            && let Some((at, j)) = c.get(&mailbox)
-            && at.elapsed() < SETTINGS_TTL
-        {
-            return Ok(Some(j.clone()));
-        }
-        let Some((tenant, settings)) = self.sys.spam_settings_of_mailbox(mailbox).await? else {
-            return Ok(None);
-        };
-        let entries = self
-            .sys
-            .spam_store(tenant)
-            .spam_entries_for(mailbox)
-            .await?;
-        let j = Judge {
-            tenant,
-            settings,
-            entries,
-        };
-        if let Ok(mut c) = self.cache.lock() {
-            if c.len() > 100_000 {
-                c.clear();
-            }
-            c.insert(mailbox, (Instant::now(), j.clone()));
-        }
-        Ok(Some(j))
     }
 }
 
@@ -232,7 +279,7 @@ impl CopyStage for SpamVerdict {
                 tenant,
                 settings,
                 entries,
-            }) = self.judge(input.mailbox_id).await?
+            }) = self.judges.of(input.mailbox_id).await?
             else {
                 return Ok(StageOutcome::default());
             };
@@ -284,6 +331,26 @@ impl CopyStage for SpamVerdict {
                 && report.symbols.iter().any(|s| s.name == "DMARC_REJECT");
             if dmarc_refused {
                 verdict = Verdict::Reject;
+            }
+            if settings.autolearn
+                && let Some(spam) = super::autolearn::label(&report, a.authenticated, verdict)
+            {
+                let sender_domain = a
+                    .from
+                    .as_deref()
+                    .or(a.envelope_from.as_deref())
+                    .and_then(|x| x.rsplit_once('@'))
+                    .map_or("", |(_, d)| d);
+                if self.budget.take(tenant, sender_domain) {
+                    // Off the delivery path: the lesson needs no answer before the server's.
+                    let digest = crate::store::blob_hash(input.message.body);
+                    let (tokens, ts) = (a.tokens.clone(), self.sys.spam_store(tenant));
+                    tokio::spawn(async move {
+                        if let Err(e) = ts.spam_autolearn(&digest, &tokens, spam).await {
+                            tracing::warn!(error = %e, "spam autolearn failed");
+                        }
+                    });
+                }
             }
             let detail = json!({
                 "score": report.score,

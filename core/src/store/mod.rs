@@ -18,6 +18,7 @@ mod delivery;
 mod domains;
 mod folder_index;
 mod folders;
+mod greylist;
 mod group_commit;
 mod jobs;
 mod mail_state;

@@ -55,6 +55,7 @@ tenant_owned!(
     events,
     expunged,
     folders,
+    greylist,
     group_members,
     groups,
     identities,

@@ -14,6 +14,16 @@ use std::collections::HashMap;
 /// What a DMARC failure of a domain publishing `p=reject` gets.
 pub const DMARC_REJECT_CHOICES: [&str; 2] = ["reject", "junk"];
 
+/// Seconds a greylisted sender waits by default (what most greylisting servers use).
+pub const DEFAULT_GREYLIST_DELAY_SECS: u32 = 300;
+/// Longest greylisting delay that may be set (an hour: longer delays lose mail from servers
+/// that give up early).
+pub const MAX_GREYLIST_DELAY_SECS: u32 = 3600;
+/// Days a quarantined message is kept by default.
+pub const DEFAULT_QUARANTINE_DAYS: u32 = 30;
+/// Longest quarantine retention that may be set.
+pub const MAX_QUARANTINE_DAYS: u32 = 365;
+
 /// Token rows written per statement.
 const TOKENS_PER_STATEMENT: usize = 500;
 
@@ -34,6 +44,14 @@ pub struct SpamSettings {
     pub learned_spam: i64,
     /// Ham messages its users taught the classifier.
     pub learned_ham: i64,
+    /// A new (client network, sender, recipient) is asked to retry later (`451 4.7.1`).
+    pub greylist: bool,
+    /// Seconds before a greylisted sender's retry is taken.
+    pub greylist_delay_secs: u32,
+    /// Days a quarantined message is kept before it is deleted.
+    pub quarantine_days: u32,
+    /// The classifier learns by itself from messages other evidence makes certain.
+    pub autolearn: bool,
 }
 
 impl Default for SpamSettings {
@@ -46,6 +64,10 @@ impl Default for SpamSettings {
             dmarc_reject: "junk".into(),
             learned_spam: 0,
             learned_ham: 0,
+            greylist: false,
+            greylist_delay_secs: DEFAULT_GREYLIST_DELAY_SECS,
+            quarantine_days: DEFAULT_QUARANTINE_DAYS,
+            autolearn: true,
         }
     }
 }
@@ -60,6 +82,10 @@ impl From<spam_settings::Model> for SpamSettings {
             dmarc_reject: m.dmarc_reject,
             learned_spam: m.learned_spam,
             learned_ham: m.learned_ham,
+            greylist: m.greylist,
+            greylist_delay_secs: Ord::max(m.greylist_delay_secs, 1) as u32,
+            quarantine_days: Ord::max(m.quarantine_days, 1) as u32,
+            autolearn: m.autolearn,
         }
     }
 }
@@ -84,6 +110,10 @@ pub struct SpamSettingsPatch {
     pub reject_threshold: Option<Option<f64>>,
     pub quarantine_threshold: Option<Option<f64>>,
     pub dmarc_reject: Option<String>,
+    pub greylist: Option<bool>,
+    pub greylist_delay_secs: Option<u32>,
+    pub quarantine_days: Option<u32>,
+    pub autolearn: Option<bool>,
 }
 
 /// What learning a message did.
@@ -131,6 +161,22 @@ fn check_patch(p: &SpamSettingsPatch, current: &SpamSettings) -> Result<()> {
     {
         errors.push(FieldError::new("dmarc_reject", "must be reject or junk"));
     }
+    if let Some(d) = p.greylist_delay_secs
+        && !(1..=MAX_GREYLIST_DELAY_SECS).contains(&d)
+    {
+        errors.push(FieldError::new(
+            "greylist_delay_secs",
+            format!("must be from 1 to {MAX_GREYLIST_DELAY_SECS} seconds"),
+        ));
+    }
+    if let Some(d) = p.quarantine_days
+        && !(1..=MAX_QUARANTINE_DAYS).contains(&d)
+    {
+        errors.push(FieldError::new(
+            "quarantine_days",
+            format!("must be from 1 to {MAX_QUARANTINE_DAYS} days"),
+        ));
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -167,6 +213,10 @@ impl TenantStore {
                 .quarantine_threshold
                 .unwrap_or(current.quarantine_threshold),
             dmarc_reject: p.dmarc_reject.clone().unwrap_or(current.dmarc_reject),
+            greylist: p.greylist.unwrap_or(current.greylist),
+            greylist_delay_secs: p.greylist_delay_secs.unwrap_or(current.greylist_delay_secs),
+            quarantine_days: p.quarantine_days.unwrap_or(current.quarantine_days),
+            autolearn: p.autolearn.unwrap_or(current.autolearn),
             ..current
         };
         spam_settings::Entity::insert(spam_settings::ActiveModel {
@@ -178,6 +228,10 @@ impl TenantStore {
             dmarc_reject: Set(next.dmarc_reject.clone()),
             learned_spam: Set(next.learned_spam),
             learned_ham: Set(next.learned_ham),
+            greylist: Set(next.greylist),
+            greylist_delay_secs: Set(next.greylist_delay_secs as i32),
+            quarantine_days: Set(next.quarantine_days as i32),
+            autolearn: Set(next.autolearn),
             updated_at: Set(Utc::now()),
         })
         .on_conflict(
@@ -188,6 +242,10 @@ impl TenantStore {
                     spam_settings::Column::RejectThreshold,
                     spam_settings::Column::QuarantineThreshold,
                     spam_settings::Column::DmarcReject,
+                    spam_settings::Column::Greylist,
+                    spam_settings::Column::GreylistDelaySecs,
+                    spam_settings::Column::QuarantineDays,
+                    spam_settings::Column::Autolearn,
                     spam_settings::Column::UpdatedAt,
                 ])
                 .to_owned(),
@@ -205,6 +263,10 @@ impl TenantStore {
                 "reject_threshold": next.reject_threshold,
                 "quarantine_threshold": next.quarantine_threshold,
                 "dmarc_reject": next.dmarc_reject,
+                "greylist": next.greylist,
+                "greylist_delay_secs": next.greylist_delay_secs,
+                "quarantine_days": next.quarantine_days,
+                "autolearn": next.autolearn,
             }),
         )
         .await?;
@@ -243,19 +305,35 @@ impl TenantStore {
         Ok(Some(model))
     }
 
-    /// Teaches the tenant's classifier that the message `raw` (with these distinct tokens)
-    /// is spam (or ham). Learning the same bytes again changes nothing; with the other label,
-    /// the earlier lesson is taken back first.
-    pub async fn spam_learn(&self, raw: &[u8], tokens: &[u64], spam: bool) -> Result<Learnt> {
-        let digest = super::blob_hash(raw);
+    /// Teaches the tenant's classifier that the message whose body has `digest`
+    /// ([`super::blob_hash`]: a stored message's `blob_hash`) and these distinct tokens is
+    /// spam (or ham). Learning the same message again changes nothing; with the other label,
+    /// the earlier lesson (a user's or autolearn's) is taken back first.
+    pub async fn spam_learn(&self, digest: &str, tokens: &[u64], spam: bool) -> Result<Learnt> {
+        self.learn(digest, tokens, spam, true).await
+    }
+
+    /// Autolearn: like [`TenantStore::spam_learn`], but a message learnt before, with either
+    /// label, is left as it is (a user's lesson is never overturned by autolearn).
+    pub async fn spam_autolearn(&self, digest: &str, tokens: &[u64], spam: bool) -> Result<Learnt> {
+        self.learn(digest, tokens, spam, false).await
+    }
+
+    async fn learn(
+        &self,
+        digest: &str,
+        tokens: &[u64],
+        spam: bool,
+        relabel: bool,
+    ) -> Result<Learnt> {
         let tx = self.store.tx().await?;
         let before = self
             .find::<spam_learned::Entity>()
-            .filter(spam_learned::Column::Digest.eq(digest.clone()))
+            .filter(spam_learned::Column::Digest.eq(digest))
             .one(&*tx)
             .await?;
         let outcome = match before {
-            Some(b) if b.spam == spam => return Ok(Learnt::AlreadyKnown),
+            Some(b) if b.spam == spam || !relabel => return Ok(Learnt::AlreadyKnown),
             Some(_) => {
                 self.add_tokens(&tx, tokens, !spam, -1).await?;
                 self.update_many::<spam_learned::Entity>()
@@ -266,14 +344,30 @@ impl TenantStore {
                 Learnt::Relearnt
             }
             None => {
-                spam_learned::Entity::insert(spam_learned::ActiveModel {
+                // Two copies learnt at once: the second finds the row and learns nothing.
+                let inserted = spam_learned::Entity::insert(spam_learned::ActiveModel {
                     tenant_id: Set(self.tid()),
-                    digest: Set(digest),
+                    digest: Set(digest.to_string()),
                     spam: Set(spam),
                     created_at: Set(Utc::now()),
                 })
+                .on_conflict(
+                    OnConflict::columns([
+                        spam_learned::Column::TenantId,
+                        spam_learned::Column::Digest,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
                 .exec_without_returning(&*tx)
-                .await?;
+                .await
+                .or_else(|e| match e {
+                    sea_orm::DbErr::RecordNotInserted => Ok(0),
+                    e => Err(e),
+                })?;
+                if inserted == 0 {
+                    return Ok(Learnt::AlreadyKnown);
+                }
                 Learnt::Learnt
             }
         };
@@ -339,6 +433,10 @@ impl TenantStore {
             dmarc_reject: Set(d.dmarc_reject),
             learned_spam: Set(0),
             learned_ham: Set(0),
+            greylist: Set(d.greylist),
+            greylist_delay_secs: Set(d.greylist_delay_secs as i32),
+            quarantine_days: Set(d.quarantine_days as i32),
+            autolearn: Set(d.autolearn),
             updated_at: Set(Utc::now()),
         })
         .on_conflict(

@@ -52,6 +52,8 @@ pub enum Verdict {
     /// The address forwards outside; outbound delivery is not available in this release, so
     /// the sender is asked to retry (`451 4.3.0`) rather than have a copy dropped.
     CannotForward,
+    /// Greylisted: a new sender is asked to retry after this many seconds (`451 4.7.1`).
+    Greylisted(u64),
 }
 
 /// What the server knows of itself when a command arrives.
@@ -556,6 +558,13 @@ impl Session {
                     451,
                     Some("4.3.0"),
                     "temporary failure; try later",
+                ));
+            }
+            Verdict::Greylisted(secs) => {
+                return Step::Reply(Reply::new(
+                    451,
+                    Some("4.7.1"),
+                    format!("greylisted: please try again in {secs} seconds"),
                 ));
             }
             Verdict::CannotForward => {

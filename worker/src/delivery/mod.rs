@@ -281,6 +281,8 @@ async fn deliver(
             ),
             Verdict::OverQuota => deferred(Some(452), "mailbox full"),
             Verdict::TryLater => deferred(Some(451), "temporary failure looking up the recipient"),
+            // Local delivery is never greylisted; should it be, it is a wait like any other.
+            Verdict::Greylisted(_) => deferred(Some(451), "greylisted"),
         })
         .collect()
 }

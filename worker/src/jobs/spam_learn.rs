@@ -34,8 +34,8 @@ pub(super) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobEr
     };
     let mut learnt = 0;
     for id in p.message_ids {
-        let raw = match ts.message_with_raw(p.mailbox_id, id).await {
-            Ok((_, raw)) => raw,
+        let (m, raw) = match ts.message_with_raw(p.mailbox_id, id).await {
+            Ok(found) => found,
             // Deleted meanwhile: nothing to learn from.
             Err(mailroom_core::Error::NotFound) => continue,
             Err(e) => return Err(e.into()),
@@ -44,7 +44,9 @@ pub(super) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<(), JobEr
         let tokens = tokio::task::spawn_blocking(move || Facts::of(&scanned).tokens())
             .await
             .map_err(|e| JobError::Permanent(format!("tokenising: {e}")))?;
-        ts.spam_learn(&raw, &tokens, spam).await?;
+        // Keyed on the body as received (without this copy's trace fields): the lesson
+        // autolearn may have drawn from the same message is the one taken back.
+        ts.spam_learn(&m.blob_hash, &tokens, spam).await?;
         learnt += 1;
     }
     tracing::info!(tenant = %tenant, learnt, spam, "spam classifier taught by a move");

@@ -41,6 +41,13 @@ impl StoreRecipients {
         }
     }
 
+    /// The first mailbox an accepted `address` resolved to (greylisting asks its tenant).
+    pub fn first_mailbox(&self, address: &str) -> Option<Uuid> {
+        self.resolved
+            .get(&address.to_lowercase())
+            .and_then(|(ids, _)| ids.first().copied())
+    }
+
     /// The mailboxes the accepted `rcpts` expand to, each once, and the sending policies they
     /// reach, as resolved at RCPT; empty when one of them was not resolved here (the pipeline
     /// then resolves them itself). Forgets every resolution: the next transaction starts afresh.

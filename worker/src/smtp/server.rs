@@ -19,6 +19,7 @@ use mailroom_core::auth::{Auth, ClientInfo, LoginFailure, Scope};
 use mailroom_core::config::SmtpConfig;
 use mailroom_core::mail::ingest::{Pipeline, Refusal as Undelivered, SmtpEnvelope};
 use mailroom_core::mail::outbound::{Outbound, Refused};
+use mailroom_core::spam::greylist::{Grey, Greylist};
 use mailroom_core::store::{Store, SystemStore, TenantStore};
 use mailroom_proto::smtp::session::Conditions;
 use mailroom_proto::smtp::{
@@ -69,6 +70,8 @@ pub struct SmtpServer {
     submission: Option<Arc<SubmissionParts>>,
     /// TLS from the first byte (submissions on port 465, RFC 8314).
     implicit_tls: bool,
+    /// Greylisting of new senders (the MX port only; each tenant turns it on or off).
+    greylist: Option<Arc<Greylist>>,
 }
 
 /// The mailbox a submission session logged in to.
@@ -122,6 +125,15 @@ impl SmtpServer {
             spool_dir,
             submission: None,
             implicit_tls: false,
+            greylist: None,
+        }
+    }
+
+    /// The same server, greylisting new senders for the tenants that turned it on.
+    pub fn with_greylist(self, greylist: Greylist) -> Self {
+        Self {
+            greylist: Some(Arc::new(greylist)),
+            ..self
         }
     }
 
@@ -605,7 +617,23 @@ impl SmtpServer {
                             _ => Verdict::BadAddress,
                         }
                     } else {
-                        rcpts.check(&to).await
+                        let mut verdict = rcpts.check(&to).await;
+                        if verdict == Verdict::Accept
+                            && let Some(g) = &self.greylist
+                            && let Some(mailbox) = rcpts.first_mailbox(&to)
+                            && let Grey::Wait(wait) = g
+                                .check(mailbox, s.client, &session.envelope().from, &to)
+                                .await
+                        {
+                            tracing::info!(
+                                session = %s.id,
+                                client = %s.client,
+                                recipient = %to,
+                                "greylisted"
+                            );
+                            verdict = Verdict::Greylisted(wait.num_seconds().max(1) as u64);
+                        }
+                        verdict
                     };
                     session.recipient_checked(verdict)
                 }

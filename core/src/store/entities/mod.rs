@@ -13,6 +13,7 @@ pub mod domains;
 pub mod events;
 pub mod expunged;
 pub mod folders;
+pub mod greylist;
 pub mod group_members;
 pub mod groups;
 pub mod identities;

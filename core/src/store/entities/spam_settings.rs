@@ -15,6 +15,14 @@ pub struct Model {
     pub dmarc_reject: String,
     pub learned_spam: i64,
     pub learned_ham: i64,
+    /// New senders are asked to retry (see the greylisting migration).
+    pub greylist: bool,
+    /// Seconds a new triplet waits before its retry is taken.
+    pub greylist_delay_secs: i32,
+    /// Days a quarantined message is kept.
+    pub quarantine_days: i32,
+    /// The classifier learns from messages other evidence makes certain.
+    pub autolearn: bool,
     pub updated_at: DateTimeUtc,
 }
 
