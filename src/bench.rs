@@ -206,17 +206,80 @@ fn bench_body(size: usize) -> Vec<u8> {
     b
 }
 
-/// Seeds a tenant with `mailboxes` mailboxes, then delivers `messages` messages of about
-/// `size` bytes over `concurrency` SMTP connections to the server at `server` (a running
-/// `mailroom serve` on the same database), spread over the mailboxes. Prints one JSON object.
-pub async fn smtp(
-    cfg: &Config,
-    server: &str,
-    messages: usize,
-    size: usize,
-    concurrency: usize,
-    mailboxes: usize,
+/// What `bench smtp` sends.
+pub struct SmtpRun {
+    /// Messages in all.
+    pub messages: usize,
+    /// Bytes per message, about.
+    pub size: usize,
+    /// SMTP connections at once.
+    pub concurrency: usize,
+    /// Mailboxes they are spread over.
+    pub mailboxes: usize,
+    /// Routing rules per mailbox (none matches).
+    pub rules: usize,
+}
+
+/// `rules` routing rules for a mailbox, none of which matches the bench messages: each tests
+/// the subject, the sender's domain, a header and a regular expression, so every one is
+/// evaluated in full.
+async fn seed_rules(
+    ts: &mailroom_core::store::TenantStore,
+    mailbox: uuid::Uuid,
+    rules: usize,
 ) -> anyhow::Result<()> {
+    use mailroom_core::rules::{Condition, RuleAction, RuleBody};
+    use mailroom_core::store::{NewRule, RuleList};
+    let cond = |field: &str, op: &str, value: String, header: Option<String>| Condition {
+        field: field.into(),
+        header,
+        op: op.into(),
+        value,
+        negate: false,
+    };
+    for i in 0..rules {
+        ts.create_rule(NewRule {
+            list: RuleList::Mailbox(mailbox),
+            name: format!("rule {i}"),
+            enabled: true,
+            body: RuleBody {
+                match_: "any".into(),
+                conditions: vec![
+                    cond("subject", "contains", format!("project-{i}"), None),
+                    cond("from", "domain_is", format!("client{i}.example"), None),
+                    cond(
+                        "header",
+                        "exists",
+                        String::new(),
+                        Some(format!("X-Rule-{i}")),
+                    ),
+                    cond("subject", "regex", format!("^ticket #{i}\\d+$"), None),
+                ],
+                actions: vec![
+                    RuleAction::Fileinto {
+                        folder: format!("Project {i}"),
+                    },
+                    RuleAction::Stop,
+                ],
+            },
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Seeds a tenant with `mailboxes` mailboxes (each with `rules` routing rules), then delivers
+/// `messages` messages of about `size` bytes over `concurrency` SMTP connections to the server
+/// at `server` (a running `mailroom serve` on the same database), spread over the mailboxes.
+/// Prints one JSON object.
+pub async fn smtp(cfg: &Config, server: &str, run: SmtpRun) -> anyhow::Result<()> {
+    let SmtpRun {
+        messages,
+        size,
+        concurrency,
+        mailboxes,
+        rules,
+    } = run;
     let store = crate::open_store(cfg, true).await?;
     let sys = store.system();
     let slug = format!("smtp-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
@@ -241,6 +304,7 @@ pub async fn smtp(
                 cfg.mailboxes.default_quota_bytes,
             )
             .await?;
+        seed_rules(&ts, m.id, rules).await?;
         rcpts.push(m.address);
     }
     let body = std::sync::Arc::new(bench_body(size));
@@ -278,7 +342,8 @@ pub async fn smtp(
         serde_json::json!({
             "backend": if store.is_postgres() { "postgres" } else { "sqlite" },
             "messages": times.len(), "message_bytes": body.len() + 60, "concurrency": concurrency,
-            "mailboxes": rcpts.len(), "secs": (elapsed * 100.0).round() / 100.0,
+            "mailboxes": rcpts.len(), "rules_per_mailbox": rules,
+            "secs": (elapsed * 100.0).round() / 100.0,
             "per_sec": (times.len() as f64 / elapsed).round(),
             "p50_ms": pct(0.5), "p99_ms": pct(0.99),
             "rcpt_example": rcpts[0],

@@ -274,6 +274,11 @@ fn stages(cfg: &Config, store: &Store) -> mailroom_core::mail::ingest::Stages {
         s.message.push(Arc::new(check));
         s.copy.push(Arc::new(SpamVerdict::new(store.system())));
     }
+    // Rules after the spam verdict: a rule may file elsewhere what the filter put in Junk.
+    s.copy
+        .push(Arc::new(mailroom_core::rules::stage::RulesStage::new(
+            store.system(),
+        )));
     s
 }
 

@@ -120,6 +120,10 @@ enum Bench {
         /// Mailboxes the messages are spread over.
         #[arg(long, default_value_t = 100)]
         mailboxes: usize,
+        /// Routing rules given to each mailbox (none of them matches, so every one is
+        /// evaluated: the cost of rules on delivery).
+        #[arg(long, default_value_t = 0)]
+        rules: usize,
     },
     /// Runs an SMTP sink, sends messages through a mail server (Mailroom's submission with
     /// AUTH, or any relay such as Postfix) to recipients at `--domains` domains that the server
@@ -466,7 +470,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             size,
             concurrency,
             mailboxes,
-        }) => mailroom::bench::smtp(&cfg, &server, messages, size, concurrency, mailboxes).await,
+            rules,
+        }) => {
+            let run = mailroom::bench::SmtpRun {
+                messages,
+                size,
+                concurrency,
+                mailboxes,
+                rules,
+            };
+            mailroom::bench::smtp(&cfg, &server, run).await
+        }
         Command::Admin(cmd) => {
             let store = open_store(&cfg, true).await?;
             let sys = store.system();

@@ -20,6 +20,7 @@ pub mod mail;
 pub mod net;
 pub mod ratelimit;
 pub mod redis_link;
+pub mod rules;
 pub mod secrets;
 pub mod spam;
 pub mod store;

@@ -30,6 +30,7 @@ mod pipeline;
 mod pop3;
 mod pop3_interop;
 mod routing;
+mod rules;
 mod sending;
 mod signatures;
 mod smtp;

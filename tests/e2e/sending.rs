@@ -1561,13 +1561,24 @@ async fn a_purged_tenant_leaves_no_row_in_any_table() {
         .await
         .unwrap();
     assert_eq!(trained.status(), 200);
-    // Before: the tenant has rows in the queue, the suppression list and the spam tables.
+    // And it has a routing rule.
+    let rule = app
+        .post(
+            "/v1/rules",
+            &s.t.owner_token,
+            serde_json::json!({"name": "flag all", "actions": [{"type": "flag", "flag": "flagged"}]}),
+        )
+        .await;
+    assert_eq!(rule.status, 201, "{rule:?}");
+    // Before: the tenant has rows in the queue, the suppression list, the spam tables and
+    // the rules.
     for t in [
         "outbound",
         "suppressions",
         "spam_tokens",
         "spam_learned",
         "spam_settings",
+        "rules",
     ] {
         assert!(count(t.into()).await > 0, "{t}");
     }

@@ -15,6 +15,7 @@ pub mod mailboxes;
 pub mod me;
 pub mod messages;
 pub mod routing;
+pub mod rules;
 pub mod sending;
 pub mod spam;
 pub mod suppressions;
@@ -96,6 +97,13 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(spam::quarantine)
         .service(spam::release)
         .service(spam::delete_held)
+        .service(rules::list)
+        .service(rules::create)
+        .service(rules::reorder)
+        .service(rules::test)
+        .service(rules::get_one)
+        .service(rules::update)
+        .service(rules::remove)
         .service(suppressions::list)
         .service(suppressions::create)
         .service(suppressions::remove)

@@ -202,7 +202,10 @@ pub async fn update_settings(
 }
 
 /// The raw message of a `check` or `train` request (`message/rfc822`).
-async fn message_body(req: &HttpRequest, body: web::Payload) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn message_body(
+    req: &HttpRequest,
+    body: web::Payload,
+) -> Result<Vec<u8>, ApiError> {
     if crate::routes::media_type(req) != "message/rfc822" {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -222,7 +225,7 @@ async fn message_body(req: &HttpRequest, body: web::Payload) -> Result<Vec<u8>, 
 }
 
 /// Reads a message off the async workers: parsing and scoring is CPU work.
-async fn analyse(raw: Vec<u8>) -> Result<Analysis, ApiError> {
+pub(crate) async fn analyse(raw: Vec<u8>) -> Result<Analysis, ApiError> {
     let raw = raw[..raw.len().min(mailroom_core::spam::stage::MAX_SCAN_BYTES)].to_vec();
     web::block(move || Analysis::of(&raw, &Context::default()))
         .await

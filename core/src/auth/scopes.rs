@@ -69,6 +69,7 @@ impl Role {
                     | EventsRead
                     | ContactsRead
                     | SpamRead
+                    | RulesRead
             ),
             // Platform admins act through the platform endpoints, not through tenant scopes.
             Role::PlatformAdmin => matches!(scope, TenantsRead | TenantsWrite),
@@ -81,6 +82,8 @@ impl Role {
                     | MessagesWrite
                     | ContactsRead
                     | ContactsWrite
+                    | RulesRead
+                    | RulesWrite
             ),
         }
     }
@@ -107,11 +110,13 @@ pub enum Scope {
     ContactsWrite,
     SpamRead,
     SpamWrite,
+    RulesRead,
+    RulesWrite,
 }
 
 impl Scope {
     /// Every scope, in a stable order.
-    pub const ALL: [Scope; 18] = [
+    pub const ALL: [Scope; 20] = [
         Scope::TenantsRead,
         Scope::TenantsWrite,
         Scope::UsersRead,
@@ -130,6 +135,8 @@ impl Scope {
         Scope::ContactsWrite,
         Scope::SpamRead,
         Scope::SpamWrite,
+        Scope::RulesRead,
+        Scope::RulesWrite,
     ];
 
     /// The scope's name, such as `domains:read`.
@@ -153,6 +160,8 @@ impl Scope {
             Scope::ContactsWrite => "contacts:write",
             Scope::SpamRead => "spam:read",
             Scope::SpamWrite => "spam:write",
+            Scope::RulesRead => "rules:read",
+            Scope::RulesWrite => "rules:write",
         }
     }
 
@@ -172,6 +181,7 @@ impl Scope {
             Scope::MessagesWrite => Scope::MessagesRead,
             Scope::ContactsWrite => Scope::ContactsRead,
             Scope::SpamWrite => Scope::SpamRead,
+            Scope::RulesWrite => Scope::RulesRead,
             _ => return None,
         })
     }

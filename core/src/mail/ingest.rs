@@ -122,6 +122,9 @@ pub struct CopyInput<'a> {
     pub spam_score: Option<f64>,
     /// The spam filter's analysis of the message, if it ran.
     pub spam: Option<&'a crate::spam::Analysis>,
+    /// How many mailboxes get a copy of this message (a stage refusing the message for one
+    /// of several would refuse it for all).
+    pub copies: usize,
 }
 
 /// A per-recipient stage's decision for one copy.
@@ -466,12 +469,14 @@ impl Pipeline {
         // 3. Per-recipient stages.
         let mut copies = Vec::new();
         let mut discarded = 0;
+        let n = mailboxes.len();
         for m in mailboxes {
             let input = CopyInput {
                 message: &msg,
                 mailbox_id: m,
                 spam_score: checks.spam_score,
                 spam: checks.spam.as_deref(),
+                copies: n,
             };
             let (copy, stage, action) = self
                 .run_copy_stages(&input, &checks, FolderTarget::SpecialUse("inbox".into()), 0)
@@ -560,6 +565,7 @@ impl Pipeline {
             mailbox_id: mailbox,
             spam_score: checks.spam_score,
             spam: checks.spam.as_deref(),
+            copies: 1,
         };
         let (mut copy, _, action) = self
             .run_copy_stages(&input, &checks, FolderTarget::Id(folder), flags)

@@ -33,6 +33,7 @@ mod page;
 mod platform;
 mod pop3;
 mod routing;
+mod rules;
 mod scope;
 mod signatures;
 mod spam;
@@ -66,6 +67,7 @@ pub use pop3::{DropMessage, Maildrop};
 pub use routing::{
     Delivery, MAX_DEPTH, MAX_RECIPIENTS, Rejection, Resolution, SendGuard, split_address,
 };
+pub use rules::{NewRule, RuleList, RulePatch};
 pub use signatures::{
     IdentityInput, MAX_IDENTITIES, MAX_SIGNATURES, SignatureInput, sanitize_html,
 };

@@ -66,6 +66,7 @@ tenant_owned!(
     outbound_recipients,
     pop3_leases,
     pop3_taken,
+    rules,
     signatures,
     spam_learned,
     spam_lists,

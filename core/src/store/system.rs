@@ -7,7 +7,7 @@ use super::entities::kinds::UserStatus;
 use super::entities::{
     aliases, api_keys, app_passwords, audit_log, contacts, dkim_keys, domains, events, greylist,
     group_members, groups, jobs as job_rows, local_parts, mailboxes, outbound, outbound_recipients,
-    refresh_tokens, sessions, spam_learned, spam_lists, spam_quarantine, spam_settings,
+    refresh_tokens, rules, sessions, spam_learned, spam_lists, spam_quarantine, spam_settings,
     spam_tokens, suppressions, tenants, users,
 };
 use super::platform::PlatformStore;
@@ -548,6 +548,10 @@ impl SystemStore {
             .await?;
         Tenant(tenant)
             .delete_many::<greylist::Entity>()
+            .exec(&*tx)
+            .await?;
+        Tenant(tenant)
+            .delete_many::<rules::Entity>()
             .exec(&*tx)
             .await?;
         // Its other jobs would find nothing to do; the purge job stays as its record.

@@ -105,14 +105,18 @@ pub struct MessageDetail {
     /// server, imported, or received while the filter was off).
     #[schema(value_type = Option<Object>)]
     pub spam: Option<serde_json::Value>,
+    /// The routing rules applied to this copy: `{rules: [{id, name, level, actions}], folder,
+    /// missing_folder}`. Null when no rule matched.
+    #[schema(value_type = Option<Object>)]
+    pub rules: Option<serde_json::Value>,
 }
 
-/// The spam verdict stored with a copy's pipeline notes.
-fn spam_of(pipeline: &str) -> Option<serde_json::Value> {
+/// The detail a pipeline stage stored with a copy's notes.
+fn stage_detail(pipeline: &str, stage: &str) -> Option<serde_json::Value> {
     let notes: Vec<serde_json::Value> = serde_json::from_str(pipeline).ok()?;
     notes
         .into_iter()
-        .find(|n| n["stage"] == "spam-verdict" && n.get("detail").is_some())
+        .find(|n| n["stage"] == stage && n.get("detail").is_some_and(|d| !d.is_null()))
         .and_then(|mut n| n.get_mut("detail").map(serde_json::Value::take))
 }
 
@@ -176,7 +180,8 @@ pub async fn get(
     let r = web::block(move || render(&raw, &opts))
         .await
         .map_err(|e| mailroom_core::Error::Internal(format!("render task: {e}")))?;
-    let spam = spam_of(&m.pipeline);
+    let spam = stage_detail(&m.pipeline, "spam-verdict");
+    let rules = stage_detail(&m.pipeline, "rules");
     let authentication = m
         .auth_results
         .as_deref()
@@ -203,6 +208,7 @@ pub async fn get(
         attachments,
         authentication,
         spam,
+        rules,
     };
     Ok(HttpResponse::Ok().json(detail))
 }

@@ -27,6 +27,7 @@ pub mod outbound_recipients;
 pub mod pop3_leases;
 pub mod pop3_taken;
 pub mod refresh_tokens;
+pub mod rules;
 pub mod sessions;
 pub mod signatures;
 pub mod spam_learned;
