@@ -88,6 +88,8 @@ A known path asked with a method it does not serve answers 405 `method_not_allow
         routes::rules::remove,
         routes::rules::reorder,
         routes::rules::test,
+        routes::rules::sieve_export,
+        routes::rules::sieve_import,
         routes::suppressions::list,
         routes::suppressions::create,
         routes::suppressions::remove,

@@ -437,3 +437,145 @@ async fn rules_stay_in_their_tenant_and_mailbox() {
         .await;
     assert_eq!(r.status, 403, "{r:?}");
 }
+
+/// A Sieve script replaces a mailbox's list (with the mailbox's own login) and files mail as
+/// it says; the list reads back as Sieve and that script imports to the same rules; a script
+/// using what rules cannot do is refused with its line and changes nothing.
+#[tokio::test]
+async fn sieve_scripts_import_export_and_file_mail() {
+    let app = TestApp::spawn().await;
+    let (t, _, _, ana_id, ana) = receiving(&app).await;
+    let tok = &t.owner_token;
+    let ana_token = app.login(&ana, PASSWORD).await;
+    let r = app
+        .post(
+            &format!("/v1/mailboxes/{ana_id}/folders"),
+            tok,
+            json!({"name": "Receipts"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let path = format!("/v1/rules/sieve?level=mailbox&mailbox_id={ana_id}");
+    let put = |script: String| {
+        let (app, path, ana_token) = (&app, path.clone(), ana_token.clone());
+        async move {
+            let r = app
+                .http
+                .put(format!("{}{path}", app.base))
+                .bearer_auth(&ana_token)
+                .header("content-type", "application/sieve")
+                .body(script)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let script = r#"require ["fileinto", "imap4flags"];
+# rule: shop receipts
+if anyof (address :domain :is "from" "shop.example", header :matches "subject" "Receipt *") {
+    fileinto "Receipts";
+    addflag ["\\Seen", "$receipt"];
+    stop;
+}
+# rule: drop ads
+if header :contains "subject" "[AD]" { discard; }
+"#;
+    let (status, body) = put(script.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["shop receipts", "drop ads"]);
+    assert_eq!(
+        code_of(&send(&app, "orders@shop.example", &[&ana], "Your order").await),
+        250
+    );
+    assert_eq!(
+        code_of(&send(&app, "promo@else.example", &[&ana], "[AD] Sale").await),
+        250
+    );
+    let filed = all_messages_in(&app, tok, &ana_id, "Receipts").await;
+    assert_eq!(subjects(&filed), ["Your order"]);
+    assert_eq!(filed[0]["flags"], json!(["seen"]));
+    assert!(
+        all_messages_in(&app, tok, &ana_id, "INBOX")
+            .await
+            .is_empty()
+    );
+
+    // Out as Sieve, and back in: the same rules.
+    let exported = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&ana_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        exported.headers()["content-type"],
+        "application/sieve; charset=utf-8"
+    );
+    let exported = exported.text().await.unwrap();
+    assert!(exported.contains("# rule: shop receipts"), "{exported}");
+    assert!(exported.contains("fileinto \"Receipts\";"), "{exported}");
+    let before = app
+        .get(&format!("/v1/rules?level=mailbox&mailbox_id={ana_id}"), tok)
+        .await
+        .body;
+    let (status, after) = put(exported).await;
+    assert_eq!(status, 200, "{after}");
+    let strip = |v: &Value| -> Vec<Value> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| json!([r["name"], r["match"], r["conditions"], r["actions"]]))
+            .collect()
+    };
+    assert_eq!(strip(&before), strip(&after));
+
+    // What rules cannot do: refused with the line, the list unchanged.
+    let (status, err) = put(
+        "if true { keep; }\nif header :is \"subject\" \"x\" { redirect \"a@b.example\"; }\n".into(),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["errors"][0]["field"], "line 2", "{err}");
+    assert!(
+        err["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("redirect"),
+        "{err}"
+    );
+    let now = app
+        .get(&format!("/v1/rules?level=mailbox&mailbox_id={ana_id}"), tok)
+        .await
+        .body;
+    assert_eq!(strip(&now), strip(&after));
+    // Ana's login cannot replace the tenant's list; another tenant cannot reach hers.
+    let r = app
+        .http
+        .put(format!("{}/v1/rules/sieve", app.base))
+        .bearer_auth(&ana_token)
+        .header("content-type", "application/sieve")
+        .body("discard;")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let b = app.tenant().await;
+    let r = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&b.owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

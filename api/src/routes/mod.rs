@@ -101,6 +101,8 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(rules::create)
         .service(rules::reorder)
         .service(rules::test)
+        .service(rules::sieve_export)
+        .service(rules::sieve_import)
         .service(rules::get_one)
         .service(rules::update)
         .service(rules::remove)

@@ -169,6 +169,79 @@ pub struct OrderRequest {
     pub ids: Vec<Uuid>,
 }
 
+/// The largest Sieve script taken.
+const MAX_SIEVE_BYTES: usize = mailroom_core::rules::sieve::MAX_SCRIPT_BYTES;
+
+/// A list as a Sieve script (RFC 5228, with fileinto, imap4flags, regex, body, envelope and
+/// reject). Disabled rules, and rules testing what Sieve cannot (spam score, attachments,
+/// authentication), are written as comments.
+#[utoipa::path(get, path = "/v1/rules/sieve", tag = "rules", params(ListQuery), responses(
+    (status = 200, description = "the script", body = String, content_type = "application/sieve"),
+    (status = 404, description = "no such domain or mailbox", body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[get("/v1/rules/sieve")]
+pub async fn sieve_export(auth: Authed, q: Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    let which = list_of(q.level.as_deref(), q.domain_id, q.mailbox_id)?;
+    let rows = auth.tenant(Scope::RulesRead)?.list_rules(which).await?;
+    let rules: Vec<(String, bool, RuleBody)> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let body = serde_json::from_str(&r.body).ok()?;
+            Some((r.name, r.enabled, body))
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .content_type("application/sieve; charset=utf-8")
+        .body(mailroom_core::rules::sieve::export(&rules)))
+}
+
+/// Replaces a list with the rules of a Sieve script (`application/sieve` or `text/plain`, at
+/// most 64 KiB), all or nothing. A `# rule: NAME` comment names the rule after it. What rules
+/// cannot express is refused with its line (`errors[].field` = `line N`), nothing changed.
+#[utoipa::path(put, path = "/v1/rules/sieve", tag = "rules", params(ListQuery), request_body(content = String, content_type = "application/sieve"), responses(
+    (status = 200, body = RuleListResponse),
+    (status = 400, description = "`validation_failed`: the line and why", body = Problem, content_type = "application/problem+json"),
+    (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
+), security(("bearer" = [])))]
+#[put("/v1/rules/sieve")]
+pub async fn sieve_import(
+    auth: Authed,
+    req: HttpRequest,
+    q: Query<ListQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let which = list_of(q.level.as_deref(), q.domain_id, q.mailbox_id)?;
+    let store = auth.tenant(Scope::RulesWrite)?;
+    if !matches!(
+        crate::routes::media_type(&req).as_str(),
+        "application/sieve" | "text/plain"
+    ) {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the script as application/sieve or text/plain",
+        ));
+    }
+    let bytes = crate::routes::read_body(body, MAX_SIEVE_BYTES, "a Sieve script").await?;
+    let Ok(script) = String::from_utf8(bytes) else {
+        return Err(mailroom_core::Error::Validation(vec![FieldError::new(
+            "script",
+            "must be UTF-8",
+        )])
+        .into());
+    };
+    let imported = mailroom_core::rules::sieve::import(&script)?;
+    let rows = store
+        .replace_rules(
+            which,
+            imported.into_iter().map(|r| (r.name, r.body)).collect(),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(RuleListResponse {
+        items: rows.into_iter().map(RuleResponse::from).collect(),
+    }))
+}
+
 /// Where a test message goes.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

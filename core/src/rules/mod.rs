@@ -7,6 +7,7 @@
 //! expressions: compiled with a size limit and matched in linear time by the `regex` crate),
 //! and a rule is checked when it is saved, so evaluation never fails on a bad rule.
 
+pub mod sieve;
 pub mod stage;
 
 use crate::error::{Error, FieldError, Result};

@@ -280,6 +280,65 @@ impl TenantStore {
         Ok(())
     }
 
+    /// Replaces a whole list with `rules` (name, body), in order, at once (a Sieve import):
+    /// either every rule is saved or none.
+    pub async fn replace_rules(
+        &self,
+        list: RuleList,
+        rules: Vec<(String, RuleBody)>,
+    ) -> Result<Vec<rules::Model>> {
+        self.check_list(list).await?;
+        if rules.len() as u64 > MAX_RULES_PER_LIST {
+            return Err(Error::Conflict {
+                code: "too_many_rules",
+                detail: format!("a list holds at most {MAX_RULES_PER_LIST} rules"),
+            });
+        }
+        for (name, body) in &rules {
+            check_name(name)?;
+            body.check()?;
+        }
+        let tx = self.store.tx().await?;
+        self.delete_many::<rules::Entity>()
+            .filter(list.filter())
+            .exec(&*tx)
+            .await?;
+        let now = Utc::now();
+        for (pos, (name, body)) in rules.iter().enumerate() {
+            rules::Entity::insert(rules::ActiveModel {
+                id: Set(new_id()),
+                tenant_id: Set(self.tid()),
+                level: Set(list.level().into()),
+                domain_id: Set(match list {
+                    RuleList::Domain(d) => Some(d),
+                    _ => None,
+                }),
+                mailbox_id: Set(match list {
+                    RuleList::Mailbox(m) => Some(m),
+                    _ => None,
+                }),
+                position: Set(pos as i64),
+                name: Set(name.trim().to_string()),
+                enabled: Set(true),
+                body: Set(serde_json::to_string(body).map_err(|e| Error::Internal(e.to_string()))?),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+            .exec_without_returning(&*tx)
+            .await?;
+        }
+        self.audit(
+            &*tx,
+            "rule.import",
+            "rule",
+            None,
+            json!({"level": list.level(), "rules": rules.len()}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.list_rules(list).await
+    }
+
     /// Puts a list in the order of `ids`, which must name each of its rules once.
     pub async fn reorder_rules(&self, list: RuleList, ids: &[Uuid]) -> Result<Vec<rules::Model>> {
         let current = self.list_rules(list).await?;
