@@ -279,6 +279,11 @@ fn stages(cfg: &Config, store: &Store) -> mailroom_core::mail::ingest::Stages {
         .push(Arc::new(mailroom_core::rules::stage::RulesStage::new(
             store.system(),
         )));
+    // Auto-replies last: only copies that are kept get one.
+    s.copy
+        .push(Arc::new(mailroom_core::mail::vacation::VacationStage::new(
+            store.system(),
+        )));
     s
 }
 

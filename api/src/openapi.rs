@@ -112,6 +112,8 @@ A known path asked with a method it does not serve answers 405 `method_not_allow
         routes::groups::update::update,
         routes::groups::delete::delete,
         routes::routing::resolve::resolve,
+        routes::mailboxes::vacation::get,
+        routes::mailboxes::vacation::set,
         routes::mailboxes::signatures::list,
         routes::mailboxes::signatures::create,
         routes::mailboxes::signatures::get,

@@ -25,6 +25,10 @@ pub const OUTBOUND_DELIVER: &str = "outbound.deliver";
 /// it (ham). Payload: `{"mailbox_id": "…", "message_ids": ["…"], "verdict": "spam"|"ham"}`;
 /// the job's tenant is set.
 pub const SPAM_LEARN: &str = "spam.learn";
+/// Sends a mailbox's vacation auto-reply to a sender. Payload: `{"mailbox_id": "…", "to": "…",
+/// "subject": "…", "message_id": "…", "references": ["…"]}` (the message answered); the job's
+/// tenant is set.
+pub const VACATION_REPLY: &str = "vacation.reply";
 /// Default attempts before a job is dead.
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
 

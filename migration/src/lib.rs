@@ -27,6 +27,7 @@ mod m20261209_000022_spam_quarantine;
 mod m20261209_000023_mailbox_spam_threshold;
 mod m20261210_000024_greylist;
 mod m20261210_000025_rules;
+mod m20261210_000026_vacation;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000023_mailbox_spam_threshold::Migration),
             Box::new(m20261210_000024_greylist::Migration),
             Box::new(m20261210_000025_rules::Migration),
+            Box::new(m20261210_000026_vacation::Migration),
         ]
     }
 }

@@ -43,3 +43,4 @@ mod smtp_wire;
 mod spam;
 mod tenants;
 mod users;
+mod vacation;

@@ -1570,6 +1570,16 @@ async fn a_purged_tenant_leaves_no_row_in_any_table() {
         )
         .await;
     assert_eq!(rule.status, 201, "{rule:?}");
+    // And an auto-reply.
+    let away = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/mailboxes/{}/vacation", s.ana_id),
+            Some(&s.t.owner_token),
+            Some(serde_json::json!({"enabled": true, "body": "Away."})),
+        )
+        .await;
+    assert_eq!(away.status, 200, "{away:?}");
     // Before: the tenant has rows in the queue, the suppression list, the spam tables and
     // the rules.
     for t in [
@@ -1579,6 +1589,7 @@ async fn a_purged_tenant_leaves_no_row_in_any_table() {
         "spam_learned",
         "spam_settings",
         "rules",
+        "vacations",
     ] {
         assert!(count(t.into()).await > 0, "{t}");
     }

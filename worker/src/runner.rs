@@ -91,6 +91,9 @@ impl Runner {
                     Ok(n) => tracing::debug!(count = n, "spam state swept"),
                     Err(e) => self.trouble(&e, "could not sweep spam state"),
                 }
+                if let Err(e) = self.sys.sweep_vacation_replies(chrono::Utc::now()).await {
+                    self.trouble(&e, "could not sweep auto-reply records");
+                }
             }
             let free = self.cfg.concurrency.saturating_sub(running.len());
             let claimed = if free > 0 {

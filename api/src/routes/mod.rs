@@ -128,6 +128,8 @@ pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
         .service(groups::update::update)
         .service(groups::delete::delete)
         .service(routing::resolve::resolve)
+        .service(mailboxes::vacation::get)
+        .service(mailboxes::vacation::set)
         .service(mailboxes::signatures::list)
         .service(mailboxes::signatures::create)
         .service(mailboxes::signatures::get)

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod render;
 pub mod search;
 pub mod summary;
+pub mod vacation;
 
 /// Every message file of the repository's `tests/data/mime-torture` corpus, for tests.
 #[cfg(test)]

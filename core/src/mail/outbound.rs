@@ -394,6 +394,46 @@ impl Outbound {
     }
 }
 
+impl Outbound {
+    /// Queues an automatic reply `mailbox` sends to `to` (a vacation reply): with the null
+    /// reverse path (RFC 3834 §3.3: nothing answers it, and its failures are not reported),
+    /// signed when the domain has a key, held to the tenant's sending limits, and with no copy
+    /// in Sent.
+    pub async fn auto_reply(
+        &self,
+        ts: &TenantStore,
+        mailbox: Uuid,
+        from: &str,
+        to: &str,
+        raw: &[u8],
+    ) -> Result<Uuid, Refused> {
+        let domain_name = domain_of(from);
+        let Some(domain) = ts.verified_domain_named(&domain_name).await? else {
+            return Err(Refused::Unverified(format!(
+                "{domain_name} is not a verified domain"
+            )));
+        };
+        self.within_limits(ts, mailbox).await?;
+        let summary = super::summary::summarize(raw);
+        let keys = self.signing_keys(ts, domain.id).await?;
+        let mut signed = sign(raw, &domain_name, keys.as_slice()).into_bytes();
+        signed.extend_from_slice(raw);
+        Ok(ts
+            .queue_outbound_only(NewOutbound {
+                mailbox_id: mailbox,
+                sender: String::new(),
+                recipients: vec![to.to_string()],
+                data: signed,
+                message_id: summary.message_id.unwrap_or_default(),
+                subject: summary.subject.unwrap_or_default(),
+                expires_at: Utc::now()
+                    + chrono::Duration::seconds(self.cfg.expire_secs.min(i64::MAX as u64) as i64),
+                idempotency_key: None,
+            })
+            .await?)
+    }
+}
+
 /// Each recipient with the display name the message's To or Cc gives it, if any.
 fn summary_people(
     s: &super::summary::Summary,

@@ -535,6 +535,19 @@ pub(crate) async fn purge_mailbox_rows<C: ConnectionTrait>(c: &C, mailbox: Uuid)
         .filter(super::entities::spam_quarantine::Column::MailboxId.eq(mailbox))
         .exec(c)
         .await?;
+    // Its own rules and auto-reply.
+    all_tenants::delete_many::<super::entities::rules::Entity>()
+        .filter(super::entities::rules::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    all_tenants::delete_many::<super::entities::vacations::Entity>()
+        .filter(super::entities::vacations::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
+    all_tenants::delete_many::<super::entities::vacation_replies::Entity>()
+        .filter(super::entities::vacation_replies::Column::MailboxId.eq(mailbox))
+        .exec(c)
+        .await?;
     all_tenants::delete_many::<messages::Entity>()
         .filter(messages::Column::MailboxId.eq(mailbox))
         .exec(c)

@@ -43,6 +43,7 @@ mod subscriptions;
 mod system;
 mod tenant;
 mod users;
+mod vacation;
 mod watch;
 
 pub use aliases::{GroupView, MAX_TARGETS, SEND_POLICIES};
@@ -79,6 +80,7 @@ pub use subscriptions::MAX_SUBSCRIPTIONS;
 pub use system::SystemStore;
 pub use tenant::TenantStore;
 pub use users::{NewUser, UserPatch};
+pub use vacation::{Vacation, VacationOf, VacationPatch};
 pub use watch::free_bytes;
 
 use crate::config::Config;

@@ -128,6 +128,24 @@ impl TenantStore {
         Ok((id, copy, events))
     }
 
+    /// Queues a message the system sends for `m.mailbox_id` (an auto-reply): no copy in Sent.
+    pub async fn queue_outbound_only(&self, m: NewOutbound) -> Result<Uuid> {
+        if m.recipients.is_empty() {
+            return Err(Error::invalid("recipients", "at least one recipient"));
+        }
+        self.mailbox(m.mailbox_id).await?;
+        let id = new_id();
+        let rows = QueueRows {
+            ts: TenantStore::new(self.store.clone(), self.tenant, self.actor.clone()),
+            id,
+            m,
+        };
+        let tx = self.store.tx().await?;
+        rows.write(&tx, &(Vec::new(), Vec::new())).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
     /// A queued message.
     pub async fn outbound_of_id(&self, id: Uuid) -> Result<outbound::Model> {
         self.find_by_id::<outbound::Entity>(id)

@@ -78,6 +78,8 @@ tenant_owned!(
     thread_refs,
     threads,
     users,
+    vacation_replies,
+    vacations,
 );
 
 /// The primary key value of `E`.

@@ -157,11 +157,13 @@ pub(crate) async fn run(ctx: &JobContext, job: &jobs::Model) -> Result<Finished,
         bytes: &data,
         subject: &msg.subject,
     };
-    if !failures.is_empty() {
+    // A message with the null reverse path (an auto-reply) is answered by nothing.
+    let reported = !msg.sender.is_empty();
+    if reported && !failures.is_empty() {
         let report = bounce(ctx.outbound.hostname(), &msg.sender, &original, &failures);
         notify_sender(ctx, &ts, &msg, &report).await?;
     }
-    if !late.is_empty() {
+    if reported && !late.is_empty() {
         let report = delay_notice(ctx.outbound.hostname(), &msg.sender, &original, &late);
         notify_sender(ctx, &ts, &msg, &report).await?;
     }

@@ -4,10 +4,11 @@ mod domain_check;
 mod mailbox_purge;
 mod spam_learn;
 mod tenant_purge;
+mod vacation_reply;
 
 use mailroom_core::domains::DomainService;
 use mailroom_core::jobs::{
-    DOMAIN_CHECK, MAILBOX_PURGE, OUTBOUND_DELIVER, SPAM_LEARN, TENANT_PURGE,
+    DOMAIN_CHECK, MAILBOX_PURGE, OUTBOUND_DELIVER, SPAM_LEARN, TENANT_PURGE, VACATION_REPLY,
 };
 use mailroom_core::mail::ingest::Pipeline;
 use mailroom_core::mail::outbound::Outbound;
@@ -67,6 +68,7 @@ pub async fn dispatch(ctx: &JobContext, job: &jobs::Model) -> Result<Finished, J
         MAILBOX_PURGE => done(mailbox_purge::run(&ctx.sys, job).await),
         OUTBOUND_DELIVER => crate::delivery::run(ctx, job).await,
         SPAM_LEARN => done(spam_learn::run(ctx, job).await),
+        VACATION_REPLY => done(vacation_reply::run(ctx, job).await),
         other => Err(JobError::Permanent(format!(
             "no handler for job kind {other:?}"
         ))),

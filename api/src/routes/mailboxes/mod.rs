@@ -10,6 +10,7 @@ pub mod list;
 pub mod password;
 pub mod signatures;
 pub mod update;
+pub mod vacation;
 
 use chrono::{DateTime, Utc};
 use mailroom_core::store::entities::mailboxes;

@@ -41,3 +41,5 @@ pub mod tenants;
 pub mod thread_refs;
 pub mod threads;
 pub mod users;
+pub mod vacation_replies;
+pub mod vacations;
