@@ -28,6 +28,7 @@ mod m20261209_000023_mailbox_spam_threshold;
 mod m20261210_000024_greylist;
 mod m20261210_000025_rules;
 mod m20261210_000026_vacation;
+mod m20261210_000027_rules_versions;
 
 /// All migrations, in order.
 pub struct Migrator;
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000024_greylist::Migration),
             Box::new(m20261210_000025_rules::Migration),
             Box::new(m20261210_000026_vacation::Migration),
+            Box::new(m20261210_000027_rules_versions::Migration),
         ]
     }
 }

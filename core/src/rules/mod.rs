@@ -159,6 +159,46 @@ pub struct Subject<'a> {
     pub spam_score: Option<f64>,
     /// SPF, DKIM and DMARC results (`pass`, `fail`, …), when received over SMTP.
     pub auth: Option<(String, String, String)>,
+    /// The header fields (lower-case name, unfolded value), read once on first use.
+    pub fields: std::cell::OnceCell<Vec<(String, String)>>,
+}
+
+impl Subject<'_> {
+    /// The values of the header field `name`.
+    fn header(&self, name: &str) -> Vec<String> {
+        let fields = self.fields.get_or_init(|| all_fields(self.header_block));
+        fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// Every header field of a raw header block (lower-case name, unfolded value), at most 500.
+fn all_fields(block: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(block);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = out.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if out.len() >= 500 {
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':') {
+            out.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    out
 }
 
 /// A saved rule's compiled form.
@@ -508,7 +548,7 @@ fn holds(c: &Condition, re: Option<&regex::Regex>, m: &Subject<'_>, body: &BodyT
         "recipient" => any(&m.recipients, true),
         "subject" => test_text(c, re, &m.subject, false),
         "header" => {
-            let vals = header_values(m.header_block, c.header.as_deref().unwrap_or_default());
+            let vals = m.header(c.header.as_deref().unwrap_or_default());
             if c.op == "exists" {
                 !vals.is_empty()
             } else {
@@ -558,6 +598,7 @@ mod tests {
             has_attachment: true,
             spam_score: Some(2.5),
             auth: Some(("pass".into(), "pass".into(), "pass".into())),
+            fields: Default::default(),
         }
     }
 

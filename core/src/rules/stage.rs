@@ -1,8 +1,9 @@
 //! The rules in the ingest pipeline: a copy stage that runs the tenant's, the mailbox's
 //! domain's and the mailbox's own enabled rules, in that order, on each copy, after the spam
-//! verdict (a rule may file a message the filter put in Junk elsewhere). The rules are read
-//! for every copy (a rule saved a moment ago applies to the next message); each one is
-//! compiled once and kept until it changes.
+//! verdict (a rule may file a message the filter put in Junk elsewhere). Each mailbox's rules
+//! are kept compiled with the tenant's rules version they were read at; every copy asks the
+//! version (one small query) and reads the rules again only when it moved, so a rule saved a
+//! moment ago applies to the next message.
 
 use super::{BodyText, Compiled, RuleAction, RuleBody, Subject};
 use crate::error::Result;
@@ -23,10 +24,20 @@ const MAX_COMPILED: usize = 100_000;
 /// Compiled rules by id, with the time of the version compiled.
 type CompiledCache = HashMap<Uuid, (DateTime<Utc>, Arc<Compiled>)>;
 
+/// A mailbox's rules, in order, compiled.
+pub type MailboxRules = Arc<Vec<(rules::Model, Arc<Compiled>)>>;
+
+/// Per mailbox: its tenant, the tenant's rules version read, and its rules at that version.
+type ListCache = HashMap<Uuid, (Uuid, i64, MailboxRules)>;
+
+/// Mailboxes whose rules are kept before the cache is cleared.
+const MAX_MAILBOXES: usize = 100_000;
+
 /// The rules stage.
 pub struct RulesStage {
     sys: SystemStore,
     compiled: Mutex<CompiledCache>,
+    lists: Mutex<ListCache>,
 }
 
 /// What the rules decided for one copy.
@@ -131,6 +142,7 @@ pub fn subject_of<'a>(input: &'a CopyInput<'a>) -> Subject<'a> {
             };
             (a.spf.clone(), dkim.to_string(), a.dmarc.clone())
         }),
+        fields: Default::default(),
     }
 }
 
@@ -178,11 +190,47 @@ impl RulesStage {
         Self {
             sys,
             compiled: Mutex::new(HashMap::new()),
+            lists: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The enabled rules that apply to `mailbox`, in order, compiled.
-    pub async fn rules_for(
+    /// The enabled rules that apply to `mailbox`, in order, compiled: kept while the
+    /// tenant's rules version stays where it was.
+    pub async fn rules_for(&self, mailbox: Uuid) -> Result<Option<(Uuid, MailboxRules)>> {
+        let cached = self
+            .lists
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&mailbox).cloned());
+        if let Some((tenant, version, rules)) = &cached
+            && self.sys.rules_version(*tenant).await? == *version
+        {
+            return Ok(Some((*tenant, rules.clone())));
+        }
+        // The version first: a change made while the rules are read moves it again, and the
+        // next copy reads them anew.
+        let version = match &cached {
+            Some((tenant, _, _)) => self.sys.rules_version(*tenant).await?,
+            None => match self.sys.rules_for_mailbox(mailbox).await? {
+                Some((tenant, _)) => self.sys.rules_version(tenant).await?,
+                None => return Ok(None),
+            },
+        };
+        let Some((tenant, rules)) = self.load(mailbox).await? else {
+            return Ok(None);
+        };
+        let rules = Arc::new(rules);
+        if let Ok(mut c) = self.lists.lock() {
+            if c.len() > MAX_MAILBOXES {
+                c.clear();
+            }
+            c.insert(mailbox, (tenant, version, rules.clone()));
+        }
+        Ok(Some((tenant, rules)))
+    }
+
+    /// Reads and compiles the rules of `mailbox` (each rule compiled once per change).
+    async fn load(
         &self,
         mailbox: Uuid,
     ) -> Result<Option<(Uuid, Vec<(rules::Model, Arc<Compiled>)>)>> {

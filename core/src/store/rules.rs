@@ -2,13 +2,13 @@
 //! mailbox's, ordered by position; and, for delivery, every enabled rule that applies to a
 //! mailbox, in the order they run.
 
-use super::entities::{mailboxes, rules};
+use super::entities::{mailboxes, rules, rules_versions};
 use super::{SystemStore, TenantStore};
 use crate::error::{Error, FieldError, Result};
 use crate::ids::new_id;
 use crate::rules::{MAX_NAME_CHARS, MAX_RULES_PER_LIST, RuleBody};
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -97,6 +97,25 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 impl TenantStore {
+    /// Raises the tenant's rules version (in the transaction of the change).
+    async fn bump_rules_version<C: sea_orm::ConnectionTrait>(&self, c: &C) -> Result<()> {
+        rules_versions::Entity::insert(rules_versions::ActiveModel {
+            tenant_id: Set(self.tid()),
+            version: Set(1),
+        })
+        .on_conflict(
+            OnConflict::column(rules_versions::Column::TenantId)
+                .value(
+                    rules_versions::Column::Version,
+                    Expr::col((rules_versions::Entity, rules_versions::Column::Version)).add(1),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(c)
+        .await?;
+        Ok(())
+    }
+
     /// Checks that the list exists in this tenant and that the caller may use it: a
     /// mailbox's own credentials reach only that mailbox's list.
     async fn check_list(&self, list: RuleList) -> Result<()> {
@@ -215,6 +234,7 @@ impl TenantStore {
             json!({"name": row.name, "level": row.level}),
         )
         .await?;
+        self.bump_rules_version(&*tx).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -238,7 +258,7 @@ impl TenantStore {
             r.body = serde_json::to_string(&b).map_err(|e| Error::Internal(e.to_string()))?;
         }
         // Strictly later than before: the delivery cache recompiles on a changed time.
-        r.updated_at = Utc::now().max(r.updated_at + chrono::Duration::microseconds(1));
+        r.updated_at = Ord::max(Utc::now(), r.updated_at + chrono::Duration::microseconds(1));
         let tx = self.store.tx().await?;
         self.update_many::<rules::Entity>()
             .filter(rules::Column::Id.eq(id))
@@ -256,6 +276,7 @@ impl TenantStore {
             json!({"name": r.name, "enabled": r.enabled}),
         )
         .await?;
+        self.bump_rules_version(&*tx).await?;
         tx.commit().await?;
         Ok(r)
     }
@@ -276,6 +297,7 @@ impl TenantStore {
             json!({"name": r.name}),
         )
         .await?;
+        self.bump_rules_version(&*tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -335,6 +357,7 @@ impl TenantStore {
             json!({"level": list.level(), "rules": rules.len()}),
         )
         .await?;
+        self.bump_rules_version(&*tx).await?;
         tx.commit().await?;
         self.list_rules(list).await
     }
@@ -368,12 +391,25 @@ impl TenantStore {
             json!({"level": list.level(), "ids": ids}),
         )
         .await?;
+        self.bump_rules_version(&*tx).await?;
         tx.commit().await?;
         self.list_rules(list).await
     }
 }
 
 impl SystemStore {
+    /// The tenant's rules version (0 before its first rule).
+    pub async fn rules_version(&self, tenant: Uuid) -> Result<i64> {
+        use super::scope::all_tenants;
+        let v: Option<i64> = all_tenants::find_by_id::<rules_versions::Entity>(tenant)
+            .select_only()
+            .column(rules_versions::Column::Version)
+            .into_tuple()
+            .one(self.store.db())
+            .await?;
+        Ok(v.unwrap_or(0))
+    }
+
     /// The mailbox's tenant and the enabled rules that apply to it, in the order they run:
     /// the tenant's, its domain's, its own, each by position. `None`: no such mailbox.
     pub async fn rules_for_mailbox(

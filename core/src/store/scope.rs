@@ -67,6 +67,7 @@ tenant_owned!(
     pop3_leases,
     pop3_taken,
     rules,
+    rules_versions,
     signatures,
     spam_learned,
     spam_lists,

@@ -7,8 +7,8 @@ use super::entities::kinds::UserStatus;
 use super::entities::{
     aliases, api_keys, app_passwords, audit_log, contacts, dkim_keys, domains, events, greylist,
     group_members, groups, jobs as job_rows, local_parts, mailboxes, outbound, outbound_recipients,
-    refresh_tokens, rules, sessions, spam_learned, spam_lists, spam_quarantine, spam_settings,
-    spam_tokens, suppressions, tenants, users, vacation_replies, vacations,
+    refresh_tokens, rules, rules_versions, sessions, spam_learned, spam_lists, spam_quarantine,
+    spam_settings, spam_tokens, suppressions, tenants, users, vacation_replies, vacations,
 };
 use super::platform::PlatformStore;
 use super::scope::{Tenant, all_tenants};
@@ -552,6 +552,10 @@ impl SystemStore {
             .await?;
         Tenant(tenant)
             .delete_many::<rules::Entity>()
+            .exec(&*tx)
+            .await?;
+        Tenant(tenant)
+            .delete_many::<rules_versions::Entity>()
             .exec(&*tx)
             .await?;
         Tenant(tenant)

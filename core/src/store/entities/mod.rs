@@ -28,6 +28,7 @@ pub mod pop3_leases;
 pub mod pop3_taken;
 pub mod refresh_tokens;
 pub mod rules;
+pub mod rules_versions;
 pub mod sessions;
 pub mod signatures;
 pub mod spam_learned;
