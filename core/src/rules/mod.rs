@@ -164,14 +164,13 @@ pub struct Subject<'a> {
 }
 
 impl Subject<'_> {
-    /// The values of the header field `name`.
-    fn header(&self, name: &str) -> Vec<String> {
-        let fields = self.fields.get_or_init(|| all_fields(self.header_block));
-        fields
+    /// The header fields named `name`, values only.
+    fn header(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.fields
+            .get_or_init(|| all_fields(self.header_block))
             .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .collect()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -487,10 +486,25 @@ fn address_of(v: &str) -> &str {
     }
 }
 
+/// Whether `hay` contains `needle`, ignoring case (without allocating when both are ASCII).
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if hay.is_ascii() && needle.is_ascii() {
+        let n = needle.as_bytes();
+        return hay
+            .as_bytes()
+            .windows(n.len())
+            .any(|w| w.eq_ignore_ascii_case(n));
+    }
+    hay.to_lowercase().contains(&needle.to_lowercase())
+}
+
 fn test_text(c: &Condition, re: Option<&regex::Regex>, value: &str, is_address: bool) -> bool {
     let want = c.value.trim();
     match c.op.as_str() {
-        "contains" => value.to_lowercase().contains(&want.to_lowercase()),
+        "contains" => contains_ci(value, want),
         "is" => {
             if is_address {
                 address_of(value).eq_ignore_ascii_case(want)
@@ -501,10 +515,14 @@ fn test_text(c: &Condition, re: Option<&regex::Regex>, value: &str, is_address: 
         "glob" => glob(want, if is_address { address_of(value) } else { value }),
         "regex" => re.is_some_and(|r| r.is_match(value)),
         "domain_is" => {
-            let addr = address_of(value).to_lowercase();
-            let want = want.trim_start_matches('@').to_lowercase();
-            addr.rsplit_once('@').is_some_and(|(_, d)| {
-                d == want || d.strip_suffix(&want).is_some_and(|r| r.ends_with('.'))
+            let want = want.trim_start_matches('@');
+            address_of(value).rsplit_once('@').is_some_and(|(_, d)| {
+                let cut = d.len().wrapping_sub(want.len());
+                d.eq_ignore_ascii_case(want)
+                    || (d.len() > want.len()
+                        && d.is_char_boundary(cut)
+                        && d[cut..].eq_ignore_ascii_case(want)
+                        && d.as_bytes()[cut - 1] == b'.')
             })
         }
         _ => false,
@@ -548,11 +566,11 @@ fn holds(c: &Condition, re: Option<&regex::Regex>, m: &Subject<'_>, body: &BodyT
         "recipient" => any(&m.recipients, true),
         "subject" => test_text(c, re, &m.subject, false),
         "header" => {
-            let vals = m.header(c.header.as_deref().unwrap_or_default());
+            let mut vals = m.header(c.header.as_deref().unwrap_or_default());
             if c.op == "exists" {
-                !vals.is_empty()
+                vals.next().is_some()
             } else {
-                any(&vals, false)
+                vals.any(|v| test_text(c, re, v, false))
             }
         }
         "body" => test_text(c, re, body.get(), false),
@@ -623,6 +641,18 @@ mod tests {
             ),
             (
                 json!({"field": "from", "op": "domain_is", "value": "ent.example"}),
+                false,
+            ),
+            (
+                json!({"field": "from", "op": "domain_is", "value": "@CLIENT.Example"}),
+                true,
+            ),
+            (
+                json!({"field": "subject", "op": "contains", "value": "MARCH"}),
+                true,
+            ),
+            (
+                json!({"field": "subject", "op": "contains", "value": "märz"}),
                 false,
             ),
             (
