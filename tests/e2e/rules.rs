@@ -3,44 +3,24 @@
 //! within their tenant and mailbox.
 
 use crate::common::*;
-use crate::smtp::{all_messages_in, receiving, smtp_addr};
-use crate::smtp_wire::{Wire, code_of};
+use crate::smtp::{all_messages_in, receiving, send_data, subjects};
+use crate::smtp_wire::code_of;
 use serde_json::{Value, json};
 
-/// Sends one message over SMTP to `to` and returns the final reply (or the first refusal).
+/// Sends one message over SMTP to `to` and returns the final reply.
 async fn send(app: &TestApp, from: &str, to: &[&str], subject: &str) -> String {
-    let mut w = Wire::connect(smtp_addr(app)).await;
-    assert_eq!(w.code("EHLO client.test").await, 250);
-    assert_eq!(w.code(&format!("MAIL FROM:<{from}>")).await, 250);
-    for t in to {
-        let r = w.cmd(&format!("RCPT TO:<{t}>")).await;
-        assert_eq!(code_of(&r), 250, "{r}");
-    }
-    assert_eq!(w.code("DATA").await, 354);
-    let body = format!(
-        "From: <{from}>\r\nTo: <{}>\r\nSubject: {subject}\r\nDate: Mon, 07 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{}@client.test>\r\n\r\nHello, about {subject}.\r\n.\r\n",
+    let message = format!(
+        "From: <{from}>\r\nTo: <{}>\r\nSubject: {subject}\r\nDate: Mon, 07 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{}@client.test>\r\n\r\nHello, about {subject}.\r\n",
         to[0],
         rand_suffix()
     );
-    w.send(body.as_bytes()).await;
-    let r = w.reply().await;
-    w.cmd("QUIT").await;
-    r
+    send_data(app, from, to, &message).await
 }
 
 async fn add(app: &TestApp, token: &str, rule: Value) -> Value {
     let r = app.post("/v1/rules", token, rule.clone()).await;
     assert_eq!(r.status, 201, "{rule}: {r:?}");
     r.body
-}
-
-fn subjects(list: &[Value]) -> Vec<String> {
-    let mut s: Vec<String> = list
-        .iter()
-        .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
-        .collect();
-    s.sort();
-    s
 }
 
 /// Rules at every level act on mail as it arrives: the tenant's run first (and may stop the

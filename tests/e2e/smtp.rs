@@ -79,6 +79,33 @@ pub async fn raw(app: &TestApp, token: &str, mailbox: &str, id: &str) -> Vec<u8>
 }
 
 /// Sends `body` (exact bytes) with BDAT; returns the final reply.
+/// The subjects of messages (as listed by the API), sorted.
+pub fn subjects(list: &[Value]) -> Vec<String> {
+    let mut s: Vec<String> = list
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
+        .collect();
+    s.sort();
+    s
+}
+
+/// One SMTP transaction over DATA: `message` (header and body, CRLF lines, no final dot)
+/// from `from` to every address in `to` (each must be accepted); the final reply.
+pub async fn send_data(app: &TestApp, from: &str, to: &[&str], message: &str) -> String {
+    let mut w = Wire::connect(smtp_addr(app)).await;
+    assert_eq!(w.code("EHLO client.test").await, 250);
+    assert_eq!(w.code(&format!("MAIL FROM:<{from}>")).await, 250);
+    for t in to {
+        let r = w.cmd(&format!("RCPT TO:<{t}>")).await;
+        assert_eq!(code_of(&r), 250, "{r}");
+    }
+    assert_eq!(w.code("DATA").await, 354);
+    w.send(format!("{message}.\r\n").as_bytes()).await;
+    let r = w.reply().await;
+    w.cmd("QUIT").await;
+    r
+}
+
 pub async fn bdat(w: &mut Wire, from: &str, to: &[&str], body: &[u8]) -> String {
     assert_eq!(w.code("EHLO client.test").await, 250);
     let r = w.cmd(&format!("MAIL FROM:<{from}> BODY=BINARYMIME")).await;

@@ -124,6 +124,28 @@ mod delivered {
         all_messages_in(app, token, mailbox, folder).await
     }
 
+    /// Moves a message into the mailbox's INBOX over REST (a user saying "not spam").
+    async fn move_to_inbox(app: &TestApp, token: &str, mailbox: &str, message: &str) {
+        let inbox_id = app
+            .get(&format!("/v1/mailboxes/{mailbox}/folders"), token)
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "INBOX")
+            .unwrap()["id"]
+            .clone();
+        let r = app
+            .patch(
+                &format!("/v1/mailboxes/{mailbox}/messages/{message}"),
+                token,
+                json!({"folder_id": inbox_id}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+
     /// The spam verdict a message's view shows.
     async fn spam_of(app: &TestApp, token: &str, mailbox: &str, id: &str) -> Value {
         let r = app
@@ -456,25 +478,7 @@ mod delivered {
         assert!(filed_new);
         let filed = only(&app, tok, &ana_id, "Junk").await;
         // One is not spam after all: moved back to the inbox over REST, learnt as ham.
-        let inbox_id = app
-            .get(&format!("/v1/mailboxes/{ana_id}/folders"), tok)
-            .await
-            .body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["name"] == "INBOX")
-            .unwrap()["id"]
-            .clone();
-        let one = filed[0]["id"].as_str().unwrap();
-        let r = app
-            .patch(
-                &format!("/v1/mailboxes/{ana_id}/messages/{one}"),
-                tok,
-                json!({"folder_id": inbox_id}),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{r:?}");
+        move_to_inbox(&app, tok, &ana_id, filed[0]["id"].as_str().unwrap()).await;
         let relearnt = eventually(20, || async {
             let s = app.get("/v1/spam/settings", tok).await.body;
             s["learned_ham"] == 1
@@ -521,25 +525,7 @@ mod delivered {
         let s = app.get("/v1/spam/settings", &u.owner_token).await.body;
         assert_eq!(s["learned_spam"], 0, "{s}");
         // The user says it is not spam: autolearn's lesson is taken back.
-        let inbox_id = app
-            .get(&format!("/v1/mailboxes/{ana_id}/folders"), tok)
-            .await
-            .body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["name"] == "INBOX")
-            .unwrap()["id"]
-            .clone();
-        let one = junk[0]["id"].as_str().unwrap();
-        let r = app
-            .patch(
-                &format!("/v1/mailboxes/{ana_id}/messages/{one}"),
-                tok,
-                json!({"folder_id": inbox_id}),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{r:?}");
+        move_to_inbox(&app, tok, &ana_id, junk[0]["id"].as_str().unwrap()).await;
         let overruled = eventually(20, || async {
             let s = app.get("/v1/spam/settings", tok).await.body;
             s["learned_spam"] == 0 && s["learned_ham"] == 1

@@ -4,34 +4,16 @@
 //! mail that does not name the mailbox.
 
 use crate::common::*;
-use crate::smtp::{all_messages_in, raw, receiving, smtp_addr};
-use crate::smtp_wire::{Wire, code_of};
-use serde_json::{Value, json};
+use crate::smtp::{all_messages_in, raw, receiving, send_data, subjects};
+use crate::smtp_wire::code_of;
+use serde_json::json;
 
 /// Sends `headers` + a short body from `from` to the SMTP recipient `to`; the final reply.
 async fn send(app: &TestApp, from: &str, to: &str, headers: &str) -> String {
-    let mut w = Wire::connect(smtp_addr(app)).await;
-    assert_eq!(w.code("EHLO client.test").await, 250);
-    assert_eq!(w.code(&format!("MAIL FROM:<{from}>")).await, 250);
-    let r = w.cmd(&format!("RCPT TO:<{to}>")).await;
-    assert_eq!(code_of(&r), 250, "{r}");
-    assert_eq!(w.code("DATA").await, 354);
-    let body = format!(
-        "From: <{from}>\r\n{headers}Date: Mon, 07 Dec 2026 10:00:00 +0000\r\n\r\nHello.\r\n.\r\n"
+    let message = format!(
+        "From: <{from}>\r\n{headers}Date: Mon, 07 Dec 2026 10:00:00 +0000\r\n\r\nHello.\r\n"
     );
-    w.send(body.as_bytes()).await;
-    let r = w.reply().await;
-    w.cmd("QUIT").await;
-    r
-}
-
-fn subjects(list: &[Value]) -> Vec<String> {
-    let mut s: Vec<String> = list
-        .iter()
-        .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
-        .collect();
-    s.sort();
-    s
+    send_data(app, from, &[to], &message).await
 }
 
 #[tokio::test]

@@ -54,6 +54,15 @@ impl RuleList {
         }
     }
 
+    /// The `domain_id` and `mailbox_id` of a rule in this list.
+    fn ids(self) -> (Option<Uuid>, Option<Uuid>) {
+        match self {
+            RuleList::Tenant => (None, None),
+            RuleList::Domain(d) => (Some(d), None),
+            RuleList::Mailbox(m) => (None, Some(m)),
+        }
+    }
+
     fn filter(self) -> Condition {
         let c = Condition::all().add(rules::Column::Level.eq(self.level()));
         match self {
@@ -196,14 +205,8 @@ impl TenantStore {
             id: new_id(),
             tenant_id: self.tid(),
             level: r.list.level().into(),
-            domain_id: match r.list {
-                RuleList::Domain(d) => Some(d),
-                _ => None,
-            },
-            mailbox_id: match r.list {
-                RuleList::Mailbox(m) => Some(m),
-                _ => None,
-            },
+            domain_id: r.list.ids().0,
+            mailbox_id: r.list.ids().1,
             position: last.map_or(0, |p| p + 1),
             name: r.name.trim().to_string(),
             enabled: r.enabled,
@@ -331,14 +334,8 @@ impl TenantStore {
                 id: Set(new_id()),
                 tenant_id: Set(self.tid()),
                 level: Set(list.level().into()),
-                domain_id: Set(match list {
-                    RuleList::Domain(d) => Some(d),
-                    _ => None,
-                }),
-                mailbox_id: Set(match list {
-                    RuleList::Mailbox(m) => Some(m),
-                    _ => None,
-                }),
+                domain_id: Set(list.ids().0),
+                mailbox_id: Set(list.ids().1),
                 position: Set(pos as i64),
                 name: Set(name.trim().to_string()),
                 enabled: Set(true),
