@@ -107,12 +107,30 @@ impl Drop for DnsServer {
     }
 }
 
-/// A port free for both UDP and TCP right now.
+/// A port free for both UDP and TCP right now, for a server a test starts later (dnsmasq, or
+/// the README's scripts). It is drawn from below the kernel's ephemeral range (where outgoing
+/// connections and binds to port 0 take theirs), so the many connections of tests running
+/// alongside cannot take it before the server binds it; and this process never hands out the
+/// same port twice.
 pub fn free_port() -> u16 {
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(10_100) - 1);
     loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let seed = uuid::Uuid::new_v4().as_u128();
+        let port = low + (seed % u128::from(high - low)) as u16;
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if given.contains(&port) {
+            continue;
+        }
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
+            given.push(port);
             return port;
         }
     }

@@ -538,6 +538,58 @@ if header :contains "subject" "[AD]" { discard; }
         .await
         .body;
     assert_eq!(strip(&now), strip(&after));
+    // A webmail's vacation script turns the auto-reply on; the script reads back with it.
+    let (status, body) = put(
+        "require [\"vacation\"];\nif true {\n  vacation :days 5 :subject \"Out of office\" \"Back on Monday.\";\n}\n"
+            .into(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"].as_array().unwrap().len(), 0, "{body}");
+    let v = app
+        .get(&format!("/v1/mailboxes/{ana_id}/vacation"), &ana_token)
+        .await
+        .body;
+    assert_eq!(
+        (
+            &v["enabled"],
+            &v["subject"],
+            &v["body"],
+            &v["interval_days"]
+        ),
+        (
+            &json!(true),
+            &json!("Out of office"),
+            &json!("Back on Monday."),
+            &json!(5)
+        ),
+        "{v}"
+    );
+    let script = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&ana_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        script.contains("vacation :days 5 :subject \"Out of office\" \"Back on Monday.\";"),
+        "{script}"
+    );
+    // The tenant's list has no auto-reply to set.
+    let r = app
+        .http
+        .put(format!("{}/v1/rules/sieve", app.base))
+        .bearer_auth(tok)
+        .header("content-type", "application/sieve")
+        .body("vacation \"away\";")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
     // Ana's login cannot replace the tenant's list; another tenant cannot reach hers.
     let r = app
         .http

@@ -10,14 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(app: &TestApp, port: u16) -> std::process::Child {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mailroom"));
     cmd.arg("serve")
@@ -112,7 +104,7 @@ async fn every_acknowledged_message_survives_kills_exactly_once() {
         seed % n
     };
     for round in 0..5 {
-        let port = free_port();
+        let port = crate::dns::free_port();
         let mut child = start(&app, port);
         let up = eventually(30, || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port))

@@ -10,10 +10,13 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use mailroom_core::auth::Scope;
 use mailroom_core::error::FieldError;
+use mailroom_core::rules::sieve::SieveVacation;
 use mailroom_core::rules::stage::dry_run;
 use mailroom_core::rules::{Condition, RuleAction, RuleBody};
 use mailroom_core::store::entities::rules;
-use mailroom_core::store::{NewRule, RuleList, RulePatch, TenantStore};
+use mailroom_core::store::{
+    MAX_VACATION_INTERVAL_DAYS, NewRule, RuleList, RulePatch, TenantStore, VacationPatch,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
@@ -172,9 +175,10 @@ pub struct OrderRequest {
 /// The largest Sieve script taken.
 const MAX_SIEVE_BYTES: usize = mailroom_core::rules::sieve::MAX_SCRIPT_BYTES;
 
-/// A list as a Sieve script (RFC 5228, with fileinto, imap4flags, regex, body, envelope and
-/// reject). Disabled rules, and rules testing what Sieve cannot (spam score, attachments,
-/// authentication), are written as comments.
+/// A list as a Sieve script (RFC 5228, with fileinto, imap4flags, regex, body, envelope,
+/// reject and vacation: a mailbox's script carries its auto-reply when it is on). Disabled
+/// rules, and rules testing what Sieve cannot (spam score, attachments, authentication), are
+/// written as comments.
 #[utoipa::path(get, path = "/v1/rules/sieve", tag = "rules", params(ListQuery), responses(
     (status = 200, description = "the script", body = String, content_type = "application/sieve"),
     (status = 404, description = "no such domain or mailbox", body = Problem, content_type = "application/problem+json"),
@@ -182,7 +186,20 @@ const MAX_SIEVE_BYTES: usize = mailroom_core::rules::sieve::MAX_SCRIPT_BYTES;
 #[get("/v1/rules/sieve")]
 pub async fn sieve_export(auth: Authed, q: Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let which = list_of(q.level.as_deref(), q.domain_id, q.mailbox_id)?;
-    let rows = auth.tenant(Scope::RulesRead)?.list_rules(which).await?;
+    let store = auth.tenant(Scope::RulesRead)?;
+    let rows = store.list_rules(which).await?;
+    // A mailbox's script carries its auto-reply.
+    let vacation = match which {
+        RuleList::Mailbox(m) => {
+            let v = store.vacation(m).await?;
+            v.enabled.then(|| SieveVacation {
+                days: u64::from(v.interval_days),
+                subject: (!v.subject.is_empty()).then_some(v.subject),
+                reason: v.body,
+            })
+        }
+        _ => None,
+    };
     let rules: Vec<(String, bool, RuleBody)> = rows
         .into_iter()
         .filter_map(|r| {
@@ -192,12 +209,18 @@ pub async fn sieve_export(auth: Authed, q: Query<ListQuery>) -> Result<HttpRespo
         .collect();
     Ok(HttpResponse::Ok()
         .content_type("application/sieve; charset=utf-8")
-        .body(mailroom_core::rules::sieve::export(&rules)))
+        .body(mailroom_core::rules::sieve::export(
+            &rules,
+            vacation.as_ref(),
+        )))
 }
 
 /// Replaces a list with the rules of a Sieve script (`application/sieve` or `text/plain`, at
-/// most 64 KiB), all or nothing. A `# rule: NAME` comment names the rule after it. What rules
-/// cannot express is refused with its line (`errors[].field` = `line N`), nothing changed.
+/// most 64 KiB), all or nothing. A `# rule: NAME` comment names the rule after it. A mailbox's
+/// script may hold a `vacation` (for every message, on its own: `if true { vacation :days 7
+/// :subject "…" "…"; }`), which turns the mailbox's auto-reply on with that text; a script
+/// without one leaves the auto-reply as it is. What rules cannot express is refused with its
+/// line (`errors[].field` = `line N`), nothing changed.
 #[utoipa::path(put, path = "/v1/rules/sieve", tag = "rules", params(ListQuery), request_body(content = String, content_type = "application/sieve"), responses(
     (status = 200, body = RuleListResponse),
     (status = 400, description = "`validation_failed`: the line and why", body = Problem, content_type = "application/problem+json"),
@@ -231,12 +254,41 @@ pub async fn sieve_import(
         .into());
     };
     let imported = mailroom_core::rules::sieve::import(&script)?;
+    let vacation = match (imported.vacation, which) {
+        (None, _) => None,
+        (Some(v), RuleList::Mailbox(m)) => {
+            let patch = VacationPatch {
+                enabled: Some(true),
+                subject: Some(v.subject.unwrap_or_default()),
+                body: Some(v.reason),
+                interval_days: Some(v.days.clamp(1, u64::from(MAX_VACATION_INTERVAL_DAYS)) as u32),
+                ..VacationPatch::default()
+            };
+            // Checked before anything changes: the import is all or nothing.
+            store.check_vacation(m, &patch).await?;
+            Some((m, patch))
+        }
+        (Some(_), _) => {
+            return Err(mailroom_core::Error::Validation(vec![FieldError::new(
+                "script",
+                "vacation belongs in a mailbox's script (level=mailbox)",
+            )])
+            .into());
+        }
+    };
     let rows = store
         .replace_rules(
             which,
-            imported.into_iter().map(|r| (r.name, r.body)).collect(),
+            imported
+                .rules
+                .into_iter()
+                .map(|r| (r.name, r.body))
+                .collect(),
         )
         .await?;
+    if let Some((m, patch)) = vacation {
+        store.set_vacation(m, patch).await?;
+    }
     Ok(HttpResponse::Ok().json(RuleListResponse {
         items: rows.into_iter().map(RuleResponse::from).collect(),
     }))

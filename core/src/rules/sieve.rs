@@ -12,6 +12,61 @@ use crate::error::{Error, FieldError, Result};
 /// Bytes of a script.
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 
+/// A script's `vacation` (RFC 5230): the mailbox's auto-reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SieveVacation {
+    /// `:days` (default 7).
+    pub days: u64,
+    /// `:subject`, if given.
+    pub subject: Option<String>,
+    /// The reason: the reply's text.
+    pub reason: String,
+}
+
+/// What a script holds: rules, in order, and the auto-reply when it has one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Script {
+    /// The rules.
+    pub rules: Vec<Imported>,
+    /// The `vacation`, when the script answers mail.
+    pub vacation: Option<SieveVacation>,
+}
+
+/// `vacation [:days N] [:subject S] [:from F] [:addresses L] [:handle H] REASON;` — `:from`,
+/// `:addresses` and `:handle` are read and not used (the reply comes from the mailbox, which
+/// must be in To or Cc).
+fn vacation_cmd(p: &mut Parser, line: usize) -> Result<SieveVacation> {
+    let mut v = SieveVacation {
+        days: 7,
+        subject: None,
+        reason: String::new(),
+    };
+    while let Some(Tok::Tag(t)) = p.peek().cloned() {
+        let l = p.line();
+        p.at += 1;
+        match t.as_str() {
+            "days" => match p.next() {
+                Some(Tok::Num(n)) => v.days = n,
+                _ => return Err(refuse(l, ":days takes a number")),
+            },
+            "subject" => v.subject = p.strings()?.into_iter().next(),
+            "from" | "handle" | "addresses" => {
+                p.strings()?;
+            }
+            other => {
+                return Err(refuse(l, format!(":{other} is not supported on vacation")));
+            }
+        }
+    }
+    let reason = p.strings()?;
+    v.reason = reason.join("\n");
+    p.punct(';')?;
+    if v.reason.trim().is_empty() {
+        return Err(refuse(line, "vacation needs a reason (the reply's text)"));
+    }
+    Ok(v)
+}
+
 /// One imported rule: its name (from a `# rule: NAME` comment before it, or `rule N`) and body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Imported {
@@ -503,21 +558,46 @@ fn action(p: &mut Parser, cmd: &str, line: usize) -> Result<Vec<RuleAction>> {
     Ok(out)
 }
 
-/// The actions of a block, up to its `}`.
-fn actions(p: &mut Parser) -> Result<Vec<RuleAction>> {
+/// The actions of a block, up to its `}`, and its `vacation` if it has one.
+fn actions(p: &mut Parser) -> Result<(Vec<RuleAction>, Option<SieveVacation>)> {
     let mut out = Vec::new();
+    let mut vacation = None;
     loop {
         let line = p.line();
         match p.next() {
-            Some(Tok::Punct('}')) => return Ok(out),
+            Some(Tok::Punct('}')) => return Ok((out, vacation)),
+            Some(Tok::Ident(cmd)) if cmd == "vacation" => {
+                vacation = Some(vacation_cmd(p, line)?);
+            }
             Some(Tok::Ident(cmd)) => out.extend(action(p, &cmd, line)?),
             _ => return Err(refuse(line, "an action or '}' expected")),
         }
     }
 }
 
-/// Reads a Sieve script into rules, in order.
-pub fn import(script: &str) -> Result<Vec<Imported>> {
+/// Records a script's `vacation`: once, for every message, on its own.
+fn set_vacation(
+    script: &mut Script,
+    v: SieveVacation,
+    unconditional: bool,
+    alone: bool,
+    line: usize,
+) -> Result<()> {
+    if !unconditional || !alone {
+        return Err(refuse(
+            line,
+            "vacation is supported for every message and on its own (if true { vacation …; }); its rules are built in",
+        ));
+    }
+    if script.vacation.is_some() {
+        return Err(refuse(line, "one vacation per script"));
+    }
+    script.vacation = Some(v);
+    Ok(())
+}
+
+/// Reads a Sieve script into rules, in order (and its auto-reply).
+pub fn import(script: &str) -> Result<Script> {
     if script.len() > MAX_SCRIPT_BYTES {
         return Err(Error::Validation(vec![FieldError::new(
             "script",
@@ -529,6 +609,7 @@ pub fn import(script: &str) -> Result<Vec<Imported>> {
         at: 0,
     };
     let mut out: Vec<Imported> = Vec::new();
+    let mut found = Script::default();
     let mut name: Option<String> = None;
     while let Some(t) = p.next() {
         let line = p.toks[p.at - 1].1;
@@ -546,6 +627,7 @@ pub fn import(script: &str) -> Result<Vec<Imported>> {
                             | "envelope"
                             | "reject"
                             | "ereject"
+                            | "vacation"
                             | "comparator-i;ascii-casemap"
                     ) {
                         return Err(refuse(
@@ -559,7 +641,16 @@ pub fn import(script: &str) -> Result<Vec<Imported>> {
             Tok::Ident(w) if w == "if" => {
                 let (m, conditions) = condition(&mut p)?;
                 p.punct('{')?;
-                let actions = actions(&mut p)?;
+                let (actions, vacation) = actions(&mut p)?;
+                if let Some(v) = vacation {
+                    set_vacation(
+                        &mut found,
+                        v,
+                        conditions.is_empty(),
+                        actions.is_empty(),
+                        line,
+                    )?;
+                }
                 if matches!(p.peek(), Some(Tok::Ident(w)) if w == "elsif" || w == "else") {
                     return Err(refuse(
                         p.line(),
@@ -599,6 +690,10 @@ pub fn import(script: &str) -> Result<Vec<Imported>> {
                     return Err(refuse(line, format!("at most {MAX_RULES_PER_LIST} rules")));
                 }
             }
+            Tok::Ident(w) if w == "vacation" => {
+                let v = vacation_cmd(&mut p, line)?;
+                set_vacation(&mut found, v, true, true, line)?;
+            }
             Tok::Ident(w) => {
                 // A top-level action applies to every message: a rule without conditions.
                 let acts = action(&mut p, &w, line)?;
@@ -618,7 +713,8 @@ pub fn import(script: &str) -> Result<Vec<Imported>> {
             _ => return Err(refuse(line, "a command expected")),
         }
     }
-    Ok(out)
+    found.rules = out;
+    Ok(found)
 }
 
 fn quote(s: &str) -> String {
@@ -684,10 +780,19 @@ pub fn exportable(b: &RuleBody) -> bool {
 
 /// Writes rules (name, body) as one Sieve script; a rule Sieve cannot express is written as
 /// a comment saying so.
-pub fn export(rules: &[(String, bool, RuleBody)]) -> String {
+pub fn export(rules: &[(String, bool, RuleBody)], vacation: Option<&SieveVacation>) -> String {
     let mut out = String::from(
-        "require [\"fileinto\", \"imap4flags\", \"regex\", \"body\", \"envelope\", \"reject\"];\n",
+        "require [\"fileinto\", \"imap4flags\", \"regex\", \"body\", \"envelope\", \"reject\", \"vacation\"];\n",
     );
+    if let Some(v) = vacation {
+        out.push_str("\n# The mailbox's auto-reply (its dates, if any, are not written).\n");
+        out.push_str("if true {\n    vacation");
+        out.push_str(&format!(" :days {}", v.days));
+        if let Some(s) = &v.subject {
+            out.push_str(&format!(" :subject {}", quote(s)));
+        }
+        out.push_str(&format!(" {};\n}}\n", quote(&v.reason)));
+    }
     for (name, enabled, b) in rules {
         let name = name.replace(['\r', '\n'], " ");
         out.push('\n');
@@ -762,7 +867,7 @@ Not here.
 ;
 }
 "#;
-        let rules = import(script).unwrap();
+        let rules = import(script).unwrap().rules;
         assert_eq!(rules.len(), 3, "{rules:?}");
         assert_eq!(rules[0].name, "receipts");
         assert_eq!(
@@ -793,7 +898,14 @@ Not here.
     fn what_rules_cannot_do_is_refused_with_its_line() {
         for (script, line, says) in [
             ("if true { redirect \"a@b.example\"; }", 1, "redirect"),
-            ("require \"vacation\";", 1, "vacation"),
+            ("require \"editheader\";", 1, "editheader"),
+            (
+                "if header :is \"subject\" \"x\" { vacation \"away\"; }",
+                1,
+                "for every message",
+            ),
+            ("if true { vacation :mime \"away\"; }", 1, ":mime"),
+            ("vacation \"a\";\nvacation \"b\";", 2, "one vacation"),
             (
                 "if true { keep; }\nif true { stop; } else { discard; }",
                 2,
@@ -831,6 +943,21 @@ Not here.
     }
 
     #[test]
+    fn a_webmail_vacation_script_is_read() {
+        let script = "require [\"vacation\"];\n# rule:[vacation]\nif true\n{\n\tvacation :days 5 :addresses [\"ana@acme.example\"] :subject \"Out of office\" \"I am away until Monday.\";\n}\n";
+        let found = import(script).unwrap();
+        assert!(found.rules.is_empty());
+        assert_eq!(
+            found.vacation,
+            Some(SieveVacation {
+                days: 5,
+                subject: Some("Out of office".into()),
+                reason: "I am away until Monday.".into(),
+            })
+        );
+    }
+
+    #[test]
     fn exported_rules_read_back_the_same() {
         let rules: Vec<(String, bool, RuleBody)> = vec![
             (
@@ -863,8 +990,15 @@ Not here.
                 ),
             ),
         ];
-        let script = export(&rules);
-        let back = import(&script).unwrap();
+        let away = SieveVacation {
+            days: 3,
+            subject: Some("Away \"now\"".into()),
+            reason: "Back on Monday.\nAna".into(),
+        };
+        let script = export(&rules, Some(&away));
+        let found = import(&script).unwrap();
+        assert_eq!(found.vacation.as_ref(), Some(&away), "{script}");
+        let back = found.rules;
         assert_eq!(back.len(), 2, "{script}");
         for (b, (name, _, body)) in back.iter().zip(&rules) {
             assert_eq!(&b.name, name, "{script}");

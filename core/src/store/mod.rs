@@ -80,7 +80,7 @@ pub use subscriptions::MAX_SUBSCRIPTIONS;
 pub use system::SystemStore;
 pub use tenant::TenantStore;
 pub use users::{NewUser, UserPatch};
-pub use vacation::{Vacation, VacationOf, VacationPatch};
+pub use vacation::{MAX_VACATION_INTERVAL_DAYS, Vacation, VacationOf, VacationPatch};
 pub use watch::free_bytes;
 
 use crate::config::Config;

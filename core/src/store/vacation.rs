@@ -120,6 +120,19 @@ fn check(v: &Vacation) -> Result<()> {
     }
 }
 
+/// `current` with the change `p` made at `now`.
+fn merged(current: Vacation, p: VacationPatch, now: DateTime<Utc>) -> Vacation {
+    Vacation {
+        enabled: p.enabled.unwrap_or(current.enabled),
+        subject: p.subject.map_or(current.subject, |s| s.trim().to_string()),
+        body: p.body.unwrap_or(current.body),
+        starts_at: p.starts_at.unwrap_or(current.starts_at),
+        ends_at: p.ends_at.unwrap_or(current.ends_at),
+        interval_days: p.interval_days.unwrap_or(current.interval_days),
+        updated_at: Some(now),
+    }
+}
+
 impl TenantStore {
     /// The mailbox's auto-reply (off until set).
     pub async fn vacation(&self, mailbox: Uuid) -> Result<Vacation> {
@@ -132,19 +145,17 @@ impl TenantStore {
             .unwrap_or_default())
     }
 
+    /// Checks a change to the mailbox's auto-reply without making it.
+    pub async fn check_vacation(&self, mailbox: Uuid, p: &VacationPatch) -> Result<()> {
+        let current = self.vacation(mailbox).await?;
+        check(&merged(current, p.clone(), Utc::now()))
+    }
+
     /// Changes the mailbox's auto-reply.
     pub async fn set_vacation(&self, mailbox: Uuid, p: VacationPatch) -> Result<Vacation> {
         let current = self.vacation(mailbox).await?;
         let now = Utc::now();
-        let next = Vacation {
-            enabled: p.enabled.unwrap_or(current.enabled),
-            subject: p.subject.map_or(current.subject, |s| s.trim().to_string()),
-            body: p.body.unwrap_or(current.body),
-            starts_at: p.starts_at.unwrap_or(current.starts_at),
-            ends_at: p.ends_at.unwrap_or(current.ends_at),
-            interval_days: p.interval_days.unwrap_or(current.interval_days),
-            updated_at: Some(now),
-        };
+        let next = merged(current, p, now);
         check(&next)?;
         let tx = self.store.tx().await?;
         vacations::Entity::insert(vacations::ActiveModel {
