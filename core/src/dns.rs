@@ -47,6 +47,25 @@ pub struct Srv {
     pub target: String,
 }
 
+/// `ip` reversed under `zone`: its octets (IPv4) or nibbles (IPv6) in reverse order, as PTR
+/// names (`in-addr.arpa`, `ip6.arpa`) and DNS blocklists (RFC 5782) ask.
+pub fn reverse_name(ip: std::net::IpAddr, zone: &str) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}.{zone}", o[3], o[2], o[1], o[0])
+        }
+        std::net::IpAddr::V6(v6) => {
+            let mut out = String::with_capacity(64 + zone.len());
+            for b in v6.octets().iter().rev() {
+                out.push_str(&format!("{:x}.{:x}.", b & 0xf, b >> 4));
+            }
+            out.push_str(zone);
+            out
+        }
+    }
+}
+
 /// A resolver.
 #[derive(Clone)]
 pub struct Dns {
@@ -158,7 +177,7 @@ impl Dns {
         } else {
             "ip6.arpa"
         };
-        let name = crate::spam::dnsbl::query_name(ip, zone);
+        let name = reverse_name(ip, zone);
         self.query(&name, RecordType::PTR, |r| match r {
             RData::PTR(p) => Some(host(&p.0.to_ascii())),
             _ => None,

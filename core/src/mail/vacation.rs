@@ -9,7 +9,7 @@
 use crate::error::Result;
 use crate::jobs::{NewJob, VACATION_REPLY};
 use crate::mail::ingest::{CopyInput, CopyStage, StageOutcome};
-use crate::rules::header_values;
+use crate::rules::header_fields;
 use crate::store::SystemStore;
 use crate::store::entities::kinds::Source;
 use chrono::Utc;
@@ -62,7 +62,14 @@ pub fn no_reply_reason(own: &str, m: &Incoming<'_>) -> Option<&'static str> {
     if automated(local) {
         return Some("the sender is a program (mailer-daemon, owner-, -request, noreply…)");
     }
-    let h = |name: &str| header_values(m.header_block, name);
+    let fields = header_fields(m.header_block);
+    let h = |name: &str| -> Vec<&str> {
+        fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
     if h("Auto-Submitted")
         .iter()
         .any(|v| !v.trim().to_ascii_lowercase().starts_with("no"))

@@ -167,7 +167,7 @@ impl Subject<'_> {
     /// The header fields named `name`, values only.
     fn header(&self, name: &str) -> impl Iterator<Item = &str> {
         self.fields
-            .get_or_init(|| all_fields(self.header_block))
+            .get_or_init(|| header_fields(self.header_block))
             .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
@@ -175,7 +175,7 @@ impl Subject<'_> {
 }
 
 /// Every header field of a raw header block (lower-case name, unfolded value), at most 500.
-fn all_fields(block: &[u8]) -> Vec<(String, String)> {
+pub fn header_fields(block: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(block);
     let mut out: Vec<(String, String)> = Vec::new();
     for line in text.split('\n') {
@@ -417,41 +417,6 @@ impl<'a> BodyText<'a> {
             out
         })
     }
-}
-
-/// The values of header field `name` in a raw header block, unfolded (at most 50).
-pub fn header_values(block: &[u8], name: &str) -> Vec<String> {
-    let text = String::from_utf8_lossy(block);
-    let mut out: Vec<String> = Vec::new();
-    let mut current: Option<String> = None;
-    for line in text.split('\n') {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.starts_with([' ', '\t']) {
-            if let Some(c) = current.as_mut() {
-                c.push(' ');
-                c.push_str(line.trim());
-            }
-            continue;
-        }
-        if let Some(c) = current.take() {
-            out.push(c);
-            if out.len() >= 50 {
-                return out;
-            }
-        }
-        if line.is_empty() {
-            break;
-        }
-        if let Some((n, v)) = line.split_once(':')
-            && n.trim().eq_ignore_ascii_case(name)
-        {
-            current = Some(v.trim().to_string());
-        }
-    }
-    if let Some(c) = current {
-        out.push(c);
-    }
-    out
 }
 
 /// `*` and `?` wildcards over the whole value, case-insensitively.

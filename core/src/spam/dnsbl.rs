@@ -23,23 +23,8 @@ pub struct DnsLists {
     domain_zones: Vec<String>,
 }
 
-/// The name to look up for `ip` under `zone`.
-pub fn query_name(ip: IpAddr, zone: &str) -> String {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.{}.{zone}", o[3], o[2], o[1], o[0])
-        }
-        IpAddr::V6(v6) => {
-            let mut out = String::with_capacity(64 + zone.len());
-            for b in v6.octets().iter().rev() {
-                out.push_str(&format!("{:x}.{:x}.", b & 0xf, b >> 4));
-            }
-            out.push_str(zone);
-            out
-        }
-    }
-}
+/// The name to look up for `ip` under `zone` (the address reversed, RFC 5782).
+pub use crate::dns::reverse_name as query_name;
 
 fn listing(a: &Answer<Ipv4Addr>) -> Option<Ipv4Addr> {
     match a {
