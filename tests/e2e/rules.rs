@@ -387,6 +387,19 @@ async fn rules_stay_in_their_tenant_and_mailbox() {
     )
     .await;
     assert_eq!(own["mailbox_id"], ana_id.as_str());
+    // Her dry run runs what delivery runs: the tenant's rule too.
+    let tried = app
+        .http
+        .post(format!("{}/v1/rules/test?mailbox_id={ana_id}", app.base))
+        .bearer_auth(&ana_token)
+        .header("content-type", "message/rfc822")
+        .body("From: <x@else.example>\r\nSubject: hi\r\n\r\nhello\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tried.status(), 200);
+    let tried: Value = tried.json().await.unwrap();
+    assert_eq!(tried["flags"], json!(["seen", "flagged"]), "{tried}");
     let r = app
         .post(
             "/v1/rules",

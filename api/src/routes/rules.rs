@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use mailroom_core::auth::Scope;
 use mailroom_core::error::FieldError;
 use mailroom_core::rules::sieve::SieveVacation;
-use mailroom_core::rules::stage::dry_run;
+use mailroom_core::rules::stage::{compiled, dry_run};
 use mailroom_core::rules::{Condition, RuleAction, RuleBody};
 use mailroom_core::store::entities::rules;
 use mailroom_core::store::{
@@ -472,31 +472,18 @@ pub async fn reorder(auth: Authed, body: Json<OrderRequest>) -> Result<HttpRespo
     }))
 }
 
+/// What delivery runs for `mailbox`: its enabled rules, in order, compiled.
 async fn mailbox_rules(
     store: &TenantStore,
     mailbox: Uuid,
 ) -> Result<Vec<(rules::Model, Arc<mailroom_core::rules::Compiled>)>, ApiError> {
-    let m = store.mailbox(mailbox).await?;
-    let mut rows = Vec::new();
-    // The tenant's and the domain's lists are run but, for a mailbox's own credentials, not
-    // read out: their names stay with the administrators.
-    for l in [
-        RuleList::Tenant,
-        RuleList::Domain(m.domain_id),
-        RuleList::Mailbox(mailbox),
-    ] {
-        match store.list_rules(l).await {
-            Ok(r) => rows.extend(r),
-            Err(mailroom_core::Error::Forbidden { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(rows
+    Ok(store
+        .rules_applying(mailbox)
+        .await?
         .into_iter()
-        .filter(|r| r.enabled)
         .filter_map(|r| {
-            let body: RuleBody = serde_json::from_str(&r.body).ok()?;
-            Some((r, Arc::new(body.compile())))
+            let c = compiled(&r)?;
+            Some((r, Arc::new(c)))
         })
         .collect())
 }

@@ -202,21 +202,22 @@ impl RulesStage {
             .lock()
             .ok()
             .and_then(|c| c.get(&mailbox).cloned());
-        if let Some((tenant, version, rules)) = &cached
-            && self.sys.rules_version(*tenant).await? == *version
-        {
-            return Ok(Some((*tenant, rules.clone())));
-        }
-        // The version first: a change made while the rules are read moves it again, and the
-        // next copy reads them anew.
-        let version = match &cached {
-            Some((tenant, _, _)) => self.sys.rules_version(*tenant).await?,
-            None => match self.sys.rules_for_mailbox(mailbox).await? {
-                Some((tenant, _)) => self.sys.rules_version(tenant).await?,
+        // The version before the rules: a change made while they are read moves it again, and
+        // the next copy reads them anew.
+        let (tenant, version) = match cached {
+            Some((tenant, version, rules)) => {
+                let now = self.sys.rules_version(tenant).await?;
+                if now == version {
+                    return Ok(Some((tenant, rules)));
+                }
+                (tenant, now)
+            }
+            None => match self.sys.tenant_of_mailbox(mailbox).await? {
+                Some(tenant) => (tenant, self.sys.rules_version(tenant).await?),
                 None => return Ok(None),
             },
         };
-        let Some((tenant, rules)) = self.load(mailbox).await? else {
+        let Some(rules) = self.load(tenant, mailbox).await? else {
             return Ok(None);
         };
         let rules = Arc::new(rules);
@@ -229,17 +230,20 @@ impl RulesStage {
         Ok(Some((tenant, rules)))
     }
 
-    /// Reads and compiles the rules of `mailbox` (each rule compiled once per change).
+    /// Reads the rules of `mailbox` (of `tenant`), each compiled once per change.
     async fn load(
         &self,
+        tenant: Uuid,
         mailbox: Uuid,
-    ) -> Result<Option<(Uuid, Vec<(rules::Model, Arc<Compiled>)>)>> {
-        let Some((tenant, rows)) = self.sys.rules_for_mailbox(mailbox).await? else {
-            return Ok(None);
+    ) -> Result<Option<Vec<(rules::Model, Arc<Compiled>)>>> {
+        let rows = match self.sys.spam_store(tenant).rules_applying(mailbox).await {
+            Ok(rows) => rows,
+            Err(crate::Error::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
         };
         let mut out = Vec::with_capacity(rows.len());
         let Ok(mut cache) = self.compiled.lock() else {
-            return Ok(Some((tenant, out)));
+            return Ok(Some(out));
         };
         if cache.len() > MAX_COMPILED {
             cache.clear();
@@ -248,18 +252,25 @@ impl RulesStage {
             let c = match cache.get(&row.id) {
                 Some((at, c)) if *at == row.updated_at => c.clone(),
                 _ => {
-                    let Ok(body) = serde_json::from_str::<RuleBody>(&row.body) else {
+                    let Some(c) = compiled(&row) else {
                         continue;
                     };
-                    let c = Arc::new(body.compile());
+                    let c = Arc::new(c);
                     cache.insert(row.id, (row.updated_at, c.clone()));
                     c
                 }
             };
             out.push((row, c));
         }
-        Ok(Some((tenant, out)))
+        Ok(Some(out))
     }
+}
+
+/// A saved rule, compiled (`None` for a body that does not read, which saving prevents).
+pub fn compiled(row: &rules::Model) -> Option<Compiled> {
+    serde_json::from_str::<RuleBody>(&row.body)
+        .ok()
+        .map(|b| b.compile())
 }
 
 impl CopyStage for RulesStage {

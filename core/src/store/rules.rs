@@ -158,6 +158,31 @@ impl TenantStore {
             .await?)
     }
 
+    /// The enabled rules that apply to `mailbox`, in the order they run: the tenant's, its
+    /// domain's, its own, each by position (what delivery and `POST /v1/rules/test` run).
+    pub async fn rules_applying(&self, mailbox: Uuid) -> Result<Vec<rules::Model>> {
+        let domain = self.mailbox(mailbox).await?.domain_id;
+        let mut rows = self
+            .find::<rules::Entity>()
+            .filter(rules::Column::Enabled.eq(true))
+            .filter(
+                Condition::any()
+                    .add(RuleList::Tenant.filter())
+                    .add(RuleList::Domain(domain).filter())
+                    .add(RuleList::Mailbox(mailbox).filter()),
+            )
+            .all(self.store.db())
+            .await?;
+        rows.sort_by(|a, b| {
+            (RuleList::rank(&a.level), a.position, a.created_at).cmp(&(
+                RuleList::rank(&b.level),
+                b.position,
+                b.created_at,
+            ))
+        });
+        Ok(rows)
+    }
+
     /// One rule.
     pub async fn rule(&self, id: Uuid) -> Result<rules::Model> {
         let r = self
@@ -407,42 +432,15 @@ impl SystemStore {
         Ok(v.unwrap_or(0))
     }
 
-    /// The mailbox's tenant and the enabled rules that apply to it, in the order they run:
-    /// the tenant's, its domain's, its own, each by position. `None`: no such mailbox.
-    pub async fn rules_for_mailbox(
-        &self,
-        mailbox: Uuid,
-    ) -> Result<Option<(Uuid, Vec<rules::Model>)>> {
+    /// The tenant of a (not deleted) mailbox.
+    pub async fn tenant_of_mailbox(&self, mailbox: Uuid) -> Result<Option<Uuid>> {
         use super::scope::all_tenants;
-        let found: Option<(Uuid, Uuid)> = all_tenants::find_by_id::<mailboxes::Entity>(mailbox)
+        Ok(all_tenants::find_by_id::<mailboxes::Entity>(mailbox)
             .select_only()
             .column(mailboxes::Column::TenantId)
-            .column(mailboxes::Column::DomainId)
+            .filter(mailboxes::Column::DeletedAt.is_null())
             .into_tuple()
             .one(self.store.db())
-            .await?;
-        let Some((tenant, domain)) = found else {
-            return Ok(None);
-        };
-        let ts = self.spam_store(tenant);
-        let mut rows = ts
-            .find::<rules::Entity>()
-            .filter(rules::Column::Enabled.eq(true))
-            .filter(
-                Condition::any()
-                    .add(RuleList::Tenant.filter())
-                    .add(RuleList::Domain(domain).filter())
-                    .add(RuleList::Mailbox(mailbox).filter()),
-            )
-            .all(self.store.db())
-            .await?;
-        rows.sort_by(|a, b| {
-            (RuleList::rank(&a.level), a.position, a.created_at).cmp(&(
-                RuleList::rank(&b.level),
-                b.position,
-                b.created_at,
-            ))
-        });
-        Ok(Some((tenant, rows)))
+            .await?)
     }
 }
